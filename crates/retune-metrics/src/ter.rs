@@ -1,0 +1,1164 @@
+//! Translation Edit Rate (TER) that gives the same numbers as sacrebleu 2.6.0's
+//! `sacrebleu.metrics.TER` (a re-implementation of Tercom).
+//!
+//! The pieces, in the order sacrebleu applies them:
+//!
+//! * **Pre-processing** (`TER._preprocess_segment`): trailing whitespace is
+//!   stripped and the Tercom tokenizer (`TercomTokenizer.__call__`) is applied:
+//!   lowercasing (unless `case_sensitive`), optional Western normalisation
+//!   (`normalized`), optional CJK splitting (`normalized` + `asian_support`),
+//!   optional punctuation removal (`no_punct`, plus CJK punctuation with
+//!   `asian_support`), and finally whitespace collapsing with Python's
+//!   `str.split()` (whose whitespace set is Unicode `White_Space` plus the
+//!   separators U+001C..U+001F).
+//!   sacrebleu pre-processes every *reference* twice (once when the reference
+//!   cache is built, once more inside `_extract_reference_info`) and the
+//!   hypothesis once; [`Ter::segment_stats`] does the same, which matters only
+//!   with `normalized` (the normaliser is not idempotent, e.g. `a.,5`).
+//! * **Edit distance with shifts** (`lib_ter.translation_edit_rate`): greedy
+//!   search for the block shift that lowers a beam-restricted Levenshtein
+//!   distance the most (ranked by gain, then longer block, then earlier hypothesis
+//!   position, then earlier target position), repeated while the gain is
+//!   positive. Blocks are at most 10 words, source and reference start at most
+//!   50 positions apart, the Levenshtein matrix is restricted to a beam of 25
+//!   cells either side of the length-ratio diagonal, and the whole search stops
+//!   (discarding the pending shift) once 1000 shift candidates have been scored.
+//! * **Statistics**: per segment `[edits against the best reference, average
+//!   reference length]`; corpus TER is `100 * sum(edits) / sum(lengths)`.
+//!
+//! Implementation notes (all exact, no change of semantics): words are interned
+//! to integer ids; a shift candidate is scored by re-using the forward matrix
+//! rows of the unshifted hypothesis for the common prefix and a backward
+//! (cost-to-go) matrix for the common suffix, so only the rows spanned by the
+//! shift are recomputed; candidates that cannot beat the current best (with
+//! sacrebleu's tie-breaking) are abandoned as soon as a row minimum proves it.
+//! sacrebleu's trie cache of matrix rows only saves time and is not needed.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Largest block of words that one shift may move (Tercom's `MAX_SHIFT_SIZE`).
+const MAX_SHIFT_SIZE: usize = 10;
+/// Largest distance between the hypothesis and reference start of a block.
+const MAX_SHIFT_DIST: usize = 50;
+/// Half-width of the Levenshtein beam around the pseudo-diagonal.
+const BEAM_WIDTH: usize = 25;
+/// Number of scored shift candidates after which sacrebleu gives up shifting.
+const MAX_SHIFT_CANDIDATES: usize = 1000;
+/// "Infinite" cost of cells outside the beam (sacrebleu uses `int(1e16)`); any
+/// finite cost is far below it and sums of two of them fit in an `i32`.
+const INF: i32 = 1 << 29;
+
+/// Options of sacrebleu's `TER(...)` / `TercomTokenizer(...)`.
+///
+/// `Default` gives sacrebleu's defaults: every flag `false` (lowercased input,
+/// no normalisation, punctuation kept, no special CJK treatment).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TerOptions {
+    /// `normalized`: Western tokenisation of punctuation, XML entity decoding
+    /// (`&quot; &amp; &lt; &gt;`), line joining; with `asian_support` also splits
+    /// CJK characters and CJK punctuation into single-character tokens.
+    pub normalized: bool,
+    /// `no_punct`: removes `. , ? : ; ! " ( )`; with `asian_support` also CJK and
+    /// full-width punctuation.
+    pub no_punct: bool,
+    /// `asian_support`: enables the CJK parts of `normalized` / `no_punct`
+    /// (has no effect on its own).
+    pub asian_support: bool,
+    /// `case_sensitive`: when `false` (sacrebleu's default) input is lowercased
+    /// with Python's `str.lower()` semantics.
+    pub case_sensitive: bool,
+}
+
+/// The TER metric with fixed options; cheap to build, `Send + Sync`, and
+/// stateless apart from thread-local scratch buffers, so segments can be scored
+/// in parallel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ter {
+    opts: TerOptions,
+}
+
+impl Ter {
+    /// A TER scorer with the given options (`TER(normalized=..., no_punct=...,
+    /// asian_support=..., case_sensitive=...)` in sacrebleu).
+    pub fn new(opts: TerOptions) -> Self {
+        Ter { opts }
+    }
+
+    /// The options this scorer was built with.
+    pub fn options(&self) -> &TerOptions {
+        &self.opts
+    }
+
+    /// The Tercom tokenizer alone (sacrebleu's `TercomTokenizer.__call__`): the
+    /// returned string holds the tokens separated by single ASCII spaces.
+    pub fn tercom_tokenize(&self, s: &str) -> String {
+        let mut out = String::new();
+        tokenize_into(&self.opts, s, &mut out);
+        out
+    }
+
+    /// sacrebleu's `TER._preprocess_segment`: strips trailing (Python)
+    /// whitespace, then applies [`Ter::tercom_tokenize`]. Hypotheses go through
+    /// this once, references twice (see the module documentation).
+    pub fn preprocess(&self, s: &str) -> String {
+        self.tercom_tokenize(s.trim_end_matches(is_py_whitespace))
+    }
+
+    /// Segment statistics `[num_edits, ref_length]` exactly as sacrebleu's
+    /// `TER._compute_segment_statistics` after its pre-processing: the fewest
+    /// edits (shifts + Levenshtein operations) over all references, and the
+    /// average of the references' token counts.
+    ///
+    /// With an empty `references` slice (sacrebleu would divide by zero) the
+    /// result is that of a single empty reference: `[hypothesis tokens, 0]`.
+    pub fn segment_stats(&self, hypothesis: &str, references: &[&str]) -> [f64; 2] {
+        let mut hyp_tok = String::new();
+        tokenize_into(&self.opts, hypothesis.trim_end_matches(is_py_whitespace), &mut hyp_tok);
+        let hyp_words: Vec<&str> = split_tokens(&hyp_tok).collect();
+        if references.is_empty() {
+            return [hyp_words.len() as f64, 0.0];
+        }
+        let mut once = String::new();
+        let mut twice = String::new();
+        let mut best = usize::MAX;
+        let mut total_len = 0usize;
+        for r in references {
+            tokenize_into(&self.opts, r.trim_end_matches(is_py_whitespace), &mut once);
+            tokenize_into(&self.opts, once.trim_end_matches(is_py_whitespace), &mut twice);
+            let ref_words: Vec<&str> = split_tokens(&twice).collect();
+            let (edits, len) = translation_edit_rate(&hyp_words, &ref_words);
+            total_len += len;
+            best = best.min(edits);
+        }
+        [best as f64, total_len as f64 / references.len() as f64]
+    }
+
+    /// Sums segment statistics in order (sacrebleu's `sum_of_lists`), giving the
+    /// corpus statistics that [`Ter::score_from_stats`] expects.
+    pub fn sum_stats(stats: &[[f64; 2]]) -> [f64; 2] {
+        stats.iter().fold([0.0, 0.0], |acc, s| [acc[0] + s[0], acc[1] + s[1]])
+    }
+
+    /// Corpus TER (in percent) from summed statistics, sacrebleu's
+    /// `TER._compute_score_from_stats`: `100 * edits / ref_length`; when the
+    /// total reference length is 0 the score is 100 if there are edits and 0
+    /// otherwise.
+    pub fn score_from_stats(stats: &[f64; 2]) -> f64 {
+        let (edits, len) = (stats[0], stats[1]);
+        let ratio = if len > 0.0 {
+            edits / len
+        } else if edits > 0.0 {
+            1.0
+        } else {
+            0.0
+        };
+        100.0 * ratio
+    }
+
+    /// Corpus TER of parallel hypotheses and per-segment references
+    /// (`references[i]` are the references of `hypotheses[i]`); convenience
+    /// over [`Ter::segment_stats`], [`Ter::sum_stats`] and
+    /// [`Ter::score_from_stats`].
+    pub fn corpus_score(&self, hypotheses: &[&str], references: &[Vec<&str>]) -> f64 {
+        let stats: Vec<[f64; 2]> = hypotheses
+            .iter()
+            .zip(references)
+            .map(|(h, r)| self.segment_stats(h, r))
+            .collect();
+        Self::score_from_stats(&Self::sum_stats(&stats))
+    }
+}
+
+/// Python's `str.isspace()`: Unicode `White_Space` plus U+001C..U+001F.
+///
+/// Why: sacrebleu splits with `str.split()` and strips with `str.rstrip()`,
+/// which treat the ASCII information separators as whitespace while Rust's
+/// `char::is_whitespace` does not.
+pub fn is_py_whitespace(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+/// Tokens of an already tokenized string (single-space separated, no leading
+/// or trailing space, empty string = no tokens).
+fn split_tokens(s: &str) -> impl Iterator<Item = &str> {
+    s.split(' ').filter(|w| !w.is_empty())
+}
+
+// ---------------------------------------------------------------------------
+// Tokenizer
+// ---------------------------------------------------------------------------
+
+/// Writes the Tercom tokenization of `s` into `out` (cleared first).
+fn tokenize_into(opts: &TerOptions, s: &str, out: &mut String) {
+    out.clear();
+    if s.is_empty() {
+        return;
+    }
+    let mut cur: String = if opts.case_sensitive {
+        s.to_owned()
+    } else if s.is_ascii() {
+        s.to_ascii_lowercase()
+    } else {
+        // Rust's full lowercase mapping (with the final-sigma rule) is the one
+        // Python's str.lower() uses.
+        s.to_lowercase()
+    };
+    if opts.normalized {
+        cur = normalize_general_and_western(&cur);
+        if opts.asian_support {
+            cur = map_chars(&cur, |c| if is_asian_split(c) { Some(true) } else { None });
+        }
+    }
+    if opts.no_punct {
+        let asian = opts.asian_support;
+        cur = map_chars(&cur, |c| {
+            if matches!(c, '.' | ',' | '?' | ':' | ';' | '!' | '"' | '(' | ')')
+                || (asian && (is_asian_punct(c) || is_full_width_punct(c)))
+            {
+                Some(false)
+            } else {
+                None
+            }
+        });
+    }
+    for w in cur.split(is_py_whitespace).filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+}
+
+/// Rewrites each char: `f(c) == Some(true)` surrounds it with spaces,
+/// `Some(false)` drops it, `None` keeps it.
+fn map_chars(s: &str, f: impl Fn(char) -> Option<bool>) -> String {
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match f(c) {
+            Some(true) => {
+                out.push(' ');
+                out.push(c);
+                out.push(' ');
+            }
+            Some(false) => {}
+            None => out.push(c),
+        }
+    }
+    out
+}
+
+/// CJK characters that the Asian normaliser splits to character level:
+/// ideographs (+ extension A), strokes, radicals, compatibility blocks,
+/// enclosed letters (sacrebleu's range U+3200..U+3F22), and CJK / full-width
+/// punctuation. (sacrebleu's Hiragana/Katakana rules are anchored with `^` at
+/// a string that always starts with a space at that point, so they never fire.)
+fn is_asian_split(c: char) -> bool {
+    matches!(c,
+        '\u{4e00}'..='\u{9fff}'
+        | '\u{3400}'..='\u{4dbf}'
+        | '\u{31c0}'..='\u{31ef}'
+        | '\u{2e80}'..='\u{2eff}'
+        | '\u{3300}'..='\u{33ff}'
+        | '\u{f900}'..='\u{faff}'
+        | '\u{fe30}'..='\u{fe4f}'
+        | '\u{3200}'..='\u{3f22}')
+        || is_asian_punct(c)
+        || is_full_width_punct(c)
+}
+
+/// sacrebleu's `TercomTokenizer.ASIAN_PUNCT` character class.
+fn is_asian_punct(c: char) -> bool {
+    matches!(c,
+        '\u{3001}' | '\u{3002}' | '\u{3008}'..='\u{3011}' | '\u{3014}'..='\u{301f}'
+        | '\u{ff61}'..='\u{ff65}' | '\u{30fb}')
+}
+
+/// sacrebleu's `TercomTokenizer.FULL_WIDTH_PUNCT` character class.
+fn is_full_width_punct(c: char) -> bool {
+    matches!(c,
+        '\u{ff0e}' | '\u{ff0c}' | '\u{ff1f}' | '\u{ff1a}' | '\u{ff1b}' | '\u{ff01}'
+        | '\u{ff02}' | '\u{ff08}' | '\u{ff09}')
+}
+
+/// ASCII characters of the class `[{-~[-\` -&(-+:-@/]` that the Western
+/// normaliser surrounds with spaces.
+fn is_western_punct(b: u8) -> bool {
+    matches!(b, b'{'..=b'~' | b'['..=b'`' | b' '..=b'&' | b'('..=b'+' | b':'..=b'@' | b'/')
+}
+
+/// sacrebleu's `_normalize_general_and_western`. The regex substitutions are
+/// replayed as left-to-right, non-overlapping scans over UTF-8 bytes; every
+/// pattern byte is ASCII, and `[^0-9]` against a multi-byte character behaves
+/// the same byte-wise because continuation bytes are never `.`, `,` or `-`.
+fn normalize_general_and_western(s: &str) -> String {
+    let mut t: String = if s.contains('\n') {
+        s.replace("\n-", "").replace('\n', " ")
+    } else {
+        s.to_owned()
+    };
+    if t.contains('&') {
+        t = t
+            .replace("&quot;", "\"")
+            .replace("&amp;", "&")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">");
+    }
+    // " {sent} " with punctuation tokenised.
+    let mut a: Vec<u8> = Vec::with_capacity(t.len() * 2 + 4);
+    a.push(b' ');
+    for &b in t.as_bytes() {
+        if is_western_punct(b) {
+            a.extend_from_slice(&[b' ', b, b' ']);
+        } else {
+            a.push(b);
+        }
+    }
+    a.push(b' ');
+    // Possessives: "'s " -> " 's ". ("'s$" cannot match: the text ends in a space.)
+    let mut b: Vec<u8> = Vec::with_capacity(a.len() + 8);
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] == b'\'' && i + 2 < a.len() && a[i + 1] == b's' && a[i + 2] == b' ' {
+            b.extend_from_slice(b" 's ");
+            i += 3;
+        } else {
+            b.push(a[i]);
+            i += 1;
+        }
+    }
+    // ([^0-9])([\.,]) -> "\1 \2 "
+    let is_pc = |x: u8| x == b'.' || x == b',';
+    a.clear();
+    let mut i = 0;
+    while i < b.len() {
+        if i + 1 < b.len() && !b[i].is_ascii_digit() && is_pc(b[i + 1]) {
+            a.extend_from_slice(&[b[i], b' ', b[i + 1], b' ']);
+            i += 2;
+        } else {
+            a.push(b[i]);
+            i += 1;
+        }
+    }
+    // ([\.,])([^0-9]) -> " \1 \2"
+    b.clear();
+    let mut i = 0;
+    while i < a.len() {
+        if i + 1 < a.len() && is_pc(a[i]) && !a[i + 1].is_ascii_digit() {
+            b.extend_from_slice(&[b' ', a[i], b' ', a[i + 1]]);
+            i += 2;
+        } else {
+            b.push(a[i]);
+            i += 1;
+        }
+    }
+    // ([0-9])(-) -> "\1 \2 "
+    a.clear();
+    let mut i = 0;
+    while i < b.len() {
+        if i + 1 < b.len() && b[i].is_ascii_digit() && b[i + 1] == b'-' {
+            a.extend_from_slice(&[b[i], b' ', b'-', b' ']);
+            i += 2;
+        } else {
+            a.push(b[i]);
+            i += 1;
+        }
+    }
+    // Only ASCII bytes were inserted or removed, at character boundaries.
+    String::from_utf8(a).expect("normaliser keeps UTF-8 valid")
+}
+
+// ---------------------------------------------------------------------------
+// Edit distance with shifts
+// ---------------------------------------------------------------------------
+
+/// FxHash-style hasher for the per-segment word interning table.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().unwrap());
+            h = (h.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+        for &x in chunks.remainder() {
+            h = (h.rotate_left(5) ^ x as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+        self.0 = h;
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.0 = (self.0.rotate_left(5) ^ i as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// sacrebleu's `lib_ter.translation_edit_rate` on already tokenized words:
+/// returns `(number of edits, number of reference words)`. An empty reference
+/// gives `(hypothesis length, 0)`.
+pub fn translation_edit_rate(hyp_words: &[&str], ref_words: &[&str]) -> (usize, usize) {
+    let m = ref_words.len();
+    if m == 0 {
+        return (hyp_words.len(), 0);
+    }
+    let mut ids: HashMap<&str, u32, BuildHasherDefault<FxHasher>> =
+        HashMap::with_capacity_and_hasher(m * 2, Default::default());
+    SCRATCH.with(|cell| {
+        let mut guard = cell.borrow_mut();
+        let sc = &mut *guard;
+        sc.refw.clear();
+        for w in ref_words {
+            let next = ids.len() as u32;
+            let id = *ids.entry(*w).or_insert(next);
+            sc.refw.push(id);
+        }
+        // Every hypothesis word that does not occur in the reference gets one
+        // shared id: such words only ever compare unequal to reference words.
+        let oov = ids.len() as u32;
+        sc.vocab = ids.len() + 1;
+        sc.hyp.clear();
+        for w in hyp_words {
+            sc.hyp.push(ids.get(w).copied().unwrap_or(oov));
+        }
+        (sc.run(), m)
+    })
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Reusable buffers of one TER computation (one per thread).
+#[derive(Default)]
+struct Scratch {
+    /// Current hypothesis (word ids), `n` words.
+    hyp: Vec<u32>,
+    /// Reference word ids, `m` words.
+    refw: Vec<u32>,
+    /// Forward costs of `hyp`, `(n+1) x (m+1)`, `INF` outside the beam.
+    fwd: Vec<i32>,
+    /// Backward (cost-to-go to `(n, m)`) costs of `hyp`, same layout.
+    bwd: Vec<i32>,
+    /// Beam of row `i`: columns `lo[i] .. hi[i]`.
+    lo: Vec<usize>,
+    hi: Vec<usize>,
+    /// Shift candidate being scored and best candidate so far.
+    cand: Vec<u32>,
+    best: Vec<u32>,
+    /// Rolling rows for candidate scoring.
+    row_a: Vec<i32>,
+    row_b: Vec<i32>,
+    /// Alignment of reference positions to hypothesis positions (-1 = before).
+    align: Vec<i32>,
+    /// Prefix sums of hypothesis / reference error flags (length n+1 / m+1).
+    herr: Vec<u32>,
+    rerr: Vec<u32>,
+    /// Edit operations of the trace, collected back to front.
+    ops: Vec<u8>,
+    /// Number of word ids (reference words + one id for all other words).
+    vocab: usize,
+    /// Bit-parallel mode (see [`Scratch::run`]).
+    fast: bool,
+    /// Fewest insertions + deletions of a path that leaves the beam.
+    lb_out: i64,
+    /// 64-bit blocks per bit-parallel row, and the bit of column `m` in the last one.
+    nb: usize,
+    last_bit: u32,
+    /// Match masks: `peq[id * nb + b]` has bit `t` set iff `ref[64 b + t] == id`.
+    peq: Vec<u64>,
+    /// Bit-parallel rows of `hyp`: per row `nb` pairs (Pv, Mv) of +1 / -1
+    /// deltas along the reference, `(n+1) * 2 nb` words.
+    states: Vec<u64>,
+    /// `scores[i]` = distance of `hyp[..i]` to the whole reference (column m).
+    scores: Vec<i32>,
+    /// Reference positions of each word id: `pos_list[pos_start[id]..pos_start[id + 1]]`.
+    pos_start: Vec<usize>,
+    pos_list: Vec<u32>,
+    /// Rolling bit-parallel rows for candidate scoring.
+    st_a: Vec<u64>,
+    st_b: Vec<u64>,
+}
+
+/// Outcome of scoring one shift candidate against the running best.
+struct Best {
+    delta: i32,
+    len: usize,
+    start_h: usize,
+    idx: usize,
+}
+
+impl Scratch {
+    /// Full shift search for `self.hyp` against `self.refw` (m > 0).
+    ///
+    /// Two exact ways of evaluating the beam-restricted Levenshtein distance:
+    /// any path through a cell outside the beam needs at least `lb_out`
+    /// insertions/deletions, so when the unrestricted distance of the initial
+    /// hypothesis is below `lb_out` (the usual case) every distance that can
+    /// still matter (all are at most the current one) and every optimal path
+    /// (hence the trace) are the same with and without the beam, and the
+    /// bit-parallel unrestricted algorithm (Myers/Hyyrö) is used throughout.
+    /// Otherwise the beam is applied literally with scalar rows.
+    fn run(&mut self) -> usize {
+        let n = self.hyp.len();
+        let m = self.refw.len();
+        let w = m + 1;
+        self.setup_beam(n, m);
+        self.setup_bit_parallel();
+        self.states_from(1);
+        self.lb_out = self.lb_out();
+        self.fast = self.lb_out > self.scores[n] as i64;
+        if !self.fast {
+            self.fwd.clear();
+            self.fwd.resize((n + 1) * w, INF);
+            self.bwd.clear();
+            self.bwd.resize((n + 1) * w, INF);
+            for j in 0..=m {
+                self.fwd[j] = j as i32;
+            }
+            self.forward_from(1);
+            self.backward_down_to(n);
+        }
+        let mut shifts = 0usize;
+        let mut checked = 0usize;
+        loop {
+            // Distances only decrease, so once fast, always fast.
+            self.fast = self.fast || (self.scores[n] as i64) < self.lb_out;
+            let pre_score = if self.fast { self.scores[n] } else { self.fwd[n * w + m] };
+            self.trace_alignment();
+            match self.best_shift(pre_score, &mut checked) {
+                ShiftResult::Abort | ShiftResult::NoGain => return shifts + pre_score as usize,
+                ShiftResult::Shift => {
+                    shifts += 1;
+                    // Only rows after the common prefix / before the common
+                    // suffix of old and new hypothesis change.
+                    let k = common_prefix(&self.hyp, &self.best);
+                    let r = n - common_suffix(&self.hyp, &self.best);
+                    std::mem::swap(&mut self.hyp, &mut self.best);
+                    self.states_from(k + 1);
+                    if !self.fast {
+                        self.forward_from(k + 1);
+                        self.backward_down_to(r);
+                    }
+                }
+            }
+        }
+    }
+
+    /// sacrebleu's beam: pseudo-diagonal `floor(i * m / n)`, half-width 25
+    /// (widened for extreme length ratios), last row always complete.
+    fn setup_beam(&mut self, n: usize, m: usize) {
+        self.lo.clear();
+        self.hi.clear();
+        self.lo.push(0);
+        self.hi.push(m + 1);
+        if n == 0 {
+            return;
+        }
+        let ratio = m as f64 / n as f64;
+        let bw: i64 = if (BEAM_WIDTH as f64) < ratio / 2.0 {
+            (ratio / 2.0 + BEAM_WIDTH as f64).ceil() as i64
+        } else {
+            BEAM_WIDTH as i64
+        };
+        for i in 1..=n {
+            let diag = (i as f64 * ratio).floor() as i64;
+            let lo = (diag - bw).max(0) as usize;
+            let hi = if i == n { m + 1 } else { ((diag + bw).min(m as i64 + 1)).max(0) as usize };
+            self.lo.push(lo);
+            self.hi.push(hi.max(lo));
+        }
+    }
+
+    /// Smallest number of insertions + deletions on any path through a cell
+    /// outside the beam (`i64::MAX` if there is none).
+    fn lb_out(&self) -> i64 {
+        let n = self.hyp.len() as i64;
+        let m = self.refw.len() as i64;
+        let mut best = i64::MAX;
+        // g(j) = |i - j| + |(n - i) - (m - j)| is convex with its minimum on
+        // [i, m - n + i]; on an interval it is minimal at a clamp of one end.
+        let mut probe = |i: i64, a: i64, b: i64| {
+            for x in [i, m - n + i] {
+                let j = x.clamp(a, b);
+                best = best.min((i - j).abs() + ((n - i) - (m - j)).abs());
+            }
+        };
+        for i in 1..=n {
+            let (lo, hi) = (self.lo[i as usize] as i64, self.hi[i as usize] as i64);
+            if lo > 0 {
+                probe(i, 0, lo - 1);
+            }
+            if hi <= m {
+                probe(i, hi, m);
+            }
+        }
+        best
+    }
+
+    /// Match masks of the reference and the (unrestricted) first row.
+    fn setup_bit_parallel(&mut self) {
+        let n = self.hyp.len();
+        let m = self.refw.len();
+        let nb = m.div_ceil(64);
+        self.nb = nb;
+        self.last_bit = ((m - 1) % 64) as u32;
+        self.peq.clear();
+        self.peq.resize(self.vocab * nb, 0);
+        self.pos_start.clear();
+        self.pos_start.resize(self.vocab + 1, 0);
+        for (j, &id) in self.refw.iter().enumerate() {
+            self.peq[id as usize * nb + j / 64] |= 1u64 << (j % 64);
+            self.pos_start[id as usize + 1] += 1;
+        }
+        for id in 0..self.vocab {
+            self.pos_start[id + 1] += self.pos_start[id];
+        }
+        self.pos_list.clear();
+        self.pos_list.resize(m, 0);
+        let mut fill = self.pos_start.clone();
+        for (j, &id) in self.refw.iter().enumerate() {
+            self.pos_list[fill[id as usize]] = j as u32;
+            fill[id as usize] += 1;
+        }
+        self.states.clear();
+        self.states.resize((n + 1) * 2 * nb, 0);
+        for b in 0..nb {
+            self.states[2 * b] = !0; // D(0, j) = j: all +1
+        }
+        self.scores.clear();
+        self.scores.resize(n + 1, 0);
+        self.scores[0] = m as i32;
+    }
+
+    /// Recomputes bit-parallel rows `start..=n` of `self.hyp` (row `start-1` valid).
+    fn states_from(&mut self, start: usize) {
+        let n = self.hyp.len();
+        let nb = self.nb;
+        for i in start..=n {
+            let (prev_rows, cur_rows) = self.states.split_at_mut(i * 2 * nb);
+            let prev = &prev_rows[(i - 1) * 2 * nb..];
+            let id = self.hyp[i - 1] as usize;
+            let d = myers_row(prev, &mut cur_rows[..2 * nb], &self.peq[id * nb..(id + 1) * nb], self.last_bit);
+            self.scores[i] = self.scores[i - 1] + d;
+        }
+    }
+
+    /// Distance of `hyp[..i]` to `ref[..j]` (beam applied unless in fast mode).
+    #[inline]
+    fn val(&self, i: usize, j: usize) -> i32 {
+        if !self.fast {
+            return self.fwd[i * (self.refw.len() + 1) + j];
+        }
+        let nb = self.nb;
+        let st = &self.states[i * 2 * nb..(i + 1) * 2 * nb];
+        let mut v = i as i32;
+        let full = j / 64;
+        for b in 0..full {
+            v += st[2 * b].count_ones() as i32 - st[2 * b + 1].count_ones() as i32;
+        }
+        let rem = j % 64;
+        if rem > 0 {
+            let mask = (1u64 << rem) - 1;
+            v += (st[2 * full] & mask).count_ones() as i32 - (st[2 * full + 1] & mask).count_ones() as i32;
+        }
+        v
+    }
+
+    /// `D(i, j) - D(i, j - 1)` for `j >= 1`.
+    #[inline]
+    fn step(&self, i: usize, j: usize) -> i32 {
+        if !self.fast {
+            let w = self.refw.len() + 1;
+            return self.fwd[i * w + j] - self.fwd[i * w + j - 1];
+        }
+        let nb = self.nb;
+        let t = j - 1;
+        let base = i * 2 * nb + 2 * (t / 64);
+        ((self.states[base] >> (t % 64)) & 1) as i32 - ((self.states[base + 1] >> (t % 64)) & 1) as i32
+    }
+
+    /// Recomputes forward rows `start..=n` of `self.hyp` (row `start-1` valid).
+    fn forward_from(&mut self, start: usize) {
+        let n = self.hyp.len();
+        let m = self.refw.len();
+        let w = m + 1;
+        for i in start..=n {
+            let (prev_rows, cur_rows) = self.fwd.split_at_mut(i * w);
+            let prev = &prev_rows[(i - 1) * w..];
+            let cur = &mut cur_rows[..w];
+            compute_row(
+                prev,
+                cur,
+                self.hyp[i - 1],
+                &self.refw,
+                self.lo[i],
+                self.hi[i],
+            );
+        }
+    }
+
+    /// Recomputes backward rows `last..=0` going down (rows above `last` valid).
+    fn backward_down_to(&mut self, last: usize) {
+        let n = self.hyp.len();
+        let m = self.refw.len();
+        let w = m + 1;
+        for i in (0..=last.min(n)).rev() {
+            let (cur_rows, next_rows) = self.bwd.split_at_mut((i + 1) * w);
+            let cur = &mut cur_rows[i * w..];
+            cur.fill(INF);
+            let (lo, hi) = (self.lo[i], self.hi[i]);
+            if i == n {
+                // Row n: only insertions remain; its beam always ends at m.
+                for j in lo..=m {
+                    cur[j] = (m - j) as i32;
+                }
+                continue;
+            }
+            let next = &next_rows[..w];
+            let word = self.hyp[i];
+            let mut right = INF; // cur[j + 1]
+            for j in (lo..hi).rev() {
+                let mut v = next[j] + 1; // deletion of hyp word i
+                if j < m {
+                    let sub = next[j + 1] + (word != self.refw[j]) as i32;
+                    v = v.min(sub).min(right + 1);
+                }
+                let v = v.min(INF);
+                cur[j] = v;
+                right = v;
+            }
+        }
+    }
+
+    /// Trace of the optimal alignment (sacrebleu's tie-breaking: match /
+    /// substitution, then deletion, then insertion of the reference-to-
+    /// hypothesis DP), flipped and turned into `align`, `herr`, `rerr`.
+    fn trace_alignment(&mut self) {
+        let n = self.hyp.len();
+        let m = self.refw.len();
+        self.ops.clear();
+        let (mut i, mut j) = (n, m);
+        // c = D(i, j), up = D(i-1, j) (kept up to date while walking left).
+        let mut c = self.val(n, m);
+        let mut up = if n > 0 { self.val(n - 1, m) } else { 0 };
+        while i > 0 || j > 0 {
+            let op = if i == 0 {
+                b'i'
+            } else if j == 0 {
+                b'd'
+            } else {
+                let sub = (self.hyp[i - 1] != self.refw[j - 1]) as i32;
+                let diag = up - self.step(i - 1, j);
+                if diag + sub == c {
+                    c = diag;
+                    if sub == 0 {
+                        b' '
+                    } else {
+                        b's'
+                    }
+                } else if up + 1 == c {
+                    c = up;
+                    b'd'
+                } else {
+                    debug_assert_eq!(self.val(i, j - 1) + 1, c);
+                    c -= 1;
+                    b'i'
+                }
+            };
+            self.ops.push(op);
+            match op {
+                b'i' => {
+                    if i > 0 {
+                        up -= self.step(i - 1, j);
+                    }
+                    j -= 1;
+                }
+                b'd' => {
+                    i -= 1;
+                    if i > 0 {
+                        up = self.val(i - 1, j);
+                    }
+                }
+                _ => {
+                    i -= 1;
+                    j -= 1;
+                    if i > 0 {
+                        up = self.val(i - 1, j);
+                    }
+                }
+            }
+            debug_assert!(i == 0 || up == self.val(i - 1, j));
+            debug_assert_eq!(c, self.val(i, j));
+        }
+        // Walk forwards; DP 'd' (hyp word consumed) is the flipped 'i' and vice versa.
+        self.align.clear();
+        self.herr.clear();
+        self.rerr.clear();
+        self.herr.push(0);
+        self.rerr.push(0);
+        let mut pos_hyp: i32 = -1;
+        for &op in self.ops.iter().rev() {
+            match op {
+                b' ' | b's' => {
+                    let e = (op == b's') as u32;
+                    pos_hyp += 1;
+                    self.align.push(pos_hyp);
+                    let h = *self.herr.last().unwrap();
+                    self.herr.push(h + e);
+                    let r = *self.rerr.last().unwrap();
+                    self.rerr.push(r + e);
+                }
+                b'd' => {
+                    pos_hyp += 1;
+                    let h = *self.herr.last().unwrap();
+                    self.herr.push(h + 1);
+                }
+                _ => {
+                    self.align.push(pos_hyp);
+                    let r = *self.rerr.last().unwrap();
+                    self.rerr.push(r + 1);
+                }
+            }
+        }
+        debug_assert_eq!(self.align.len(), m);
+        debug_assert_eq!(self.herr.len(), n + 1);
+    }
+
+    /// sacrebleu's `_shift`: enumerates candidates in its order, counts them,
+    /// and keeps the best one with a positive gain in `self.best`.
+    fn best_shift(&mut self, pre_score: i32, checked: &mut usize) -> ShiftResult {
+        let n = self.hyp.len();
+        let m = self.refw.len();
+        let mut best: Option<Best> = None;
+        for start_h in 0..n {
+            let r_lo = start_h.saturating_sub(MAX_SHIFT_DIST);
+            let r_hi = (start_h + MAX_SHIFT_DIST + 1).min(m);
+            // Reference positions holding this word, ascending (sacrebleu scans
+            // all positions in order; the others never match).
+            let id = self.hyp[start_h] as usize;
+            for p in self.pos_start[id]..self.pos_start[id + 1] {
+                let start_r = self.pos_list[p] as usize;
+                if start_r < r_lo {
+                    continue;
+                }
+                if start_r >= r_hi {
+                    break;
+                }
+                let mut len = 0;
+                while len < MAX_SHIFT_SIZE && self.hyp[start_h + len] == self.refw[start_r + len] {
+                    len += 1;
+                    self.try_block(start_h, start_r, len, pre_score, checked, &mut best);
+                    if *checked >= MAX_SHIFT_CANDIDATES {
+                        return ShiftResult::Abort;
+                    }
+                    if start_h + len == n || start_r + len == m {
+                        break;
+                    }
+                }
+            }
+        }
+        match best {
+            Some(_) => ShiftResult::Shift,
+            None => ShiftResult::NoGain,
+        }
+    }
+
+    /// The candidates of one matching block (sacrebleu's filters, then one
+    /// candidate per distinct consecutive target position).
+    fn try_block(
+        &mut self,
+        start_h: usize,
+        start_r: usize,
+        len: usize,
+        pre_score: i32,
+        checked: &mut usize,
+        best: &mut Option<Best>,
+    ) {
+        if self.herr[start_h + len] == self.herr[start_h] {
+            return; // hypothesis block already correct
+        }
+        if self.rerr[start_r + len] == self.rerr[start_r] {
+            return; // reference block already matched
+        }
+        let a = self.align[start_r];
+        if start_h as i32 <= a && a < (start_h + len) as i32 {
+            return; // would shift within itself
+        }
+        let mut prev_idx: i64 = -1;
+        for offset in -1i64..len as i64 {
+            let p = start_r as i64 + offset;
+            let idx = if p == -1 { 0 } else { self.align[p as usize] as i64 + 1 };
+            if idx == prev_idx {
+                continue;
+            }
+            prev_idx = idx;
+            *checked += 1;
+            let idx = idx as usize;
+            // Gain needed to beat the best so far under the ranking
+            // (gain, length, -start_h, -idx); gains <= 0 never matter.
+            let need = match best {
+                None => 1,
+                Some(b) => {
+                    let tie_wins = (len, std::cmp::Reverse(start_h), std::cmp::Reverse(idx))
+                        > (b.len, std::cmp::Reverse(b.start_h), std::cmp::Reverse(b.idx));
+                    if tie_wins {
+                        b.delta
+                    } else {
+                        b.delta + 1
+                    }
+                }
+            };
+            let max_cost = pre_score - need;
+            if max_cost < 0 {
+                continue;
+            }
+            perform_shift(&self.hyp, start_h, len, idx, &mut self.cand);
+            if let Some(cost) = self.candidate_cost(max_cost) {
+                *best = Some(Best { delta: pre_score - cost, len, start_h, idx });
+                std::mem::swap(&mut self.best, &mut self.cand);
+            }
+        }
+    }
+
+    /// Edit distance of `self.cand` if it is at most `max_cost`, else `None`.
+    fn candidate_cost(&mut self, max_cost: i32) -> Option<i32> {
+        let n = self.hyp.len();
+        let m = self.refw.len();
+        let w = m + 1;
+        let k = common_prefix(&self.hyp, &self.cand);
+        if k == n {
+            let c = if self.fast { self.scores[n] } else { self.fwd[n * w + m] };
+            return (c <= max_cost).then_some(c);
+        }
+        // Unrestricted distance first: it is a lower bound of the beam-restricted
+        // one, and equal to it when below `lb_out`.
+        // Once the candidate's row equals the hypothesis' row (both start at
+        // i in column 0), all later rows agree and the distance is pre_score,
+        // which never wins.
+        let r = n - common_suffix(&self.hyp, &self.cand);
+        let nb = self.nb;
+        let mut score = self.scores[k];
+        if nb == 1 {
+            let valid = !0u64 >> (63 - self.last_bit);
+            let (mut pv, mut mv) = (self.states[2 * k], self.states[2 * k + 1]);
+            for i in k + 1..=n {
+                let eq = self.peq[self.cand[i - 1] as usize];
+                let (d, npv, nmv) = myers_step(pv, mv, eq, self.last_bit);
+                score += d;
+                pv = npv;
+                mv = nmv;
+                if i >= r && (pv ^ self.states[2 * i]) & valid == 0 && (mv ^ self.states[2 * i + 1]) & valid == 0 {
+                    return None;
+                }
+            }
+        } else {
+            self.st_a.clear();
+            self.st_a.extend_from_slice(&self.states[k * 2 * nb..(k + 1) * 2 * nb]);
+            self.st_b.clear();
+            self.st_b.resize(2 * nb, 0);
+            for i in k + 1..=n {
+                let id = self.cand[i - 1] as usize;
+                score += myers_row(&self.st_a, &mut self.st_b, &self.peq[id * nb..(id + 1) * nb], self.last_bit);
+                std::mem::swap(&mut self.st_a, &mut self.st_b);
+                if i >= r && same_row(&self.st_a, &self.states[i * 2 * nb..(i + 1) * 2 * nb], self.last_bit) {
+                    return None;
+                }
+            }
+        }
+        if score > max_cost {
+            return None;
+        }
+        if self.fast || (score as i64) < self.lb_out {
+            return Some(score);
+        }
+        let r = n - common_suffix(&self.hyp, &self.cand);
+        // rows k+1..=r with the candidate's words, starting from base row k
+        self.row_a.clear();
+        self.row_a.extend_from_slice(&self.fwd[k * w..(k + 1) * w]);
+        self.row_b.clear();
+        self.row_b.resize(w, INF);
+        for i in k + 1..=r {
+            let row_min = compute_row(
+                &self.row_a,
+                &mut self.row_b,
+                self.cand[i - 1],
+                &self.refw,
+                self.lo[i],
+                self.hi[i],
+            );
+            if row_min > max_cost {
+                return None;
+            }
+            std::mem::swap(&mut self.row_a, &mut self.row_b);
+        }
+        let bwd = &self.bwd[r * w..(r + 1) * w];
+        let mut cost = INF;
+        for j in self.lo[r]..self.hi[r] {
+            cost = cost.min(self.row_a[j] + bwd[j]);
+        }
+        (cost <= max_cost).then_some(cost)
+    }
+}
+
+/// How one round of the shift search ended.
+enum ShiftResult {
+    /// 1000 candidates were scored: stop, the pending shift is discarded.
+    Abort,
+    /// No shift lowers the edit distance.
+    NoGain,
+    /// `Scratch::best` holds the shifted hypothesis to continue with.
+    Shift,
+}
+
+/// One unrestricted Levenshtein row, bit-parallel (Myers 1999 in Hyyrö's
+/// block formulation): `prev`/`cur` hold per 64-column block the (Pv, Mv)
+/// delta masks, `eq` the match mask of the hypothesis word. The first column
+/// grows by one per row (deleting hypothesis words). Returns the change of the
+/// value in the last column.
+#[inline]
+fn myers_row(prev: &[u64], cur: &mut [u64], eq: &[u64], last_bit: u32) -> i32 {
+    let nb = eq.len();
+    let mut hin: i32 = 1;
+    for b in 0..nb {
+        let pv = prev[2 * b];
+        let mv = prev[2 * b + 1];
+        let e = eq[b];
+        let xv = e | mv;
+        let e = if hin < 0 { e | 1 } else { e };
+        let xh = ((e & pv).wrapping_add(pv) ^ pv) | e;
+        let mut ph = mv | !(xh | pv);
+        let mut mh = pv & xh;
+        let bit = if b + 1 == nb { last_bit } else { 63 };
+        let hout = ((ph >> bit) & 1) as i32 - ((mh >> bit) & 1) as i32;
+        ph <<= 1;
+        mh <<= 1;
+        if hin < 0 {
+            mh |= 1;
+        } else if hin > 0 {
+            ph |= 1;
+        }
+        cur[2 * b] = mh | !(xv | ph);
+        cur[2 * b + 1] = ph & xv;
+        hin = hout;
+    }
+    hin
+}
+
+/// Whether two bit-parallel rows agree on all real columns.
+#[inline]
+fn same_row(a: &[u64], b: &[u64], last_bit: u32) -> bool {
+    let last = a.len() - 2;
+    for t in 0..last {
+        if a[t] != b[t] {
+            return false;
+        }
+    }
+    let valid = !0u64 >> (63 - last_bit);
+    (a[last] ^ b[last]) & valid == 0 && (a[last + 1] ^ b[last + 1]) & valid == 0
+}
+
+/// [`myers_row`] for a reference of at most 64 words: returns the change in
+/// the last column and the new (Pv, Mv).
+#[inline(always)]
+fn myers_step(pv: u64, mv: u64, eq: u64, last_bit: u32) -> (i32, u64, u64) {
+    let xv = eq | mv;
+    let xh = ((eq & pv).wrapping_add(pv) ^ pv) | eq;
+    let ph = mv | !(xh | pv);
+    let mh = pv & xh;
+    let d = ((ph >> last_bit) & 1) as i32 - ((mh >> last_bit) & 1) as i32;
+    let ph = (ph << 1) | 1;
+    let mh = mh << 1;
+    (d, mh | !(xv | ph), ph & xv)
+}
+
+/// One beam-restricted Levenshtein row: `cur[lo..hi]` from `prev` (cells
+/// outside the beam are `INF`); returns the row minimum.
+#[inline]
+fn compute_row(prev: &[i32], cur: &mut [i32], word: u32, refw: &[u32], lo: usize, hi: usize) -> i32 {
+    let w = refw.len() + 1;
+    let prev = &prev[..w];
+    let cur = &mut cur[..w];
+    // Cells outside the beam must read as INF for the next row.
+    cur[..lo].fill(INF);
+    cur[hi..].fill(INF);
+    let mut left = INF;
+    let mut j = lo;
+    if j == 0 {
+        left = prev[0] + 1;
+        cur[0] = left;
+        j = 1;
+    }
+    let mut row_min = left;
+    let refs = &refw[..hi - 1];
+    while j < hi {
+        let sub = prev[j - 1] + (word != refs[j - 1]) as i32;
+        let v = sub.min(prev[j] + 1).min(left + 1).min(INF);
+        cur[j] = v;
+        left = v;
+        row_min = row_min.min(v);
+        j += 1;
+    }
+    row_min
+}
+
+/// sacrebleu's `_perform_shift`: moves `words[start..start+len]` so that it
+/// starts before position `target` (with Python's slice clamping).
+fn perform_shift(words: &[u32], start: usize, len: usize, target: usize, out: &mut Vec<u32>) {
+    out.clear();
+    let n = words.len();
+    if target < start {
+        out.extend_from_slice(&words[..target]);
+        out.extend_from_slice(&words[start..start + len]);
+        out.extend_from_slice(&words[target..start]);
+        out.extend_from_slice(&words[start + len..]);
+    } else if target > start + len {
+        out.extend_from_slice(&words[..start]);
+        out.extend_from_slice(&words[start + len..target]);
+        out.extend_from_slice(&words[start..start + len]);
+        out.extend_from_slice(&words[target..]);
+    } else {
+        let mid = (len + target).min(n);
+        out.extend_from_slice(&words[..start]);
+        out.extend_from_slice(&words[start + len..mid]);
+        out.extend_from_slice(&words[start..start + len]);
+        out.extend_from_slice(&words[mid..]);
+    }
+    debug_assert_eq!(out.len(), n);
+}
+
+fn common_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+fn common_suffix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().rev().zip(b.iter().rev()).take_while(|(x, y)| x == y).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ter_is_sync() {
+        fn assert_sync<T: Sync + Send>() {}
+        assert_sync::<Ter>();
+    }
+
+    #[test]
+    fn basic_cases() {
+        let ter = Ter::default();
+        assert_eq!(ter.segment_stats("", &[""]), [0.0, 0.0]);
+        assert_eq!(ter.segment_stats("a b", &[""]), [2.0, 0.0]);
+        assert_eq!(ter.segment_stats("", &["a b"]), [2.0, 2.0]);
+        assert_eq!(ter.segment_stats("A b", &["a B"]), [0.0, 2.0]);
+        // one shift moves "c d" to the front
+        assert_eq!(ter.segment_stats("a b c d", &["c d a b"]), [1.0, 4.0]);
+        assert_eq!(Ter::score_from_stats(&[3.0, 0.0]), 100.0);
+        assert_eq!(Ter::score_from_stats(&[0.0, 0.0]), 0.0);
+    }
+}
