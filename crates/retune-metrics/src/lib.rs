@@ -27,6 +27,8 @@ pub mod classify;
 pub mod corpus;
 pub mod error;
 pub mod io;
+pub mod mean;
+pub mod meteor;
 pub mod ngrams;
 pub mod porter;
 pub mod rouge;
@@ -34,6 +36,7 @@ pub mod numpy_rng;
 pub mod significance;
 pub mod text;
 pub mod tokenizers;
+pub mod wordnet;
 
 pub use corpus::{corpus_stats, SegmentMetric, SegmentStats, StatsAccumulator};
 pub use error::MetricsError;

@@ -31,7 +31,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::porter;
-use crate::wordnet::{is_py_whitespace, FxHashMap, WordNet, WordNetError};
+use crate::wordnet::{FxHashMap, WordNet, WordNetError};
 
 /// The METEOR parameters; [`Default`] gives nltk's defaults
 /// `alpha = 0.9`, `beta = 3.0`, `gamma = 0.5`.
@@ -56,33 +56,8 @@ impl Default for MeteorParams {
     }
 }
 
-/// Calls `f` with each token of `text` split as Python's `text.split()`
-/// splits it (Unicode whitespace plus U+001C..U+001F).
-pub fn for_each_token<'a>(text: &'a str, mut f: impl FnMut(&'a str)) {
-    let bytes = text.as_bytes();
-    let mut start: Option<usize> = None;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        let (space, width) = if b < 0x80 {
-            (matches!(b, b' ' | b'\t'..=b'\r' | 0x1c..=0x1f), 1)
-        } else {
-            let c = text[i..].chars().next().unwrap_or('\0');
-            (is_py_whitespace(c), c.len_utf8())
-        };
-        if space {
-            if let Some(s) = start.take() {
-                f(&text[s..i]);
-            }
-        } else if start.is_none() {
-            start = Some(i);
-        }
-        i += width;
-    }
-    if let Some(s) = start {
-        f(&text[s..]);
-    }
-}
+/// Python `str.split()` tokenization (re-exported from [`crate::text`]).
+pub use crate::text::for_each_py_token as for_each_token;
 
 /// Marks "no value" in the `u32` tables below.
 const NONE: u32 = u32::MAX;
@@ -160,6 +135,10 @@ struct Cache {
     lemma_of: Vec<(u32, u32)>,
     /// Lemma name → lemma id.
     lemma_ids: StrMap,
+    /// Synset (part of speech << 32 | offset) → range of `synset_lemmas`
+    /// holding the lemma ids of its single-word lemma names.
+    synsets: FxHashMap<u64, (u32, u32)>,
+    synset_lemmas: Vec<u32>,
     /// Key → highest still unaligned reference position with this key, or
     /// `NONE` (all `NONE` between stages).
     head: Vec<u32>,
@@ -179,7 +158,7 @@ struct Cache {
 }
 
 /// Table entries kept before a cache is emptied (at the start of a call).
-const MAX_CACHED_STRINGS: usize = 4_000_000;
+const MAX_CACHED_STRINGS: usize = 1_000_000;
 
 impl Cache {
     fn is_full(&self) -> bool {
@@ -254,19 +233,30 @@ impl Cache {
         }
         let mut syn: Vec<u32> = Vec::new();
         for synset in wordnet.synsets(&self.strs[id as usize]) {
-            wordnet.for_each_lemma_name(synset, |name| {
-                if !name.contains('_') {
-                    let lemma = match self.lemma_ids.get(name) {
-                        Some(lemma) => lemma,
-                        None => {
-                            let lemma = self.lemma_ids.len() as u32;
-                            self.lemma_ids.insert(name, lemma);
-                            lemma
+            let key = (synset.pos as u64) << 32 | synset.offset as u64;
+            let (start, len) = match self.synsets.get(&key) {
+                Some(&range) => range,
+                None => {
+                    let start = self.synset_lemmas.len();
+                    wordnet.for_each_lemma_name(synset, |name| {
+                        if !name.contains('_') {
+                            let lemma = match self.lemma_ids.get(name) {
+                                Some(lemma) => lemma,
+                                None => {
+                                    let lemma = self.lemma_ids.len() as u32;
+                                    self.lemma_ids.insert(name, lemma);
+                                    lemma
+                                }
+                            };
+                            self.synset_lemmas.push(lemma);
                         }
-                    };
-                    syn.push(lemma);
+                    });
+                    let range = (start as u32, (self.synset_lemmas.len() - start) as u32);
+                    self.synsets.insert(key, range);
+                    range
                 }
-            });
+            };
+            syn.extend_from_slice(&self.synset_lemmas[start as usize..(start + len) as usize]);
         }
         syn.sort_unstable();
         syn.dedup();

@@ -196,6 +196,26 @@ fn tokenize_into(opts: &TerOptions, s: &str, out: &mut String) {
     if s.is_empty() {
         return;
     }
+    if !opts.normalized && s.is_ascii() {
+        // Same steps fused into one pass: lowercase, drop punctuation, collapse
+        // whitespace (ASCII part of Python's set: \t \n \v \f \r, 0x1c-0x1f, space).
+        let mut gap = false;
+        for &b in s.as_bytes() {
+            if matches!(b, b'\t'..=b'\r' | 0x1c..=0x1f | b' ') {
+                gap = true;
+                continue;
+            }
+            if opts.no_punct && matches!(b, b'.' | b',' | b'?' | b':' | b';' | b'!' | b'"' | b'(' | b')') {
+                continue;
+            }
+            if gap && !out.is_empty() {
+                out.push(' ');
+            }
+            gap = false;
+            out.push(if opts.case_sensitive { b } else { b.to_ascii_lowercase() } as char);
+        }
+        return;
+    }
     let mut cur: String = if opts.case_sensitive {
         s.to_owned()
     } else if s.is_ascii() {
@@ -479,6 +499,10 @@ struct Scratch {
     /// Reference positions of each word id: `pos_list[pos_start[id]..pos_start[id + 1]]`.
     pos_start: Vec<usize>,
     pos_list: Vec<u32>,
+    /// Unrestricted cost-to-go of `hyp`: `back[i * (m+1) + j]` = distance of
+    /// `hyp[i..]` to `ref[j..]`; rows `back_from..=n` are up to date.
+    back: Vec<i32>,
+    back_from: usize,
     /// Rolling bit-parallel rows for candidate scoring.
     st_a: Vec<u64>,
     st_b: Vec<u64>,
@@ -540,6 +564,7 @@ impl Scratch {
                     let r = n - common_suffix(&self.hyp, &self.best);
                     std::mem::swap(&mut self.hyp, &mut self.best);
                     self.states_from(k + 1);
+                    self.back_from = self.back_from.max(r);
                     if !self.fast {
                         self.forward_from(k + 1);
                         self.backward_down_to(r);
@@ -633,6 +658,9 @@ impl Scratch {
         self.scores.clear();
         self.scores.resize(n + 1, 0);
         self.scores[0] = m as i32;
+        self.back.clear();
+        self.back.resize((n + 1) * (m + 1), 0);
+        self.back_from = n + 1;
     }
 
     /// Recomputes bit-parallel rows `start..=n` of `self.hyp` (row `start-1` valid).
@@ -747,10 +775,13 @@ impl Scratch {
         let mut c = self.val(n, m);
         let mut up = if n > 0 { self.val(n - 1, m) } else { 0 };
         while i > 0 || j > 0 {
-            let op = if i == 0 {
-                b'i'
-            } else if j == 0 {
-                b'd'
+            let op = if i == 0 || j == 0 {
+                c -= 1;
+                if i == 0 {
+                    b'i'
+                } else {
+                    b'd'
+                }
             } else {
                 let sub = (self.hyp[i - 1] != self.refw[j - 1]) as i32;
                 let diag = up - self.step(i - 1, j);
@@ -925,6 +956,120 @@ impl Scratch {
         }
     }
 
+    /// Unrestricted distance of `self.cand` (equal to `self.hyp` outside rows
+    /// `k+1..=r`) if it is at most `max_cost`, else `None`; `NB` = `self.nb`.
+    ///
+    /// Rows `k+1..=r` are computed bit-parallel from the hypothesis' row `k`.
+    /// The rest either continues row by row, stopping as soon as the row equals
+    /// the hypothesis' row (the distance is then `pre_score`, which never wins)
+    /// or the last column proves the bound exceeded (it drops at most 1 per
+    /// row), or, when many rows remain, combines row `r` with the cost-to-go of
+    /// the shared suffix: `min_j D(r, j) + back(r, j)`.
+    #[inline(never)]
+    fn unrestricted_cost<const NB: usize>(&mut self, k: usize, r: usize, max_cost: i32) -> Option<i32> {
+        let n = self.hyp.len();
+        let m = self.refw.len();
+        let last_bit = self.last_bit;
+        let mut pv = [0u64; NB];
+        let mut mv = [0u64; NB];
+        for b in 0..NB {
+            pv[b] = self.states[k * 2 * NB + 2 * b];
+            mv[b] = self.states[k * 2 * NB + 2 * b + 1];
+        }
+        let mut score = self.scores[k];
+        for i in k + 1..=r {
+            let id = self.cand[i - 1] as usize;
+            score += myers_step_n::<NB>(&mut pv, &mut mv, &self.peq[id * NB..(id + 1) * NB], last_bit);
+            if score - ((n - i) as i32) > max_cost {
+                return None;
+            }
+        }
+        if r < n && (n - r) * NB * 2 > m {
+            self.ensure_back(r);
+            let back = &self.back[r * (m + 1)..(r + 1) * (m + 1)];
+            let mut v = r as i32;
+            let mut best = v + back[0];
+            for j in 1..=m {
+                let t = j - 1;
+                v += ((pv[t / 64] >> (t % 64)) & 1) as i32 - ((mv[t / 64] >> (t % 64)) & 1) as i32;
+                best = best.min(v + back[j]);
+            }
+            return (best <= max_cost).then_some(best);
+        }
+        let valid = !0u64 >> (63 - last_bit);
+        for i in r + 1..=n {
+            let id = self.hyp[i - 1] as usize;
+            score += myers_step_n::<NB>(&mut pv, &mut mv, &self.peq[id * NB..(id + 1) * NB], last_bit);
+            if score - ((n - i) as i32) > max_cost {
+                return None;
+            }
+            let st = &self.states[i * 2 * NB..(i + 1) * 2 * NB];
+            let mut same = true;
+            for b in 0..NB {
+                let mask = if b + 1 == NB { valid } else { !0 };
+                same &= (pv[b] ^ st[2 * b]) & mask == 0 && (mv[b] ^ st[2 * b + 1]) & mask == 0;
+            }
+            if same {
+                return None;
+            }
+        }
+        (score <= max_cost).then_some(score)
+    }
+
+    /// [`Scratch::unrestricted_cost`] for any number of blocks (rows `k+1..=n`).
+    fn unrestricted_cost_any(&mut self, k: usize, r: usize, max_cost: i32) -> Option<i32> {
+        let n = self.hyp.len();
+        let nb = self.nb;
+        self.st_a.clear();
+        self.st_a.extend_from_slice(&self.states[k * 2 * nb..(k + 1) * 2 * nb]);
+        self.st_b.clear();
+        self.st_b.resize(2 * nb, 0);
+        let mut score = self.scores[k];
+        for i in k + 1..=n {
+            let id = self.cand[i - 1] as usize;
+            score += myers_row(&self.st_a, &mut self.st_b, &self.peq[id * nb..(id + 1) * nb], self.last_bit);
+            std::mem::swap(&mut self.st_a, &mut self.st_b);
+            if score - ((n - i) as i32) > max_cost {
+                return None;
+            }
+            if i >= r && same_row(&self.st_a, &self.states[i * 2 * nb..(i + 1) * 2 * nb], self.last_bit) {
+                return None;
+            }
+        }
+        (score <= max_cost).then_some(score)
+    }
+
+    /// Makes rows `r..=n` of `self.back` (unrestricted cost-to-go of `self.hyp`)
+    /// valid; rows at or above `back_from` are kept from earlier calls.
+    fn ensure_back(&mut self, r: usize) {
+        if self.back_from <= r {
+            return;
+        }
+        let n = self.hyp.len();
+        let m = self.refw.len();
+        let w = m + 1;
+        if self.back_from > n {
+            for j in 0..=m {
+                self.back[n * w + j] = (m - j) as i32;
+            }
+            self.back_from = n;
+        }
+        for i in (r..self.back_from).rev() {
+            let (cur_rows, next_rows) = self.back.split_at_mut((i + 1) * w);
+            let cur = &mut cur_rows[i * w..];
+            let next = &next_rows[..w];
+            let word = self.hyp[i];
+            let mut right = next[m] + 1;
+            cur[m] = right;
+            for j in (0..m).rev() {
+                let v = (next[j] + 1).min(next[j + 1] + (word != self.refw[j]) as i32).min(right + 1);
+                cur[j] = v;
+                right = v;
+            }
+        }
+        self.back_from = r;
+    }
+
     /// Edit distance of `self.cand` if it is at most `max_cost`, else `None`.
     fn candidate_cost(&mut self, max_cost: i32) -> Option<i32> {
         let n = self.hyp.len();
@@ -937,46 +1082,17 @@ impl Scratch {
         }
         // Unrestricted distance first: it is a lower bound of the beam-restricted
         // one, and equal to it when below `lb_out`.
-        // Once the candidate's row equals the hypothesis' row (both start at
-        // i in column 0), all later rows agree and the distance is pre_score,
-        // which never wins.
         let r = n - common_suffix(&self.hyp, &self.cand);
-        let nb = self.nb;
-        let mut score = self.scores[k];
-        if nb == 1 {
-            let valid = !0u64 >> (63 - self.last_bit);
-            let (mut pv, mut mv) = (self.states[2 * k], self.states[2 * k + 1]);
-            for i in k + 1..=n {
-                let eq = self.peq[self.cand[i - 1] as usize];
-                let (d, npv, nmv) = myers_step(pv, mv, eq, self.last_bit);
-                score += d;
-                pv = npv;
-                mv = nmv;
-                if i >= r && (pv ^ self.states[2 * i]) & valid == 0 && (mv ^ self.states[2 * i + 1]) & valid == 0 {
-                    return None;
-                }
-            }
-        } else {
-            self.st_a.clear();
-            self.st_a.extend_from_slice(&self.states[k * 2 * nb..(k + 1) * 2 * nb]);
-            self.st_b.clear();
-            self.st_b.resize(2 * nb, 0);
-            for i in k + 1..=n {
-                let id = self.cand[i - 1] as usize;
-                score += myers_row(&self.st_a, &mut self.st_b, &self.peq[id * nb..(id + 1) * nb], self.last_bit);
-                std::mem::swap(&mut self.st_a, &mut self.st_b);
-                if i >= r && same_row(&self.st_a, &self.states[i * 2 * nb..(i + 1) * 2 * nb], self.last_bit) {
-                    return None;
-                }
-            }
-        }
-        if score > max_cost {
-            return None;
-        }
+        let score = match self.nb {
+            1 => self.unrestricted_cost::<1>(k, r, max_cost),
+            2 => self.unrestricted_cost::<2>(k, r, max_cost),
+            3 => self.unrestricted_cost::<3>(k, r, max_cost),
+            4 => self.unrestricted_cost::<4>(k, r, max_cost),
+            _ => self.unrestricted_cost_any(k, r, max_cost),
+        }?;
         if self.fast || (score as i64) < self.lb_out {
             return Some(score);
         }
-        let r = n - common_suffix(&self.hyp, &self.cand);
         // rows k+1..=r with the candidate's words, starting from base row k
         self.row_a.clear();
         self.row_a.extend_from_slice(&self.fwd[k * w..(k + 1) * w]);
@@ -1062,18 +1178,32 @@ fn same_row(a: &[u64], b: &[u64], last_bit: u32) -> bool {
     (a[last] ^ b[last]) & valid == 0 && (a[last + 1] ^ b[last + 1]) & valid == 0
 }
 
-/// [`myers_row`] for a reference of at most 64 words: returns the change in
-/// the last column and the new (Pv, Mv).
+/// [`myers_row`] with the block count known at compile time and the row
+/// kept in registers.
 #[inline(always)]
-fn myers_step(pv: u64, mv: u64, eq: u64, last_bit: u32) -> (i32, u64, u64) {
-    let xv = eq | mv;
-    let xh = ((eq & pv).wrapping_add(pv) ^ pv) | eq;
-    let ph = mv | !(xh | pv);
-    let mh = pv & xh;
-    let d = ((ph >> last_bit) & 1) as i32 - ((mh >> last_bit) & 1) as i32;
-    let ph = (ph << 1) | 1;
-    let mh = mh << 1;
-    (d, mh | !(xv | ph), ph & xv)
+fn myers_step_n<const NB: usize>(pv: &mut [u64; NB], mv: &mut [u64; NB], eq: &[u64], last_bit: u32) -> i32 {
+    let mut hin: i32 = 1;
+    for b in 0..NB {
+        let e = eq[b];
+        let xv = e | mv[b];
+        let e = if hin < 0 { e | 1 } else { e };
+        let xh = ((e & pv[b]).wrapping_add(pv[b]) ^ pv[b]) | e;
+        let mut ph = mv[b] | !(xh | pv[b]);
+        let mut mh = pv[b] & xh;
+        let bit = if b + 1 == NB { last_bit } else { 63 };
+        let hout = ((ph >> bit) & 1) as i32 - ((mh >> bit) & 1) as i32;
+        ph <<= 1;
+        mh <<= 1;
+        if hin < 0 {
+            mh |= 1;
+        } else if hin > 0 {
+            ph |= 1;
+        }
+        pv[b] = mh | !(xv | ph);
+        mv[b] = ph & xv;
+        hin = hout;
+    }
+    hin
 }
 
 /// One beam-restricted Levenshtein row: `cur[lo..hi]` from `prev` (cells

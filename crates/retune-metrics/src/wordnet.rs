@@ -241,15 +241,103 @@ struct IndexEntry {
     offsets_len: u32,
 }
 
+/// The lemma of an index line.
+fn entry_key<'a>(index_text: &'a [String; 4], e: &IndexEntry) -> &'a [u8] {
+    let start = e.key_start as usize;
+    &index_text[e.file as usize].as_bytes()[start..start + e.key_len as usize]
+}
+
+/// A hash of `bytes` (Fx, then a 64-bit finaliser so all bits are mixed).
+fn hash_bytes(bytes: &[u8]) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(bytes);
+    let mut x = h.finish();
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
+}
+
+/// An open-addressing hash table from a lemma to the index of its entry in
+/// a `Vec<IndexEntry>`; each slot holds 32 bits of the key's hash and the
+/// entry index + 1 (0: empty), so that most misses touch one slot only.
+#[derive(Debug, Default)]
+struct LemmaTable {
+    slots: Vec<u64>,
+    shift: u32,
+}
+
+impl LemmaTable {
+    /// Indexes `entries`; of entries with equal keys the last one wins.
+    fn build<'a>(entries: &[IndexEntry], key: impl Fn(&IndexEntry) -> &'a [u8]) -> LemmaTable {
+        let bits = (entries.len().max(1) * 2)
+            .next_power_of_two()
+            .trailing_zeros()
+            .max(4);
+        let mut table = LemmaTable {
+            slots: vec![0; 1 << bits],
+            shift: 64 - bits,
+        };
+        for (i, e) in entries.iter().enumerate() {
+            let k = key(e);
+            let (mut slot, tag) = table.start(k);
+            loop {
+                let v = table.slots[slot];
+                if v == 0 {
+                    table.slots[slot] = tag | (i as u64 + 1);
+                    break;
+                }
+                let j = (v & 0xffff_ffff) as usize - 1;
+                if v & !0xffff_ffff == tag && key(&entries[j]) == k {
+                    table.slots[slot] = tag | (i as u64 + 1);
+                    break;
+                }
+                slot = (slot + 1) & (table.slots.len() - 1);
+            }
+        }
+        table
+    }
+
+    /// First slot to probe, and the tag of `key` (32 bits of its hash, in
+    /// the high half of a slot).
+    #[inline]
+    fn start(&self, key: &[u8]) -> (usize, u64) {
+        let h = hash_bytes(key);
+        ((h >> self.shift) as usize, h << 32)
+    }
+
+    /// The entry index of `key`, `key_of` giving an entry's key.
+    #[inline]
+    fn find<'a>(&self, key: &[u8], key_of: impl Fn(usize) -> &'a [u8]) -> Option<usize> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let (mut slot, tag) = self.start(key);
+        loop {
+            let v = self.slots[slot];
+            if v == 0 {
+                return None;
+            }
+            let j = (v & 0xffff_ffff) as usize - 1;
+            if v & !0xffff_ffff == tag && key_of(j) == key {
+                return Some(j);
+            }
+            slot = (slot + 1) & (self.slots.len() - 1);
+        }
+    }
+}
+
 /// The WordNet 3.0 database, loaded from a directory of `index.*`, `data.*`
 /// and `*.exc` files. Read-only after loading, so it is `Send + Sync`.
 pub struct WordNet {
     dir: PathBuf,
     /// The contents of `index.noun`, `index.verb`, `index.adj`, `index.adv`.
     index_text: [String; 4],
-    /// Per part of speech: the index lines, sorted by lemma (byte order),
-    /// at most one per lemma (the last one, as nltk's dict keeps).
+    /// Per part of speech: the index lines, in file order.
     index: [Vec<IndexEntry>; 4],
+    /// Per part of speech: lemma → its (last, as nltk's dict keeps) line.
+    lookup: [LemmaTable; 4],
     offsets: Vec<u32>,
     /// Per part of speech: inflected form → base forms (`*.exc`).
     exceptions: [ExceptionMap; 4],
@@ -257,6 +345,8 @@ pub struct WordNet {
     data: [String; 4],
     /// Per data file: bit set of the offsets that start a synset line.
     line_starts: [Vec<u64>; 4],
+    /// Per data file: whether it is all ASCII.
+    data_ascii: [bool; 4],
 }
 
 impl fmt::Debug for WordNet {
@@ -291,11 +381,7 @@ fn read_text(path: &Path) -> Result<String, WordNetError> {
     })
 }
 
-/// Python's `str.isspace()` for one character (what `str.split()` splits on).
-#[inline]
-pub(crate) fn is_py_whitespace(c: char) -> bool {
-    c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)
-}
+use crate::text::is_py_whitespace;
 
 /// Python's `str.split()` (no arguments) of `line`; `ascii` says that
 /// `line` is known to be ASCII, which allows a byte-wise scan.
@@ -454,25 +540,8 @@ impl WordNet {
             }
             index_text[file_pos.idx()] = text;
         }
-        for entries in &mut index {
-            let key = |e: &IndexEntry| {
-                let start = e.key_start as usize;
-                &index_text[e.file as usize].as_bytes()[start..start + e.key_len as usize]
-            };
-            if !entries.windows(2).all(|w| key(&w[0]) < key(&w[1])) {
-                // Not strictly sorted: sort (stably) and keep the last line of
-                // each lemma, as nltk's dictionary does.
-                entries.sort_by(|a, b| key(a).cmp(key(b)));
-                let mut kept: Vec<IndexEntry> = Vec::with_capacity(entries.len());
-                for e in entries.drain(..) {
-                    match kept.last_mut() {
-                        Some(last) if key(last) == key(&e) => *last = e,
-                        _ => kept.push(e),
-                    }
-                }
-                *entries = kept;
-            }
-        }
+        let lookup: [LemmaTable; 4] =
+            std::array::from_fn(|p| LemmaTable::build(&index[p], |e| entry_key(&index_text, e)));
 
         let mut exceptions: [ExceptionMap; 4] = Default::default();
         for pos in Pos::ALL {
@@ -492,8 +561,10 @@ impl WordNet {
             dir: dir.to_path_buf(),
             index_text,
             index,
+            lookup,
             offsets,
             exceptions,
+            data_ascii: std::array::from_fn(|p| data[p].is_ascii()),
             data,
             line_starts,
         })
@@ -506,13 +577,10 @@ impl WordNet {
 
     fn entry(&self, lemma: &str, pos: Pos) -> Option<&IndexEntry> {
         let entries = &self.index[pos.idx()];
-        entries
-            .binary_search_by(|e| {
-                let start = e.key_start as usize;
-                self.index_text[e.file as usize].as_bytes()[start..start + e.key_len as usize]
-                    .cmp(lemma.as_bytes())
+        self.lookup[pos.idx()]
+            .find(lemma.as_bytes(), |i| {
+                entry_key(&self.index_text, &entries[i])
             })
-            .ok()
             .map(|i| &entries[i])
     }
 
@@ -609,7 +677,7 @@ impl WordNet {
         );
         let rest = &data[offset..];
         let line = &rest[..rest.find('\n').unwrap_or(rest.len())];
-        let mut tokens = py_split(line, line.is_ascii());
+        let mut tokens = py_split(line, self.data_ascii[synset.pos.idx()]);
         // offset, lexicographer file number, synset type, word count (hex).
         let count = tokens
             .nth(3)

@@ -1,1 +1,36 @@
-fn main() {}
+//! `retune`: does this pretrained model need fine-tuning for my task and data?
+//!
+//! A thin command-line layer over the retune crates; every command is a library call.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Measure whether a pretrained model needs fine-tuning or retraining, then do it and evaluate.
+#[derive(Parser)]
+#[command(name = "retune", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Score outputs: BLEU, chrF, TER, ROUGE, METEOR (as sacrebleu, rouge-score, nltk), classification.
+    Eval(commands::eval::EvalArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Eval(args) => commands::eval::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
