@@ -1,0 +1,143 @@
+//! `retune eval` from the shell, as a person uses sacrebleu: printed lines against sacrebleu's
+//! (golden file), and one clear error line with a non-zero exit on bad input.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn retune(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_retune")).args(args).current_dir(root()).output().expect("run retune")
+}
+
+fn stdout(o: &Output) -> String {
+    assert!(o.status.success(), "failed: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr_line(o: &Output) -> String {
+    assert!(!o.status.success(), "expected failure, got: {}", String::from_utf8_lossy(&o.stdout));
+    let e = String::from_utf8(o.stderr.clone()).unwrap();
+    assert_eq!(e.trim_end().lines().count(), 1, "one line expected: {e}");
+    e.trim_end().to_string()
+}
+
+const ZE: &str = "data/wmt22/zh-en/generaltest2022.zh-en";
+const EZ: &str = "data/wmt22/en-zh/generaltest2022.en-zh";
+
+fn golden_line(hyp: &str, nrefs: usize, metric: &str) -> (String, String) {
+    let g: Value = serde_json::from_str(&std::fs::read_to_string(root().join("crates/retune-metrics/tests/golden/sacrebleu.json")).unwrap()).unwrap();
+    let c = g["corpus"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["hyp"] == hyp && c["refs"].as_array().unwrap().len() == nrefs && c["metric"] == metric && c["options"].as_object().unwrap().len() <= 1)
+        .expect("golden case");
+    (c["line"].as_str().unwrap().to_string(), c["signature"].as_str().unwrap().to_string())
+}
+
+#[test]
+fn bleu_prints_sacrebleus_line_and_signature() {
+    let hyp = format!("{ZE}.hyp.Online-W.en");
+    let (line, sig) = golden_line(&hyp, 1, "bleu");
+    let out = stdout(&retune(&["eval", "bleu", "--hyp", &hyp, "--ref", &format!("{ZE}.ref.A.en")]));
+    assert_eq!(out, format!("{line}\nsignature: {sig}\n"));
+
+    let hyp = format!("{EZ}.hyp.JDExploreAcademy.zh");
+    let (line, sig) = golden_line(&hyp, 2, "bleu");
+    let out = stdout(&retune(&["eval", "bleu", "-i", &hyp, "-r", &format!("{EZ}.ref.A.zh"), "-r", &format!("{EZ}.ref.B.zh"), "--tokenize", "zh"]));
+    assert_eq!(out, format!("{line}\nsignature: {sig}\n"));
+}
+
+#[test]
+fn chrf_json_matches_sacrebleu() {
+    let hyp = format!("{ZE}.hyp.NiuTrans.en");
+    let (line, sig) = golden_line(&hyp, 1, "chrf");
+    let out = stdout(&retune(&["eval", "chrf", "--hyp", &hyp, "--ref", &format!("{ZE}.ref.A.en"), "--json"]));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["signature"], sig);
+    assert_eq!(format!("chrF2 = {:.2}", v["score"].as_f64().unwrap()), line);
+}
+
+#[test]
+fn confidence_interval_is_reported() {
+    let out = stdout(&retune(&["eval", "bleu", "-i", &format!("{ZE}.hyp.Online-W.en"), "-r", &format!("{ZE}.ref.A.en"), "--ci", "--json"]));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let ci = &v["ci"];
+    assert!(ci["lower"].as_f64().unwrap() < v["score"].as_f64().unwrap());
+    assert!(ci["upper"].as_f64().unwrap() > v["score"].as_f64().unwrap());
+    assert_eq!(v["signature"].as_str().unwrap(), "nrefs:1|bs:1000|seed:12345|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0");
+}
+
+fn tmp(name: &str, bytes: &[u8]) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("retune-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    let p = d.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn bad_inputs_fail_with_one_clear_line() {
+    let h = tmp("h.txt", b"a b c\nd e f\n");
+    let r1 = tmp("r1.txt", b"a b c\n");
+    let e = stderr_line(&retune(&["eval", "bleu", "--hyp", s(&h), "--ref", s(&r1)]));
+    assert!(e.contains("r1.txt has 1 lines but") && e.contains("h.txt has 2"), "{e}");
+
+    let bad = tmp("bad.txt", b"fine\nbro\xffken\n");
+    let r2 = tmp("r2.txt", b"x\ny\n");
+    let e = stderr_line(&retune(&["eval", "chrf", "--hyp", s(&bad), "--ref", s(&r2)]));
+    assert!(e.contains("bad.txt:2: invalid UTF-8"), "{e}");
+
+    let e = stderr_line(&retune(&["eval", "bleu", "--hyp", "no/such/file.txt", "--ref", s(&r2)]));
+    assert!(e.contains("no/such/file.txt"), "{e}");
+
+    let o = retune(&["eval", "bleu", "--hyp", s(&h), "--ref", s(&r2), "--tokenize", "klingon"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown tokenizer 'klingon'"));
+
+    let e = stderr_line(&retune(&["eval", "meteor", "--hyp", s(&h), "--ref", s(&r2), "--wordnet", "/nonexistent"]));
+    assert!(e.contains("/nonexistent"), "{e}");
+}
+
+#[test]
+fn empty_files_score_zero_without_error() {
+    let h = tmp("empty_h.txt", b"");
+    let r = tmp("empty_r.txt", b"");
+    let out = stdout(&retune(&["eval", "bleu", "--hyp", s(&h), "--ref", s(&r)]));
+    assert!(out.starts_with("BLEU = 0.00 0.0/0.0/0.0/0.0 (BP = 1.000 ratio = 0.000 hyp_len = 0 ref_len = 0)"), "{out}");
+    let out = stdout(&retune(&["eval", "chrf", "--hyp", s(&h), "--ref", s(&r)]));
+    assert!(out.starts_with("chrF2 = 0.00"), "{out}");
+    let e = stderr_line(&retune(&["eval", "bleu", "--hyp", s(&h), "--ref", s(&r), "--ci"]));
+    assert!(e.contains("empty corpus"), "{e}");
+}
+
+#[test]
+fn classify_reports_sklearn_numbers() {
+    let d = "crates/retune-metrics/tests/golden/classify";
+    let out = stdout(&retune(&["eval", "classify", "--pred", &format!("{d}/trec6.pred.txt"), "--gold", &format!("{d}/trec6.gold.txt"), "--json"]));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let g: Value = serde_json::from_str(&std::fs::read_to_string(root().join(d).join("classify.json")).unwrap()).unwrap();
+    assert!((v["accuracy"].as_f64().unwrap() - g["trec6"]["accuracy"].as_f64().unwrap()).abs() < 1e-12);
+    assert!((v["mcc"].as_f64().unwrap() - g["trec6"]["mcc"].as_f64().unwrap()).abs() < 1e-12);
+    assert_eq!(v["confusion"], g["trec6"]["confusion"]);
+}
+
+#[test]
+fn paired_test_prefers_the_better_system() {
+    let out = stdout(&retune(&[
+        "eval", "compare", "--baseline", &format!("{ZE}.hyp.Online-W.en"), "--system", &format!("{ZE}.hyp.Online-B.en"),
+        "-r", &format!("{ZE}.ref.A.en"), "--json",
+    ]));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let sys = &v["systems"][1];
+    assert!(sys["score"].as_f64().unwrap() > v["systems"][0]["score"].as_f64().unwrap());
+    assert!(sys["p_value"].as_f64().unwrap() < 0.01);
+}
