@@ -1,8 +1,8 @@
 //! BLEU, exactly as sacrebleu 2.6.0 computes it (corpus and sentence level).
 
 use crate::corpus::{signature, Resampling, SegmentMetric};
-use crate::ngrams::{count_ngrams, hash_bytes, match_counts, merge_max, Counts};
-use crate::text::{for_each_py_token, py_lower, py_rstrip};
+use crate::ngrams::{for_each_ngram, hash_bytes, ngram_count, NgramTable};
+use crate::text::{py_lower, py_rstrip};
 use crate::tokenizers::Tokenizer;
 use std::cell::RefCell;
 use std::fmt;
@@ -150,14 +150,12 @@ pub struct Bleu {
 
 #[derive(Default)]
 struct Scratch {
-    text: String,
+    tok: crate::tokenizers::TokScratch,
     lower: String,
     tokens: Vec<u64>,
     tmp: Vec<u64>,
-    hyp: Vec<Counts>,
-    refs: Vec<Counts>,
-    one_ref: Vec<Counts>,
-    merge_tmp: Counts,
+    refs: NgramTable,
+    one_ref: NgramTable,
     ref_lens: Vec<u64>,
 }
 
@@ -188,16 +186,15 @@ impl Bleu {
 
     /// Tokens (as hashes) of one preprocessed segment; returns the token count.
     fn tokens(&self, s: &str, sc: &mut Scratch) {
-        let Scratch { text, lower, tokens, .. } = sc;
+        let Scratch { tok, lower, tokens, .. } = sc;
         let src: &str = if self.config.lowercase {
             *lower = py_lower(s);
             lower.as_str()
         } else {
             s
         };
-        self.config.tokenize.tokenize_into(py_rstrip(src), text);
         tokens.clear();
-        for_each_py_token(text, |t| tokens.push(hash_bytes(t.as_bytes())));
+        self.config.tokenize.for_each_token(py_rstrip(src), tok, |t| tokens.push(hash_bytes(t.as_bytes())));
     }
 
     /// The score from summed statistics `[hyp_len, ref_len, correct.., total..]`.
@@ -304,35 +301,33 @@ impl SegmentMetric for Bleu {
         SCRATCH.with(|cell| {
             let mut guard = cell.borrow_mut();
             let sc = &mut *guard;
-            sc.hyp.resize_with(n, Counts::new);
-            sc.refs.resize_with(n, Counts::new);
-            sc.one_ref.resize_with(n, Counts::new);
             sc.ref_lens.clear();
             for (k, r) in references.iter().enumerate() {
                 self.tokens(r, sc);
                 sc.ref_lens.push(sc.tokens.len() as u64);
-                if k == 0 {
-                    count_ngrams(&sc.tokens, n, &mut sc.refs, &mut sc.tmp);
-                } else {
-                    count_ngrams(&sc.tokens, n, &mut sc.one_ref, &mut sc.tmp);
-                    for o in 0..n {
-                        merge_max(&mut sc.refs[o], &sc.one_ref[o], &mut sc.merge_tmp);
-                    }
+                let count = ngram_count(sc.tokens.len(), n);
+                let table = if k == 0 { &mut sc.refs } else { &mut sc.one_ref };
+                table.reset(count);
+                for_each_ngram(&sc.tokens, n, &mut sc.tmp, |_, h| table.add(h));
+                if k > 0 {
+                    sc.refs.max_with(&sc.one_ref);
                 }
             }
             if references.is_empty() {
-                sc.refs.iter_mut().for_each(|c| c.clear());
+                sc.refs.reset(0);
             }
             self.tokens(hypothesis, sc);
-            let hyp_len = sc.tokens.len() as u64;
-            count_ngrams(&sc.tokens, n, &mut sc.hyp, &mut sc.tmp);
+            let hyp_len = sc.tokens.len();
             out[0] = hyp_len as f64;
-            out[1] = closest_ref_len(hyp_len, &sc.ref_lens) as f64;
-            for o in 0..n {
-                let (tot, _, m) = match_counts(&sc.hyp[o], &sc.refs[o]);
-                out[2 + o] = m as f64;
-                out[2 + n + o] = tot as f64;
-            }
+            out[1] = closest_ref_len(hyp_len as u64, &sc.ref_lens) as f64;
+            out[2..2 + 2 * n].iter_mut().for_each(|x| *x = 0.0);
+            let refs = &mut sc.refs;
+            for_each_ngram(&sc.tokens, n, &mut sc.tmp, |o, h| {
+                out[2 + n + o] += 1.0;
+                if refs.take(h) {
+                    out[2 + o] += 1.0;
+                }
+            });
         });
     }
     fn score_from_stats(&self, stats: &[f64]) -> f64 {

@@ -1,7 +1,7 @@
 //! chrF and chrF++ (Popović 2015, 2017), exactly as sacrebleu 2.6.0 computes them.
 
 use crate::corpus::{signature, Resampling, SegmentMetric};
-use crate::ngrams::{count_ngrams, hash_bytes, match_counts, Counts};
+use crate::ngrams::{for_each_ngram, hash_bytes, ngram_count, NgramTable};
 use crate::text::{for_each_py_token, py_lower};
 use std::cell::RefCell;
 
@@ -48,9 +48,10 @@ struct Scratch {
     lower: String,
     chars: Vec<u64>,
     words: Vec<u64>,
+    hyp_chars: Vec<u64>,
+    hyp_words: Vec<u64>,
     tmp: Vec<u64>,
-    hyp: Vec<Counts>,
-    refc: Vec<Counts>,
+    table: NgramTable,
     stats: Vec<f64>,
 }
 
@@ -134,45 +135,38 @@ impl Chrf {
         crate::corpus::corpus_score(self, hypotheses, references)
     }
 
-    /// Character and word n-gram counts of one segment into `out` (one `Counts` per order).
-    fn extract(&self, s: &str, sc_chars: &mut Vec<u64>, sc_words: &mut Vec<u64>, tmp: &mut Vec<u64>, lower: &mut String, out: &mut [Counts]) {
+    /// Character codes (`chars`) and word hashes (`words`, chrF++ only) of one segment.
+    fn units(&self, s: &str, chars: &mut Vec<u64>, words: &mut Vec<u64>, lower: &mut String) {
         let s: &str = if self.config.lowercase {
             *lower = py_lower(s);
             lower.as_str()
         } else {
             s
         };
-        sc_chars.clear();
+        chars.clear();
         if self.config.whitespace {
-            sc_chars.extend(s.chars().map(|c| c as u64 + 1));
+            chars.extend(s.chars().map(|c| c as u64 + 1));
+        } else if s.is_ascii() {
+            chars.extend(s.bytes().filter(|b| !matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' ')).map(|b| b as u64 + 1));
         } else {
-            for_each_py_token(s, |t| sc_chars.extend(t.chars().map(|c| c as u64 + 1)));
+            for_each_py_token(s, |t| chars.extend(t.chars().map(|c| c as u64 + 1)));
         }
-        let nc = self.config.char_order;
-        count_ngrams(sc_chars, nc, &mut out[..nc], tmp);
-        let nw = self.config.word_order;
-        if nw > 0 {
-            sc_words.clear();
+        words.clear();
+        if self.config.word_order > 0 {
             for_each_py_token(s, |w| {
                 let b = w.as_bytes();
-                let nchars = w.chars().count();
-                if nchars == 1 {
-                    sc_words.push(hash_bytes(b));
+                if w.chars().count() == 1 {
+                    words.push(hash_bytes(b));
+                } else if PUNCTS.contains(&b[b.len() - 1]) {
+                    words.push(hash_bytes(&b[..b.len() - 1]));
+                    words.push(hash_bytes(&b[b.len() - 1..]));
+                } else if PUNCTS.contains(&b[0]) {
+                    words.push(hash_bytes(&b[..1]));
+                    words.push(hash_bytes(&b[1..]));
                 } else {
-                    let last = b[b.len() - 1];
-                    let first = b[0];
-                    if PUNCTS.contains(&last) {
-                        sc_words.push(hash_bytes(&b[..b.len() - 1]));
-                        sc_words.push(hash_bytes(&b[b.len() - 1..]));
-                    } else if PUNCTS.contains(&first) {
-                        sc_words.push(hash_bytes(&b[..1]));
-                        sc_words.push(hash_bytes(&b[1..]));
-                    } else {
-                        sc_words.push(hash_bytes(b));
-                    }
+                    words.push(hash_bytes(b));
                 }
             });
-            count_ngrams(sc_words, nw, &mut out[nc..nc + nw], tmp);
         }
     }
 }
@@ -186,26 +180,48 @@ impl SegmentMetric for Chrf {
     }
     fn segment_stats(&self, hypothesis: &str, references: &[&str], out: &mut [f64]) {
         let order = self.order();
+        let (nc, nw) = (self.config.char_order, self.config.word_order);
         SCRATCH.with(|cell| {
             let mut guard = cell.borrow_mut();
-            let sc = &mut *guard;
-            sc.hyp.resize_with(order, Counts::new);
-            sc.refc.resize_with(order, Counts::new);
-            self.extract(hypothesis, &mut sc.chars, &mut sc.words, &mut sc.tmp, &mut sc.lower, &mut sc.hyp);
+            let Scratch { lower, chars, words, hyp_chars, hyp_words, tmp, table, stats } = &mut *guard;
+            self.units(hypothesis, hyp_chars, hyp_words, lower);
             let mut best_f = -1.0;
             out.iter_mut().for_each(|x| *x = 0.0);
             for r in references {
-                self.extract(r, &mut sc.chars, &mut sc.words, &mut sc.tmp, &mut sc.lower, &mut sc.refc);
-                sc.stats.clear();
+                self.units(r, chars, words, lower);
+                stats.clear();
+                stats.resize(3 * order, 0.0);
+                table.reset(ngram_count(chars.len(), nc) + ngram_count(words.len(), nw));
+                for_each_ngram(chars, nc, tmp, |o, h| {
+                    stats[3 * o + 1] += 1.0;
+                    table.add(h);
+                });
+                for_each_ngram(words, nw, tmp, |o, h| {
+                    stats[3 * (nc + o) + 1] += 1.0;
+                    table.add(h);
+                });
+                for_each_ngram(hyp_chars, nc, tmp, |o, h| {
+                    stats[3 * o] += 1.0;
+                    if table.take(h) {
+                        stats[3 * o + 2] += 1.0;
+                    }
+                });
+                for_each_ngram(hyp_words, nw, tmp, |o, h| {
+                    stats[3 * (nc + o)] += 1.0;
+                    if table.take(h) {
+                        stats[3 * (nc + o) + 2] += 1.0;
+                    }
+                });
+                // sacrebleu counts no hypothesis n-grams of an order the reference lacks.
                 for o in 0..order {
-                    let (h, rr, m) = match_counts(&sc.hyp[o], &sc.refc[o]);
-                    let h = if sc.refc[o].is_empty() { 0 } else { h };
-                    sc.stats.extend_from_slice(&[h as f64, rr as f64, m as f64]);
+                    if stats[3 * o + 1] == 0.0 {
+                        stats[3 * o] = 0.0;
+                    }
                 }
-                let f = self.f_score(&sc.stats);
+                let f = self.f_score(stats);
                 if f > best_f {
                     best_f = f;
-                    out.copy_from_slice(&sc.stats);
+                    out.copy_from_slice(stats);
                 }
             }
         });

@@ -45,6 +45,14 @@ pub type Counts = Vec<(u64, u32)>;
 /// Fills `out[n-1]` with the counted n-grams of order `n` of `tokens`, for `n` in `1..=max_order`.
 /// `scratch` is a reused buffer.
 pub fn count_ngrams(tokens: &[u64], max_order: usize, out: &mut [Counts], scratch: &mut Vec<u64>) {
+    SORTED.with(|s| count_ngrams_with(tokens, max_order, out, scratch, &mut s.borrow_mut()))
+}
+
+thread_local! {
+    static SORTED: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn count_ngrams_with(tokens: &[u64], max_order: usize, out: &mut [Counts], scratch: &mut Vec<u64>, sorted: &mut Vec<u64>) {
     scratch.clear();
     scratch.extend_from_slice(tokens);
     for (n, counts) in out.iter_mut().enumerate().take(max_order) {
@@ -56,21 +64,23 @@ pub fn count_ngrams(tokens: &[u64], max_order: usize, out: &mut [Counts], scratc
             }
             scratch.truncate(len);
         }
-        run_lengths(scratch, counts);
+        run_lengths(scratch, counts, sorted);
     }
 }
 
-/// Sorts a copy of `hashes` and writes `(hash, count)` runs into `out`.
-pub fn run_lengths(hashes: &[u64], out: &mut Counts) {
+/// Writes the `(hash, count)` runs of `hashes` into `out`, sorted by hash. `sorted` is a reused
+/// buffer.
+pub fn run_lengths(hashes: &[u64], out: &mut Counts, sorted: &mut Vec<u64>) {
     out.clear();
     if hashes.is_empty() {
         return;
     }
-    let mut sorted: Vec<u64> = hashes.to_vec();
+    sorted.clear();
+    sorted.extend_from_slice(hashes);
     sorted.sort_unstable();
     let mut cur = sorted[0];
     let mut cnt = 0u32;
-    for &h in &sorted {
+    for &h in sorted.iter() {
         if h == cur {
             cnt += 1;
         } else {
@@ -151,4 +161,155 @@ mod tests {
         assert_eq!(match_counts(&out[1], &r[1]), (4, 1, 1));
         assert_eq!(match_counts(&out[2], &r[2]), (3, 0, 0));
     }
+}
+
+/// 0 marks an empty slot, so the key 0 is stored as another (fixed, random) value.
+#[inline]
+fn nonzero(key: u64) -> u64 {
+    if key == 0 {
+        0x5851_F42D_4C95_7F2D
+    } else {
+        key
+    }
+}
+
+/// A small open-addressing multiset of n-gram hashes, reused across segments.
+///
+/// Clipped n-gram matches need no sorting: `sum_g min(hyp_g, ref_g)` is the number of hypothesis
+/// n-gram occurrences that can each take one remaining reference occurrence, so the reference
+/// n-grams go in with [`NgramTable::add`] and every hypothesis n-gram tries [`NgramTable::take`].
+#[derive(Default)]
+pub struct NgramTable {
+    keys: Vec<u64>,
+    counts: Vec<u32>,
+    used: Vec<u32>,
+    shift: u32,
+}
+
+impl NgramTable {
+    /// Empties the table and makes room for `n` distinct keys.
+    pub fn reset(&mut self, n: usize) {
+        let want = (2 * n).next_power_of_two().max(16);
+        if self.keys.len() < want || self.keys.len() > 8 * want.max(1024) {
+            self.keys = vec![0; want];
+            self.counts = vec![0; want];
+            self.used.clear();
+            self.shift = 64 - want.trailing_zeros();
+        } else {
+            for &s in &self.used {
+                self.keys[s as usize] = 0;
+                self.counts[s as usize] = 0;
+            }
+            self.used.clear();
+        }
+    }
+
+    #[inline]
+    fn slot(&self, key: u64) -> usize {
+        let key = nonzero(key);
+        let mask = self.keys.len() - 1;
+        let mut i = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize;
+        loop {
+            let k = self.keys[i];
+            if k == key || k == 0 {
+                return i;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Doubles the capacity, keeping the contents.
+    fn grow(&mut self) {
+        let entries: Vec<(u64, u32)> = self.used.iter().map(|&s| (self.keys[s as usize], self.counts[s as usize])).collect();
+        let want = (self.keys.len() * 2).max(16);
+        self.keys = vec![0; want];
+        self.counts = vec![0; want];
+        self.used.clear();
+        self.shift = 64 - want.trailing_zeros();
+        for (k, c) in entries {
+            let i = self.slot(k);
+            self.keys[i] = k;
+            self.counts[i] = c;
+            self.used.push(i as u32);
+        }
+    }
+
+    /// Adds one occurrence of `key`.
+    #[inline]
+    pub fn add(&mut self, key: u64) {
+        if 2 * (self.used.len() + 1) > self.keys.len() {
+            self.grow();
+        }
+        let i = self.slot(key);
+        if self.keys[i] == 0 {
+            self.keys[i] = nonzero(key);
+            self.used.push(i as u32);
+        }
+        self.counts[i] += 1;
+    }
+
+    /// Takes one occurrence of `key` if any remains.
+    #[inline]
+    pub fn take(&mut self, key: u64) -> bool {
+        if self.keys.is_empty() {
+            return false;
+        }
+        let i = self.slot(key);
+        if self.counts[i] > 0 {
+            self.counts[i] -= 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Raises every count to at least `other`'s count for the same key (multi-reference BLEU).
+    pub fn max_with(&mut self, other: &NgramTable) {
+        for &s in &other.used {
+            let (k, c) = (other.keys[s as usize], other.counts[s as usize]);
+            if 2 * (self.used.len() + 1) > self.keys.len() {
+                self.grow();
+            }
+            let i = self.slot(k);
+            if self.keys[i] == 0 {
+                self.keys[i] = k;
+                self.used.push(i as u32);
+            }
+            self.counts[i] = self.counts[i].max(c);
+        }
+    }
+
+    /// Number of distinct keys.
+    pub fn len(&self) -> usize {
+        self.used.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.used.is_empty()
+    }
+}
+
+/// Calls `f(order_index, hash)` for every n-gram of `tokens` of orders `1..=max_order`.
+#[inline]
+pub fn for_each_ngram(tokens: &[u64], max_order: usize, scratch: &mut Vec<u64>, mut f: impl FnMut(usize, u64)) {
+    scratch.clear();
+    scratch.extend_from_slice(tokens);
+    for n in 0..max_order {
+        if n > 0 {
+            let len = tokens.len().saturating_sub(n);
+            for i in 0..len {
+                scratch[i] = extend(scratch[i], tokens[i + n]);
+            }
+            scratch.truncate(len);
+        }
+        for &h in scratch.iter() {
+            f(n, h);
+        }
+    }
+}
+
+/// Number of n-grams of orders `1..=max_order` in a sequence of `len` tokens.
+pub fn ngram_count(len: usize, max_order: usize) -> usize {
+    (1..=max_order).map(|n| len.saturating_sub(n - 1)).sum()
 }

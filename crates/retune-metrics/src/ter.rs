@@ -26,13 +26,29 @@
 //! * **Statistics**: per segment `[edits against the best reference, average
 //!   reference length]`; corpus TER is `100 * sum(edits) / sum(lengths)`.
 //!
-//! Implementation notes (all exact, no change of semantics): words are interned
-//! to integer ids; a shift candidate is scored by re-using the forward matrix
-//! rows of the unshifted hypothesis for the common prefix and a backward
-//! (cost-to-go) matrix for the common suffix, so only the rows spanned by the
-//! shift are recomputed; candidates that cannot beat the current best (with
-//! sacrebleu's tie-breaking) are abandoned as soon as a row minimum proves it.
-//! sacrebleu's trie cache of matrix rows only saves time and is not needed.
+//! Implementation notes (all exact, no change of semantics; about 30x faster
+//! than sacrebleu):
+//!
+//! * Words are interned to integer ids per segment pair; hypothesis words that
+//!   are not in the reference share one id. Buffers live in a thread-local
+//!   scratch area, so [`Ter`] is `Sync` and scoring allocates little.
+//! * Block pairs are enumerated in sacrebleu's order from per-word position
+//!   lists of the reference; candidate counting (the 1000 cap) and ranking,
+//!   ties included, are replayed exactly. Only candidates that could beat the
+//!   current best with a positive gain need their exact distance: the others
+//!   are abandoned as soon as a bound proves it.
+//! * Any path through a cell outside the beam needs at least `lb_out`
+//!   insertions + deletions (a function of the two lengths). A distance below
+//!   `lb_out` is therefore the same with and without the beam, and so are the
+//!   optimal paths and the trace. Such distances are computed with the
+//!   bit-parallel Levenshtein algorithm (Myers 1999 / Hyyrö's blocks), starting
+//!   from the stored row of the unshifted hypothesis at the first changed word,
+//!   and either stopping once the row re-joins the unshifted one or combining
+//!   with the cost-to-go of the unchanged suffix. Only when a distance can reach
+//!   `lb_out` (long or very unequal segments) is the beam applied literally,
+//!   with scalar rows (again re-using prefix rows and a restricted
+//!   cost-to-go matrix).
+//! * sacrebleu's trie cache of matrix rows only saves time and is not needed.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -114,25 +130,47 @@ impl Ter {
     /// With an empty `references` slice (sacrebleu would divide by zero) the
     /// result is that of a single empty reference: `[hypothesis tokens, 0]`.
     pub fn segment_stats(&self, hypothesis: &str, references: &[&str]) -> [f64; 2] {
+        self.segment_stats_prepared(hypothesis, &self.prepare_references(references))
+    }
+
+    /// Pre-processes the references of one segment (twice, as sacrebleu does),
+    /// so that several hypotheses (systems) can be scored against them with
+    /// [`Ter::segment_stats_prepared`] without tokenizing them again.
+    pub fn prepare_references(&self, references: &[&str]) -> TerReferences {
+        let mut once = String::new();
+        let tokenized = references
+            .iter()
+            .map(|r| {
+                let mut twice = String::new();
+                tokenize_into(&self.opts, r.trim_end_matches(is_py_whitespace), &mut once);
+                tokenize_into(&self.opts, once.trim_end_matches(is_py_whitespace), &mut twice);
+                twice
+            })
+            .collect();
+        TerReferences { tokenized }
+    }
+
+    /// [`Ter::segment_stats`] with references from [`Ter::prepare_references`]
+    /// (which must come from a scorer with the same options).
+    pub fn segment_stats_prepared(&self, hypothesis: &str, references: &TerReferences) -> [f64; 2] {
         let mut hyp_tok = String::new();
         tokenize_into(&self.opts, hypothesis.trim_end_matches(is_py_whitespace), &mut hyp_tok);
         let hyp_words: Vec<&str> = split_tokens(&hyp_tok).collect();
-        if references.is_empty() {
+        let refs = &references.tokenized;
+        if refs.is_empty() {
             return [hyp_words.len() as f64, 0.0];
         }
-        let mut once = String::new();
-        let mut twice = String::new();
         let mut best = usize::MAX;
         let mut total_len = 0usize;
-        for r in references {
-            tokenize_into(&self.opts, r.trim_end_matches(is_py_whitespace), &mut once);
-            tokenize_into(&self.opts, once.trim_end_matches(is_py_whitespace), &mut twice);
-            let ref_words: Vec<&str> = split_tokens(&twice).collect();
+        let mut ref_words: Vec<&str> = Vec::new();
+        for r in refs {
+            ref_words.clear();
+            ref_words.extend(split_tokens(r));
             let (edits, len) = translation_edit_rate(&hyp_words, &ref_words);
             total_len += len;
             best = best.min(edits);
         }
-        [best as f64, total_len as f64 / references.len() as f64]
+        [best as f64, total_len as f64 / refs.len() as f64]
     }
 
     /// Sums segment statistics in order (sacrebleu's `sum_of_lists`), giving the
@@ -168,6 +206,21 @@ impl Ter {
             .map(|(h, r)| self.segment_stats(h, r))
             .collect();
         Self::score_from_stats(&Self::sum_stats(&stats))
+    }
+}
+
+/// The references of one segment after sacrebleu's pre-processing (see
+/// [`Ter::prepare_references`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TerReferences {
+    /// Each reference's tokens, separated by single spaces.
+    tokenized: Vec<String>,
+}
+
+impl TerReferences {
+    /// The pre-processed references (tokens separated by single spaces).
+    pub fn tokenized(&self) -> &[String] {
+        &self.tokenized
     }
 }
 
@@ -216,15 +269,7 @@ fn tokenize_into(opts: &TerOptions, s: &str, out: &mut String) {
         }
         return;
     }
-    let mut cur: String = if opts.case_sensitive {
-        s.to_owned()
-    } else if s.is_ascii() {
-        s.to_ascii_lowercase()
-    } else {
-        // Rust's full lowercase mapping (with the final-sigma rule) is the one
-        // Python's str.lower() uses.
-        s.to_lowercase()
-    };
+    let mut cur: String = if opts.case_sensitive { s.to_owned() } else { py_lower(s) };
     if opts.normalized {
         cur = normalize_general_and_western(&cur);
         if opts.asian_support {
@@ -243,12 +288,64 @@ fn tokenize_into(opts: &TerOptions, s: &str, out: &mut String) {
             }
         });
     }
-    for w in cur.split(is_py_whitespace).filter(|w| !w.is_empty()) {
+    collapse_whitespace(&cur, out);
+}
+
+/// `' '.join(s.split())` appended to the empty `out`.
+fn collapse_whitespace(s: &str, out: &mut String) {
+    if s.is_ascii() {
+        for w in s.as_bytes().split(|&b| matches!(b, b'\t'..=b'\r' | 0x1c..=0x1f | b' ')) {
+            if !w.is_empty() {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                // ASCII, hence valid UTF-8.
+                out.push_str(std::str::from_utf8(w).expect("ASCII"));
+            }
+        }
+        return;
+    }
+    for w in s.split(is_py_whitespace).filter(|w| !w.is_empty()) {
         if !out.is_empty() {
             out.push(' ');
         }
         out.push_str(w);
     }
+}
+
+/// Python 3.11's `str.lower()`: the full Unicode lowercase mapping with the
+/// final-sigma rule, as Rust's `str::to_lowercase`, except for the letters that
+/// got a lowercase mapping after Unicode 14.0 (Python 3.11's tables), which
+/// are kept as they are.
+fn py_lower(s: &str) -> String {
+    if s.is_ascii() {
+        return s.to_ascii_lowercase();
+    }
+    if !s.chars().any(is_newer_uppercase) {
+        return s.to_lowercase();
+    }
+    // Those letters are unassigned (neither cased nor case-ignorable) for
+    // Python, so cutting the text at them leaves the final-sigma context intact.
+    let mut out = String::with_capacity(s.len());
+    let mut seg_start = 0;
+    for (i, c) in s.char_indices() {
+        if is_newer_uppercase(c) {
+            out.push_str(&s[seg_start..i].to_lowercase());
+            out.push(c);
+            seg_start = i + c.len_utf8();
+        }
+    }
+    out.push_str(&s[seg_start..].to_lowercase());
+    out
+}
+
+/// Letters with a lowercase mapping in Rust's Unicode tables but not in
+/// Unicode 14.0 (found by comparing `str.lower()` and `to_lowercase` over all
+/// code points).
+fn is_newer_uppercase(c: char) -> bool {
+    matches!(c,
+        '\u{1c89}' | '\u{a7cb}'..='\u{a7cc}' | '\u{a7ce}' | '\u{a7d2}' | '\u{a7d4}' | '\u{a7da}'
+        | '\u{a7dc}' | '\u{10d50}'..='\u{10d65}' | '\u{16ea0}'..='\u{16eb8}')
 }
 
 /// Rewrites each char: `f(c) == Some(true)` surrounds it with spaces,
@@ -339,52 +436,71 @@ fn normalize_general_and_western(s: &str) -> String {
     // Possessives: "'s " -> " 's ". ("'s$" cannot match: the text ends in a space.)
     let mut b: Vec<u8> = Vec::with_capacity(a.len() + 8);
     let mut i = 0;
-    while i < a.len() {
-        if a[i] == b'\'' && i + 2 < a.len() && a[i + 1] == b's' && a[i + 2] == b' ' {
+    while let Some(off) = a[i..].iter().position(|&x| x == b'\'') {
+        let p = i + off;
+        b.extend_from_slice(&a[i..p]);
+        if a.get(p + 1) == Some(&b's') && a.get(p + 2) == Some(&b' ') {
             b.extend_from_slice(b" 's ");
-            i += 3;
+            i = p + 3;
         } else {
-            b.push(a[i]);
-            i += 1;
+            b.push(b'\'');
+            i = p + 1;
         }
     }
-    // ([^0-9])([\.,]) -> "\1 \2 "
-    let is_pc = |x: u8| x == b'.' || x == b',';
+    b.extend_from_slice(&a[i..]);
+    let is_pc = |x: &u8| *x == b'.' || *x == b',';
+    // ([^0-9])([\.,]) -> "\1 \2 ": a match starts right before a '.' or ','
+    // that is not already consumed.
     a.clear();
     let mut i = 0;
     while i < b.len() {
-        if i + 1 < b.len() && !b[i].is_ascii_digit() && is_pc(b[i + 1]) {
-            a.extend_from_slice(&[b[i], b' ', b[i + 1], b' ']);
-            i += 2;
+        let Some(off) = b[i + 1..].iter().position(is_pc) else {
+            break;
+        };
+        let p = i + 1 + off;
+        a.extend_from_slice(&b[i..p - 1]);
+        if !b[p - 1].is_ascii_digit() {
+            a.extend_from_slice(&[b[p - 1], b' ', b[p], b' ']);
+            i = p + 1;
         } else {
-            a.push(b[i]);
-            i += 1;
+            a.push(b[p - 1]);
+            i = p;
         }
     }
+    a.extend_from_slice(&b[i.min(b.len())..]);
     // ([\.,])([^0-9]) -> " \1 \2"
     b.clear();
     let mut i = 0;
-    while i < a.len() {
-        if i + 1 < a.len() && is_pc(a[i]) && !a[i + 1].is_ascii_digit() {
-            b.extend_from_slice(&[b' ', a[i], b' ', a[i + 1]]);
-            i += 2;
+    while let Some(off) = a[i..].iter().position(is_pc) {
+        let p = i + off;
+        b.extend_from_slice(&a[i..p]);
+        if p + 1 < a.len() && !a[p + 1].is_ascii_digit() {
+            b.extend_from_slice(&[b' ', a[p], b' ', a[p + 1]]);
+            i = p + 2;
         } else {
-            b.push(a[i]);
-            i += 1;
+            b.push(a[p]);
+            i = p + 1;
         }
     }
-    // ([0-9])(-) -> "\1 \2 "
+    b.extend_from_slice(&a[i..]);
+    // ([0-9])(-) -> "\1 \2 ": a match starts right before a '-'.
     a.clear();
     let mut i = 0;
     while i < b.len() {
-        if i + 1 < b.len() && b[i].is_ascii_digit() && b[i + 1] == b'-' {
-            a.extend_from_slice(&[b[i], b' ', b'-', b' ']);
-            i += 2;
+        let Some(off) = b[i + 1..].iter().position(|&x| x == b'-') else {
+            break;
+        };
+        let p = i + 1 + off;
+        a.extend_from_slice(&b[i..p - 1]);
+        if b[p - 1].is_ascii_digit() {
+            a.extend_from_slice(&[b[p - 1], b' ', b'-', b' ']);
+            i = p + 1;
         } else {
-            a.push(b[i]);
-            i += 1;
+            a.push(b[p - 1]);
+            i = p;
         }
     }
+    a.extend_from_slice(&b[i.min(b.len())..]);
     // Only ASCII bytes were inserted or removed, at character boundaries.
     String::from_utf8(a).expect("normaliser keeps UTF-8 valid")
 }
@@ -499,9 +615,13 @@ struct Scratch {
     /// Reference positions of each word id: `pos_list[pos_start[id]..pos_start[id + 1]]`.
     pos_start: Vec<usize>,
     pos_list: Vec<u32>,
-    /// Unrestricted cost-to-go of `hyp`: `back[i * (m+1) + j]` = distance of
-    /// `hyp[i..]` to `ref[j..]`; rows `back_from..=n` are up to date.
-    back: Vec<i32>,
+    /// Match masks of the reversed reference (bit `t` <-> `ref[m-1-t]`).
+    peq_rev: Vec<u64>,
+    /// Unrestricted cost-to-go of `hyp`, bit-parallel over the reversed
+    /// sequences: row `q` holds the distances of `hyp[n-q..]` to the
+    /// reference suffixes `ref[m-t..]` (as deltas over `t`). Rows for
+    /// `i = n - q >= back_from` are up to date.
+    back: Vec<u64>,
     back_from: usize,
     /// Rolling bit-parallel rows for candidate scoring.
     st_a: Vec<u64>,
@@ -517,16 +637,14 @@ struct Best {
 }
 
 impl Scratch {
-    /// Full shift search for `self.hyp` against `self.refw` (m > 0).
+    /// Full shift search for `self.hyp` against `self.refw` (m > 0); returns
+    /// shifts + final edit distance.
     ///
-    /// Two exact ways of evaluating the beam-restricted Levenshtein distance:
-    /// any path through a cell outside the beam needs at least `lb_out`
-    /// insertions/deletions, so when the unrestricted distance of the initial
-    /// hypothesis is below `lb_out` (the usual case) every distance that can
-    /// still matter (all are at most the current one) and every optimal path
-    /// (hence the trace) are the same with and without the beam, and the
-    /// bit-parallel unrestricted algorithm (Myers/Hyyrö) is used throughout.
-    /// Otherwise the beam is applied literally with scalar rows.
+    /// While the current distance is below `lb_out` ("fast" mode, the usual
+    /// case, and permanent once reached since distances only decrease) every
+    /// distance that can still matter and every optimal path are the same with
+    /// and without the beam, so only bit-parallel rows are kept. Before that the
+    /// beam-restricted scalar matrices give the distance and the trace.
     fn run(&mut self) -> usize {
         let n = self.hyp.len();
         let m = self.refw.len();
@@ -658,9 +776,18 @@ impl Scratch {
         self.scores.clear();
         self.scores.resize(n + 1, 0);
         self.scores[0] = m as i32;
+        self.peq_rev.clear();
+        self.peq_rev.resize(self.vocab * nb, 0);
+        for (j, &id) in self.refw.iter().enumerate() {
+            let t = m - 1 - j;
+            self.peq_rev[id as usize * nb + t / 64] |= 1u64 << (t % 64);
+        }
         self.back.clear();
-        self.back.resize((n + 1) * (m + 1), 0);
-        self.back_from = n + 1;
+        self.back.resize((n + 1) * 2 * nb, 0);
+        for b in 0..nb {
+            self.back[2 * b] = !0;
+        }
+        self.back_from = n;
     }
 
     /// Recomputes bit-parallel rows `start..=n` of `self.hyp` (row `start-1` valid).
@@ -961,10 +1088,11 @@ impl Scratch {
     ///
     /// Rows `k+1..=r` are computed bit-parallel from the hypothesis' row `k`.
     /// The rest either continues row by row, stopping as soon as the row equals
-    /// the hypothesis' row (the distance is then `pre_score`, which never wins)
-    /// or the last column proves the bound exceeded (it drops at most 1 per
-    /// row), or, when many rows remain, combines row `r` with the cost-to-go of
-    /// the shared suffix: `min_j D(r, j) + back(r, j)`.
+    /// the hypothesis' row (the distance is then the hypothesis' unrestricted
+    /// one; in fast mode that is `pre_score`, which never wins) or the last
+    /// column proves the bound exceeded (it drops at most 1 per row), or, when
+    /// many rows remain, combines row `r` with the cost-to-go of the shared
+    /// suffix: `min_j D(r, j) + back(r, j)`.
     #[inline(never)]
     fn unrestricted_cost<const NB: usize>(&mut self, k: usize, r: usize, max_cost: i32) -> Option<i32> {
         let n = self.hyp.len();
@@ -986,13 +1114,17 @@ impl Scratch {
         }
         if r < n && (n - r) * NB * 2 > m {
             self.ensure_back(r);
-            let back = &self.back[r * (m + 1)..(r + 1) * (m + 1)];
-            let mut v = r as i32;
-            let mut best = v + back[0];
-            for j in 1..=m {
-                let t = j - 1;
-                v += ((pv[t / 64] >> (t % 64)) & 1) as i32 - ((mv[t / 64] >> (t % 64)) & 1) as i32;
-                best = best.min(v + back[j]);
+            let q = n - r;
+            let back = &self.back[q * 2 * NB..(q + 1) * 2 * NB];
+            // Walk j = m..0 with c = D(r, j) and v = back(r, j) = D'(q, m - j).
+            let mut c = score;
+            let mut v = q as i32;
+            let mut best = c + v;
+            for j in (0..m).rev() {
+                c -= ((pv[j / 64] >> (j % 64)) & 1) as i32 - ((mv[j / 64] >> (j % 64)) & 1) as i32;
+                let t = m - 1 - j;
+                v += ((back[2 * (t / 64)] >> (t % 64)) & 1) as i32 - ((back[2 * (t / 64) + 1] >> (t % 64)) & 1) as i32;
+                best = best.min(c + v);
             }
             return (best <= max_cost).then_some(best);
         }
@@ -1010,7 +1142,9 @@ impl Scratch {
                 same &= (pv[b] ^ st[2 * b]) & mask == 0 && (mv[b] ^ st[2 * b + 1]) & mask == 0;
             }
             if same {
-                return None;
+                // From here on the rows are the hypothesis' own.
+                let c = self.scores[n];
+                return (c <= max_cost).then_some(c);
             }
         }
         (score <= max_cost).then_some(score)
@@ -1033,41 +1167,26 @@ impl Scratch {
                 return None;
             }
             if i >= r && same_row(&self.st_a, &self.states[i * 2 * nb..(i + 1) * 2 * nb], self.last_bit) {
-                return None;
+                let c = self.scores[n];
+                return (c <= max_cost).then_some(c);
             }
         }
         (score <= max_cost).then_some(score)
     }
 
-    /// Makes rows `r..=n` of `self.back` (unrestricted cost-to-go of `self.hyp`)
-    /// valid; rows at or above `back_from` are kept from earlier calls.
+    /// Makes the cost-to-go rows for `i = r..=n` of `self.back` valid; rows for
+    /// `i >= back_from` are kept from earlier calls.
     fn ensure_back(&mut self, r: usize) {
-        if self.back_from <= r {
-            return;
-        }
         let n = self.hyp.len();
-        let m = self.refw.len();
-        let w = m + 1;
-        if self.back_from > n {
-            for j in 0..=m {
-                self.back[n * w + j] = (m - j) as i32;
-            }
-            self.back_from = n;
-        }
+        let nb = self.nb;
         for i in (r..self.back_from).rev() {
-            let (cur_rows, next_rows) = self.back.split_at_mut((i + 1) * w);
-            let cur = &mut cur_rows[i * w..];
-            let next = &next_rows[..w];
-            let word = self.hyp[i];
-            let mut right = next[m] + 1;
-            cur[m] = right;
-            for j in (0..m).rev() {
-                let v = (next[j] + 1).min(next[j + 1] + (word != self.refw[j]) as i32).min(right + 1);
-                cur[j] = v;
-                right = v;
-            }
+            let q = n - i;
+            let (prev_rows, cur_rows) = self.back.split_at_mut(q * 2 * nb);
+            let prev = &prev_rows[(q - 1) * 2 * nb..];
+            let id = self.hyp[i] as usize;
+            myers_row(prev, &mut cur_rows[..2 * nb], &self.peq_rev[id * nb..(id + 1) * nb], self.last_bit);
         }
-        self.back_from = r;
+        self.back_from = self.back_from.min(r);
     }
 
     /// Edit distance of `self.cand` if it is at most `max_cost`, else `None`.

@@ -9,6 +9,7 @@
 //! * Whitespace is Python's (U+001C..U+001F included).
 
 use crate::text::{for_each_py_token, py_normalize_spaces, py_strip};
+
 use std::fmt;
 use std::str::FromStr;
 use std::sync::OnceLock;
@@ -53,18 +54,36 @@ impl Tokenizer {
     /// ```
     pub fn tokenize_into(&self, line: &str, out: &mut String) {
         out.clear();
+        let mut sc = TokScratch::default();
+        self.for_each_token(line, &mut sc, |t| {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(t);
+        });
+    }
+
+    /// Calls `f` with each token of `line`, reusing the buffers in `sc` (the fast path BLEU uses).
+    pub(crate) fn for_each_token(&self, line: &str, sc: &mut TokScratch, mut f: impl FnMut(&str)) {
         match self {
-            Tokenizer::None => out.push_str(line),
-            Tokenizer::Thirteen => tokenize_13a(line, out),
-            Tokenizer::Zh => tokenize_zh(line, out),
-            Tokenizer::Intl => tokenize_intl(line, out),
+            Tokenizer::None => for_each_py_token(line, f),
+            Tokenizer::Thirteen => {
+                rules_13a(line, sc);
+                for_each_rules_token(sc, f);
+            }
+            Tokenizer::Zh => {
+                rules_zh(line, sc);
+                for_each_rules_token(sc, f);
+            }
+            Tokenizer::Intl => {
+                tokenize_intl(line, &mut sc.owned);
+                for_each_py_token(&sc.owned, f);
+            }
             Tokenizer::Char => {
+                let mut buf = [0u8; 4];
                 for_each_py_token(line, |t| {
                     for c in t.chars() {
-                        if !out.is_empty() {
-                            out.push(' ');
-                        }
-                        out.push(c);
+                        f(c.encode_utf8(&mut buf));
                     }
                 });
             }
@@ -105,86 +124,215 @@ impl FromStr for Tokenizer {
 
 /// Characters of mteval's first rule: ASCII punctuation except `'`, `,`, `-`, `.`.
 #[inline]
-fn is_13a_punct(b: u8) -> bool {
+const fn is_13a_punct(b: u8) -> bool {
     matches!(b, 0x7b..=0x7e | 0x5b..=0x60 | 0x20..=0x26 | 0x28..=0x2b | 0x3a..=0x40 | 0x2f)
 }
 
-/// Runs the four rules of sacrebleu's `TokenizerRegexp` on `src` and writes the
-/// space-normalized result into `out`. Each rule is a left-to-right, non-overlapping
-/// substitution, as Python's `re.sub`; working on bytes gives the same result because every
-/// pattern's fixed characters are ASCII and `[^0-9]` accepts any byte of a multi-byte character.
-fn regexp_rules(src: &[u8], out: &mut String) {
-    // Rule 1: ([\{-\~\[-\` -\&\(-\+\:-\@\/]) -> " \1 "
-    let mut a: Vec<u8> = Vec::with_capacity(src.len() * 2 + 8);
-    for &b in src {
-        if is_13a_punct(b) {
-            a.push(b' ');
-            a.push(b);
-            a.push(b' ');
-        } else {
-            a.push(b);
-        }
-    }
-    // Rule 2: ([^0-9])([\.,]) -> "\1 \2 "
-    let mut b2: Vec<u8> = Vec::with_capacity(a.len() + 16);
-    let mut i = 0;
-    while i < a.len() {
-        if i + 1 < a.len() && !a[i].is_ascii_digit() && matches!(a[i + 1], b'.' | b',') {
-            b2.extend_from_slice(&[a[i], b' ', a[i + 1], b' ']);
-            i += 2;
-        } else {
-            b2.push(a[i]);
-            i += 1;
-        }
-    }
-    // Rule 3: ([\.,])([^0-9]) -> " \1 \2"
-    a.clear();
-    let mut i = 0;
-    while i < b2.len() {
-        if i + 1 < b2.len() && matches!(b2[i], b'.' | b',') && !b2[i + 1].is_ascii_digit() {
-            a.extend_from_slice(&[b' ', b2[i], b' ', b2[i + 1]]);
-            i += 2;
-        } else {
-            a.push(b2[i]);
-            i += 1;
-        }
-    }
-    // Rule 4: ([0-9])(-) -> "\1 \2 "
-    b2.clear();
-    let mut i = 0;
-    while i < a.len() {
-        if i + 1 < a.len() && a[i].is_ascii_digit() && a[i + 1] == b'-' {
-            b2.extend_from_slice(&[a[i], b' ', b'-', b' ']);
-            i += 2;
-        } else {
-            b2.push(a[i]);
-            i += 1;
-        }
-    }
-    // Only ASCII bytes were inserted between whole characters, so this is still UTF-8.
-    let s = std::str::from_utf8(&b2).unwrap_or_default();
-    py_normalize_spaces(s, out);
+/// Reusable buffers for the tokenizers' passes.
+#[derive(Default)]
+pub(crate) struct TokScratch {
+    a: Vec<u8>,
+    b: Vec<u8>,
+    pad: Vec<u8>,
+    owned: String,
 }
 
-fn tokenize_13a(line: &str, out: &mut String) {
-    let mut owned;
-    let mut line = line;
-    if line.contains("<skipped>") || line.contains('\n') || line.contains('&') {
+#[inline]
+const fn is_ascii_py_space(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' ')
+}
+
+/// Runs the four rules of sacrebleu's `TokenizerRegexp` on `src`, leaving the result in
+/// `sc.a` (tokens separated by whitespace, not yet normalized).
+///
+/// Each rule is a left-to-right, non-overlapping substitution, as Python's `re.sub`. Working on
+/// bytes gives the same result because every pattern's fixed characters are ASCII and `[^0-9]`
+/// accepts any byte of a multi-byte character. ASCII whitespace is collapsed to one space while
+/// rule 1 runs: a whitespace character only ever plays the part of "not a digit, not `.`/`,`",
+/// and the result is split on whitespace anyway, so this changes no token.
+fn regexp_rules(src: &[u8], pad: bool, a: &mut Vec<u8>, b: &mut Vec<u8>) {
+    // Rule 1: ([\{-\~\[-\` -\&\(-\+\:-\@\/]) -> " \1 "
+    a.clear();
+    a.reserve(src.len() * 2 + 8);
+    let mut has_dot = false;
+    let mut has_dash = false;
+    const CLASS: [u8; 256] = {
+        // 0 = plain byte, 1 = whitespace, 2 = rule-1 punctuation, 3 = '.' or ',', 4 = '-'
+        let mut t = [0u8; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            t[b] = if is_ascii_py_space(c) {
+                1
+            } else if is_13a_punct(c) {
+                2
+            } else if c == b'.' || c == b',' {
+                3
+            } else if c == b'-' {
+                4
+            } else {
+                0
+            };
+            b += 1;
+        }
+        t
+    };
+    let mut last_space = false;
+    if pad {
+        a.push(b' ');
+        last_space = true;
+    }
+    for &c in src {
+        match CLASS[c as usize] {
+            0 => {
+                a.push(c);
+                last_space = false;
+            }
+            1 => {
+                if !last_space {
+                    a.push(b' ');
+                    last_space = true;
+                }
+            }
+            2 => {
+                if !last_space {
+                    a.push(b' ');
+                }
+                a.extend_from_slice(&[c, b' ']);
+                last_space = true;
+            }
+            k => {
+                has_dot |= k == 3;
+                has_dash |= k == 4;
+                a.push(c);
+                last_space = false;
+            }
+        }
+    }
+    if pad && !last_space {
+        a.push(b' ');
+    }
+    if has_dot {
+        // Rule 2: ([^0-9])([\.,]) -> "\1 \2 ". A match can only end at a '.' or ',': copy the
+        // stretches between them wholesale.
+        b.clear();
+        b.reserve(a.len() + 16);
+        let n = a.len();
+        let mut i = 0;
+        while i < n {
+            match memchr::memchr2(b'.', b',', &a[(i + 1).min(n)..]) {
+                None => {
+                    b.extend_from_slice(&a[i..]);
+                    break;
+                }
+                Some(off) => {
+                    let j = i + 1 + off;
+                    b.extend_from_slice(&a[i..j - 1]);
+                    let x = a[j - 1];
+                    if !x.is_ascii_digit() {
+                        b.extend_from_slice(&[x, b' ', a[j], b' ']);
+                        i = j + 1;
+                    } else {
+                        b.push(x);
+                        i = j;
+                    }
+                }
+            }
+        }
+        // Rule 3: ([\.,])([^0-9]) -> " \1 \2". A match can only start at a '.' or ','.
+        a.clear();
+        let n = b.len();
+        let mut i = 0;
+        while i < n {
+            match memchr::memchr2(b'.', b',', &b[i..]) {
+                None => {
+                    a.extend_from_slice(&b[i..]);
+                    break;
+                }
+                Some(off) => {
+                    let j = i + off;
+                    a.extend_from_slice(&b[i..j]);
+                    if j + 1 < n && !b[j + 1].is_ascii_digit() {
+                        a.extend_from_slice(&[b' ', b[j], b' ', b[j + 1]]);
+                        i = j + 2;
+                    } else {
+                        a.push(b[j]);
+                        i = j + 1;
+                    }
+                }
+            }
+        }
+    }
+    if has_dash {
+        // Rule 4: ([0-9])(-) -> "\1 \2 ". A match can only end at a '-'.
+        b.clear();
+        let n = a.len();
+        let mut i = 0;
+        while i < n {
+            match memchr::memchr(b'-', &a[(i + 1).min(n)..]) {
+                None => {
+                    b.extend_from_slice(&a[i..]);
+                    break;
+                }
+                Some(off) => {
+                    let j = i + 1 + off;
+                    b.extend_from_slice(&a[i..j - 1]);
+                    let x = a[j - 1];
+                    if x.is_ascii_digit() {
+                        b.extend_from_slice(&[x, b' ', b'-', b' ']);
+                        i = j + 1;
+                    } else {
+                        b.push(x);
+                        i = j;
+                    }
+                }
+            }
+        }
+        std::mem::swap(a, b);
+    }
+}
+
+/// Calls `f` with each token of the result of [`regexp_rules`]. Its only ASCII whitespace is
+/// `' '` (rule 1 collapsed the rest), so tokens are split with `memchr`; a token with non-ASCII
+/// bytes may still hold Unicode whitespace and is split again the Python way.
+fn for_each_rules_token(sc: &TokScratch, mut f: impl FnMut(&str)) {
+    let a = &sc.a;
+    let mut start = 0;
+    let emit = |tok: &[u8], f: &mut dyn FnMut(&str)| {
+        if tok.is_empty() {
+            return;
+        }
+        // Only ASCII was inserted between whole characters, so every token is valid UTF-8.
+        let t = std::str::from_utf8(tok).unwrap_or_default();
+        if tok.is_ascii() {
+            f(t);
+        } else {
+            for_each_py_token(t, |x| f(x));
+        }
+    };
+    for pos in memchr::memchr_iter(b' ', a) {
+        emit(&a[start..pos], &mut f);
+        start = pos + 1;
+    }
+    emit(&a[start..], &mut f);
+}
+
+/// mteval-v13a's pre-processing and padding, then the rules; the result is in `sc.a`.
+fn rules_13a(line: &str, sc: &mut TokScratch) {
+    let special = memchr::memchr3(b'<', b'\n', b'&', line.as_bytes()).is_some();
+    let mut owned = std::mem::take(&mut sc.owned);
+    let line: &str = if special {
         owned = line.replace("<skipped>", "").replace("-\n", "").replace('\n', " ");
         if owned.contains('&') {
-            owned = owned
-                .replace("&quot;", "\"")
-                .replace("&amp;", "&")
-                .replace("&lt;", "<")
-                .replace("&gt;", ">");
+            owned = owned.replace("&quot;", "\"").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">");
         }
-        line = &owned;
-    }
-    let mut padded = Vec::with_capacity(line.len() + 2);
-    padded.push(b' ');
-    padded.extend_from_slice(line.as_bytes());
-    padded.push(b' ');
-    regexp_rules(&padded, out);
+        &owned
+    } else {
+        line
+    };
+    // 13a pads the line with a space on each side (f' {line} ').
+    regexp_rules(line.as_bytes(), true, &mut sc.a, &mut sc.b);
+    sc.owned = owned;
 }
 
 /// sacrebleu's `TokenizerZh._is_chinese_char`, including its range quirk (see module docs).
@@ -220,20 +368,26 @@ pub fn is_chinese_char(c: char) -> bool {
     RANGES.iter().any(|&(lo, hi)| lo <= u && u <= hi)
 }
 
-fn tokenize_zh(line: &str, out: &mut String) {
+/// sacrebleu's `zh` tokenization up to its rules; the result is in `sc.a`.
+fn rules_zh(line: &str, sc: &mut TokScratch) {
     let line = py_strip(line);
-    let mut spaced = Vec::with_capacity(line.len() * 2);
-    let mut buf = [0u8; 4];
-    for c in line.chars() {
-        if is_chinese_char(c) {
-            spaced.push(b' ');
-            spaced.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            spaced.push(b' ');
-        } else {
-            spaced.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+    let spaced = &mut sc.pad;
+    spaced.clear();
+    if line.is_ascii() {
+        spaced.extend_from_slice(line.as_bytes());
+    } else {
+        let mut buf = [0u8; 4];
+        for c in line.chars() {
+            if is_chinese_char(c) {
+                spaced.push(b' ');
+                spaced.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                spaced.push(b' ');
+            } else {
+                spaced.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
         }
     }
-    regexp_rules(&spaced, out);
+    regexp_rules(&sc.pad, false, &mut sc.a, &mut sc.b);
 }
 
 struct IntlRules {

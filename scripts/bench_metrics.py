@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Benchmark: every metric in retune against its Python reference on the same pairs, in one run.
+
+    pip install sacrebleu==2.6.0 rouge-score==0.1.2 nltk==3.10.4
+    python3 scripts/bench_metrics.py [--pairs 100000] [--metrics bleu chrf ter rouge meteor]
+
+The pairs are the WMT22 zh->en system outputs bundled in data/wmt22 against reference A
+(4 systems x 1875 segments); to reach --pairs distinct pairs, copy k of the set has the words of
+each hypothesis rotated by k positions (same vocabulary and lengths, different n-grams), so no
+cache on either side sees a pair twice. Python runs single-process (as the references do);
+retune runs on all cores and on one thread. Prints pairs/s and the ratios.
+"""
+import argparse, glob, json, os, subprocess, sys, tempfile, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def make_pairs(n):
+    d = os.path.join(ROOT, "data/wmt22/zh-en")
+    ref = open(f"{d}/generaltest2022.zh-en.ref.A.en", encoding="utf-8").read().split("\n")[:1875]
+    base = []
+    for hyp_file in sorted(glob.glob(f"{d}/generaltest2022.zh-en.hyp.*.en")):
+        hyps = open(hyp_file, encoding="utf-8").read().split("\n")[:1875]
+        base += list(zip(hyps, ref))
+    pairs, k = [], 0
+    while len(pairs) < n:
+        for h, r in base:
+            w = h.split()
+            if k and w:
+                s = k % len(w)
+                w = w[s:] + w[:s]
+            pairs.append((" ".join(w), r))
+            if len(pairs) == n:
+                break
+        k += 1
+    return pairs
+
+
+def python_reference(metric, hyps, refs):
+    if metric == "bleu":
+        from sacrebleu.metrics import BLEU
+        return lambda: BLEU().corpus_score(hyps, [refs]).score
+    if metric == "chrf":
+        from sacrebleu.metrics import CHRF
+        return lambda: CHRF().corpus_score(hyps, [refs]).score
+    if metric == "ter":
+        from sacrebleu.metrics import TER
+        return lambda: TER().corpus_score(hyps, [refs]).score
+    if metric == "rouge":
+        from rouge_score import rouge_scorer
+        sc = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL", "rougeLsum"], use_stemmer=True)
+        return lambda: 100 * sum(sc.score(r, h)["rouge1"].fmeasure for h, r in zip(hyps, refs)) / len(hyps)
+    if metric == "meteor":
+        from pathlib import Path
+        from nltk.translate.meteor_score import meteor_score
+        sys.path.insert(0, os.path.join(ROOT, "scripts/golden"))
+        from meteor import load_wordnet  # the golden script's Debian-WordNet loader
+        wn = load_wordnet(Path(tempfile.mkdtemp(prefix="retune-wn-")))
+        return lambda: 100 * sum(meteor_score([r.split()], h.split(), wordnet=wn) for h, r in zip(hyps, refs)) / len(hyps)
+    raise ValueError(metric)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pairs", type=int, default=100_000)
+    ap.add_argument("--metrics", nargs="+", default=["bleu", "chrf", "ter", "rouge", "meteor"])
+    args = ap.parse_args()
+    pairs = make_pairs(args.pairs)
+    hyps, refs = [p[0] for p in pairs], [p[1] for p in pairs]
+    tmp = tempfile.mkdtemp(prefix="retune-bench-")
+    hp, rp = os.path.join(tmp, "hyp.txt"), os.path.join(tmp, "ref.txt")
+    open(hp, "w", encoding="utf-8").write("\n".join(hyps) + "\n")
+    open(rp, "w", encoding="utf-8").write("\n".join(refs) + "\n")
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "retune-metrics", "--example", "bench_metrics"], cwd=ROOT, check=True)
+    exe = os.path.join(ROOT, "target/release/examples/bench_metrics")
+    out = subprocess.run([exe, hp, rp, *args.metrics], check=True, capture_output=True, text=True).stdout
+    rust = {r["metric"]: r for r in map(json.loads, out.strip().splitlines())}
+    print(f"{len(pairs)} pairs (WMT22 zh-en outputs vs reference A), {os.cpu_count()} cores")
+    print(f"{'metric':8} {'python pairs/s':>15} {'retune 1 thread':>16} {'retune all cores':>17} {'cold run':>10} {'ratio (all cores)':>18} {'score diff':>11}")
+    for m in args.metrics:
+        f = python_reference(m, hyps, refs)
+        t = time.perf_counter()
+        py_score = f()
+        py_s = time.perf_counter() - t
+        r = rust[m]
+        n = len(pairs)
+        py_rate, one, allc, cold = n / py_s, n / r["seconds_one_thread"], n / r["seconds_all_cores"], n / r["seconds_cold"]
+        print(f"{m:8} {py_rate:15,.0f} {one:16,.0f} {allc:17,.0f} {cold:10,.0f} {allc / py_rate:17.1f}x {abs(py_score - r['score']):11.2e}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
