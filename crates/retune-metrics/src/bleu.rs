@@ -1,7 +1,7 @@
 //! BLEU, exactly as sacrebleu 2.6.0 computes it (corpus and sentence level).
 
 use crate::corpus::{signature, Resampling, SegmentMetric};
-use crate::ngrams::{for_each_ngram, hash_bytes, ngram_count, NgramTable};
+use crate::ngrams::{add_ngrams, hash_bytes, ngram_count, take_ngrams, NgramTable};
 use crate::text::{py_lower, py_rstrip};
 use crate::tokenizers::Tokenizer;
 use std::cell::RefCell;
@@ -156,6 +156,7 @@ struct Scratch {
     tmp: Vec<u64>,
     refs: NgramTable,
     one_ref: NgramTable,
+    matches: Vec<u32>,
     ref_lens: Vec<u64>,
 }
 
@@ -194,7 +195,7 @@ impl Bleu {
             s
         };
         tokens.clear();
-        self.config.tokenize.for_each_token(py_rstrip(src), tok, |t| tokens.push(hash_bytes(t.as_bytes())));
+        self.config.tokenize.for_each_token(py_rstrip(src), tok, |t| tokens.push(hash_bytes(t)));
     }
 
     /// The score from summed statistics `[hyp_len, ref_len, correct.., total..]`.
@@ -308,7 +309,7 @@ impl SegmentMetric for Bleu {
                 let count = ngram_count(sc.tokens.len(), n);
                 let table = if k == 0 { &mut sc.refs } else { &mut sc.one_ref };
                 table.reset(count);
-                for_each_ngram(&sc.tokens, n, &mut sc.tmp, |_, h| table.add(h));
+                add_ngrams(table, &sc.tokens, n, &mut sc.tmp);
                 if k > 0 {
                     sc.refs.max_with(&sc.one_ref);
                 }
@@ -320,14 +321,12 @@ impl SegmentMetric for Bleu {
             let hyp_len = sc.tokens.len();
             out[0] = hyp_len as f64;
             out[1] = closest_ref_len(hyp_len as u64, &sc.ref_lens) as f64;
-            out[2..2 + 2 * n].iter_mut().for_each(|x| *x = 0.0);
-            let refs = &mut sc.refs;
-            for_each_ngram(&sc.tokens, n, &mut sc.tmp, |o, h| {
-                out[2 + n + o] += 1.0;
-                if refs.take(h) {
-                    out[2 + o] += 1.0;
-                }
-            });
+            sc.matches.resize(n, 0);
+            take_ngrams(&mut sc.refs, &sc.tokens, n, &mut sc.tmp, &mut sc.matches);
+            for o in 0..n {
+                out[2 + o] = sc.matches[o] as f64;
+                out[2 + n + o] = hyp_len.saturating_sub(o) as f64;
+            }
         });
     }
     fn score_from_stats(&self, stats: &[f64]) -> f64 {

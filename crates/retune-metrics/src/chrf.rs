@@ -1,7 +1,7 @@
 //! chrF and chrF++ (Popović 2015, 2017), exactly as sacrebleu 2.6.0 computes them.
 
 use crate::corpus::{signature, Resampling, SegmentMetric};
-use crate::ngrams::{for_each_ngram, hash_bytes, ngram_count, NgramTable};
+use crate::ngrams::{add_ngrams, hash_bytes, hash_unit, ngram_count, take_ngrams, NgramTable};
 use crate::text::{for_each_py_token, py_lower};
 use std::cell::RefCell;
 
@@ -53,6 +53,7 @@ struct Scratch {
     tmp: Vec<u64>,
     table: NgramTable,
     stats: Vec<f64>,
+    matches: Vec<u32>,
 }
 
 thread_local! {
@@ -145,11 +146,11 @@ impl Chrf {
         };
         chars.clear();
         if self.config.whitespace {
-            chars.extend(s.chars().map(|c| c as u64 + 1));
+            chars.extend(s.chars().map(|c| hash_unit(c as u64)));
         } else if s.is_ascii() {
-            chars.extend(s.bytes().filter(|b| !matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' ')).map(|b| b as u64 + 1));
+            chars.extend(s.bytes().filter(|b| !matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' ')).map(|b| hash_unit(b as u64)));
         } else {
-            for_each_py_token(s, |t| chars.extend(t.chars().map(|c| c as u64 + 1)));
+            for_each_py_token(s, |t| chars.extend(t.chars().map(|c| hash_unit(c as u64))));
         }
         words.clear();
         if self.config.word_order > 0 {
@@ -183,7 +184,7 @@ impl SegmentMetric for Chrf {
         let (nc, nw) = (self.config.char_order, self.config.word_order);
         SCRATCH.with(|cell| {
             let mut guard = cell.borrow_mut();
-            let Scratch { lower, chars, words, hyp_chars, hyp_words, tmp, table, stats } = &mut *guard;
+            let Scratch { lower, chars, words, hyp_chars, hyp_words, tmp, table, stats, matches } = &mut *guard;
             self.units(hypothesis, hyp_chars, hyp_words, lower);
             let mut best_f = -1.0;
             out.iter_mut().for_each(|x| *x = 0.0);
@@ -192,26 +193,18 @@ impl SegmentMetric for Chrf {
                 stats.clear();
                 stats.resize(3 * order, 0.0);
                 table.reset(ngram_count(chars.len(), nc) + ngram_count(words.len(), nw));
-                for_each_ngram(chars, nc, tmp, |o, h| {
-                    stats[3 * o + 1] += 1.0;
-                    table.add(h);
-                });
-                for_each_ngram(words, nw, tmp, |o, h| {
-                    stats[3 * (nc + o) + 1] += 1.0;
-                    table.add(h);
-                });
-                for_each_ngram(hyp_chars, nc, tmp, |o, h| {
-                    stats[3 * o] += 1.0;
-                    if table.take(h) {
-                        stats[3 * o + 2] += 1.0;
-                    }
-                });
-                for_each_ngram(hyp_words, nw, tmp, |o, h| {
-                    stats[3 * (nc + o)] += 1.0;
-                    if table.take(h) {
-                        stats[3 * (nc + o) + 2] += 1.0;
-                    }
-                });
+                add_ngrams(table, chars, nc, tmp);
+                add_ngrams(table, words, nw, tmp);
+                matches.resize(order, 0);
+                take_ngrams(table, hyp_chars, nc, tmp, &mut matches[..nc]);
+                take_ngrams(table, hyp_words, nw, tmp, &mut matches[nc..]);
+                for o in 0..order {
+                    let (h, r) = if o < nc { (hyp_chars.len(), chars.len()) } else { (hyp_words.len(), words.len()) };
+                    let k = if o < nc { o } else { o - nc };
+                    stats[3 * o] = h.saturating_sub(k) as f64;
+                    stats[3 * o + 1] = r.saturating_sub(k) as f64;
+                    stats[3 * o + 2] = matches[o] as f64;
+                }
                 // sacrebleu counts no hypothesis n-grams of an order the reference lacks.
                 for o in 0..order {
                     if stats[3 * o + 1] == 0.0 {

@@ -24,10 +24,17 @@ pub fn hash_bytes(bytes: &[u8]) -> u64 {
     finalize(h)
 }
 
-/// Extends an n-gram hash by one more token hash.
+/// Extends an n-gram hash by one more token hash. Token hashes must be well mixed (from
+/// [`hash_bytes`] or [`hash_unit`]); then one odd multiply keeps distinct n-grams apart.
 #[inline]
 pub fn extend(prefix: u64, token: u64) -> u64 {
-    finalize(prefix.rotate_left(21) ^ token.wrapping_add(0x632B_E59B_D9B4_E019))
+    (prefix.rotate_left(23) ^ token).wrapping_mul(0x9FB2_1C65_1E98_DF25)
+}
+
+/// Hashes a small integer unit (a character code) to 64 well-mixed bits.
+#[inline]
+pub fn hash_unit(u: u64) -> u64 {
+    finalize(u.wrapping_add(0x632B_E59B_D9B4_E019))
 }
 
 #[inline]
@@ -248,19 +255,18 @@ impl NgramTable {
         self.counts[i] += 1;
     }
 
-    /// Takes one occurrence of `key` if any remains.
+    /// Takes one occurrence of `key` if any remains; returns 1 if it did, else 0 (branch-free:
+    /// whether an n-gram matches is unpredictable).
     #[inline]
-    pub fn take(&mut self, key: u64) -> bool {
+    pub fn take(&mut self, key: u64) -> u32 {
         if self.keys.is_empty() {
-            return false;
+            return 0;
         }
         let i = self.slot(key);
-        if self.counts[i] > 0 {
-            self.counts[i] -= 1;
-            true
-        } else {
-            false
-        }
+        let c = self.counts[i];
+        let hit = u32::from(c > 0);
+        self.counts[i] = c - hit;
+        hit
     }
 
     /// Raises every count to at least `other`'s count for the same key (multi-reference BLEU).
@@ -290,9 +296,10 @@ impl NgramTable {
     }
 }
 
-/// Calls `f(order_index, hash)` for every n-gram of `tokens` of orders `1..=max_order`.
+/// Calls `f(order_index, hashes)` with the hashes of all n-grams of `tokens` of each order
+/// `1..=max_order` in turn.
 #[inline]
-pub fn for_each_ngram(tokens: &[u64], max_order: usize, scratch: &mut Vec<u64>, mut f: impl FnMut(usize, u64)) {
+pub fn for_each_order(tokens: &[u64], max_order: usize, scratch: &mut Vec<u64>, mut f: impl FnMut(usize, &[u64])) {
     scratch.clear();
     scratch.extend_from_slice(tokens);
     for n in 0..max_order {
@@ -303,10 +310,29 @@ pub fn for_each_ngram(tokens: &[u64], max_order: usize, scratch: &mut Vec<u64>, 
             }
             scratch.truncate(len);
         }
-        for &h in scratch.iter() {
-            f(n, h);
-        }
+        f(n, scratch);
     }
+}
+
+/// Adds every n-gram of orders `1..=max_order` of `tokens` to `table`.
+pub fn add_ngrams(table: &mut NgramTable, tokens: &[u64], max_order: usize, scratch: &mut Vec<u64>) {
+    for_each_order(tokens, max_order, scratch, |_, hs| {
+        for &h in hs {
+            table.add(h);
+        }
+    });
+}
+
+/// For each order `1..=max_order`, the number of n-grams of `tokens` that take a remaining
+/// occurrence from `table` (the clipped matches), written to `matches[order - 1]`.
+pub fn take_ngrams(table: &mut NgramTable, tokens: &[u64], max_order: usize, scratch: &mut Vec<u64>, matches: &mut [u32]) {
+    for_each_order(tokens, max_order, scratch, |o, hs| {
+        let mut m = 0;
+        for &h in hs {
+            m += table.take(h);
+        }
+        matches[o] = m;
+    });
 }
 
 /// Number of n-grams of orders `1..=max_order` in a sequence of `len` tokens.

@@ -55,35 +55,39 @@ impl Tokenizer {
     pub fn tokenize_into(&self, line: &str, out: &mut String) {
         out.clear();
         let mut sc = TokScratch::default();
+        let mut bytes = Vec::new();
         self.for_each_token(line, &mut sc, |t| {
-            if !out.is_empty() {
-                out.push(' ');
+            if !bytes.is_empty() {
+                bytes.push(b' ');
             }
-            out.push_str(t);
+            bytes.extend_from_slice(t);
         });
+        // Tokens are whole-character slices of UTF-8 text.
+        out.push_str(&String::from_utf8_lossy(&bytes));
     }
 
-    /// Calls `f` with each token of `line`, reusing the buffers in `sc` (the fast path BLEU uses).
-    pub(crate) fn for_each_token(&self, line: &str, sc: &mut TokScratch, mut f: impl FnMut(&str)) {
+    /// Calls `f` with the bytes of each token of `line` (whole UTF-8 characters), reusing the
+    /// buffers in `sc`: the fast path BLEU uses.
+    pub(crate) fn for_each_token(&self, line: &str, sc: &mut TokScratch, mut f: impl FnMut(&[u8])) {
         match self {
-            Tokenizer::None => for_each_py_token(line, f),
+            Tokenizer::None => for_each_py_token(line, |t| f(t.as_bytes())),
             Tokenizer::Thirteen => {
                 rules_13a(line, sc);
-                for_each_rules_token(sc, f);
+                for_each_rules_token(sc, line.is_ascii(), f);
             }
             Tokenizer::Zh => {
                 rules_zh(line, sc);
-                for_each_rules_token(sc, f);
+                for_each_rules_token(sc, line.is_ascii(), f);
             }
             Tokenizer::Intl => {
                 tokenize_intl(line, &mut sc.owned);
-                for_each_py_token(&sc.owned, f);
+                for_each_py_token(&sc.owned, |t| f(t.as_bytes()));
             }
             Tokenizer::Char => {
                 let mut buf = [0u8; 4];
                 for_each_py_token(line, |t| {
                     for c in t.chars() {
-                        f(c.encode_utf8(&mut buf));
+                        f(c.encode_utf8(&mut buf).as_bytes());
                     }
                 });
             }
@@ -292,29 +296,28 @@ fn regexp_rules(src: &[u8], pad: bool, a: &mut Vec<u8>, b: &mut Vec<u8>) {
     }
 }
 
-/// Calls `f` with each token of the result of [`regexp_rules`]. Its only ASCII whitespace is
-/// `' '` (rule 1 collapsed the rest), so tokens are split with `memchr`; a token with non-ASCII
-/// bytes may still hold Unicode whitespace and is split again the Python way.
-fn for_each_rules_token(sc: &TokScratch, mut f: impl FnMut(&str)) {
+/// Calls `f` with the bytes of each token of the result of [`regexp_rules`]. Its only ASCII
+/// whitespace is `' '` (rule 1 collapsed the rest), so tokens are split with `memchr`; when the
+/// line has non-ASCII text a token may still hold Unicode whitespace and is split again the
+/// Python way.
+fn for_each_rules_token(sc: &TokScratch, ascii: bool, mut f: impl FnMut(&[u8])) {
     let a = &sc.a;
-    let mut start = 0;
-    let emit = |tok: &[u8], f: &mut dyn FnMut(&str)| {
+    let mut emit = |tok: &[u8]| {
         if tok.is_empty() {
-            return;
-        }
-        // Only ASCII was inserted between whole characters, so every token is valid UTF-8.
-        let t = std::str::from_utf8(tok).unwrap_or_default();
-        if tok.is_ascii() {
-            f(t);
+        } else if ascii || tok.is_ascii() {
+            f(tok);
         } else {
-            for_each_py_token(t, |x| f(x));
+            // Only ASCII was inserted, between whole characters: the token is valid UTF-8.
+            let t = std::str::from_utf8(tok).unwrap_or_default();
+            for_each_py_token(t, |x| f(x.as_bytes()));
         }
     };
+    let mut start = 0;
     for pos in memchr::memchr_iter(b' ', a) {
-        emit(&a[start..pos], &mut f);
+        emit(&a[start..pos]);
         start = pos + 1;
     }
-    emit(&a[start..], &mut f);
+    emit(&a[start..]);
 }
 
 /// mteval-v13a's pre-processing and padding, then the rules; the result is in `sc.a`.
@@ -437,6 +440,65 @@ mod tests {
         assert!(!is_chinese_char('\u{2000}'));
         assert!(!is_chinese_char('\u{20001}')); // real CJK Extension B is not matched
         assert_eq!(t.tokenize("a\u{2014}b"), "a \u{2014} b");
+    }
+
+    /// The rules exactly as sacrebleu's regular expressions apply them, one pass each over
+    /// characters, with no shortcut: the oracle for the fast byte-level version.
+    fn naive_rules(line: &str) -> Vec<String> {
+        let p1 = |c: char| matches!(c as u32, 0x7b..=0x7e | 0x5b..=0x60 | 0x20..=0x26 | 0x28..=0x2b | 0x3a..=0x40 | 0x2f);
+        let mut s: Vec<char> = Vec::new();
+        for c in line.chars() {
+            if p1(c) {
+                s.extend([' ', c, ' ']);
+            } else {
+                s.push(c);
+            }
+        }
+        let pass = |s: &[char], m: &dyn Fn(char, char) -> bool, r: &dyn Fn(char, char) -> Vec<char>| {
+            let mut o = Vec::new();
+            let mut i = 0;
+            while i < s.len() {
+                if i + 1 < s.len() && m(s[i], s[i + 1]) {
+                    o.extend(r(s[i], s[i + 1]));
+                    i += 2;
+                } else {
+                    o.push(s[i]);
+                    i += 1;
+                }
+            }
+            o
+        };
+        let dot = |c: char| c == '.' || c == ',';
+        let s = pass(&s, &|a, b| !a.is_ascii_digit() && dot(b), &|a, b| vec![a, ' ', b, ' ']);
+        let s = pass(&s, &|a, b| dot(a) && !b.is_ascii_digit(), &|a, b| vec![' ', a, ' ', b]);
+        let s = pass(&s, &|a, b| a.is_ascii_digit() && b == '-', &|a, b| vec![a, ' ', b, ' ']);
+        let s: String = s.into_iter().collect();
+        crate::text::py_split(&s).into_iter().map(String::from).collect()
+    }
+
+    #[test]
+    fn fast_rules_equal_the_regex_semantics_on_random_text() {
+        let alphabet: Vec<char> = "ab1 9.,-.,-\t\u{1c}\u{3000}\u{a0}é中(&'/:x0".chars().collect();
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20000 {
+            let len = (next() % 14) as usize;
+            let line: String = (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect();
+            let padded = format!(" {line} ");
+            let want13a = naive_rules(&padded).join(" ");
+            assert_eq!(Tokenizer::Thirteen.tokenize(&line), want13a, "13a on {line:?}");
+            // zh: strip, space out Chinese characters, then the rules without padding.
+            let zh: String = crate::text::py_strip(&line)
+                .chars()
+                .map(|c| if is_chinese_char(c) { format!(" {c} ") } else { c.to_string() })
+                .collect();
+            assert_eq!(Tokenizer::Zh.tokenize(&line), naive_rules(&zh).join(" "), "zh on {line:?}");
+        }
     }
 
     #[test]
