@@ -35,11 +35,7 @@ impl SegmentStats {
     }
     /// Number of segments.
     pub fn len(&self) -> usize {
-        if self.width == 0 {
-            0
-        } else {
-            self.data.len() / self.width
-        }
+        self.data.len().checked_div(self.width).unwrap_or(0)
     }
     /// Whether there is no segment.
     pub fn is_empty(&self) -> bool {

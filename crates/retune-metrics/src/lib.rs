@@ -34,6 +34,7 @@ pub mod porter;
 pub mod rouge;
 pub mod numpy_rng;
 pub mod significance;
+pub mod ter;
 pub mod text;
 pub mod tokenizers;
 pub mod wordnet;

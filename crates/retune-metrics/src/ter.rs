@@ -234,14 +234,7 @@ impl TerReferences {
     }
 }
 
-/// Python's `str.isspace()`: Unicode `White_Space` plus U+001C..U+001F.
-///
-/// Why: sacrebleu splits with `str.split()` and strips with `str.rstrip()`,
-/// which treat the ASCII information separators as whitespace while Rust's
-/// `char::is_whitespace` does not.
-pub fn is_py_whitespace(c: char) -> bool {
-    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
-}
+pub use crate::text::is_py_whitespace;
 
 /// Tokens of an already tokenized string (single-space separated, no leading
 /// or trailing space, empty string = no tokens).
@@ -1528,5 +1521,40 @@ mod tests {
         assert_eq!(ter.segment_stats("a b c d", &["c d a b"]), [1.0, 4.0]);
         assert_eq!(Ter::score_from_stats(&[3.0, 0.0]), 100.0);
         assert_eq!(Ter::score_from_stats(&[0.0, 0.0]), 0.0);
+    }
+}
+
+/// TER as a [`SegmentMetric`]: statistics `[edits, reference length]`.
+impl crate::corpus::SegmentMetric for Ter {
+    fn name(&self) -> String {
+        "TER".into()
+    }
+    fn num_stats(&self) -> usize {
+        2
+    }
+    fn segment_stats(&self, hypothesis: &str, references: &[&str], out: &mut [f64]) {
+        out.copy_from_slice(&Ter::segment_stats(self, hypothesis, references));
+    }
+    fn score_from_stats(&self, stats: &[f64]) -> f64 {
+        Ter::score_from_stats(&[stats[0], stats[1]])
+    }
+}
+
+impl Ter {
+    /// sacrebleu's signature: `nrefs:1|case:lc|tok:tercom|norm:no|punct:yes|asian:no|version:2.6.0`.
+    pub fn signature(&self, nrefs: Option<usize>, resampling: crate::corpus::Resampling) -> String {
+        let o = &self.opts;
+        let yn = |b: bool| if b { "yes" } else { "no" }.to_string();
+        crate::corpus::signature(
+            nrefs,
+            resampling,
+            &[
+                ("case", if o.case_sensitive { "mixed" } else { "lc" }.into()),
+                ("tok", "tercom".into()),
+                ("norm", yn(o.normalized)),
+                ("punct", yn(!o.no_punct)),
+                ("asian", yn(o.asian_support)),
+            ],
+        )
     }
 }

@@ -141,3 +141,13 @@ fn paired_test_prefers_the_better_system() {
     assert!(sys["score"].as_f64().unwrap() > v["systems"][0]["score"].as_f64().unwrap());
     assert!(sys["p_value"].as_f64().unwrap() < 0.01);
 }
+
+#[test]
+fn ter_prints_sacrebleus_score_and_signature() {
+    let g: Value = serde_json::from_str(&std::fs::read_to_string(root().join("crates/retune-metrics/tests/golden/ter.json")).unwrap()).unwrap();
+    let cfg = g["configs"].as_array().unwrap().iter().find(|c| c["name"] == "zh-en.A.default").expect("config");
+    let sys = &cfg["systems"][0];
+    let out = stdout(&retune(&["eval", "ter", "--hyp", sys["hyp"].as_str().unwrap(), "--ref", cfg["refs"][0].as_str().unwrap()]));
+    let want = format!("TER = {:.2}\nsignature: nrefs:1|case:lc|tok:tercom|norm:no|punct:yes|asian:no|version:2.6.0\n", sys["score"].as_f64().unwrap());
+    assert_eq!(out, want);
+}

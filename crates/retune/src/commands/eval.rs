@@ -13,6 +13,7 @@ use retune_metrics::wordnet::{self, WordNet};
 use std::sync::Arc;
 use retune_metrics::rouge::RougeType;
 use retune_metrics::significance::{self, BootstrapCi};
+use retune_metrics::ter::{Ter, TerOptions};
 use retune_metrics::tokenizers::Tokenizer;
 use retune_metrics::MetricsError;
 use serde_json::{json, Value};
@@ -33,6 +34,8 @@ enum Metric {
     Bleu(BleuArgs),
     /// chrF / chrF++ (sacrebleu 2.6.0).
     Chrf(ChrfArgs),
+    /// Translation edit rate (sacrebleu 2.6.0 TER).
+    Ter(TerArgs),
     /// Mean ROUGE precision / recall / F-measure (rouge-score 0.1.2).
     Rouge(RougeArgs),
     /// Mean METEOR (nltk 3.10.4 meteor_score on whitespace tokens, WordNet 3.0).
@@ -161,6 +164,41 @@ struct ChrfArgs {
 }
 
 #[derive(Args)]
+struct TerOpts {
+    /// Keep case (TER lower-cases by default).
+    #[arg(long)]
+    case_sensitive: bool,
+    /// tercom's normalization (punctuation and number splitting).
+    #[arg(long)]
+    normalized: bool,
+    /// Remove punctuation.
+    #[arg(long)]
+    no_punct: bool,
+    /// Split Asian characters (with --normalized).
+    #[arg(long)]
+    asian_support: bool,
+}
+
+impl TerOpts {
+    fn metric(&self) -> Ter {
+        Ter::new(TerOptions {
+            normalized: self.normalized,
+            no_punct: self.no_punct,
+            asian_support: self.asian_support,
+            case_sensitive: self.case_sensitive,
+        })
+    }
+}
+
+#[derive(Args)]
+struct TerArgs {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    opts: TerOpts,
+}
+
+#[derive(Args)]
 struct RougeOpts {
     /// Porter-stem tokens longer than 3 characters (rouge-score's use_stemmer).
     #[arg(long)]
@@ -260,6 +298,7 @@ struct ClassifyArgs {
 enum CompareMetric {
     Bleu,
     Chrf,
+    Ter,
     Rouge,
     Meteor,
 }
@@ -303,6 +342,8 @@ struct CompareArgs {
     #[command(flatten)]
     chrf: ChrfOpts,
     #[command(flatten)]
+    ter: TerOpts,
+    #[command(flatten)]
     rouge: RougeOpts,
     #[command(flatten)]
     meteor: MeteorOpts,
@@ -320,6 +361,11 @@ pub fn run(args: EvalArgs) -> Result<()> {
         Metric::Bleu(a) => run_bleu(a),
         Metric::Chrf(a) => {
             let m = a.opts.metric(a.lowercase)?;
+            let sig = |r| m.signature(Some(a.common.refs.len()), r);
+            run_simple(&a.common, &m, &sig)
+        }
+        Metric::Ter(a) => {
+            let m = a.opts.metric();
             let sig = |r| m.signature(Some(a.common.refs.len()), r);
             run_simple(&a.common, &m, &sig)
         }
@@ -559,7 +605,7 @@ impl ClassifyArgs {
 fn run_compare(a: CompareArgs) -> Result<()> {
     let (bl_hyps, refs) = load(&a.baseline, &a.refs)?;
     let nrefs = Some(refs.len());
-    let (metric, sig_fields): (Box<dyn SegmentMetric>, Box<dyn Fn(Resampling) -> String>) = match a.metric {
+    let (metric, sig_fields): (Box<dyn SegmentMetric>, SignatureFn) = match a.metric {
         CompareMetric::Bleu => {
             let m = a.bleu.metric(a.lowercase, false)?;
             let m2 = m.clone();
@@ -567,6 +613,11 @@ fn run_compare(a: CompareArgs) -> Result<()> {
         }
         CompareMetric::Chrf => {
             let m = a.chrf.metric(a.lowercase)?;
+            let m2 = m.clone();
+            (Box::new(m), Box::new(move |r| m2.signature(nrefs, r)))
+        }
+        CompareMetric::Ter => {
+            let m = a.ter.metric();
             let m2 = m.clone();
             (Box::new(m), Box::new(move |r| m2.signature(nrefs, r)))
         }
@@ -619,6 +670,9 @@ fn run_compare(a: CompareArgs) -> Result<()> {
     println!("* p < 0.05: significantly different from the baseline");
     Ok(())
 }
+
+/// Builds a metric's signature for given resampling settings.
+type SignatureFn = Box<dyn Fn(Resampling) -> String>;
 
 fn refs_len(n: Option<usize>) -> usize {
     n.unwrap_or(0)
