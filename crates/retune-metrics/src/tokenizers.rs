@@ -186,12 +186,23 @@ fn regexp_rules(src: &[u8], pad: bool, a: &mut Vec<u8>, b: &mut Vec<u8>) {
         a.push(b' ');
         last_space = true;
     }
-    for &c in src {
+    let n = src.len();
+    let mut i = 0;
+    while i < n {
+        // Copy the run of plain bytes (letters, digits, UTF-8) in one go.
+        let start = i;
+        while i < n && CLASS[src[i] as usize] == 0 {
+            i += 1;
+        }
+        if i > start {
+            a.extend_from_slice(&src[start..i]);
+            last_space = false;
+        }
+        if i == n {
+            break;
+        }
+        let c = src[i];
         match CLASS[c as usize] {
-            0 => {
-                a.push(c);
-                last_space = false;
-            }
             1 => {
                 if !last_space {
                     a.push(b' ');
@@ -212,6 +223,7 @@ fn regexp_rules(src: &[u8], pad: bool, a: &mut Vec<u8>, b: &mut Vec<u8>) {
                 last_space = false;
             }
         }
+        i += 1;
     }
     if pad && !last_space {
         a.push(b' ');

@@ -1,0 +1,119 @@
+//! Text tokenizers for encoders: `tokenizer.json` (the `tokenizers` crate), or `vocab.txt` with
+//! `tokenizer_config.json` (BERT WordPiece, lower-casing as configured). Batches are padded to
+//! their longest row (dynamic padding) and truncated to the model's maximum length.
+
+use crate::error::{ModelError, Result};
+use std::path::Path;
+use tokenizers::models::wordpiece::WordPiece;
+use tokenizers::normalizers::BertNormalizer;
+use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
+use tokenizers::processors::template::TemplateProcessing;
+use tokenizers::{EncodeInput, Tokenizer, TruncationParams};
+
+/// A batch of encoded texts, padded to its longest row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EncodedBatch {
+    /// Token ids per row.
+    pub input_ids: Vec<Vec<u32>>,
+    /// Token types per row.
+    pub token_type_ids: Vec<Vec<u32>>,
+    /// 1 for real tokens, 0 for padding.
+    pub attention_mask: Vec<Vec<u32>>,
+}
+
+/// A tokenizer for an encoder checkpoint.
+pub struct TextTokenizer {
+    inner: Tokenizer,
+    pad_id: u32,
+    /// Longest sequence kept (longer inputs are truncated).
+    pub max_length: usize,
+}
+
+fn tok_err(path: &Path, e: impl std::fmt::Display) -> ModelError {
+    ModelError::Tokenizer { path: path.into(), message: e.to_string() }
+}
+
+impl TextTokenizer {
+    /// Loads the tokenizer of the model folder `dir`; `max_length` caps sequence length
+    /// (normally the model's `max_position_embeddings`).
+    pub fn load(dir: &Path, max_length: usize) -> Result<TextTokenizer> {
+        let cfg_path = dir.join("tokenizer_config.json");
+        let cfg: serde_json::Value = match std::fs::read_to_string(&cfg_path) {
+            Ok(t) => serde_json::from_str(&t).map_err(|e| tok_err(&cfg_path, e))?,
+            Err(_) => serde_json::Value::Null,
+        };
+        let json = dir.join("tokenizer.json");
+        let vocab = dir.join("vocab.txt");
+        let mut inner = if json.exists() {
+            Tokenizer::from_file(&json).map_err(|e| tok_err(&json, e))?
+        } else if vocab.exists() {
+            Self::wordpiece(&vocab, &cfg)?
+        } else {
+            return Err(ModelError::Tokenizer { path: dir.into(), message: "no tokenizer.json or vocab.txt".into() });
+        };
+        let model_max = cfg.get("model_max_length").and_then(|v| v.as_u64()).map(|v| v as usize).unwrap_or(usize::MAX);
+        let max_length = max_length.min(model_max);
+        inner
+            .with_truncation(Some(TruncationParams { max_length, ..Default::default() }))
+            .map_err(|e| tok_err(dir, e))?;
+        inner.with_padding(None);
+        let pad_token = cfg.get("pad_token").and_then(|v| v.as_str()).unwrap_or("[PAD]");
+        let pad_id = inner.token_to_id(pad_token).unwrap_or(0);
+        Ok(TextTokenizer { inner, pad_id, max_length })
+    }
+
+    fn wordpiece(vocab: &Path, cfg: &serde_json::Value) -> Result<Tokenizer> {
+        let lower = cfg.get("do_lower_case").and_then(|v| v.as_bool()).unwrap_or(true);
+        let strip_accents = cfg.get("strip_accents").and_then(|v| v.as_bool());
+        let chinese = cfg.get("tokenize_chinese_chars").and_then(|v| v.as_bool()).unwrap_or(true);
+        let wp = WordPiece::from_file(&vocab.to_string_lossy())
+            .unk_token("[UNK]".into())
+            .build()
+            .map_err(|e| tok_err(vocab, e))?;
+        let mut t = Tokenizer::new(wp);
+        t.with_normalizer(Some(BertNormalizer::new(true, chinese, strip_accents, lower)));
+        t.with_pre_tokenizer(Some(BertPreTokenizer));
+        let id = |s: &str| t.token_to_id(s).ok_or_else(|| tok_err(vocab, format!("special token {s} is not in the vocabulary")));
+        let (cls, sep) = (id("[CLS]")?, id("[SEP]")?);
+        let post = TemplateProcessing::builder()
+            .try_single("[CLS] $A [SEP]")
+            .and_then(|b| b.try_pair("[CLS] $A [SEP] $B:1 [SEP]:1"))
+            .map_err(|e| tok_err(vocab, e))?
+            .special_tokens(vec![("[CLS]", cls), ("[SEP]", sep)])
+            .build()
+            .map_err(|e| tok_err(vocab, e))?;
+        t.with_post_processor(Some(post));
+        t.with_decoder(Some(tokenizers::decoders::wordpiece::WordPiece::default()));
+        Ok(t)
+    }
+
+    /// Encodes texts (with optional second texts) and pads to the longest row.
+    pub fn encode_batch(&self, texts: &[&str], pairs: Option<&[&str]>) -> Result<EncodedBatch> {
+        let inputs: Vec<EncodeInput> = match pairs {
+            Some(p) => texts.iter().zip(p).map(|(a, b)| EncodeInput::Dual((*a).into(), (*b).into())).collect(),
+            None => texts.iter().map(|a| EncodeInput::Single((*a).into())).collect(),
+        };
+        let enc = self.inner.encode_batch(inputs, true).map_err(|e| ModelError::Tokenizer { path: "<tokenizer>".into(), message: e.to_string() })?;
+        let len = enc.iter().map(|e| e.get_ids().len()).max().unwrap_or(0);
+        let mut out = EncodedBatch { input_ids: vec![], token_type_ids: vec![], attention_mask: vec![] };
+        for e in &enc {
+            let n = e.get_ids().len();
+            let pad = |v: &[u32], fill: u32| -> Vec<u32> { v.iter().copied().chain(std::iter::repeat(fill).take(len - n)).collect() };
+            out.input_ids.push(pad(e.get_ids(), self.pad_id));
+            out.token_type_ids.push(pad(e.get_type_ids(), 0));
+            out.attention_mask.push(pad(&vec![1; n], 0));
+        }
+        Ok(out)
+    }
+
+    /// Number of tokens of `text` (with special tokens, before truncation is applied? no: after).
+    pub fn count_tokens(&self, text: &str) -> Result<usize> {
+        let e = self.inner.encode(text, true).map_err(|e| ModelError::Tokenizer { path: "<tokenizer>".into(), message: e.to_string() })?;
+        Ok(e.get_ids().len())
+    }
+
+    /// The underlying `tokenizers` tokenizer.
+    pub fn inner(&self) -> &Tokenizer {
+        &self.inner
+    }
+}

@@ -1,0 +1,158 @@
+//! BERT parity with `transformers`: tiny random checkpoints in several shapes (odd head counts,
+//! safetensors / pytorch_model.bin / f16 / bf16, sequence and token classification, regression,
+//! multi-label) and the real MiniLM. Expected values come from
+//! `scripts/fixtures/make_model_fixtures.py`; the tokenizer must give the same ids, and the
+//! outputs must agree to 1e-4.
+
+use candle_core::{Device, Tensor};
+use retune_models::bert::{batch_tensor, mean_pool, BertForSequenceClassification, BertForTokenClassification, BertInput, BertModel};
+use retune_models::config::BertConfig;
+use retune_models::nn::{Mode, Params};
+use retune_models::text_tokenizer::TextTokenizer;
+use retune_models::weights::Checkpoint;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn ids(v: &Value) -> Vec<Vec<u32>> {
+    v.as_array().unwrap().iter().map(|r| r.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()).collect()
+}
+
+fn floats(v: &Value) -> Vec<f32> {
+    fn walk(v: &Value, out: &mut Vec<f32>) {
+        match v {
+            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            Value::Number(n) => out.push(n.as_f64().unwrap() as f32),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(v, &mut out);
+    out
+}
+
+fn assert_close(got: &[f32], want: &[f32], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    let worst = got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(worst <= 1e-4, "{what}: max abs diff {worst}");
+}
+
+fn flat(t: &Tensor) -> Vec<f32> {
+    t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+}
+
+/// (first 5, last 5) hidden values of every real and padded token, and per-token sums.
+fn head_tail(h: &Tensor) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let d = h.dim(2).unwrap();
+    (flat(&h.narrow(2, 0, 5).unwrap()), flat(&h.narrow(2, d - 5, 5).unwrap()), flat(&h.sum(2).unwrap()))
+}
+
+fn input(case: &Value, dev: &Device) -> BertInput {
+    BertInput {
+        input_ids: batch_tensor(&ids(&case["input_ids"]), dev).unwrap(),
+        token_type_ids: batch_tensor(&ids(&case["token_type_ids"]), dev).unwrap(),
+        attention_mask: batch_tensor(&ids(&case["attention_mask"]), dev).unwrap(),
+    }
+}
+
+fn check_tokenizer(dir: &Path, cfg: &BertConfig, case: &Value) {
+    let call = &case["tokenizer_call"];
+    let max = call.get("max_length").and_then(|v| v.as_u64()).map(|v| v as usize).unwrap_or(cfg.max_position_embeddings);
+    let tok = TextTokenizer::load(dir, max).unwrap();
+    let texts: Vec<&str> = case["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    let pairs: Option<Vec<&str>> = case["text_pairs"].as_array().map(|a| a.iter().map(|t| t.as_str().unwrap()).collect());
+    let enc = tok.encode_batch(&texts, pairs.as_deref()).unwrap();
+    let want = ids(&case["input_ids"]);
+    if call.get("padding").and_then(|p| p.as_str()) == Some("max_length") {
+        // Padding to max_length is not dynamic padding: compare the real (unpadded) tokens.
+        let real = |rows: &[Vec<u32>], masks: &[Vec<u32>]| -> Vec<Vec<u32>> {
+            rows.iter().zip(masks).map(|(r, m)| r.iter().zip(m).filter(|(_, &k)| k == 1).map(|(&t, _)| t).collect()).collect()
+        };
+        assert_eq!(real(&enc.input_ids, &enc.attention_mask), real(&want, &ids(&case["attention_mask"])), "{}: truncated ids", dir.display());
+    } else {
+        assert_eq!(enc.input_ids, want, "{} {}: input_ids", dir.display(), case["name"]);
+        assert_eq!(enc.token_type_ids, ids(&case["token_type_ids"]), "{}: token_type_ids", dir.display());
+        assert_eq!(enc.attention_mask, ids(&case["attention_mask"]), "{}: attention_mask", dir.display());
+    }
+}
+
+fn check_fixture(name: &str) {
+    let dir = fixtures().join(name);
+    let dev = Device::Cpu;
+    let expected: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let cfg = BertConfig::from_file(&dir.join("config.json")).unwrap();
+    let params = Params::from_checkpoint(Checkpoint::load(&dir, &dev).unwrap(), &dev).unwrap();
+    let token_level = expected["model_class"] == "BertForTokenClassification";
+    for case in expected["cases"].as_array().unwrap() {
+        let what = format!("{name}/{}", case["name"]);
+        check_tokenizer(&dir, &cfg, case);
+        let inp = input(case, &dev);
+        let out = &case["outputs"];
+        let (hidden, logits) = if token_level {
+            let m = BertForTokenClassification::load(&params, &cfg).unwrap();
+            (m.bert.forward(&inp, Mode::Eval).unwrap(), m.forward(&inp, Mode::Eval).unwrap())
+        } else {
+            let m = BertForSequenceClassification::load(&params, &cfg).unwrap();
+            let h = m.bert.forward(&inp, Mode::Eval).unwrap();
+            assert_close(&flat(&m.bert.pool(&h).unwrap().unwrap()), &floats(&out["pooler_output"]), &format!("{what} pooler"));
+            (h, m.forward(&inp, Mode::Eval).unwrap())
+        };
+        let (first, last, sums) = head_tail(&hidden);
+        assert_close(&first, &floats(&out["last_hidden_state_first5"]), &format!("{what} hidden first5"));
+        assert_close(&last, &floats(&out["last_hidden_state_last5"]), &format!("{what} hidden last5"));
+        assert_close(&sums, &floats(&out["last_hidden_state_token_sum"]), &format!("{what} hidden sums"));
+        if !out["last_hidden_state"].is_null() {
+            assert_close(&flat(&hidden), &floats(&out["last_hidden_state"]), &format!("{what} hidden"));
+        }
+        assert_close(&flat(&logits), &floats(&out["logits"]), &format!("{what} logits"));
+    }
+}
+
+#[test]
+fn tiny_sequence_classifier_safetensors_and_tokenizer_json() {
+    check_fixture("bert-tiny-a");
+}
+
+#[test]
+fn tiny_regression_odd_heads_pytorch_bin_and_vocab_txt() {
+    check_fixture("bert-tiny-b");
+}
+
+#[test]
+fn tiny_multilabel() {
+    check_fixture("bert-tiny-multilabel");
+}
+
+#[test]
+fn tiny_token_classifier_without_pooler() {
+    check_fixture("bert-tiny-token");
+}
+
+#[test]
+fn half_precision_weights() {
+    check_fixture("bert-tiny-fp16");
+    check_fixture("bert-tiny-bf16");
+}
+
+/// The real all-MiniLM-L6-v2, fetched by `scripts/fetch_minilm.sh` (CI runs it).
+#[test]
+fn minilm_pooled_embeddings_match_transformers() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/all-MiniLM-L6-v2");
+    assert!(dir.join("model.safetensors").exists(), "{} is missing: run scripts/fetch_minilm.sh", dir.display());
+    let dev = Device::Cpu;
+    let expected: Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("minilm_expected.json")).unwrap()).unwrap();
+    let cfg = BertConfig::from_file(&dir.join("config.json")).unwrap();
+    let params = Params::from_checkpoint(Checkpoint::load(&dir, &dev).unwrap(), &dev).unwrap();
+    let model = BertModel::load(&params, "", &cfg).unwrap();
+    for case in expected["cases"].as_array().unwrap() {
+        check_tokenizer(&dir, &cfg, case);
+        let inp = input(case, &dev);
+        let h = model.forward(&inp, Mode::Eval).unwrap();
+        let out = &case["outputs"];
+        assert_close(&flat(&model.pool(&h).unwrap().unwrap()), &floats(&out["pooler_output"]), "MiniLM pooler");
+        assert_close(&flat(&mean_pool(&h, &inp.attention_mask).unwrap()), &floats(&out["mean_pooled"]), "MiniLM mean pooled");
+    }
+}
