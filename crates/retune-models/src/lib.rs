@@ -5,6 +5,7 @@
 //! with backward passes, and Hugging Face parameter names so checkpoints go both ways.
 
 pub mod bert;
+pub mod classifier;
 pub mod config;
 pub mod error;
 pub mod hub;
@@ -14,3 +15,4 @@ pub mod text_tokenizer;
 pub mod weights;
 
 pub use error::{ModelError, Result};
+pub use candle_core::Device;

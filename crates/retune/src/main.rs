@@ -19,12 +19,15 @@ struct Cli {
 enum Command {
     /// Score outputs: BLEU, chrF, TER, ROUGE, METEOR (as sacrebleu, rouge-score, nltk), classification.
     Eval(commands::eval::EvalArgs),
+    /// Label and probabilities for every row of a file, from a classifier checkpoint.
+    Predict(commands::predict::PredictArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Eval(args) => commands::eval::run(args),
+        Command::Predict(args) => commands::predict::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
