@@ -117,8 +117,7 @@ impl BertConfig {
     /// Reads and validates `config.json`.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io { path: path.into(), source })?;
-        let cfg: BertConfig =
-            serde_json::from_str(&text).map_err(|e| ModelError::Config { path: path.into(), message: e.to_string() })?;
+        let cfg: BertConfig = parse_json(&text, path)?;
         cfg.validate(path)?;
         Ok(cfg)
     }
@@ -167,4 +166,14 @@ impl BertConfig {
     pub fn head_dim(&self) -> usize {
         self.hidden_size / self.num_attention_heads
     }
+}
+
+/// Parses a config, naming the field at fault in errors (`field 'hidden_size': invalid type ...`).
+pub fn parse_json<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let message = if field.is_empty() || field == "." { e.inner().to_string() } else { format!("field '{field}': {}", e.inner()) };
+        ModelError::Config { path: path.into(), message }
+    })
 }

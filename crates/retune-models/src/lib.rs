@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod hub;
 pub mod nn;
+pub mod save;
 pub mod spm;
 pub mod text_tokenizer;
 pub mod weights;

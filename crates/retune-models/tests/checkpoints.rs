@@ -1,0 +1,132 @@
+//! Saving and reloading checkpoints, and clear errors for broken ones.
+
+use candle_core::Device;
+use retune_models::bert::{batch_tensor, BertForSequenceClassification, BertInput};
+use retune_models::classifier::SequenceClassifier;
+use retune_models::config::BertConfig;
+use retune_models::nn::{Mode, Params};
+use retune_models::save::save_bert_classifier;
+use retune_models::weights::Checkpoint;
+use retune_models::ModelError;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("retune-ckpt-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+#[test]
+fn saved_classifier_reloads_with_the_same_logits() {
+    let src = fixture("bert-tiny-b"); // pytorch_model.bin + vocab.txt: saved as safetensors
+    let dev = Device::Cpu;
+    let cfg = BertConfig::from_file(&src.join("config.json")).unwrap();
+    let params = Params::from_checkpoint(Checkpoint::load(&src, &dev).unwrap(), &dev).unwrap();
+    let out = tmp("saved");
+    save_bert_classifier(&out, &params, &cfg, &cfg.labels(), Some(&src)).unwrap();
+    for f in ["config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json"] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(saved["architectures"][0], "BertForSequenceClassification");
+    let expected: Value = serde_json::from_str(&std::fs::read_to_string(src.join("expected.json")).unwrap()).unwrap();
+    let case = &expected["cases"][1];
+    let ids = |k: &str| -> Vec<Vec<u32>> { serde_json::from_value(case[k].clone()).unwrap() };
+    let input = BertInput {
+        input_ids: batch_tensor(&ids("input_ids"), &dev).unwrap(),
+        token_type_ids: batch_tensor(&ids("token_type_ids"), &dev).unwrap(),
+        attention_mask: batch_tensor(&ids("attention_mask"), &dev).unwrap(),
+    };
+    let reloaded = SequenceClassifier::load(&out, &dev).unwrap();
+    let got: Vec<f32> = reloaded.model.forward(&input, Mode::Eval).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+    let want: Vec<f32> = case["outputs"]["logits"].as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32)).collect();
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() < 1e-4, "{got:?} vs {want:?}");
+    }
+    // Saving over an existing checkpoint replaces it whole.
+    save_bert_classifier(&out, &params, &cfg, &cfg.labels(), Some(&src)).unwrap();
+    let leftovers: Vec<_> = std::fs::read_dir(out.parent().unwrap()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().contains(".tmp-")).collect();
+    assert!(leftovers.is_empty());
+}
+
+fn load_err(dir: &Path) -> String {
+    let dev = Device::Cpu;
+    let r = BertConfig::from_file(&dir.join("config.json")).and_then(|cfg| {
+        let p = Params::from_checkpoint(Checkpoint::load(dir, &dev)?, &dev)?;
+        BertForSequenceClassification::load(&p, &cfg).map(|_| ())
+    });
+    match r {
+        Err(e) => e.to_string(),
+        Ok(()) => panic!("{} loaded but should not", dir.display()),
+    }
+}
+
+#[test]
+fn broken_checkpoints_give_clear_errors() {
+    let src = fixture("bert-tiny-a");
+
+    let d = tmp("badcfg");
+    copy_dir(&src, &d);
+    std::fs::write(d.join("config.json"), r#"{"hidden_size": "thirty-two"}"#).unwrap();
+    let e = load_err(&d);
+    assert!(e.contains("config.json") && e.contains("hidden_size"), "{e}");
+
+    let d = tmp("heads");
+    copy_dir(&src, &d);
+    let mut cfg: Value = serde_json::from_str(&std::fs::read_to_string(src.join("config.json")).unwrap()).unwrap();
+    cfg["num_attention_heads"] = 5.into();
+    std::fs::write(d.join("config.json"), cfg.to_string()).unwrap();
+    let e = load_err(&d);
+    assert!(e.contains("num_attention_heads"), "{e}");
+
+    let d = tmp("arch");
+    copy_dir(&src, &d);
+    let mut cfg2 = cfg.clone();
+    cfg2["num_attention_heads"] = 4.into();
+    cfg2["model_type"] = "gpt2".into();
+    std::fs::write(d.join("config.json"), cfg2.to_string()).unwrap();
+    let e = load_err(&d);
+    assert!(e.contains("unsupported architecture") && e.contains("gpt2"), "{e}");
+
+    let d = tmp("truncated");
+    copy_dir(&src, &d);
+    let bytes = std::fs::read(d.join("model.safetensors")).unwrap();
+    std::fs::write(d.join("model.safetensors"), &bytes[..bytes.len() / 2]).unwrap();
+    let e = load_err(&d);
+    assert!(e.contains("model.safetensors") && e.contains("not a valid safetensors file"), "{e}");
+
+    let d = tmp("shape");
+    copy_dir(&src, &d);
+    let mut cfg3 = cfg.clone();
+    cfg3["num_attention_heads"] = 4.into();
+    cfg3["intermediate_size"] = 40.into();
+    std::fs::write(d.join("config.json"), cfg3.to_string()).unwrap();
+    let e = load_err(&d);
+    assert!(e.contains("intermediate.dense.weight") && e.contains("[37, 32]") && e.contains("[40, 32]"), "{e}");
+
+    let d = tmp("noweights");
+    copy_dir(&src, &d);
+    std::fs::remove_file(d.join("model.safetensors")).unwrap();
+    let e = load_err(&d);
+    assert!(e.contains("no model.safetensors"), "{e}");
+
+    let d = tmp("garbage-bin");
+    copy_dir(&fixture("bert-tiny-b"), &d);
+    std::fs::write(d.join("pytorch_model.bin"), b"PK\x03\x04 definitely not a torch zip").unwrap();
+    let e = load_err(&d);
+    assert!(e.contains("pytorch_model.bin"), "{e}");
+    let _ = ModelError::NotFound { id: String::new(), message: String::new() };
+}
