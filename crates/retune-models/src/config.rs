@@ -88,25 +88,25 @@ pub struct BertConfig {
     #[serde(default = "d_pos_type")]
     pub position_embedding_type: String,
     /// Dropout before the classifier; `None` uses `hidden_dropout_prob`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classifier_dropout: Option<f64>,
     /// `single_label_classification`, `multi_label_classification` or `regression`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem_type: Option<String>,
     /// Label names by id (as strings of integers, as in `config.json`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id2label: Option<BTreeMap<String, String>>,
     /// Label ids by name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label2id: Option<BTreeMap<String, i64>>,
     /// Explicit label count (when `id2label` is absent).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_labels: Option<usize>,
     /// Architectures named by the checkpoint (e.g. `BertForSequenceClassification`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub architectures: Option<Vec<String>>,
     /// `bert` for BERT-family checkpoints.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_type: Option<String>,
     /// Every other field, kept so a saved config round-trips.
     #[serde(flatten)]
