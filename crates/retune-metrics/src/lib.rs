@@ -26,6 +26,7 @@ pub mod chrf;
 pub mod classify;
 pub mod corpus;
 pub mod error;
+mod hashing;
 pub mod io;
 pub mod mean;
 pub mod meteor;

@@ -52,7 +52,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 
 /// Largest block of words that one shift may move (Tercom's `MAX_SHIFT_SIZE`).
 const MAX_SHIFT_SIZE: usize = 10;
@@ -537,30 +537,7 @@ fn normalize_general_and_western(s: &str) -> String {
 // Edit distance with shifts
 // ---------------------------------------------------------------------------
 
-/// FxHash-style hasher for the per-segment word interning table.
-#[derive(Default)]
-struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = self.0;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let w = u64::from_le_bytes(c.try_into().unwrap());
-            h = (h.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-        for &x in chunks.remainder() {
-            h = (h.rotate_left(5) ^ x as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-        self.0 = h;
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.0 = (self.0.rotate_left(5) ^ i as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
+use crate::hashing::FxHasher;
 
 /// sacrebleu's `lib_ter.translation_edit_rate` on already tokenized words:
 /// returns `(number of edits, number of reference words)`. An empty reference

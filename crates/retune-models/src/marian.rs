@@ -211,7 +211,7 @@ impl MarianConfig {
             return Err(ModelError::Architecture { path: path.into(), found: format!("model_type {t}"), supported: "marian".into() });
         }
         for (field, heads) in [("encoder_attention_heads", self.encoder_attention_heads), ("decoder_attention_heads", self.decoder_attention_heads)] {
-            if heads == 0 || self.d_model % heads != 0 {
+            if heads == 0 || !self.d_model.is_multiple_of(heads) {
                 return bad(format!("field '{field}' ({heads}) must divide 'd_model' ({})", self.d_model));
             }
         }
