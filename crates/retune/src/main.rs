@@ -21,6 +21,8 @@ enum Command {
     Eval(commands::eval::EvalArgs),
     /// Label and probabilities for every row of a file, from a classifier checkpoint.
     Predict(commands::predict::PredictArgs),
+    /// Translate with a Marian model (greedy or beam search).
+    Translate(commands::translate::TranslateArgs),
 }
 
 fn main() -> ExitCode {
@@ -28,6 +30,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Eval(args) => commands::eval::run(args),
         Command::Predict(args) => commands::predict::run(args),
+        Command::Translate(args) => commands::translate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

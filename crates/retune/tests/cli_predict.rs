@@ -58,3 +58,31 @@ fn predict_errors_name_the_file_and_column() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/model"));
 }
+
+#[test]
+fn translate_matches_transformers_generate() {
+    let fx = root().join("crates/retune-models/tests/fixtures/marian-tiny-tied");
+    let expected: Value = serde_json::from_str(&std::fs::read_to_string(fx.join("expected.json")).unwrap()).unwrap();
+    let src: Vec<String> = expected["generate_inputs"]["src_texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().trim_start_matches(">>cmn_Hans<<").trim().to_string())
+        .collect();
+    let dir = std::env::temp_dir().join(format!("retune-translate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("src.txt");
+    std::fs::write(&input, src.join("\n") + "\n").unwrap();
+    for (case, beams) in [("greedy", "1"), ("beam4_lp1.0", "4")] {
+        let want = expected["generate"].as_array().unwrap().iter().find(|g| g["name"] == case).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_retune"))
+            .args(["translate", "--model", fx.to_str().unwrap(), "--input", input.to_str().unwrap(), "--target-token", ">>cmn_Hans<<"])
+            .args(["--beams", beams, "--max-length", "20", "--batch-size", "3", "--early-stopping", "true"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let got: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect();
+        let want: Vec<String> = want["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect();
+        assert_eq!(got, want, "{case}");
+    }
+}
