@@ -71,7 +71,7 @@ impl TextTokenizer {
             .build()
             .map_err(|e| tok_err(vocab, e))?;
         let mut t = Tokenizer::new(wp);
-        t.with_normalizer(Some(BertNormalizer::new(true, chinese, strip_accents, lower)));
+        t.with_normalizer(Some(BertNormalizer::new(true, chinese, strip_accents, lower))).map_err(|e| tok_err(vocab, e))?;
         t.with_pre_tokenizer(Some(BertPreTokenizer));
         let id = |s: &str| t.token_to_id(s).ok_or_else(|| tok_err(vocab, format!("special token {s} is not in the vocabulary")));
         let (cls, sep) = (id("[CLS]")?, id("[SEP]")?);
