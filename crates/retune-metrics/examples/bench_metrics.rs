@@ -41,7 +41,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let hyps = read_lines(Path::new(&args[0]))?;
     let refs = vec![read_lines(Path::new(&args[1]))?];
-    let wanted: Vec<&str> = if args.len() > 2 { args[2..].iter().map(|s| s.as_str()).collect() } else { vec!["bleu", "chrf", "ter", "rouge", "meteor"] };
+    let wanted: Vec<&str> = if args.len() > 2 {
+        args[2..].iter().map(|s| s.as_str()).collect()
+    } else {
+        vec!["bleu", "chrf", "ter", "rouge", "meteor"]
+    };
     let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
     for name in wanted {
         let t0 = Instant::now();
@@ -49,16 +53,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "bleu" => Box::new(Bleu::new(BleuConfig::default())),
             "chrf" => Box::new(Chrf::new(ChrfConfig::default())),
             "ter" => Box::new(Ter::new(TerOptions::default())),
-            "rouge" => Box::new(RougeMetric::new(vec![RougeType::N(1), RougeType::N(2), RougeType::L, RougeType::Lsum], true)),
-            "meteor" => Box::new(MeteorMetric { meteor: Meteor::new(Arc::new(WordNet::load(&default_dir())?)) }),
+            "rouge" => Box::new(RougeMetric::new(
+                vec![RougeType::N(1), RougeType::N(2), RougeType::L, RougeType::Lsum],
+                true,
+            )),
+            "meteor" => Box::new(MeteorMetric {
+                meteor: Meteor::new(Arc::new(WordNet::load(&default_dir())?)),
+            }),
             other => return Err(format!("unknown metric {other}").into()),
         };
         let setup = t0.elapsed().as_secs_f64();
         // Each run builds a fresh metric state only where the metric has none to share; caches
         // (stems, synonyms) stay warm across runs as they would over a long evaluation.
         // The first run is cold (empty stem and synonym caches); the best of the next is warm.
-        let (cold, all, score) = timed(3, || metric.score_from_stats(&corpus_stats(metric.as_ref(), &hyps, &refs).sum()));
-        let (_, single, _) = one.install(|| timed(2, || metric.score_from_stats(&corpus_stats(metric.as_ref(), &hyps, &refs).sum())));
+        let (cold, all, score) = timed(3, || {
+            metric.score_from_stats(&corpus_stats(metric.as_ref(), &hyps, &refs).sum())
+        });
+        let (_, single, _) = one.install(|| {
+            timed(2, || {
+                metric.score_from_stats(&corpus_stats(metric.as_ref(), &hyps, &refs).sum())
+            })
+        });
         println!(
             "{{\"metric\": \"{name}\", \"pairs\": {}, \"score\": {score}, \"setup_s\": {setup:.4}, \"seconds_cold\": {cold:.4}, \"seconds_all_cores\": {all:.4}, \"seconds_one_thread\": {single:.4}, \"threads\": {}}}",
             hyps.len(),

@@ -195,7 +195,9 @@ impl Bleu {
             s
         };
         tokens.clear();
-        self.config.tokenize.for_each_token(py_rstrip(src), tok, |t| tokens.push(hash_bytes(t)));
+        self.config
+            .tokenize
+            .for_each_token(py_rstrip(src), tok, |t| tokens.push(hash_bytes(t)));
     }
 
     /// The score from summed statistics `[hyp_len, ref_len, correct.., total..]`.
@@ -206,7 +208,11 @@ impl Bleu {
         let (sys_len, ref_len) = (stats[0], stats[1]);
         let mut bp = 1.0;
         if sys_len < ref_len {
-            bp = if sys_len > 0.0 { (1.0 - ref_len / sys_len).exp() } else { 0.0 };
+            bp = if sys_len > 0.0 {
+                (1.0 - ref_len / sys_len).exp()
+            } else {
+                0.0
+            };
         }
         let mut precisions = vec![0.0; n];
         let done = |score, correct, total, precisions| BleuScore {
@@ -356,6 +362,9 @@ mod tests {
         // exp smoothing: p2 = 100/(2*3), p3 = 100/(4*2), p4 = 100/(8*1); bp = 1 (4 > 2)
         let expect = ((25f64.ln() + (100.0f64 / 6.0).ln() + 12.5f64.ln() + 12.5f64.ln()) / 4.0).exp();
         assert!((s.score - expect).abs() < 1e-12);
-        assert_eq!(s.verbose(), "25.0/16.7/12.5/12.5 (BP = 1.000 ratio = 2.000 hyp_len = 4 ref_len = 2)");
+        assert_eq!(
+            s.verbose(),
+            "25.0/16.7/12.5/12.5 (BP = 1.000 ratio = 2.000 hyp_len = 4 ref_len = 2)"
+        );
     }
 }

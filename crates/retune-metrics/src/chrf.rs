@@ -24,7 +24,14 @@ pub struct ChrfConfig {
 
 impl Default for ChrfConfig {
     fn default() -> Self {
-        ChrfConfig { char_order: 6, word_order: 0, beta: 2, lowercase: false, whitespace: false, eps_smoothing: false }
+        ChrfConfig {
+            char_order: 6,
+            word_order: 0,
+            beta: 2,
+            lowercase: false,
+            whitespace: false,
+            eps_smoothing: false,
+        }
     }
 }
 
@@ -105,7 +112,11 @@ impl Chrf {
             let prec = if n_hyp > 0.0 { n_match / n_hyp } else { eps };
             let rec = if n_ref > 0.0 { n_match / n_ref } else { eps };
             let denom = factor * prec + rec;
-            score += if denom > 0.0 { (1.0 + factor) * prec * rec / denom } else { eps };
+            score += if denom > 0.0 {
+                (1.0 + factor) * prec * rec / denom
+            } else {
+                eps
+            };
             if n_hyp > 0.0 && n_ref > 0.0 {
                 avg_prec += prec;
                 avg_rec += rec;
@@ -132,7 +143,11 @@ impl Chrf {
     }
 
     /// Corpus chrF of `hypotheses` against reference streams.
-    pub fn corpus_score<S: AsRef<str> + Sync, R: AsRef<str> + Sync>(&self, hypotheses: &[S], references: &[Vec<R>]) -> f64 {
+    pub fn corpus_score<S: AsRef<str> + Sync, R: AsRef<str> + Sync>(
+        &self,
+        hypotheses: &[S],
+        references: &[Vec<R>],
+    ) -> f64 {
         crate::corpus::corpus_score(self, hypotheses, references)
     }
 
@@ -148,7 +163,11 @@ impl Chrf {
         if self.config.whitespace {
             chars.extend(s.chars().map(|c| hash_unit(c as u64)));
         } else if s.is_ascii() {
-            chars.extend(s.bytes().filter(|b| !matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' ')).map(|b| hash_unit(b as u64)));
+            chars.extend(
+                s.bytes()
+                    .filter(|b| !matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' '))
+                    .map(|b| hash_unit(b as u64)),
+            );
         } else {
             for_each_py_token(s, |t| chars.extend(t.chars().map(|c| hash_unit(c as u64))));
         }
@@ -184,7 +203,17 @@ impl SegmentMetric for Chrf {
         let (nc, nw) = (self.config.char_order, self.config.word_order);
         SCRATCH.with(|cell| {
             let mut guard = cell.borrow_mut();
-            let Scratch { lower, chars, words, hyp_chars, hyp_words, tmp, table, stats, matches } = &mut *guard;
+            let Scratch {
+                lower,
+                chars,
+                words,
+                hyp_chars,
+                hyp_words,
+                tmp,
+                table,
+                stats,
+                matches,
+            } = &mut *guard;
             self.units(hypothesis, hyp_chars, hyp_words, lower);
             let mut best_f = -1.0;
             out.iter_mut().for_each(|x| *x = 0.0);
@@ -199,7 +228,11 @@ impl SegmentMetric for Chrf {
                 take_ngrams(table, hyp_chars, nc, tmp, &mut matches[..nc]);
                 take_ngrams(table, hyp_words, nw, tmp, &mut matches[nc..]);
                 for o in 0..order {
-                    let (h, r) = if o < nc { (hyp_chars.len(), chars.len()) } else { (hyp_words.len(), words.len()) };
+                    let (h, r) = if o < nc {
+                        (hyp_chars.len(), chars.len())
+                    } else {
+                        (hyp_words.len(), words.len())
+                    };
                     let k = if o < nc { o } else { o - nc };
                     stats[3 * o] = h.saturating_sub(k) as f64;
                     stats[3 * o + 1] = r.saturating_sub(k) as f64;
@@ -231,7 +264,11 @@ mod tests {
     #[test]
     fn hand_computed_unigram_chrf() {
         // char_order 1, beta 1: hyp "ab" vs ref "ac": P = R = 1/2 -> F = 50.
-        let c = Chrf::new(ChrfConfig { char_order: 1, beta: 1, ..Default::default() });
+        let c = Chrf::new(ChrfConfig {
+            char_order: 1,
+            beta: 1,
+            ..Default::default()
+        });
         let mut out = vec![0.0; 3];
         c.segment_stats("a b", &["a c"], &mut out);
         assert_eq!(out, [2.0, 2.0, 1.0]);
@@ -240,7 +277,11 @@ mod tests {
 
     #[test]
     fn chrf_plus_plus_splits_edge_punctuation() {
-        let c = Chrf::new(ChrfConfig { char_order: 1, word_order: 1, ..Default::default() });
+        let c = Chrf::new(ChrfConfig {
+            char_order: 1,
+            word_order: 1,
+            ..Default::default()
+        });
         let mut out = vec![0.0; 6];
         c.segment_stats("hello, world", &["hello world"], &mut out);
         // words: [hello , world] vs [hello world]

@@ -47,8 +47,17 @@ pub struct ClassificationReport {
 fn prf(tp: f64, pred: f64, gold: f64, support: u64) -> Prf {
     let precision = if pred > 0.0 { tp / pred } else { 0.0 };
     let recall = if gold > 0.0 { tp / gold } else { 0.0 };
-    let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
-    Prf { precision, recall, f1, support }
+    let f1 = if precision + recall > 0.0 {
+        2.0 * precision * recall / (precision + recall)
+    } else {
+        0.0
+    };
+    Prf {
+        precision,
+        recall,
+        f1,
+        support,
+    }
 }
 
 impl ClassificationReport {
@@ -59,10 +68,22 @@ impl ClassificationReport {
         let gold: Vec<u64> = confusion.iter().map(|r| r.iter().sum()).collect();
         let pred: Vec<u64> = (0..k).map(|j| confusion.iter().map(|r| r[j]).sum()).collect();
         let tp: Vec<u64> = (0..k).map(|i| confusion[i][i]).collect();
-        let per_class: Vec<Prf> =
-            (0..k).map(|i| prf(tp[i] as f64, pred[i] as f64, gold[i] as f64, gold[i])).collect();
-        let mean = |f: &dyn Fn(&Prf) -> f64| if k > 0 { per_class.iter().map(f).sum::<f64>() / k as f64 } else { 0.0 };
-        let macro_avg = Prf { precision: mean(&|p| p.precision), recall: mean(&|p| p.recall), f1: mean(&|p| p.f1), support: n };
+        let per_class: Vec<Prf> = (0..k)
+            .map(|i| prf(tp[i] as f64, pred[i] as f64, gold[i] as f64, gold[i]))
+            .collect();
+        let mean = |f: &dyn Fn(&Prf) -> f64| {
+            if k > 0 {
+                per_class.iter().map(f).sum::<f64>() / k as f64
+            } else {
+                0.0
+            }
+        };
+        let macro_avg = Prf {
+            precision: mean(&|p| p.precision),
+            recall: mean(&|p| p.recall),
+            f1: mean(&|p| p.f1),
+            support: n,
+        };
         let wmean = |f: &dyn Fn(&Prf) -> f64| {
             if n > 0 {
                 per_class.iter().map(|p| f(p) * p.support as f64).sum::<f64>() / n as f64
@@ -70,7 +91,12 @@ impl ClassificationReport {
                 0.0
             }
         };
-        let weighted_avg = Prf { precision: wmean(&|p| p.precision), recall: wmean(&|p| p.recall), f1: wmean(&|p| p.f1), support: n };
+        let weighted_avg = Prf {
+            precision: wmean(&|p| p.precision),
+            recall: wmean(&|p| p.recall),
+            f1: wmean(&|p| p.f1),
+            support: n,
+        };
         let tps: u64 = tp.iter().sum();
         let micro_avg = prf(tps as f64, n as f64, n as f64, n);
         let accuracy = if n > 0 { tps as f64 / n as f64 } else { 0.0 };
@@ -82,8 +108,22 @@ impl ClassificationReport {
         let cov_ytyp = c * s - pt;
         let cov_ypyp = s * s - pp;
         let cov_ytyt = s * s - tt;
-        let mcc = if cov_ypyp * cov_ytyt == 0.0 { 0.0 } else { cov_ytyp / (cov_ytyt * cov_ypyp).sqrt() };
-        ClassificationReport { labels, confusion, accuracy, per_class, macro_avg, weighted_avg, micro_avg, mcc, n }
+        let mcc = if cov_ypyp * cov_ytyt == 0.0 {
+            0.0
+        } else {
+            cov_ytyp / (cov_ytyt * cov_ypyp).sqrt()
+        };
+        ClassificationReport {
+            labels,
+            confusion,
+            accuracy,
+            per_class,
+            macro_avg,
+            weighted_avg,
+            micro_avg,
+            mcc,
+            n,
+        }
     }
 
     /// Builds the report from predicted and gold labels (same length).
@@ -95,8 +135,7 @@ impl ClassificationReport {
     /// assert_eq!(r.confusion, vec![vec![1, 1], vec![0, 1]]);
     /// ```
     pub fn from_labels<S: AsRef<str>>(pred: &[S], gold: &[S]) -> Self {
-        let mut labels: Vec<String> =
-            pred.iter().chain(gold.iter()).map(|s| s.as_ref().to_string()).collect();
+        let mut labels: Vec<String> = pred.iter().chain(gold.iter()).map(|s| s.as_ref().to_string()).collect();
         labels.sort();
         labels.dedup();
         let index: HashMap<&str, usize> = labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
@@ -131,7 +170,11 @@ impl std::str::FromStr for ClassScore {
             "macro-f1" | "f1" => ClassScore::MacroF1,
             "weighted-f1" => ClassScore::WeightedF1,
             "mcc" => ClassScore::Mcc,
-            o => return Err(format!("unknown classification score '{o}' (expected accuracy, macro-f1, weighted-f1, mcc)")),
+            o => {
+                return Err(format!(
+                    "unknown classification score '{o}' (expected accuracy, macro-f1, weighted-f1, mcc)"
+                ))
+            }
         })
     }
 }
@@ -155,7 +198,9 @@ impl ClassificationMetric {
     /// The report from summed statistics.
     pub fn report(&self, stats: &[f64]) -> ClassificationReport {
         let k = self.labels.len();
-        let confusion = (0..k).map(|g| (0..k).map(|p| stats[g * k + p] as u64).collect()).collect();
+        let confusion = (0..k)
+            .map(|g| (0..k).map(|p| stats[g * k + p] as u64).collect())
+            .collect();
         ClassificationReport::from_confusion(self.labels.clone(), confusion)
     }
 }
@@ -176,7 +221,10 @@ impl SegmentMetric for ClassificationMetric {
     fn segment_stats(&self, hypothesis: &str, references: &[&str], out: &mut [f64]) {
         out.iter_mut().for_each(|x| *x = 0.0);
         let k = self.labels.len();
-        if let (Some(&p), Some(&g)) = (self.index.get(hypothesis), references.first().and_then(|g| self.index.get(*g))) {
+        if let (Some(&p), Some(&g)) = (
+            self.index.get(hypothesis),
+            references.first().and_then(|g| self.index.get(*g)),
+        ) {
             out[g * k + p] = 1.0;
         }
     }

@@ -31,7 +31,10 @@ pub struct SegmentStats {
 impl SegmentStats {
     /// An empty table of rows of `width` statistics.
     pub fn new(width: usize) -> Self {
-        SegmentStats { width, data: Vec::new() }
+        SegmentStats {
+            width,
+            data: Vec::new(),
+        }
     }
     /// Number of segments.
     pub fn len(&self) -> usize {

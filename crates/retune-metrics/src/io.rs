@@ -9,11 +9,16 @@ use std::path::Path;
 pub fn read_lines(path: &Path) -> Result<Vec<String>, MetricsError> {
     let bytes = if path.as_os_str() == "-" {
         let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)
-            .map_err(|source| MetricsError::Io { path: path.to_path_buf(), source })?;
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut v).map_err(|source| MetricsError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         v
     } else {
-        std::fs::read(path).map_err(|source| MetricsError::Io { path: path.to_path_buf(), source })?
+        std::fs::read(path).map_err(|source| MetricsError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
     };
     split_lines(&bytes, path)
 }

@@ -18,14 +18,21 @@ pub struct RougeMetric {
 impl RougeMetric {
     /// ROUGE with the given types and stemming.
     pub fn new(types: Vec<RougeType>, use_stemmer: bool) -> Self {
-        RougeMetric { scorer: RougeScorer::new(types, use_stemmer), newline_marker: None }
+        RougeMetric {
+            scorer: RougeScorer::new(types, use_stemmer),
+            newline_marker: None,
+        }
     }
     /// Mean precision, recall and F-measure per type, from summed statistics.
     pub fn means(&self, stats: &[f64]) -> Vec<RougeScore> {
         let n = stats[stats.len() - 1];
         let d = if n > 0.0 { n } else { 1.0 };
         (0..self.scorer.types().len())
-            .map(|t| RougeScore { precision: stats[3 * t] / d, recall: stats[3 * t + 1] / d, fmeasure: stats[3 * t + 2] / d })
+            .map(|t| RougeScore {
+                precision: stats[3 * t] / d,
+                recall: stats[3 * t + 1] / d,
+                fmeasure: stats[3 * t + 2] / d,
+            })
             .collect()
     }
     fn prepare<'a>(&self, s: &'a str) -> std::borrow::Cow<'a, str> {
@@ -47,7 +54,11 @@ impl SegmentMetric for RougeMetric {
         let hyp = self.prepare(hypothesis);
         let refs: Vec<std::borrow::Cow<str>> = references.iter().map(|r| self.prepare(r)).collect();
         let refs: Vec<&str> = refs.iter().map(|r| r.as_ref()).collect();
-        let scores = if refs.len() == 1 { self.scorer.score(refs[0], &hyp) } else { self.scorer.score_multi(&refs, &hyp) };
+        let scores = if refs.len() == 1 {
+            self.scorer.score(refs[0], &hyp)
+        } else {
+            self.scorer.score_multi(&refs, &hyp)
+        };
         for (t, s) in scores.iter().enumerate() {
             out[3 * t] = s.precision;
             out[3 * t + 1] = s.recall;

@@ -332,8 +332,7 @@ impl Cache {
             } else {
                 for &j in self.ref_left.iter().rev() {
                     let key = self.ref_key[j as usize];
-                    if !self.ref_used[j as usize] && key != NONE && syn.binary_search(&key).is_ok()
-                    {
+                    if !self.ref_used[j as usize] && key != NONE && syn.binary_search(&key).is_ok() {
                         best = j;
                         break;
                     }
@@ -536,10 +535,7 @@ impl Meteor {
             cache = Cache::default();
         }
         let out = f(&mut cache);
-        self.caches
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(cache);
+        self.caches.lock().unwrap_or_else(|e| e.into_inner()).push(cache);
         out
     }
 

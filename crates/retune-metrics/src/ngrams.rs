@@ -59,7 +59,13 @@ thread_local! {
     static SORTED: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-fn count_ngrams_with(tokens: &[u64], max_order: usize, out: &mut [Counts], scratch: &mut Vec<u64>, sorted: &mut Vec<u64>) {
+fn count_ngrams_with(
+    tokens: &[u64],
+    max_order: usize,
+    out: &mut [Counts],
+    scratch: &mut Vec<u64>,
+    sorted: &mut Vec<u64>,
+) {
     scratch.clear();
     scratch.extend_from_slice(tokens);
     for (n, counts) in out.iter_mut().enumerate().take(max_order) {
@@ -150,7 +156,10 @@ mod tests {
 
     #[test]
     fn counts_and_matches_by_hand() {
-        let toks: Vec<u64> = ["a", "b", "a", "b", "a"].iter().map(|t| hash_bytes(t.as_bytes())).collect();
+        let toks: Vec<u64> = ["a", "b", "a", "b", "a"]
+            .iter()
+            .map(|t| hash_bytes(t.as_bytes()))
+            .collect();
         let mut out = vec![Counts::new(); 3];
         let mut s = Vec::new();
         count_ngrams(&toks, 3, &mut out, &mut s);
@@ -227,7 +236,11 @@ impl NgramTable {
 
     /// Doubles the capacity, keeping the contents.
     fn grow(&mut self) {
-        let entries: Vec<(u64, u32)> = self.used.iter().map(|&s| (self.keys[s as usize], self.counts[s as usize])).collect();
+        let entries: Vec<(u64, u32)> = self
+            .used
+            .iter()
+            .map(|&s| (self.keys[s as usize], self.counts[s as usize]))
+            .collect();
         let want = (self.keys.len() * 2).max(16);
         self.keys = vec![0; want];
         self.counts = vec![0; want];
@@ -325,7 +338,13 @@ pub fn add_ngrams(table: &mut NgramTable, tokens: &[u64], max_order: usize, scra
 
 /// For each order `1..=max_order`, the number of n-grams of `tokens` that take a remaining
 /// occurrence from `table` (the clipped matches), written to `matches[order - 1]`.
-pub fn take_ngrams(table: &mut NgramTable, tokens: &[u64], max_order: usize, scratch: &mut Vec<u64>, matches: &mut [u32]) {
+pub fn take_ngrams(
+    table: &mut NgramTable,
+    tokens: &[u64],
+    max_order: usize,
+    scratch: &mut Vec<u64>,
+    matches: &mut [u32],
+) {
     for_each_order(tokens, max_order, scratch, |o, hs| {
         let mut m = 0;
         for &h in hs {

@@ -62,9 +62,7 @@ impl HashMix {
 }
 
 fn mix(x: u32, y: u32) -> u32 {
-    let r = MIX_MULT_L
-        .wrapping_mul(x)
-        .wrapping_sub(MIX_MULT_R.wrapping_mul(y));
+    let r = MIX_MULT_L.wrapping_mul(x).wrapping_sub(MIX_MULT_R.wrapping_mul(y));
     r ^ (r >> XSHIFT)
 }
 
@@ -287,10 +285,7 @@ impl NumpyRng {
     /// holding `n_samples * n` indices in memory.
     pub fn fill_choice(&mut self, n: usize, out: &mut [u32]) {
         let n = n as u64;
-        assert!(
-            (1..=1u64 << 32).contains(&n),
-            "fill_choice: n must be in 1..=2^32"
-        );
+        assert!((1..=1u64 << 32).contains(&n), "fill_choice: n must be in 1..=2^32");
         let rng = n - 1;
         if rng == 0 {
             out.fill(0);

@@ -53,7 +53,9 @@ pub enum RougeError {
     /// rouge-score's `split_summaries=True` splits rougeLsum sentences with
     /// NLTK's trained Punkt model (`nltk.sent_tokenize`), which is not
     /// reproduced here.
-    #[error("split_summaries=True (NLTK punkt sentence splitting) is not supported; put one sentence per line instead")]
+    #[error(
+        "split_summaries=True (NLTK punkt sentence splitting) is not supported; put one sentence per line instead"
+    )]
     SplitSummariesUnsupported,
 }
 
@@ -319,11 +321,7 @@ fn for_each_raw_token(text: &str, buf: &mut Vec<u8>, mut f: impl FnMut(&[u8], u6
             if buf.len() < 12 {
                 packed += code as u64 * POW37[buf.len()];
             }
-            buf.push(if code <= 26 {
-                b'a' + code - 1
-            } else {
-                b'0' + code - 27
-            });
+            buf.push(if code <= 26 { b'a' + code - 1 } else { b'0' + code - 27 });
         }};
     }
     while i < b.len() {
@@ -676,10 +674,7 @@ impl Scratch {
 // Scores
 
 fn lcs_score(lcs: usize, target_len: usize, prediction_len: usize) -> RougeScore {
-    RougeScore::from_precision_recall(
-        lcs as f64 / prediction_len as f64,
-        lcs as f64 / target_len as f64,
-    )
+    RougeScore::from_precision_recall(lcs as f64 / prediction_len as f64, lcs as f64 / target_len as f64)
 }
 
 /// Counts matches between two sorted sequences (sum of min counts).
@@ -723,26 +718,20 @@ fn score_ngrams(t: &[u32], p: &[u32], n: usize, w: &mut Work) -> RougeScore {
             }
             2 => {
                 w.keys_a.clear();
-                w.keys_a
-                    .extend(t.windows(2).map(|x| (x[0] as u64) << 32 | x[1] as u64));
+                w.keys_a.extend(t.windows(2).map(|x| (x[0] as u64) << 32 | x[1] as u64));
                 w.keys_a.sort_unstable();
                 w.keys_b.clear();
-                w.keys_b
-                    .extend(p.windows(2).map(|x| (x[0] as u64) << 32 | x[1] as u64));
+                w.keys_b.extend(p.windows(2).map(|x| (x[0] as u64) << 32 | x[1] as u64));
                 w.keys_b.sort_unstable();
                 inter = merge_count(&w.keys_a, &w.keys_b);
             }
             _ => {
                 w.ia.clear();
                 w.ia.extend(0..tc as u32);
-                w.ia.sort_unstable_by(|&x, &y| {
-                    t[x as usize..x as usize + n].cmp(&t[y as usize..y as usize + n])
-                });
+                w.ia.sort_unstable_by(|&x, &y| t[x as usize..x as usize + n].cmp(&t[y as usize..y as usize + n]));
                 w.ib.clear();
                 w.ib.extend(0..pc as u32);
-                w.ib.sort_unstable_by(|&x, &y| {
-                    p[x as usize..x as usize + n].cmp(&p[y as usize..y as usize + n])
-                });
+                w.ib.sort_unstable_by(|&x, &y| p[x as usize..x as usize + n].cmp(&p[y as usize..y as usize + n]));
                 let (a, b) = (&w.ia, &w.ib);
                 let (mut i, mut j) = (0, 0);
                 while i < a.len() && j < b.len() {
@@ -761,10 +750,7 @@ fn score_ngrams(t: &[u32], p: &[u32], n: usize, w: &mut Work) -> RougeScore {
             }
         }
     }
-    RougeScore::from_precision_recall(
-        inter as f64 / pc.max(1) as f64,
-        inter as f64 / tc.max(1) as f64,
-    )
+    RougeScore::from_precision_recall(inter as f64 / pc.max(1) as f64, inter as f64 / tc.max(1) as f64)
 }
 
 #[inline]
@@ -805,11 +791,7 @@ fn lcs_len(a: &[u32], b: &[u32], w: &mut Work) -> usize {
             let mut diag = 0u32;
             for j in 0..short.len() {
                 let up = row[j + 1];
-                row[j + 1] = if x == short[j] {
-                    diag + 1
-                } else {
-                    up.max(row[j])
-                };
+                row[j + 1] = if x == short[j] { diag + 1 } else { up.max(row[j]) };
                 diag = up;
             }
         }
@@ -945,10 +927,7 @@ mod tests {
 
     #[test]
     fn tokenizer() {
-        assert_eq!(
-            tokenize("Hello, World! café", false),
-            ["hello", "world", "caf"]
-        );
+        assert_eq!(tokenize("Hello, World! café", false), ["hello", "world", "caf"]);
         assert_eq!(
             tokenize("\u{212A}elvin \u{130}stanbul", false),
             ["kelvin", "i", "stanbul"]

@@ -75,7 +75,14 @@ pub fn estimate_ci(scores: &[f64], seed: u64) -> BootstrapCi {
     let n = s.len();
     let lo = n / 40;
     let hi = n - lo - 1;
-    BootstrapCi { mean: mean(&s), half_width: 0.5 * (s[hi] - s[lo]), lower: s[lo], upper: s[hi], n_samples: n, seed }
+    BootstrapCi {
+        mean: mean(&s),
+        half_width: 0.5 * (s[hi] - s[lo]),
+        lower: s[lo],
+        upper: s[hi],
+        n_samples: n,
+        seed,
+    }
 }
 
 /// Scores of `n_samples` bootstrap resamples of each statistics table, all resampled with the
@@ -115,7 +122,12 @@ fn resampled_scores<M: SegmentMetric + ?Sized>(
 }
 
 /// A bootstrap 95% confidence interval of a corpus score, as sacrebleu's `--confidence`.
-pub fn bootstrap_ci<M: SegmentMetric + ?Sized>(metric: &M, stats: &SegmentStats, n_samples: usize, seed: u64) -> BootstrapCi {
+pub fn bootstrap_ci<M: SegmentMetric + ?Sized>(
+    metric: &M,
+    stats: &SegmentStats,
+    n_samples: usize,
+    seed: u64,
+) -> BootstrapCi {
     let mut rng = NumpyRng::new(seed);
     let scores = resampled_scores(metric, &[stats], &mut rng, n_samples);
     estimate_ci(&scores[0], seed)
@@ -142,7 +154,12 @@ pub fn paired_bootstrap<M: SegmentMetric + ?Sized>(
     let m = mean(&diffs);
     let real = (bl_score - sys_score).abs();
     let c = diffs.iter().filter(|&&d| d - m > real).count();
-    PairedResult { score: sys_score, baseline: bl_score, p_value: p_value(c, n_samples), ci: Some(estimate_ci(&scores[1], seed)) }
+    PairedResult {
+        score: sys_score,
+        baseline: bl_score,
+        p_value: p_value(c, n_samples),
+        ci: Some(estimate_ci(&scores[1], seed)),
+    }
 }
 
 /// Paired approximate randomization test, as sacrebleu's `_paired_ar_test`: each trial swaps
@@ -177,7 +194,11 @@ pub fn paired_ar<M: SegmentMetric + ?Sized>(
                     let mut a = vec![0.0; w];
                     let mut b = vec![0.0; w];
                     for (i, &pos) in row.iter().enumerate() {
-                        let (x, y) = if pos { (baseline.row(i), system.row(i)) } else { (system.row(i), baseline.row(i)) };
+                        let (x, y) = if pos {
+                            (baseline.row(i), system.row(i))
+                        } else {
+                            (system.row(i), baseline.row(i))
+                        };
                         for k in 0..w {
                             a[k] += x[k];
                             b[k] += y[k];
@@ -193,7 +214,12 @@ pub fn paired_ar<M: SegmentMetric + ?Sized>(
         let scores = resampled_scores(metric, &[system], &mut rng, n_confidence);
         estimate_ci(&scores[0], seed)
     });
-    PairedResult { score: sys_score, baseline: bl_score, p_value: p_value(count, n_trials), ci }
+    PairedResult {
+        score: sys_score,
+        baseline: bl_score,
+        p_value: p_value(count, n_trials),
+        ci,
+    }
 }
 
 #[cfg(test)]

@@ -143,11 +143,7 @@ impl Ter {
             .map(|r| {
                 let mut twice = String::new();
                 tokenize_into(&self.opts, r.trim_end_matches(is_py_whitespace), &mut once);
-                tokenize_into(
-                    &self.opts,
-                    once.trim_end_matches(is_py_whitespace),
-                    &mut twice,
-                );
+                tokenize_into(&self.opts, once.trim_end_matches(is_py_whitespace), &mut twice);
                 twice
             })
             .collect();
@@ -158,11 +154,7 @@ impl Ter {
     /// (which must come from a scorer with the same options).
     pub fn segment_stats_prepared(&self, hypothesis: &str, references: &TerReferences) -> [f64; 2] {
         let mut hyp_tok = String::new();
-        tokenize_into(
-            &self.opts,
-            hypothesis.trim_end_matches(is_py_whitespace),
-            &mut hyp_tok,
-        );
+        tokenize_into(&self.opts, hypothesis.trim_end_matches(is_py_whitespace), &mut hyp_tok);
         let hyp_words: Vec<&str> = split_tokens(&hyp_tok).collect();
         let refs = &references.tokenized;
         if refs.is_empty() {
@@ -184,9 +176,7 @@ impl Ter {
     /// Sums segment statistics in order (sacrebleu's `sum_of_lists`), giving the
     /// corpus statistics that [`Ter::score_from_stats`] expects.
     pub fn sum_stats(stats: &[[f64; 2]]) -> [f64; 2] {
-        stats
-            .iter()
-            .fold([0.0, 0.0], |acc, s| [acc[0] + s[0], acc[1] + s[1]])
+        stats.iter().fold([0.0, 0.0], |acc, s| [acc[0] + s[0], acc[1] + s[1]])
     }
 
     /// Corpus TER (in percent) from summed statistics, sacrebleu's
@@ -261,31 +251,18 @@ fn tokenize_into(opts: &TerOptions, s: &str, out: &mut String) {
                 gap = true;
                 continue;
             }
-            if opts.no_punct
-                && matches!(
-                    b,
-                    b'.' | b',' | b'?' | b':' | b';' | b'!' | b'"' | b'(' | b')'
-                )
-            {
+            if opts.no_punct && matches!(b, b'.' | b',' | b'?' | b':' | b';' | b'!' | b'"' | b'(' | b')') {
                 continue;
             }
             if gap && !out.is_empty() {
                 out.push(' ');
             }
             gap = false;
-            out.push(if opts.case_sensitive {
-                b
-            } else {
-                b.to_ascii_lowercase()
-            } as char);
+            out.push(if opts.case_sensitive { b } else { b.to_ascii_lowercase() } as char);
         }
         return;
     }
-    let mut cur: String = if opts.case_sensitive {
-        s.to_owned()
-    } else {
-        py_lower(s)
-    };
+    let mut cur: String = if opts.case_sensitive { s.to_owned() } else { py_lower(s) };
     if opts.normalized {
         cur = normalize_general_and_western(&cur);
         if opts.asian_support {
@@ -310,10 +287,7 @@ fn tokenize_into(opts: &TerOptions, s: &str, out: &mut String) {
 /// `' '.join(s.split())` appended to the empty `out`.
 fn collapse_whitespace(s: &str, out: &mut String) {
     if s.is_ascii() {
-        for w in s
-            .as_bytes()
-            .split(|&b| matches!(b, b'\t'..=b'\r' | 0x1c..=0x1f | b' '))
-        {
+        for w in s.as_bytes().split(|&b| matches!(b, b'\t'..=b'\r' | 0x1c..=0x1f | b' ')) {
             if !w.is_empty() {
                 if !out.is_empty() {
                     out.push(' ');
@@ -675,11 +649,7 @@ impl Scratch {
         loop {
             // Distances only decrease, so once fast, always fast.
             self.fast = self.fast || (self.scores[n] as i64) < self.lb_out;
-            let pre_score = if self.fast {
-                self.scores[n]
-            } else {
-                self.fwd[n * w + m]
-            };
+            let pre_score = if self.fast { self.scores[n] } else { self.fwd[n * w + m] };
             self.trace_alignment();
             match self.best_shift(pre_score, &mut checked) {
                 ShiftResult::Abort | ShiftResult::NoGain => return shifts + pre_score as usize,
@@ -837,8 +807,7 @@ impl Scratch {
         let rem = j % 64;
         if rem > 0 {
             let mask = (1u64 << rem) - 1;
-            v += (st[2 * full] & mask).count_ones() as i32
-                - (st[2 * full + 1] & mask).count_ones() as i32;
+            v += (st[2 * full] & mask).count_ones() as i32 - (st[2 * full + 1] & mask).count_ones() as i32;
         }
         v
     }
@@ -853,8 +822,7 @@ impl Scratch {
         let nb = self.nb;
         let t = j - 1;
         let base = i * 2 * nb + 2 * (t / 64);
-        ((self.states[base] >> (t % 64)) & 1) as i32
-            - ((self.states[base + 1] >> (t % 64)) & 1) as i32
+        ((self.states[base] >> (t % 64)) & 1) as i32 - ((self.states[base + 1] >> (t % 64)) & 1) as i32
     }
 
     /// Recomputes forward rows `start..=n` of `self.hyp` (row `start-1` valid).
@@ -866,14 +834,7 @@ impl Scratch {
             let (prev_rows, cur_rows) = self.fwd.split_at_mut(i * w);
             let prev = &prev_rows[(i - 1) * w..];
             let cur = &mut cur_rows[..w];
-            compute_row(
-                prev,
-                cur,
-                self.hyp[i - 1],
-                &self.refw,
-                self.lo[i],
-                self.hi[i],
-            );
+            compute_row(prev, cur, self.hyp[i - 1], &self.refw, self.lo[i], self.hi[i]);
         }
     }
 
@@ -1070,11 +1031,7 @@ impl Scratch {
         let mut prev_idx: i64 = -1;
         for offset in -1i64..len as i64 {
             let p = start_r as i64 + offset;
-            let idx = if p == -1 {
-                0
-            } else {
-                self.align[p as usize] as i64 + 1
-            };
+            let idx = if p == -1 { 0 } else { self.align[p as usize] as i64 + 1 };
             if idx == prev_idx {
                 continue;
             }
@@ -1087,11 +1044,7 @@ impl Scratch {
                 None => 1,
                 Some(b) => {
                     let tie_wins = (len, std::cmp::Reverse(start_h), std::cmp::Reverse(idx))
-                        > (
-                            b.len,
-                            std::cmp::Reverse(b.start_h),
-                            std::cmp::Reverse(b.idx),
-                        );
+                        > (b.len, std::cmp::Reverse(b.start_h), std::cmp::Reverse(b.idx));
                     if tie_wins {
                         b.delta
                     } else {
@@ -1127,12 +1080,7 @@ impl Scratch {
     /// many rows remain, combines row `r` with the cost-to-go of the shared
     /// suffix: `min_j D(r, j) + back(r, j)`.
     #[inline(never)]
-    fn unrestricted_cost<const NB: usize>(
-        &mut self,
-        k: usize,
-        r: usize,
-        max_cost: i32,
-    ) -> Option<i32> {
+    fn unrestricted_cost<const NB: usize>(&mut self, k: usize, r: usize, max_cost: i32) -> Option<i32> {
         let n = self.hyp.len();
         let m = self.refw.len();
         let last_bit = self.last_bit;
@@ -1145,12 +1093,7 @@ impl Scratch {
         let mut score = self.scores[k];
         for i in k + 1..=r {
             let id = self.cand[i - 1] as usize;
-            score += myers_step_n::<NB>(
-                &mut pv,
-                &mut mv,
-                &self.peq[id * NB..(id + 1) * NB],
-                last_bit,
-            );
+            score += myers_step_n::<NB>(&mut pv, &mut mv, &self.peq[id * NB..(id + 1) * NB], last_bit);
             if score - ((n - i) as i32) > max_cost {
                 return None;
             }
@@ -1166,8 +1109,7 @@ impl Scratch {
             for j in (0..m).rev() {
                 c -= ((pv[j / 64] >> (j % 64)) & 1) as i32 - ((mv[j / 64] >> (j % 64)) & 1) as i32;
                 let t = m - 1 - j;
-                v += ((back[2 * (t / 64)] >> (t % 64)) & 1) as i32
-                    - ((back[2 * (t / 64) + 1] >> (t % 64)) & 1) as i32;
+                v += ((back[2 * (t / 64)] >> (t % 64)) & 1) as i32 - ((back[2 * (t / 64) + 1] >> (t % 64)) & 1) as i32;
                 best = best.min(c + v);
             }
             return (best <= max_cost).then_some(best);
@@ -1175,12 +1117,7 @@ impl Scratch {
         let valid = !0u64 >> (63 - last_bit);
         for i in r + 1..=n {
             let id = self.hyp[i - 1] as usize;
-            score += myers_step_n::<NB>(
-                &mut pv,
-                &mut mv,
-                &self.peq[id * NB..(id + 1) * NB],
-                last_bit,
-            );
+            score += myers_step_n::<NB>(&mut pv, &mut mv, &self.peq[id * NB..(id + 1) * NB], last_bit);
             if score - ((n - i) as i32) > max_cost {
                 return None;
             }
@@ -1204,8 +1141,7 @@ impl Scratch {
         let n = self.hyp.len();
         let nb = self.nb;
         self.st_a.clear();
-        self.st_a
-            .extend_from_slice(&self.states[k * 2 * nb..(k + 1) * 2 * nb]);
+        self.st_a.extend_from_slice(&self.states[k * 2 * nb..(k + 1) * 2 * nb]);
         self.st_b.clear();
         self.st_b.resize(2 * nb, 0);
         let mut score = self.scores[k];
@@ -1221,13 +1157,7 @@ impl Scratch {
             if score - ((n - i) as i32) > max_cost {
                 return None;
             }
-            if i >= r
-                && same_row(
-                    &self.st_a,
-                    &self.states[i * 2 * nb..(i + 1) * 2 * nb],
-                    self.last_bit,
-                )
-            {
+            if i >= r && same_row(&self.st_a, &self.states[i * 2 * nb..(i + 1) * 2 * nb], self.last_bit) {
                 let c = self.scores[n];
                 return (c <= max_cost).then_some(c);
             }
@@ -1262,11 +1192,7 @@ impl Scratch {
         let w = m + 1;
         let k = common_prefix(&self.hyp, &self.cand);
         if k == n {
-            let c = if self.fast {
-                self.scores[n]
-            } else {
-                self.fwd[n * w + m]
-            };
+            let c = if self.fast { self.scores[n] } else { self.fwd[n * w + m] };
             return (c <= max_cost).then_some(c);
         }
         // Unrestricted distance first: it is a lower bound of the beam-restricted
@@ -1373,12 +1299,7 @@ fn same_row(a: &[u64], b: &[u64], last_bit: u32) -> bool {
 /// [`myers_row`] with the block count known at compile time and the row
 /// kept in registers.
 #[inline(always)]
-fn myers_step_n<const NB: usize>(
-    pv: &mut [u64; NB],
-    mv: &mut [u64; NB],
-    eq: &[u64],
-    last_bit: u32,
-) -> i32 {
+fn myers_step_n<const NB: usize>(pv: &mut [u64; NB], mv: &mut [u64; NB], eq: &[u64], last_bit: u32) -> i32 {
     let mut hin: i32 = 1;
     for b in 0..NB {
         let e = eq[b];
@@ -1406,14 +1327,7 @@ fn myers_step_n<const NB: usize>(
 /// One beam-restricted Levenshtein row: `cur[lo..hi]` from `prev` (cells
 /// outside the beam are `INF`); returns the row minimum.
 #[inline]
-fn compute_row(
-    prev: &[i32],
-    cur: &mut [i32],
-    word: u32,
-    refw: &[u32],
-    lo: usize,
-    hi: usize,
-) -> i32 {
+fn compute_row(prev: &[i32], cur: &mut [i32], word: u32, refw: &[u32], lo: usize, hi: usize) -> i32 {
     let w = refw.len() + 1;
     let prev = &prev[..w];
     let cur = &mut cur[..w];
@@ -1470,11 +1384,7 @@ fn common_prefix(a: &[u32], b: &[u32]) -> usize {
 }
 
 fn common_suffix(a: &[u32], b: &[u32]) -> usize {
-    a.iter()
-        .rev()
-        .zip(b.iter().rev())
-        .take_while(|(x, y)| x == y)
-        .count()
+    a.iter().rev().zip(b.iter().rev()).take_while(|(x, y)| x == y).count()
 }
 
 #[cfg(test)]

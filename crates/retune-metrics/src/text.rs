@@ -104,7 +104,10 @@ mod tests {
     #[test]
     fn split_matches_python_whitespace_set() {
         // Python: 'a\x1cb\x85c\u2028d\u200be'.split() == ['a', 'b', 'c', 'd\u200be']
-        assert_eq!(py_split("a\u{1c}b\u{85}c\u{2028}d\u{200b}e"), ["a", "b", "c", "d\u{200b}e"]);
+        assert_eq!(
+            py_split("a\u{1c}b\u{85}c\u{2028}d\u{200b}e"),
+            ["a", "b", "c", "d\u{200b}e"]
+        );
         assert_eq!(py_split(""), Vec::<&str>::new());
         assert_eq!(py_split(" \t "), Vec::<&str>::new());
     }

@@ -339,7 +339,11 @@ fn rules_13a(line: &str, sc: &mut TokScratch) {
     let line: &str = if special {
         owned = line.replace("<skipped>", "").replace("-\n", "").replace('\n', " ");
         if owned.contains('&') {
-            owned = owned.replace("&quot;", "\"").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">");
+            owned = owned
+                .replace("&quot;", "\"")
+                .replace("&amp;", "&")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">");
         }
         &owned
     } else {
@@ -457,7 +461,8 @@ mod tests {
     /// The rules exactly as sacrebleu's regular expressions apply them, one pass each over
     /// characters, with no shortcut: the oracle for the fast byte-level version.
     fn naive_rules(line: &str) -> Vec<String> {
-        let p1 = |c: char| matches!(c as u32, 0x7b..=0x7e | 0x5b..=0x60 | 0x20..=0x26 | 0x28..=0x2b | 0x3a..=0x40 | 0x2f);
+        let p1 =
+            |c: char| matches!(c as u32, 0x7b..=0x7e | 0x5b..=0x60 | 0x20..=0x26 | 0x28..=0x2b | 0x3a..=0x40 | 0x2f);
         let mut s: Vec<char> = Vec::new();
         for c in line.chars() {
             if p1(c) {
@@ -500,16 +505,28 @@ mod tests {
         };
         for _ in 0..20000 {
             let len = (next() % 14) as usize;
-            let line: String = (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect();
+            let line: String = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
             let padded = format!(" {line} ");
             let want13a = naive_rules(&padded).join(" ");
             assert_eq!(Tokenizer::Thirteen.tokenize(&line), want13a, "13a on {line:?}");
             // zh: strip, space out Chinese characters, then the rules without padding.
             let zh: String = crate::text::py_strip(&line)
                 .chars()
-                .map(|c| if is_chinese_char(c) { format!(" {c} ") } else { c.to_string() })
+                .map(|c| {
+                    if is_chinese_char(c) {
+                        format!(" {c} ")
+                    } else {
+                        c.to_string()
+                    }
+                })
                 .collect();
-            assert_eq!(Tokenizer::Zh.tokenize(&line), naive_rules(&zh).join(" "), "zh on {line:?}");
+            assert_eq!(
+                Tokenizer::Zh.tokenize(&line),
+                naive_rules(&zh).join(" "),
+                "zh on {line:?}"
+            );
         }
     }
 

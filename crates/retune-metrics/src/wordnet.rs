@@ -209,10 +209,7 @@ struct LemmaTable {
 impl LemmaTable {
     /// Indexes `entries`; of entries with equal keys the last one wins.
     fn build<'a>(entries: &[IndexEntry], key: impl Fn(&IndexEntry) -> &'a [u8]) -> LemmaTable {
-        let bits = (entries.len().max(1) * 2)
-            .next_power_of_two()
-            .trailing_zeros()
-            .max(4);
+        let bits = (entries.len().max(1) * 2).next_power_of_two().trailing_zeros().max(4);
         let mut table = LemmaTable {
             slots: vec![0; 1 << bits],
             shift: 64 - bits,
@@ -291,10 +288,7 @@ impl fmt::Debug for WordNet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WordNet")
             .field("dir", &self.dir)
-            .field(
-                "index_entries",
-                &self.index.iter().map(Vec::len).sum::<usize>(),
-            )
+            .field("index_entries", &self.index.iter().map(Vec::len).sum::<usize>())
             .field("offsets", &self.offsets.len())
             .finish_non_exhaustive()
     }
@@ -307,10 +301,7 @@ fn read_text(path: &Path) -> Result<String, WordNetError> {
     })?;
     String::from_utf8(bytes).map_err(|e| {
         let valid = e.utf8_error().valid_up_to();
-        let line = 1 + e.as_bytes()[..valid]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
+        let line = 1 + e.as_bytes()[..valid].iter().filter(|&&b| b == b'\n').count();
         WordNetError::Parse {
             path: path.to_path_buf(),
             line,
@@ -421,11 +412,7 @@ impl WordNet {
                     message,
                 };
                 let mut tokens = py_split(line, ascii);
-                let mut next = |what: &str| {
-                    tokens
-                        .next()
-                        .ok_or_else(|| err(format!("line ends before the {what}")))
-                };
+                let mut next = |what: &str| tokens.next().ok_or_else(|| err(format!("line ends before the {what}")));
                 let lemma = next("lemma")?;
                 let pos_tag = next("part of speech")?;
                 let number = |tok: &str, what: &str| -> Result<usize, WordNetError> {
@@ -516,9 +503,7 @@ impl WordNet {
     fn entry(&self, lemma: &str, pos: Pos) -> Option<&IndexEntry> {
         let entries = &self.index[pos.idx()];
         self.lookup[pos.idx()]
-            .find(lemma.as_bytes(), |i| {
-                entry_key(&self.index_text, &entries[i])
-            })
+            .find(lemma.as_bytes(), |i| entry_key(&self.index_text, &entries[i]))
             .map(|i| &entries[i])
     }
 
@@ -582,11 +567,7 @@ impl WordNet {
         let mut out = Vec::new();
         for pos in Pos::ALL {
             self.for_each_morphy_form(&lower, pos, |form| {
-                out.extend(
-                    self.offsets(form, pos)
-                        .iter()
-                        .map(|&offset| Synset { pos, offset }),
-                );
+                out.extend(self.offsets(form, pos).iter().map(|&offset| Synset { pos, offset }));
             });
         }
         out

@@ -28,7 +28,12 @@ fn matches_scikit_learn() {
         let pred = read_lines(&dir().join(format!("{name}.pred.txt"))).unwrap();
         let gold = read_lines(&dir().join(format!("{name}.gold.txt"))).unwrap();
         let r = ClassificationReport::from_labels(&pred, &gold);
-        let labels: Vec<String> = e["labels"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+        let labels: Vec<String> = e["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
         assert_eq!(r.labels, labels, "{name}");
         let cm: Vec<Vec<u64>> = serde_json::from_value(e["confusion"].clone()).unwrap();
         assert_eq!(r.confusion, cm, "{name}");

@@ -29,12 +29,8 @@ fn golden() -> &'static Value {
     static GOLDEN: OnceLock<Value> = OnceLock::new();
     GOLDEN.get_or_init(|| {
         let path = manifest_dir().join("tests/golden/meteor.json");
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!(
-                "cannot read {}: {e} (run scripts/golden/meteor.py)",
-                path.display()
-            )
-        });
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e} (run scripts/golden/meteor.py)", path.display()));
         serde_json::from_str(&text).expect("meteor.json is not valid JSON")
     })
 }
@@ -58,8 +54,7 @@ fn meteor() -> &'static Meteor {
 /// dropped (as the golden script reads them).
 fn read_lines(rel: &str) -> Vec<String> {
     let path = repo_root().join(rel);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let mut lines: Vec<String> = text.split('\n').map(str::to_string).collect();
     if lines.last().is_some_and(|l| l.is_empty()) {
         lines.pop();
@@ -72,18 +67,12 @@ fn read_lines(rel: &str) -> Vec<String> {
 fn num(v: &Value) -> f64 {
     match v {
         Value::String(s) => s.parse().unwrap_or_else(|_| panic!("bad score {s:?}")),
-        other => other
-            .as_f64()
-            .unwrap_or_else(|| panic!("bad score {other}")),
+        other => other.as_f64().unwrap_or_else(|| panic!("bad score {other}")),
     }
 }
 
 fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .expect("array of scores")
-        .iter()
-        .map(num)
-        .collect()
+    v.as_array().expect("array of scores").iter().map(num).collect()
 }
 
 /// Whether `got` is within [`TOLERANCE`] of `want` (false for NaN).
@@ -93,17 +82,9 @@ fn close(got: f64, want: f64) -> bool {
 
 /// Checks `got` against `want` segment by segment and their means; panics
 /// listing the first disagreements.
-fn check(
-    label: &str,
-    got: &[f64],
-    want: &[f64],
-    want_mean: f64,
-    describe: impl Fn(usize) -> String,
-) {
+fn check(label: &str, got: &[f64], want: &[f64], want_mean: f64, describe: impl Fn(usize) -> String) {
     assert_eq!(got.len(), want.len(), "{label}: segment count");
-    let bad: Vec<usize> = (0..got.len())
-        .filter(|&k| !close(got[k], want[k]))
-        .collect();
+    let bad: Vec<usize> = (0..got.len()).filter(|&k| !close(got[k], want[k])).collect();
     if !bad.is_empty() {
         let shown: Vec<String> = bad
             .iter()
@@ -118,10 +99,7 @@ fn check(
         );
     }
     let mean = got.iter().sum::<f64>() / got.len() as f64;
-    assert!(
-        close(mean, want_mean),
-        "{label}: mean {mean} != nltk {want_mean}"
-    );
+    assert!(close(mean, want_mean), "{label}: mean {mean} != nltk {want_mean}");
     let identical = (0..got.len())
         .filter(|&k| got[k].to_bits() == want[k].to_bits())
         .count();
@@ -163,13 +141,9 @@ fn wmt22_zh_en_segments() {
             })
             .collect();
         let label = format!("wmt22 {system} vs {}", ref_files.join(" + "));
-        check(
-            &label,
-            &got,
-            &floats(&run["scores"]),
-            num(&run["mean"]),
-            |k| format!("hyp {:?}", hyps[k]),
-        );
+        check(&label, &got, &floats(&run["scores"]), num(&run["mean"]), |k| {
+            format!("hyp {:?}", hyps[k])
+        });
         checked += got.len();
     }
     assert_eq!(checked, 4 * 2 * 1875);
@@ -204,12 +178,7 @@ fn xsum_lead_sentences() {
         let hyps: Vec<String> = docs
             .iter()
             .map(|d| {
-                let lines: Vec<&str> = d["document"]
-                    .as_str()
-                    .unwrap()
-                    .split('\n')
-                    .take(lead)
-                    .collect();
+                let lines: Vec<&str> = d["document"].as_str().unwrap().split('\n').take(lead).collect();
                 lines.join(" ")
             })
             .collect();

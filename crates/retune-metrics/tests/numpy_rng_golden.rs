@@ -33,32 +33,21 @@ fn bits(v: &Value) -> Vec<bool> {
 
 /// Sum of (i+1) * v[i] modulo 2^64, as in the golden script.
 fn wsum(values: impl IntoIterator<Item = u64>) -> u64 {
-    values.into_iter().enumerate().fold(0u64, |acc, (i, v)| {
-        acc.wrapping_add((i as u64 + 1).wrapping_mul(v))
-    })
+    values
+        .into_iter()
+        .enumerate()
+        .fold(0u64, |acc, (i, v)| acc.wrapping_add((i as u64 + 1).wrapping_mul(v)))
 }
 
 fn check_state(rng: &NumpyRng, expected: &Value, what: &str) {
     let (state, inc) = rng.pcg_state();
-    assert_eq!(
-        state.to_string(),
-        expected["state"].as_str().unwrap(),
-        "{what}: state"
-    );
-    assert_eq!(
-        inc.to_string(),
-        expected["inc"].as_str().unwrap(),
-        "{what}: inc"
-    );
+    assert_eq!(state.to_string(), expected["state"].as_str().unwrap(), "{what}: state");
+    assert_eq!(inc.to_string(), expected["inc"].as_str().unwrap(), "{what}: inc");
     let has = u64_of(&expected["has_uint32"]) != 0;
     let pending = rng.pending_u32();
     assert_eq!(pending.is_some(), has, "{what}: has_uint32");
     if let Some(p) = pending {
-        assert_eq!(
-            u64::from(p),
-            u64_of(&expected["uinteger"]),
-            "{what}: uinteger"
-        );
+        assert_eq!(u64::from(p), u64_of(&expected["uinteger"]), "{what}: uinteger");
     }
 }
 
@@ -76,11 +65,7 @@ fn choice_prefixes_match_numpy() {
         let mut out = vec![0u32; rows * cols];
         rng.fill_choice(n, &mut out);
         let expected = u64s(&case["values"]);
-        let got: Vec<u64> = out
-            .iter()
-            .take(expected.len())
-            .map(|&v| u64::from(v))
-            .collect();
+        let got: Vec<u64> = out.iter().take(expected.len()).map(|&v| u64::from(v)).collect();
         assert_eq!(got, expected, "{what}: values");
         assert_eq!(
             out.iter().map(|&v| u64::from(v)).sum::<u64>(),
@@ -186,16 +171,8 @@ fn ar_mask_then_bootstrap_match_numpy() {
         let first = bits(&case["bool_first"]);
         assert_eq!(&mask[..first.len()], &first[..], "{what}: bool first");
         let last = bits(&case["bool_last"]);
-        assert_eq!(
-            &mask[mask.len() - last.len()..],
-            &last[..],
-            "{what}: bool last"
-        );
-        check_state(
-            &rng,
-            &case["bool_state_after"],
-            &format!("{what} (after mask)"),
-        );
+        assert_eq!(&mask[mask.len() - last.len()..], &last[..], "{what}: bool last");
+        check_state(&rng, &case["bool_state_after"], &format!("{what} (after mask)"));
 
         // The same mask generated row by row through one bool stream.
         let mut streamed = NumpyRng::new(seed);
@@ -204,27 +181,15 @@ fn ar_mask_then_bootstrap_match_numpy() {
             let mut row = vec![false; cols];
             for r in 0..rows {
                 s.fill(&mut row);
-                assert_eq!(
-                    &row[..],
-                    &mask[r * cols..(r + 1) * cols],
-                    "{what}: streamed row {r}"
-                );
+                assert_eq!(&row[..], &mask[r * cols..(r + 1) * cols], "{what}: streamed row {r}");
             }
         }
         assert_eq!(streamed, rng, "{what}: streamed state");
 
         let idx = rng.choice_indices(cols, conf_rows);
         let vals = || idx.iter().map(|&v| u64::from(v));
-        assert_eq!(
-            vals().sum::<u64>(),
-            u64_of(&case["choice_sum"]),
-            "{what}: choice sum"
-        );
-        assert_eq!(
-            wsum(vals()),
-            u64_of(&case["choice_wsum"]),
-            "{what}: choice wsum"
-        );
+        assert_eq!(vals().sum::<u64>(), u64_of(&case["choice_sum"]), "{what}: choice sum");
+        assert_eq!(wsum(vals()), u64_of(&case["choice_wsum"]), "{what}: choice wsum");
         let first = u64s(&case["choice_first"]);
         assert_eq!(
             vals().take(first.len()).collect::<Vec<_>>(),

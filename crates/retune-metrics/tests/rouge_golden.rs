@@ -6,9 +6,7 @@ use std::path::PathBuf;
 use retune_metrics::porter::{stem, stem_into};
 
 fn golden_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("golden")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("golden")
 }
 
 #[test]
@@ -32,12 +30,7 @@ fn porter_matches_nltk() {
         }
     }
     assert!(n > 20_000, "only {n} words");
-    assert!(
-        bad.is_empty(),
-        "{} of {n} stems differ:\n{}",
-        bad.len(),
-        bad.join("\n")
-    );
+    assert!(bad.is_empty(), "{} of {n} stems differ:\n{}", bad.len(), bad.join("\n"));
 }
 
 // ---------------------------------------------------------------------------
@@ -57,9 +50,7 @@ fn load_golden() -> Value {
 fn repo_root() -> PathBuf {
     match std::env::var_os("RETUNE_REPO_ROOT") {
         Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join(".."),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(".."),
     }
 }
 
@@ -175,11 +166,7 @@ fn rouge_xsum() {
         for (i, r) in rows.iter().enumerate() {
             let doc = r["document"].as_str().unwrap();
             let summary = r["summary"].as_str().unwrap();
-            let pred = doc
-                .split('\n')
-                .take(1 + i % 3)
-                .collect::<Vec<_>>()
-                .join("\n");
+            let pred = doc.split('\n').take(1 + i % 3).collect::<Vec<_>>().join("\n");
             if let Some(m) = compare(&scorer.score(summary, &pred), &floats(&lead[i]), &types) {
                 bad.push(format!("xsum row {i} summary_vs_lead {key}: {m}"));
             }

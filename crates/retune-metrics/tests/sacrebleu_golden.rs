@@ -73,7 +73,11 @@ fn chrf_from(opts: &Value) -> Chrf {
 }
 
 fn close(a: f64, b: f64, tol: f64, what: &str) {
-    assert!((a - b).abs() <= tol, "{what}: got {a}, expected {b} (diff {})", (a - b).abs());
+    assert!(
+        (a - b).abs() <= tol,
+        "{what}: got {a}, expected {b} (diff {})",
+        (a - b).abs()
+    );
 }
 
 #[test]
@@ -93,13 +97,25 @@ fn corpus_scores_lines_and_signatures() {
             assert_eq!(s.sys_len, c["sys_len"].as_u64().unwrap(), "{what}");
             assert_eq!(s.ref_len, c["ref_len"].as_u64().unwrap(), "{what}");
             assert_eq!(s.to_string(), c["line"].as_str().unwrap(), "{what}");
-            assert_eq!(m.signature(nrefs, Resampling::default()), c["signature"].as_str().unwrap(), "{what}");
+            assert_eq!(
+                m.signature(nrefs, Resampling::default()),
+                c["signature"].as_str().unwrap(),
+                "{what}"
+            );
         } else {
             let m = chrf_from(&c["options"]);
             let s = m.corpus_score(&hyps, &rs);
             close(s, c["score"].as_f64().unwrap(), 1e-9, &what);
-            assert_eq!(format!("{} = {:.2}", m.name(), s), c["line"].as_str().unwrap(), "{what}");
-            assert_eq!(m.signature(nrefs, Resampling::default()), c["signature"].as_str().unwrap(), "{what}");
+            assert_eq!(
+                format!("{} = {:.2}", m.name(), s),
+                c["line"].as_str().unwrap(),
+                "{what}"
+            );
+            assert_eq!(
+                m.signature(nrefs, Resampling::default()),
+                c["signature"].as_str().unwrap(),
+                "{what}"
+            );
         }
     }
 }
@@ -115,10 +131,21 @@ fn sentence_scores() {
         cfg.effective_order = true;
         let bleu = Bleu::new(cfg);
         let chrf = Chrf::new(ChrfConfig::default());
-        for (i, (eb, ec)) in c["bleu"].as_array().unwrap().iter().zip(c["chrf"].as_array().unwrap()).enumerate() {
+        for (i, (eb, ec)) in c["bleu"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(c["chrf"].as_array().unwrap())
+            .enumerate()
+        {
             let r: Vec<&str> = rs.iter().map(|s| s[i].as_str()).collect();
             let what = format!("{} line {} {}", c["hyp"], i + 1, c["options"]);
-            close(bleu.sentence_score(&hyps[i], &r).score, eb.as_f64().unwrap(), 1e-9, &what);
+            close(
+                bleu.sentence_score(&hyps[i], &r).score,
+                eb.as_f64().unwrap(),
+                1e-9,
+                &what,
+            );
             let mut row = vec![0.0; chrf.num_stats()];
             chrf.segment_stats(&hyps[i], &r, &mut row);
             close(chrf.score_from_stats(&row), ec.as_f64().unwrap(), 1e-9, &what);
@@ -169,7 +196,12 @@ fn bootstrap_confidence_intervals() {
     for c in g["confidence"].as_array().unwrap() {
         let m = metric_for(c);
         let stats = corpus_stats(m.as_ref(), &lines(&c["hyp"]), &refs(&c["refs"]));
-        close(m.score_from_stats(&stats.sum()), c["score"].as_f64().unwrap(), 1e-9, "score");
+        close(
+            m.score_from_stats(&stats.sum()),
+            c["score"].as_f64().unwrap(),
+            1e-9,
+            "score",
+        );
         let ci = bootstrap_ci(m.as_ref(), &stats, 1000, 12345);
         close(ci.mean, c["mean"].as_f64().unwrap(), BOOTSTRAP_TOL, "mean");
         close(ci.half_width, c["ci"].as_f64().unwrap(), BOOTSTRAP_TOL, "ci");
@@ -182,7 +214,12 @@ fn paired_tests() {
     for c in g["paired"].as_array().unwrap() {
         let m = metric_for(c);
         let rs = refs(&c["refs"]);
-        let systems: Vec<_> = c["systems"].as_array().unwrap().iter().map(|s| corpus_stats(m.as_ref(), &lines(s), &rs)).collect();
+        let systems: Vec<_> = c["systems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| corpus_stats(m.as_ref(), &lines(s), &rs))
+            .collect();
         let n = c["n_samples"].as_u64().unwrap() as usize;
         let results = c["results"].as_array().unwrap();
         for (k, sys) in systems.iter().enumerate().skip(1) {

@@ -60,11 +60,7 @@ fn repo_root() -> PathBuf {
         if dir.join("data/wmt22").is_dir() {
             return dir;
         }
-        assert!(
-            dir.pop(),
-            "data/wmt22 not found above {}",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        assert!(dir.pop(), "data/wmt22 not found above {}", env!("CARGO_MANIFEST_DIR"));
     }
 }
 
@@ -124,10 +120,7 @@ fn wmt22_segments_and_corpus_scores() {
             }
             let total = Ter::sum_stats(&stats);
             let score = Ter::score_from_stats(&total);
-            if !(close(total[0], sys.total[0])
-                && close(total[1], sys.total[1])
-                && close(score, sys.score))
-            {
+            if !(close(total[0], sys.total[0]) && close(total[1], sys.total[1]) && close(score, sys.score)) {
                 bad.push(format!(
                     "{} {} corpus: got {:?} {score}, want {:?} {}",
                     cfg.name, sys.hyp, total, sys.total, sys.score
@@ -135,10 +128,7 @@ fn wmt22_segments_and_corpus_scores() {
             }
         }
     }
-    eprintln!(
-        "checked {segments} WMT22 segments, {} mismatches",
-        bad.len()
-    );
+    eprintln!("checked {segments} WMT22 segments, {} mismatches", bad.len());
     assert!(
         bad.is_empty(),
         "{} mismatches:\n{}",
@@ -155,20 +145,14 @@ fn check_cases(cases: &[Case], what: &str) {
         if let Some(want) = &c.hyp_tok {
             let got = ter.preprocess(&c.hyp);
             if &got != want {
-                bad.push(format!(
-                    "{what} {k} {:?}: hyp tokens {got:?}, want {want:?}",
-                    c.options
-                ));
+                bad.push(format!("{what} {k} {:?}: hyp tokens {got:?}, want {want:?}", c.options));
             }
         }
         if let Some(want) = &c.refs_tok {
             for (r, w) in c.refs.iter().zip(want) {
                 let got = ter.preprocess(&ter.preprocess(r));
                 if &got != w {
-                    bad.push(format!(
-                        "{what} {k} {:?}: ref tokens {got:?}, want {w:?}",
-                        c.options
-                    ));
+                    bad.push(format!("{what} {k} {:?}: ref tokens {got:?}, want {w:?}", c.options));
                 }
             }
         }
@@ -181,11 +165,7 @@ fn check_cases(cases: &[Case], what: &str) {
             ));
         }
     }
-    eprintln!(
-        "checked {} {what} cases, {} mismatches",
-        cases.len(),
-        bad.len()
-    );
+    eprintln!("checked {} {what} cases, {} mismatches", cases.len(), bad.len());
     assert!(
         bad.is_empty(),
         "{} mismatches:\n{}",

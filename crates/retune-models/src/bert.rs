@@ -93,15 +93,27 @@ impl BertModel {
             });
         }
         let pooler_name = format!("{prefix}pooler.dense");
-        let pooler = if p.contains(&format!("{pooler_name}.weight")) { Some(Linear::load(p, &pooler_name, h, h)?) } else { None };
-        Ok(BertModel { embeddings, layers, pooler, config: config.clone() })
+        let pooler = if p.contains(&format!("{pooler_name}.weight")) {
+            Some(Linear::load(p, &pooler_name, h, h)?)
+        } else {
+            None
+        };
+        Ok(BertModel {
+            embeddings,
+            layers,
+            pooler,
+            config: config.clone(),
+        })
     }
 
     /// The last hidden states, shape (batch, length, hidden).
     pub fn forward(&self, input: &BertInput, mode: Mode) -> CResult<Tensor> {
         let (b, len) = input.input_ids.dims2()?;
         let device = input.input_ids.device();
-        let positions = Tensor::arange(0u32, len as u32, device)?.unsqueeze(0)?.broadcast_as((b, len))?.contiguous()?;
+        let positions = Tensor::arange(0u32, len as u32, device)?
+            .unsqueeze(0)?
+            .broadcast_as((b, len))?
+            .contiguous()?;
         let emb = &self.embeddings;
         let x = emb.word.forward(&input.input_ids)?;
         let x = (x + emb.position.forward(&positions)?)?;
@@ -137,7 +149,11 @@ pub fn mean_pool(hidden: &Tensor, attention_mask: &Tensor) -> CResult<Tensor> {
 impl SelfAttention {
     fn forward(&self, x: &Tensor, mask_bias: &Tensor, mode: Mode) -> CResult<Tensor> {
         let (b, len, h) = x.dims3()?;
-        let split = |t: Tensor| -> CResult<Tensor> { t.reshape((b, len, self.heads, self.head_dim))?.transpose(1, 2)?.contiguous() };
+        let split = |t: Tensor| -> CResult<Tensor> {
+            t.reshape((b, len, self.heads, self.head_dim))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
         let q = split(self.query.forward(x)?)?;
         let k = split(self.key.forward(x)?)?;
         let v = split(self.value.forward(x)?)?;
@@ -198,11 +214,26 @@ impl BertForSequenceClassification {
     /// Loads the model; a missing classifier is created (N(0, initializer_range), zero bias), as
     /// `from_pretrained` does for a new head.
     pub fn load(p: &Params, config: &BertConfig) -> Result<Self> {
-        let prefix = if p.contains("bert.embeddings.word_embeddings.weight") { "bert." } else { "" };
+        let prefix = if p.contains("bert.embeddings.word_embeddings.weight") {
+            "bert."
+        } else {
+            ""
+        };
         let bert = BertModel::load(p, prefix, config)?;
-        let classifier = Linear::load_or_init(p, "classifier", config.hidden_size, config.label_count(), config.initializer_range)?;
+        let classifier = Linear::load_or_init(
+            p,
+            "classifier",
+            config.hidden_size,
+            config.label_count(),
+            config.initializer_range,
+        )?;
         let dropout = config.classifier_dropout.unwrap_or(config.hidden_dropout_prob);
-        Ok(BertForSequenceClassification { bert, classifier, dropout, problem: ProblemType::of(config) })
+        Ok(BertForSequenceClassification {
+            bert,
+            classifier,
+            dropout,
+            problem: ProblemType::of(config),
+        })
     }
 
     /// Logits, shape (batch, labels).
@@ -227,11 +258,25 @@ pub struct BertForTokenClassification {
 impl BertForTokenClassification {
     /// Loads the model (creating a missing classifier as for sequence classification).
     pub fn load(p: &Params, config: &BertConfig) -> Result<Self> {
-        let prefix = if p.contains("bert.embeddings.word_embeddings.weight") { "bert." } else { "" };
+        let prefix = if p.contains("bert.embeddings.word_embeddings.weight") {
+            "bert."
+        } else {
+            ""
+        };
         let bert = BertModel::load(p, prefix, config)?;
-        let classifier = Linear::load_or_init(p, "classifier", config.hidden_size, config.label_count(), config.initializer_range)?;
+        let classifier = Linear::load_or_init(
+            p,
+            "classifier",
+            config.hidden_size,
+            config.label_count(),
+            config.initializer_range,
+        )?;
         let dropout = config.classifier_dropout.unwrap_or(config.hidden_dropout_prob);
-        Ok(BertForTokenClassification { bert, classifier, dropout })
+        Ok(BertForTokenClassification {
+            bert,
+            classifier,
+            dropout,
+        })
     }
 
     /// Logits, shape (batch, length, labels).

@@ -43,7 +43,14 @@ impl SequenceClassifier {
         let params = Params::from_checkpoint(Checkpoint::load(dir, device)?, device)?;
         let model = BertForSequenceClassification::load(&params, &config)?;
         let tokenizer = TextTokenizer::load(dir, config.max_position_embeddings)?;
-        Ok(SequenceClassifier { labels: config.labels(), tokenizer, model, config, dir: dir.into(), device: device.clone() })
+        Ok(SequenceClassifier {
+            labels: config.labels(),
+            tokenizer,
+            model,
+            config,
+            dir: dir.into(),
+            device: device.clone(),
+        })
     }
 
     /// Predicts every text (optionally with a second text each), `batch_size` rows at a time,
@@ -83,9 +90,15 @@ impl SequenceClassifier {
                 let label = if self.model.problem == ProblemType::Regression {
                     0
                 } else {
-                    l.iter().enumerate().fold(0, |best, (k, &v)| if v > l[best] { k } else { best })
+                    l.iter()
+                        .enumerate()
+                        .fold(0, |best, (k, &v)| if v > l[best] { k } else { best })
                 };
-                out[i] = Some(Prediction { label, probabilities: p, logits: l });
+                out[i] = Some(Prediction {
+                    label,
+                    probabilities: p,
+                    logits: l,
+                });
             }
             done += chunk.len();
             progress(done);

@@ -116,7 +116,10 @@ pub struct BertConfig {
 impl BertConfig {
     /// Reads and validates `config.json`.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io { path: path.into(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
+            path: path.into(),
+            source,
+        })?;
         let cfg: BertConfig = parse_json(&text, path)?;
         cfg.validate(path)?;
         Ok(cfg)
@@ -124,9 +127,18 @@ impl BertConfig {
 
     /// Checks the fields the model code relies on.
     pub fn validate(&self, path: &Path) -> Result<()> {
-        let bad = |m: String| Err(ModelError::Config { path: path.into(), message: m });
+        let bad = |m: String| {
+            Err(ModelError::Config {
+                path: path.into(),
+                message: m,
+            })
+        };
         if let Some(t) = self.model_type.as_deref().filter(|t| *t != "bert") {
-            return Err(ModelError::Architecture { path: path.into(), found: format!("model_type {t}"), supported: "bert".into() });
+            return Err(ModelError::Architecture {
+                path: path.into(),
+                found: format!("model_type {t}"),
+                supported: "bert".into(),
+            });
         }
         if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
             return bad(format!(
@@ -135,13 +147,25 @@ impl BertConfig {
             ));
         }
         if self.position_embedding_type != "absolute" {
-            return bad(format!("field 'position_embedding_type': '{}' is not supported (only 'absolute')", self.position_embedding_type));
+            return bad(format!(
+                "field 'position_embedding_type': '{}' is not supported (only 'absolute')",
+                self.position_embedding_type
+            ));
         }
-        if !matches!(self.hidden_act.as_str(), "gelu" | "gelu_new" | "gelu_pytorch_tanh" | "relu") {
-            return bad(format!("field 'hidden_act': '{}' is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu)", self.hidden_act));
+        if !matches!(
+            self.hidden_act.as_str(),
+            "gelu" | "gelu_new" | "gelu_pytorch_tanh" | "relu"
+        ) {
+            return bad(format!(
+                "field 'hidden_act': '{}' is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu)",
+                self.hidden_act
+            ));
         }
         if let Some(p) = &self.problem_type {
-            if !matches!(p.as_str(), "single_label_classification" | "multi_label_classification" | "regression") {
+            if !matches!(
+                p.as_str(),
+                "single_label_classification" | "multi_label_classification" | "regression"
+            ) {
                 return bad(format!("field 'problem_type': unknown value '{p}'"));
             }
         }
@@ -150,14 +174,22 @@ impl BertConfig {
 
     /// Number of labels: from `id2label`, else `num_labels`, else 2 (Hugging Face's default).
     pub fn label_count(&self) -> usize {
-        self.id2label.as_ref().map(|m| m.len()).filter(|&n| n > 0).or(self.num_labels).unwrap_or(2)
+        self.id2label
+            .as_ref()
+            .map(|m| m.len())
+            .filter(|&n| n > 0)
+            .or(self.num_labels)
+            .unwrap_or(2)
     }
 
     /// Label names in id order (`LABEL_i` where the config names none).
     pub fn labels(&self) -> Vec<String> {
         (0..self.label_count())
             .map(|i| {
-                self.id2label.as_ref().and_then(|m| m.get(&i.to_string()).cloned()).unwrap_or_else(|| format!("LABEL_{i}"))
+                self.id2label
+                    .as_ref()
+                    .and_then(|m| m.get(&i.to_string()).cloned())
+                    .unwrap_or_else(|| format!("LABEL_{i}"))
             })
             .collect()
     }
@@ -173,7 +205,14 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Re
     let de = &mut serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let field = e.path().to_string();
-        let message = if field.is_empty() || field == "." { e.inner().to_string() } else { format!("field '{field}': {}", e.inner()) };
-        ModelError::Config { path: path.into(), message }
+        let message = if field.is_empty() || field == "." {
+            e.inner().to_string()
+        } else {
+            format!("field '{field}': {}", e.inner())
+        };
+        ModelError::Config {
+            path: path.into(),
+            message,
+        }
     })
 }

@@ -58,7 +58,9 @@ impl<'de> Deserialize<'de> for EarlyStopping {
             Raw::B(true) => Ok(EarlyStopping::Stop),
             Raw::B(false) => Ok(EarlyStopping::Heuristic),
             Raw::S(s) if s == "never" => Ok(EarlyStopping::Never),
-            Raw::S(s) => Err(serde::de::Error::custom(format!("expected true, false or \"never\", found \"{s}\""))),
+            Raw::S(s) => Err(serde::de::Error::custom(format!(
+                "expected true, false or \"never\", found \"{s}\""
+            ))),
         }
     }
 }
@@ -108,7 +110,9 @@ struct GenerationConfigFile {
 }
 
 /// Distinguishes an absent field (None) from an explicit null (Some(None)).
-fn some_or_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> std::result::Result<Option<Option<T>>, D::Error> {
+fn some_or_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<T>>, D::Error> {
     Ok(Some(Option::<T>::deserialize(d)?))
 }
 
@@ -140,7 +144,10 @@ impl GenerationConfig {
         if !path.exists() {
             return Ok(g);
         }
-        let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Io { path: path.clone(), source })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Io {
+            path: path.clone(),
+            source,
+        })?;
         let f: GenerationConfigFile = parse_json(&text, &path)?;
         if let Some(v) = f.max_length {
             g.max_length = v;
@@ -181,7 +188,12 @@ impl GenerationConfig {
 
     /// Checks the settings against each other.
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(ModelError::Config { path: "generation config".into(), message: m });
+        let bad = |m: String| {
+            Err(ModelError::Config {
+                path: "generation config".into(),
+                message: m,
+            })
+        };
         if self.num_beams == 0 {
             return bad("field 'num_beams' must be at least 1".into());
         }
@@ -249,7 +261,12 @@ pub struct Generated {
 
 /// Generates from a batch: `input_ids` u32 (batch, len), `attention_mask` (batch, len).
 /// Greedy when `num_beams` is 1, beam search otherwise.
-pub fn generate(model: &MarianMTModel, input_ids: &Tensor, attention_mask: &Tensor, cfg: &GenerationConfig) -> Result<Generated> {
+pub fn generate(
+    model: &MarianMTModel,
+    input_ids: &Tensor,
+    attention_mask: &Tensor,
+    cfg: &GenerationConfig,
+) -> Result<Generated> {
     cfg.validate()?;
     let hidden = model.encode(input_ids, attention_mask, Mode::Eval)?;
     let cross = model.cross_attention_state(&hidden, attention_mask)?;
@@ -261,13 +278,26 @@ pub fn generate(model: &MarianMTModel, input_ids: &Tensor, attention_mask: &Tens
 }
 
 /// One decoding step: logits of the next token for each row, (rows, vocab) on the CPU.
-fn step(model: &MarianMTModel, last: &[u32], cross: &crate::marian::CrossAttentionState, cache: &mut crate::marian::KvCache) -> Result<Vec<Vec<f32>>> {
+fn step(
+    model: &MarianMTModel,
+    last: &[u32],
+    cross: &crate::marian::CrossAttentionState,
+    cache: &mut crate::marian::KvCache,
+) -> Result<Vec<Vec<f32>>> {
     let ids = Tensor::from_vec(last.to_vec(), (last.len(), 1), model.device())?;
     let logits = model.decode(&ids, None, cross, Some(cache), Mode::Eval)?;
-    Ok(logits.squeeze(1)?.to_dtype(DType::F32)?.to_device(&Device::Cpu)?.to_vec2::<f32>()?)
+    Ok(logits
+        .squeeze(1)?
+        .to_dtype(DType::F32)?
+        .to_device(&Device::Cpu)?
+        .to_vec2::<f32>()?)
 }
 
-fn greedy(model: &MarianMTModel, cross: &crate::marian::CrossAttentionState, cfg: &GenerationConfig) -> Result<Generated> {
+fn greedy(
+    model: &MarianMTModel,
+    cross: &crate::marian::CrossAttentionState,
+    cfg: &GenerationConfig,
+) -> Result<Generated> {
     let n = cross.batch()?;
     let mut seqs = vec![vec![cfg.decoder_start_token_id]; n];
     let mut unfinished = vec![true; n];
@@ -290,7 +320,10 @@ fn greedy(model: &MarianMTModel, cross: &crate::marian::CrossAttentionState, cfg
         }
         cur_len += 1;
     }
-    Ok(Generated { sequences: seqs, scores: None })
+    Ok(Generated {
+        sequences: seqs,
+        scores: None,
+    })
 }
 
 /// Index of the first maximum (torch's argmax).
@@ -323,7 +356,11 @@ struct Hypothesis {
     finished: bool,
 }
 
-fn beam_search(model: &MarianMTModel, cross: &crate::marian::CrossAttentionState, cfg: &GenerationConfig) -> Result<Generated> {
+fn beam_search(
+    model: &MarianMTModel,
+    cross: &crate::marian::CrossAttentionState,
+    cfg: &GenerationConfig,
+) -> Result<Generated> {
     let batch = cross.batch()?;
     let k = cfg.num_beams;
     let keep = 2usize.max(1 + cfg.eos_token_ids.len()) * k;
@@ -334,7 +371,17 @@ fn beam_search(model: &MarianMTModel, cross: &crate::marian::CrossAttentionState
 
     let mut running: Vec<Vec<u32>> = vec![vec![start]; batch * k];
     let mut running_scores: Vec<f32> = (0..batch * k).map(|i| if i % k == 0 { 0.0 } else { -1e9 }).collect();
-    let mut finished: Vec<Vec<Hypothesis>> = vec![vec![Hypothesis { score: -1e9, seq: vec![start], finished: false }; k]; batch];
+    let mut finished: Vec<Vec<Hypothesis>> = vec![
+        vec![
+            Hypothesis {
+                score: -1e9,
+                seq: vec![start],
+                finished: false
+            };
+            k
+        ];
+        batch
+    ];
     let mut improvable = vec![true; batch];
     let mut cache = crate::marian::KvCache::new();
     let mut cur_len = 1usize;
@@ -396,7 +443,11 @@ fn beam_search(model: &MarianMTModel, cross: &crate::marian::CrossAttentionState
                 }
                 let mut seq = running[parent].clone();
                 seq.push(tok);
-                merged.push(Hypothesis { score: s, seq, finished: done });
+                merged.push(Hypothesis {
+                    score: s,
+                    seq,
+                    finished: done,
+                });
             }
             let scores: Vec<f32> = merged.iter().map(|h| h.score).collect();
             finished[b] = top_k(&scores, k).into_iter().map(|i| merged[i].clone()).collect();
@@ -407,15 +458,22 @@ fn beam_search(model: &MarianMTModel, cross: &crate::marian::CrossAttentionState
         cur_len += 1;
 
         // Can a running beam still beat the finished ones?
-        let best_len = if cfg.early_stopping == EarlyStopping::Never && lp > 0.0 { cfg.max_length - 1 } else { cur_len - 1 };
+        let best_len = if cfg.early_stopping == EarlyStopping::Never && lp > 0.0 {
+            cfg.max_length - 1
+        } else {
+            cur_len - 1
+        };
         let denom = (best_len as f64).powf(lp) as f32;
         for b in 0..batch {
             let best_possible = running_scores[b * k] / denom;
             let worst = finished[b].iter().map(|h| h.score).fold(f32::INFINITY, f32::min);
-            let any = finished[b].iter().any(|h| best_possible > if h.finished { worst } else { -1e9 });
+            let any = finished[b]
+                .iter()
+                .any(|h| best_possible > if h.finished { worst } else { -1e9 });
             improvable[b] &= any;
         }
-        let all_full = cfg.early_stopping == EarlyStopping::Stop && finished.iter().all(|f| f.iter().all(|h| h.finished));
+        let all_full =
+            cfg.early_stopping == EarlyStopping::Stop && finished.iter().all(|f| f.iter().all(|h| h.finished));
         if !improvable.iter().any(|&i| i) || all_full || all_hit {
             break;
         }
@@ -433,12 +491,20 @@ fn beam_search(model: &MarianMTModel, cross: &crate::marian::CrossAttentionState
     for s in &mut sequences {
         s.resize(width, cfg.pad_token_id);
     }
-    Ok(Generated { sequences, scores: Some(scores) })
+    Ok(Generated {
+        sequences,
+        scores: Some(scores),
+    })
 }
 
 /// Translates `texts` (each may start with a target-language code such as `>>cmn_Hans<<`):
 /// tokenizes, pads to the longest, generates, and decodes without special tokens.
-pub fn translate(model: &MarianMTModel, tokenizer: &MarianTokenizer, texts: &[&str], cfg: &GenerationConfig) -> Result<Vec<String>> {
+pub fn translate(
+    model: &MarianMTModel,
+    tokenizer: &MarianTokenizer,
+    texts: &[&str],
+    cfg: &GenerationConfig,
+) -> Result<Vec<String>> {
     if texts.is_empty() {
         return Ok(Vec::new());
     }

@@ -29,15 +29,19 @@ pub fn cache_dir() -> PathBuf {
     if let Some(p) = std::env::var_os("HF_HOME") {
         return PathBuf::from(p).join("hub");
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".cache/huggingface/hub")
 }
 
 /// Whether the hub must not be contacted (`HF_HUB_OFFLINE` or `TRANSFORMERS_OFFLINE` set to 1).
 pub fn offline() -> bool {
-    ["HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"]
-        .iter()
-        .any(|k| std::env::var(k).map(|v| matches!(v.as_str(), "1" | "true" | "TRUE" | "yes")).unwrap_or(false))
+    ["HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"].iter().any(|k| {
+        std::env::var(k)
+            .map(|v| matches!(v.as_str(), "1" | "true" | "TRUE" | "yes"))
+            .unwrap_or(false)
+    })
 }
 
 /// Splits `org/name@revision` into id and revision (`main` by default).
@@ -53,12 +57,18 @@ pub fn resolve(model: &str) -> Result<PathBuf> {
     let p = Path::new(model);
     if p.is_dir() {
         if !p.join("config.json").exists() {
-            return Err(ModelError::NotFound { id: model.into(), message: format!("{} has no config.json", p.display()) });
+            return Err(ModelError::NotFound {
+                id: model.into(),
+                message: format!("{} has no config.json", p.display()),
+            });
         }
         return Ok(p.to_path_buf());
     }
     if p.exists() || model.starts_with('.') || model.starts_with('/') {
-        return Err(ModelError::NotFound { id: model.into(), message: "not a model folder".into() });
+        return Err(ModelError::NotFound {
+            id: model.into(),
+            message: "not a model folder".into(),
+        });
     }
     let (id, rev) = parse_id(model);
     let cache = cache_dir();
@@ -69,7 +79,10 @@ pub fn resolve(model: &str) -> Result<PathBuf> {
             Some(cfg) => Ok(cfg.parent().map(Path::to_path_buf).unwrap_or_default()),
             None => Err(ModelError::NotFound {
                 id: model.into(),
-                message: format!("HF_HUB_OFFLINE=1 and it is not in the hub cache {} (revision {rev})", cache.display()),
+                message: format!(
+                    "HF_HUB_OFFLINE=1 and it is not in the hub cache {} (revision {rev})",
+                    cache.display()
+                ),
             }),
         };
     }
@@ -77,20 +90,32 @@ pub fn resolve(model: &str) -> Result<PathBuf> {
         .with_cache_dir(cache.clone())
         .with_progress(true)
         .build()
-        .map_err(|e| ModelError::NotFound { id: model.into(), message: format!("hub client: {e}") })?;
+        .map_err(|e| ModelError::NotFound {
+            id: model.into(),
+            message: format!("hub client: {e}"),
+        })?;
     let r = api.repo(repo);
-    let cfg = r.get("config.json").map_err(|e| ModelError::NotFound { id: model.into(), message: format!("downloading config.json: {e}") })?;
+    let cfg = r.get("config.json").map_err(|e| ModelError::NotFound {
+        id: model.into(),
+        message: format!("downloading config.json: {e}"),
+    })?;
     for f in OPTIONAL_FILES {
         // Absent files are normal (a checkpoint has one weights format); a sharded index pulls its shards.
         if let Ok(local) = r.get(f) {
             if *f == "model.safetensors.index.json" {
                 if let Ok(text) = std::fs::read_to_string(&local) {
                     if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
-                        let mut shards: Vec<&str> = v["weight_map"].as_object().map(|m| m.values().filter_map(|s| s.as_str()).collect()).unwrap_or_default();
+                        let mut shards: Vec<&str> = v["weight_map"]
+                            .as_object()
+                            .map(|m| m.values().filter_map(|s| s.as_str()).collect())
+                            .unwrap_or_default();
                         shards.sort();
                         shards.dedup();
                         for s in shards {
-                            r.get(s).map_err(|e| ModelError::NotFound { id: model.into(), message: format!("downloading {s}: {e}") })?;
+                            r.get(s).map_err(|e| ModelError::NotFound {
+                                id: model.into(),
+                                message: format!("downloading {s}: {e}"),
+                            })?;
                         }
                     }
                 }
@@ -106,7 +131,10 @@ mod tests {
 
     #[test]
     fn ids_and_revisions() {
-        assert_eq!(parse_id("Helsinki-NLP/opus-mt-en-zh"), ("Helsinki-NLP/opus-mt-en-zh".into(), "main".into()));
+        assert_eq!(
+            parse_id("Helsinki-NLP/opus-mt-en-zh"),
+            ("Helsinki-NLP/opus-mt-en-zh".into(), "main".into())
+        );
         assert_eq!(parse_id("org/name@v1.0"), ("org/name".into(), "v1.0".into()));
     }
 

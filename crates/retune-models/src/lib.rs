@@ -17,5 +17,5 @@ pub mod spm;
 pub mod text_tokenizer;
 pub mod weights;
 
-pub use error::{ModelError, Result};
 pub use candle_core::Device;
+pub use error::{ModelError, Result};

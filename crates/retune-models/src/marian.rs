@@ -198,7 +198,10 @@ pub struct MarianConfig {
 impl MarianConfig {
     /// Reads and validates `config.json`; errors name the field at fault.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io { path: path.into(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
+            path: path.into(),
+            source,
+        })?;
         let cfg: MarianConfig = parse_json(&text, path)?;
         cfg.validate(path)?;
         Ok(cfg)
@@ -206,28 +209,53 @@ impl MarianConfig {
 
     /// Checks the fields the model code relies on.
     pub fn validate(&self, path: &Path) -> Result<()> {
-        let bad = |m: String| Err(ModelError::Config { path: path.into(), message: m });
+        let bad = |m: String| {
+            Err(ModelError::Config {
+                path: path.into(),
+                message: m,
+            })
+        };
         if let Some(t) = self.model_type.as_deref().filter(|t| *t != "marian") {
-            return Err(ModelError::Architecture { path: path.into(), found: format!("model_type {t}"), supported: "marian".into() });
+            return Err(ModelError::Architecture {
+                path: path.into(),
+                found: format!("model_type {t}"),
+                supported: "marian".into(),
+            });
         }
-        for (field, heads) in [("encoder_attention_heads", self.encoder_attention_heads), ("decoder_attention_heads", self.decoder_attention_heads)] {
+        for (field, heads) in [
+            ("encoder_attention_heads", self.encoder_attention_heads),
+            ("decoder_attention_heads", self.decoder_attention_heads),
+        ] {
             if heads == 0 || !self.d_model.is_multiple_of(heads) {
-                return bad(format!("field '{field}' ({heads}) must divide 'd_model' ({})", self.d_model));
+                return bad(format!(
+                    "field '{field}' ({heads}) must divide 'd_model' ({})",
+                    self.d_model
+                ));
             }
         }
-        if !matches!(self.activation_function.as_str(), "gelu" | "gelu_new" | "gelu_pytorch_tanh" | "relu" | "swish" | "silu") {
+        if !matches!(
+            self.activation_function.as_str(),
+            "gelu" | "gelu_new" | "gelu_pytorch_tanh" | "relu" | "swish" | "silu"
+        ) {
             return bad(format!(
                 "field 'activation_function': '{}' is not supported (swish, silu, gelu, gelu_new, gelu_pytorch_tanh, relu)",
                 self.activation_function
             ));
         }
-        for (field, v) in [("vocab_size", self.vocab_size), ("d_model", self.d_model), ("max_position_embeddings", self.max_position_embeddings)] {
+        for (field, v) in [
+            ("vocab_size", self.vocab_size),
+            ("d_model", self.d_model),
+            ("max_position_embeddings", self.max_position_embeddings),
+        ] {
             if v == 0 {
                 return bad(format!("field '{field}' must be positive"));
             }
         }
         if self.pad_token_id as usize >= self.vocab_size {
-            return bad(format!("field 'pad_token_id' ({}) is outside the vocabulary ('vocab_size' {})", self.pad_token_id, self.vocab_size));
+            return bad(format!(
+                "field 'pad_token_id' ({}) is outside the vocabulary ('vocab_size' {})",
+                self.pad_token_id, self.vocab_size
+            ));
         }
         if self.decoder_start_token_id as usize >= self.target_vocab_size() {
             return bad(format!(
@@ -327,7 +355,10 @@ fn layer_skipped(p: f64, mode: Mode, device: &Device) -> CResult<bool> {
     if mode != Mode::Train || p <= 0.0 {
         return Ok(false);
     }
-    let r = Tensor::rand(0f32, 1f32, (), device)?.to_dtype(DType::F32)?.to_device(&Device::Cpu)?.to_scalar::<f32>()?;
+    let r = Tensor::rand(0f32, 1f32, (), device)?
+        .to_dtype(DType::F32)?
+        .to_device(&Device::Cpu)?
+        .to_scalar::<f32>()?;
     Ok((r as f64) < p)
 }
 
@@ -357,7 +388,9 @@ impl Attention {
     /// (batch, len, d) → (batch, heads, len, head_dim).
     fn split(&self, x: Tensor) -> CResult<Tensor> {
         let (b, len, _) = x.dims3()?;
-        x.reshape((b, len, self.heads, self.head_dim))?.transpose(1, 2)?.contiguous()
+        x.reshape((b, len, self.heads, self.head_dim))?
+            .transpose(1, 2)?
+            .contiguous()
     }
 
     /// Keys and values of `x`, each (batch, heads, len, head_dim).
@@ -453,7 +486,9 @@ impl DecoderLayer {
         }
         let a = dropout(&self.self_attn.attend(x, &k, &v, self_bias, mode)?, self.dropout, mode)?;
         let x = self.self_norm.forward(&(x + a)?, mode)?;
-        let c = self.cross_attn.attend(&x, &cross_kv.0, &cross_kv.1, Some(cross_bias), mode)?;
+        let c = self
+            .cross_attn
+            .attend(&x, &cross_kv.0, &cross_kv.1, Some(cross_bias), mode)?;
         let c = dropout(&c, self.dropout, mode)?;
         let x = self.cross_norm.forward(&(x + c)?, mode)?;
         self.ffn.forward(&x, mode)
@@ -474,8 +509,15 @@ impl CrossAttentionState {
     /// Keeps (and repeats) the rows `rows` (u32 indices into the batch): beam search uses it to
     /// give every beam its input's state.
     pub fn select_rows(&self, rows: &Tensor) -> CResult<CrossAttentionState> {
-        let layers = self.layers.iter().map(|(k, v)| Ok((k.index_select(rows, 0)?, v.index_select(rows, 0)?))).collect::<CResult<Vec<_>>>()?;
-        Ok(CrossAttentionState { layers, bias: self.bias.index_select(rows, 0)? })
+        let layers = self
+            .layers
+            .iter()
+            .map(|(k, v)| Ok((k.index_select(rows, 0)?, v.index_select(rows, 0)?)))
+            .collect::<CResult<Vec<_>>>()?;
+        Ok(CrossAttentionState {
+            layers,
+            bias: self.bias.index_select(rows, 0)?,
+        })
     }
 
     /// Number of rows.
@@ -534,13 +576,21 @@ pub struct MarianMTModel {
 
 /// Removes a parameter from the var map (an alias of a tied one, or a sinusoid table).
 fn drop_param(p: &Params, name: &str) -> Result<()> {
-    p.varmap.data().lock().map_err(|_| ModelError::Candle(candle_core::Error::Msg("poisoned varmap".into())))?.remove(name);
+    p.varmap
+        .data()
+        .lock()
+        .map_err(|_| ModelError::Candle(candle_core::Error::Msg("poisoned varmap".into())))?
+        .remove(name);
     Ok(())
 }
 
 /// Renames `from` to `to` in the var map.
 fn rename_param(p: &Params, from: &str, to: &str) -> Result<()> {
-    let mut data = p.varmap.data().lock().map_err(|_| ModelError::Candle(candle_core::Error::Msg("poisoned varmap".into())))?;
+    let mut data = p
+        .varmap
+        .data()
+        .lock()
+        .map_err(|_| ModelError::Candle(candle_core::Error::Msg("poisoned varmap".into())))?;
     if let Some(v) = data.remove(from) {
         data.insert(to.to_string(), v);
     }
@@ -564,7 +614,10 @@ impl MarianMTModel {
         let d = c.d_model;
         let v_src = c.vocab_size;
         let v_tgt = c.target_vocab_size();
-        for n in ["model.encoder.embed_positions.weight", "model.decoder.embed_positions.weight"] {
+        for n in [
+            "model.encoder.embed_positions.weight",
+            "model.decoder.embed_positions.weight",
+        ] {
             drop_param(p, n)?;
         }
         const SHARED: &str = "model.shared.weight";
@@ -581,10 +634,15 @@ impl MarianMTModel {
             }
             drop_param(p, ENC)?;
             drop_param(p, DEC)?;
-            let shared = Embedding { weight: p.get(SHARED, &[v_src, d])? };
+            let shared = Embedding {
+                weight: p.get(SHARED, &[v_src, d])?,
+            };
             (shared.clone(), shared)
         } else {
-            (Embedding::load(p, "model.encoder.embed_tokens", v_src, d)?, Embedding::load(p, "model.decoder.embed_tokens", c.decoder_vocab(), d)?)
+            (
+                Embedding::load(p, "model.encoder.embed_tokens", v_src, d)?,
+                Embedding::load(p, "model.decoder.embed_tokens", c.decoder_vocab(), d)?,
+            )
         };
         let lm_head = if c.tie_word_embeddings {
             drop_param(p, HEAD)?;
@@ -605,7 +663,13 @@ impl MarianMTModel {
         for i in 0..c.encoder_layers {
             let l = format!("model.encoder.layers.{i}");
             encoder.push(EncoderLayer {
-                attn: Attention::load(p, &format!("{l}.self_attn"), d, c.encoder_attention_heads, c.attention_dropout)?,
+                attn: Attention::load(
+                    p,
+                    &format!("{l}.self_attn"),
+                    d,
+                    c.encoder_attention_heads,
+                    c.attention_dropout,
+                )?,
                 attn_norm: LayerNorm::load(p, &format!("{l}.self_attn_layer_norm"), d, LAYER_NORM_EPS)?,
                 ffn: FeedForward::load(p, &l, d, c.encoder_ffn_dim, c)?,
                 dropout: c.dropout,
@@ -615,9 +679,21 @@ impl MarianMTModel {
         for i in 0..c.decoder_layers {
             let l = format!("model.decoder.layers.{i}");
             decoder.push(DecoderLayer {
-                self_attn: Attention::load(p, &format!("{l}.self_attn"), d, c.decoder_attention_heads, c.attention_dropout)?,
+                self_attn: Attention::load(
+                    p,
+                    &format!("{l}.self_attn"),
+                    d,
+                    c.decoder_attention_heads,
+                    c.attention_dropout,
+                )?,
                 self_norm: LayerNorm::load(p, &format!("{l}.self_attn_layer_norm"), d, LAYER_NORM_EPS)?,
-                cross_attn: Attention::load(p, &format!("{l}.encoder_attn"), d, c.decoder_attention_heads, c.attention_dropout)?,
+                cross_attn: Attention::load(
+                    p,
+                    &format!("{l}.encoder_attn"),
+                    d,
+                    c.decoder_attention_heads,
+                    c.attention_dropout,
+                )?,
                 cross_norm: LayerNorm::load(p, &format!("{l}.encoder_attn_layer_norm"), d, LAYER_NORM_EPS)?,
                 ffn: FeedForward::load(p, &l, d, c.decoder_ffn_dim, c)?,
                 dropout: c.dropout,
@@ -667,9 +743,20 @@ impl MarianMTModel {
 
     /// Cross-attention keys and values of every decoder layer for `encoder_hidden`, computed
     /// once and reused for every decoding step.
-    pub fn cross_attention_state(&self, encoder_hidden: &Tensor, encoder_attention_mask: &Tensor) -> CResult<CrossAttentionState> {
-        let layers = self.decoder.iter().map(|l| l.cross_attn.key_values(encoder_hidden)).collect::<CResult<Vec<_>>>()?;
-        Ok(CrossAttentionState { layers, bias: padding_bias(encoder_attention_mask)? })
+    pub fn cross_attention_state(
+        &self,
+        encoder_hidden: &Tensor,
+        encoder_attention_mask: &Tensor,
+    ) -> CResult<CrossAttentionState> {
+        let layers = self
+            .decoder
+            .iter()
+            .map(|l| l.cross_attn.key_values(encoder_hidden))
+            .collect::<CResult<Vec<_>>>()?;
+        Ok(CrossAttentionState {
+            layers,
+            bias: padding_bias(encoder_attention_mask)?,
+        })
     }
 
     /// The decoder's last hidden states for `decoder_input_ids` (u32, (batch, len)).
@@ -689,7 +776,11 @@ impl MarianMTModel {
         let (_, len) = decoder_input_ids.dims2()?;
         let past = cache.as_ref().map(|c| c.len).unwrap_or(0);
         let mut x = self.embed_input(&self.dec_embed, decoder_input_ids, past, mode)?;
-        let causal = if len > 1 { Some(causal_bias(past, len, x.device())?) } else { None };
+        let causal = if len > 1 {
+            Some(causal_bias(past, len, x.device())?)
+        } else {
+            None
+        };
         let self_bias = match (causal, decoder_attention_mask) {
             (Some(c), Some(m)) => Some(c.broadcast_minimum(&padding_bias(m)?)?),
             (None, Some(m)) => Some(padding_bias(m)?),
@@ -716,7 +807,10 @@ impl MarianMTModel {
     /// `lm_head(hidden) + final_logits_bias`, (batch, len, target vocab).
     pub fn logits(&self, hidden: &Tensor) -> CResult<Tensor> {
         let (b, len, d) = hidden.dims3()?;
-        let l = hidden.reshape((b * len, d))?.matmul(&self.lm_head.t()?)?.reshape((b, len, ()))?;
+        let l = hidden
+            .reshape((b * len, d))?
+            .matmul(&self.lm_head.t()?)?
+            .reshape((b, len, ()))?;
         l.broadcast_add(&self.final_logits_bias.detach())
     }
 
@@ -735,7 +829,13 @@ impl MarianMTModel {
     /// The full teacher-forced pass (training, scoring): logits (batch, target len, target vocab).
     /// `decoder_input_ids` are the labels shifted right ([`shift_tokens_right`]); the decoder
     /// sees the causal mask only, as transformers does without a `decoder_attention_mask`.
-    pub fn forward(&self, input_ids: &Tensor, attention_mask: &Tensor, decoder_input_ids: &Tensor, mode: Mode) -> CResult<Tensor> {
+    pub fn forward(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: &Tensor,
+        decoder_input_ids: &Tensor,
+        mode: Mode,
+    ) -> CResult<Tensor> {
         let hidden = self.encode(input_ids, attention_mask, mode)?;
         let cross = self.cross_attention_state(&hidden, attention_mask)?;
         self.decode(decoder_input_ids, None, &cross, None, mode)
@@ -756,7 +856,11 @@ pub fn shift_tokens_right(labels: &[Vec<i64>], pad: u32, start: u32) -> Vec<Vec<
             let mut out = Vec::with_capacity(row.len());
             if !row.is_empty() {
                 out.push(start);
-                out.extend(row[..row.len() - 1].iter().map(|&t| if t == -100 { pad } else { t as u32 }));
+                out.extend(
+                    row[..row.len() - 1]
+                        .iter()
+                        .map(|&t| if t == -100 { pad } else { t as u32 }),
+                );
             }
             out
         })

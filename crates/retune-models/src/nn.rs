@@ -36,20 +36,39 @@ impl Params {
     pub fn from_checkpoint(ckpt: Checkpoint, device: &Device) -> Result<Params> {
         let varmap = VarMap::new();
         {
-            let mut data = varmap.data().lock().map_err(|_| ModelError::Candle(candle_core::Error::Msg("poisoned varmap".into())))?;
+            let mut data = varmap
+                .data()
+                .lock()
+                .map_err(|_| ModelError::Candle(candle_core::Error::Msg("poisoned varmap".into())))?;
             for (name, t) in ckpt.tensors {
                 data.insert(name, Var::from_tensor(&t)?);
             }
         }
-        Ok(Params { varmap, source: ckpt.source, device: device.clone() })
+        Ok(Params {
+            varmap,
+            source: ckpt.source,
+            device: device.clone(),
+        })
     }
 
     /// The parameter `name`, which must exist with `shape`.
     pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
-        let data = self.varmap.data().lock().map_err(|_| ModelError::Candle(candle_core::Error::Msg("poisoned varmap".into())))?;
-        let v = data.get(name).ok_or_else(|| ModelError::MissingTensor { path: self.source.clone(), name: name.into() })?;
+        let data = self
+            .varmap
+            .data()
+            .lock()
+            .map_err(|_| ModelError::Candle(candle_core::Error::Msg("poisoned varmap".into())))?;
+        let v = data.get(name).ok_or_else(|| ModelError::MissingTensor {
+            path: self.source.clone(),
+            name: name.into(),
+        })?;
         if v.dims() != shape {
-            return Err(ModelError::Shape { path: self.source.clone(), name: name.into(), found: v.dims().to_vec(), expected: shape.to_vec() });
+            return Err(ModelError::Shape {
+                path: self.source.clone(),
+                name: name.into(),
+                found: v.dims().to_vec(),
+                expected: shape.to_vec(),
+            });
         }
         Ok(v.as_tensor().clone())
     }
@@ -65,7 +84,11 @@ impl Params {
         if self.contains(name) {
             return self.get(name, shape);
         }
-        let t = if std == 0.0 { Tensor::zeros(shape, DType::F32, &self.device)? } else { Tensor::randn(0f32, std as f32, shape, &self.device)? };
+        let t = if std == 0.0 {
+            Tensor::zeros(shape, DType::F32, &self.device)?
+        } else {
+            Tensor::randn(0f32, std as f32, shape, &self.device)?
+        };
         let var = Var::from_tensor(&t)?;
         let out = var.as_tensor().clone();
         self.varmap
@@ -89,7 +112,10 @@ pub struct Linear {
 impl Linear {
     /// Loads `{prefix}.weight` and `{prefix}.bias`.
     pub fn load(p: &Params, prefix: &str, in_dim: usize, out_dim: usize) -> Result<Linear> {
-        Ok(Linear { weight: p.get(&format!("{prefix}.weight"), &[out_dim, in_dim])?, bias: Some(p.get(&format!("{prefix}.bias"), &[out_dim])?) })
+        Ok(Linear {
+            weight: p.get(&format!("{prefix}.weight"), &[out_dim, in_dim])?,
+            bias: Some(p.get(&format!("{prefix}.bias"), &[out_dim])?),
+        })
     }
 
     /// Loads or, when absent, creates `{prefix}.weight` ~ N(0, std) and a zero bias.
@@ -103,7 +129,10 @@ impl Linear {
     /// Applies the layer to `x` of shape (..., in).
     pub fn forward(&self, x: &Tensor) -> CResult<Tensor> {
         let y = match x.dims() {
-            [b, l, i] => x.reshape((b * l, *i))?.matmul(&self.weight.t()?)?.reshape((*b, *l, ()))?,
+            [b, l, i] => x
+                .reshape((b * l, *i))?
+                .matmul(&self.weight.t()?)?
+                .reshape((*b, *l, ()))?,
             _ => x.broadcast_matmul(&self.weight.t()?)?,
         };
         match &self.bias {
@@ -127,7 +156,11 @@ pub struct LayerNorm {
 impl LayerNorm {
     /// Loads `{prefix}.weight` and `{prefix}.bias`.
     pub fn load(p: &Params, prefix: &str, dim: usize, eps: f64) -> Result<LayerNorm> {
-        Ok(LayerNorm { weight: p.get(&format!("{prefix}.weight"), &[dim])?, bias: p.get(&format!("{prefix}.bias"), &[dim])?, eps })
+        Ok(LayerNorm {
+            weight: p.get(&format!("{prefix}.weight"), &[dim])?,
+            bias: p.get(&format!("{prefix}.bias"), &[dim])?,
+            eps,
+        })
     }
 
     /// Normalizes `x`; composed operations in training mode (so gradients flow), the fused
@@ -182,7 +215,9 @@ pub struct Embedding {
 impl Embedding {
     /// Loads `{prefix}.weight` of shape (rows, dim).
     pub fn load(p: &Params, prefix: &str, rows: usize, dim: usize) -> Result<Embedding> {
-        Ok(Embedding { weight: p.get(&format!("{prefix}.weight"), &[rows, dim])? })
+        Ok(Embedding {
+            weight: p.get(&format!("{prefix}.weight"), &[rows, dim])?,
+        })
     }
 
     /// Rows for `ids` (any shape of u32).

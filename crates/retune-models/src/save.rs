@@ -11,19 +11,42 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 /// Tokenizer files copied from the source checkpoint when present.
-pub const TOKENIZER_FILES: &[&str] =
-    &["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "source.spm", "target.spm", "vocab.json", "target_vocab.json"];
+pub const TOKENIZER_FILES: &[&str] = &[
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "source.spm",
+    "target.spm",
+    "vocab.json",
+    "target_vocab.json",
+    "generation_config.json",
+];
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ModelError + '_ {
-    move |source| ModelError::Io { path: path.into(), source }
+    move |source| ModelError::Io {
+        path: path.into(),
+        source,
+    }
 }
 
 /// Writes `files` (name → bytes) and `tensors` into the folder `dest`, atomically: everything
 /// goes into a temporary sibling folder that then replaces `dest`.
-pub fn write_checkpoint_dir(dest: &Path, files: &[(&str, Vec<u8>)], tensors: &HashMap<String, Tensor>, copy_from: Option<&Path>) -> Result<()> {
-    let parent = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+pub fn write_checkpoint_dir(
+    dest: &Path,
+    files: &[(&str, Vec<u8>)],
+    tensors: &HashMap<String, Tensor>,
+    copy_from: Option<&Path>,
+) -> Result<()> {
+    let parent = dest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(io(parent))?;
-    let name = dest.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "checkpoint".into());
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "checkpoint".into());
     let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
@@ -38,8 +61,12 @@ pub fn write_checkpoint_dir(dest: &Path, files: &[(&str, Vec<u8>)], tensors: &Ha
     meta.insert("format".to_string(), "pt".to_string());
     let ordered: BTreeMap<&String, &Tensor> = tensors.iter().collect();
     let views: Vec<(&String, &Tensor)> = ordered.into_iter().collect();
-    safetensors::serialize_to_file(views.iter().map(|(k, t)| (k.as_str(), *t)), Some(meta), &weights)
-        .map_err(|e| ModelError::Weights { path: weights.clone(), message: e.to_string() })?;
+    safetensors::serialize_to_file(views.iter().map(|(k, t)| (k.as_str(), *t)), Some(meta), &weights).map_err(|e| {
+        ModelError::Weights {
+            path: weights.clone(),
+            message: e.to_string(),
+        }
+    })?;
     if let Some(src) = copy_from {
         for f in TOKENIZER_FILES {
             let s = src.join(f);
@@ -61,23 +88,72 @@ pub fn write_checkpoint_dir(dest: &Path, files: &[(&str, Vec<u8>)], tensors: &Ha
     Ok(())
 }
 
+/// The model's parameters (every variable of its var map), contiguous, by name.
+fn tensors_of(params: &Params, rename: impl Fn(&str) -> String) -> Result<HashMap<String, Tensor>> {
+    let data = params
+        .varmap
+        .data()
+        .lock()
+        .map_err(|_| ModelError::Candle(candle_core::Error::Msg("poisoned varmap".into())))?;
+    let mut tensors = HashMap::with_capacity(data.len());
+    for (name, var) in data.iter() {
+        tensors.insert(rename(name), var.as_tensor().contiguous()?);
+    }
+    Ok(tensors)
+}
+
+/// Saves a Marian model as `MarianMTModel` (the transformers 5 layout that
+/// [`crate::marian::MarianMTModel::load`] leaves in the var map: one shared embedding when tied,
+/// `final_logits_bias` kept), with its tokenizer and generation config.
+pub fn save_marian(
+    dest: &Path,
+    params: &Params,
+    config: &crate::marian::MarianConfig,
+    tokenizer_dir: Option<&Path>,
+) -> Result<()> {
+    let tensors = tensors_of(params, |n| n.to_string())?;
+    let mut cfg = config.clone();
+    cfg.architectures = Some(vec!["MarianMTModel".into()]);
+    cfg.model_type = Some("marian".into());
+    let json = serde_json::to_vec_pretty(&cfg).map_err(|e| ModelError::Config {
+        path: dest.join("config.json"),
+        message: e.to_string(),
+    })?;
+    write_checkpoint_dir(dest, &[("config.json", json)], &tensors, tokenizer_dir)
+}
+
 /// Saves a BERT sequence classifier as `BertForSequenceClassification`: parameters of a bare
 /// encoder (no `bert.` prefix, e.g. a sentence-transformers checkpoint) are renamed under
 /// `bert.`; the config gets the architecture and the label maps.
-pub fn save_bert_classifier(dest: &Path, params: &Params, config: &BertConfig, labels: &[String], tokenizer_dir: Option<&Path>) -> Result<()> {
-    let data = params.varmap.data().lock().map_err(|_| ModelError::Candle(candle_core::Error::Msg("poisoned varmap".into())))?;
-    let mut tensors = HashMap::with_capacity(data.len());
-    for (name, var) in data.iter() {
-        let hf = if name.starts_with("bert.") || name.starts_with("classifier.") { name.clone() } else { format!("bert.{name}") };
-        tensors.insert(hf, var.as_tensor().contiguous()?);
-    }
-    drop(data);
+pub fn save_bert_classifier(
+    dest: &Path,
+    params: &Params,
+    config: &BertConfig,
+    labels: &[String],
+    tokenizer_dir: Option<&Path>,
+) -> Result<()> {
+    let tensors = tensors_of(params, |name| {
+        if name.starts_with("bert.") || name.starts_with("classifier.") {
+            name.to_string()
+        } else {
+            format!("bert.{name}")
+        }
+    })?;
     let mut cfg = config.clone();
     cfg.architectures = Some(vec!["BertForSequenceClassification".into()]);
     cfg.model_type = Some("bert".into());
-    cfg.id2label = Some(labels.iter().enumerate().map(|(i, l)| (i.to_string(), l.clone())).collect());
+    cfg.id2label = Some(
+        labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (i.to_string(), l.clone()))
+            .collect(),
+    );
     cfg.label2id = Some(labels.iter().enumerate().map(|(i, l)| (l.clone(), i as i64)).collect());
     cfg.num_labels = None;
-    let json = serde_json::to_vec_pretty(&cfg).map_err(|e| ModelError::Config { path: dest.join("config.json"), message: e.to_string() })?;
+    let json = serde_json::to_vec_pretty(&cfg).map_err(|e| ModelError::Config {
+        path: dest.join("config.json"),
+        message: e.to_string(),
+    })?;
     write_checkpoint_dir(dest, &[("config.json", json)], &tensors, tokenizer_dir)
 }

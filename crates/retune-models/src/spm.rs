@@ -206,21 +206,13 @@ impl<'a> ProtoReader<'a> {
                 let len = self.varint(&format!("length of field {field}"))?;
                 let len = usize::try_from(len).map_err(|_| self.truncated("length"))?;
                 let at = self.base + self.pos;
-                Wire::Bytes(
-                    self.take(len, &format!("{len} bytes of field {field}"))?,
-                    at,
-                )
+                Wire::Bytes(self.take(len, &format!("{len} bytes of field {field}"))?, at)
             }
             5 => {
                 let b = self.take(4, &format!("fixed32 field {field}"))?;
                 Wire::Fixed32(u32::from_le_bytes(b.try_into().expect("4 bytes")))
             }
-            t => {
-                return Err(self.malformed(
-                    key_at,
-                    format!("unsupported wire type {t} for field {field}"),
-                ))
-            }
+            t => return Err(self.malformed(key_at, format!("unsupported wire type {t} for field {field}"))),
         };
         Ok(Some((field, wire)))
     }
@@ -254,8 +246,7 @@ impl Wire<'_> {
     }
     fn as_string(&self, r: &ProtoReader<'_>, name: &str) -> Result<String, SpmError> {
         let (b, at) = self.as_bytes(r, name)?;
-        String::from_utf8(b.to_vec())
-            .map_err(|_| r.malformed(at, format!("{name} is not valid UTF-8")))
+        String::from_utf8(b.to_vec()).map_err(|_| r.malformed(at, format!("{name} is not valid UTF-8")))
     }
 }
 
@@ -587,8 +578,7 @@ impl SentencePieceModel {
                         match f {
                             3 => model_type = w.as_i32(&r, "trainer_spec.model_type")?,
                             24 => {
-                                treat_whitespace_as_suffix =
-                                    w.as_bool(&r, "trainer_spec.treat_whitespace_as_suffix")?
+                                treat_whitespace_as_suffix = w.as_bool(&r, "trainer_spec.treat_whitespace_as_suffix")?
                             }
                             35 => byte_fallback = w.as_bool(&r, "trainer_spec.byte_fallback")?,
                             44 => unk_surface = w.as_string(&r, "trainer_spec.unk_surface")?,
@@ -603,23 +593,15 @@ impl SentencePieceModel {
                         match f {
                             1 => normalizer.name = w.as_string(&r, "normalizer_spec.name")?,
                             2 => {
-                                normalizer.precompiled_charsmap = w
-                                    .as_bytes(&r, "normalizer_spec.precompiled_charsmap")?
-                                    .0
-                                    .to_vec()
+                                normalizer.precompiled_charsmap =
+                                    w.as_bytes(&r, "normalizer_spec.precompiled_charsmap")?.0.to_vec()
                             }
-                            3 => {
-                                normalizer.add_dummy_prefix =
-                                    w.as_bool(&r, "normalizer_spec.add_dummy_prefix")?
-                            }
+                            3 => normalizer.add_dummy_prefix = w.as_bool(&r, "normalizer_spec.add_dummy_prefix")?,
                             4 => {
                                 normalizer.remove_extra_whitespaces =
                                     w.as_bool(&r, "normalizer_spec.remove_extra_whitespaces")?
                             }
-                            5 => {
-                                normalizer.escape_whitespaces =
-                                    w.as_bool(&r, "normalizer_spec.escape_whitespaces")?
-                            }
+                            5 => normalizer.escape_whitespaces = w.as_bool(&r, "normalizer_spec.escape_whitespaces")?,
                             _ => {}
                         }
                     }
@@ -666,11 +648,10 @@ impl SentencePieceModel {
                 2 => piece.score = w.as_f32(&r, "SentencePiece.score")?,
                 3 => {
                     let t = w.as_i32(&r, "SentencePiece.type")?;
-                    piece.kind =
-                        PieceType::from_proto(t).ok_or_else(|| SpmError::InvalidModel {
-                            file: file.to_path_buf(),
-                            what: format!("piece {index} has unknown type {t}"),
-                        })?;
+                    piece.kind = PieceType::from_proto(t).ok_or_else(|| SpmError::InvalidModel {
+                        file: file.to_path_buf(),
+                        what: format!("piece {index} has unknown type {t}"),
+                    })?;
                 }
                 _ => {}
             }
@@ -707,15 +688,8 @@ impl SentencePieceModel {
             if p.piece.is_empty() {
                 return Err(invalid(format!("piece {i} is empty")));
             }
-            let normal = matches!(
-                p.kind,
-                PieceType::Normal | PieceType::UserDefined | PieceType::Unused
-            );
-            let map = if normal {
-                &mut piece_ids
-            } else {
-                &mut reserved_ids
-            };
+            let normal = matches!(p.kind, PieceType::Normal | PieceType::UserDefined | PieceType::Unused);
+            let map = if normal { &mut piece_ids } else { &mut reserved_ids };
             if map.insert(p.piece.clone(), id).is_some() {
                 return Err(invalid(format!("piece {:?} is defined twice", p.piece)));
             }
@@ -754,9 +728,7 @@ impl SentencePieceModel {
         }
         let unk_id = unk_id.ok_or_else(|| invalid("no UNKNOWN piece (<unk>) is defined".into()))?;
         if trainer.byte_fallback && bytes_found.iter().any(|f| !f) {
-            return Err(invalid(
-                "byte_fallback is set but not all 256 byte pieces exist".into(),
-            ));
+            return Err(invalid("byte_fallback is set but not all 256 byte pieces exist".into()));
         }
         let charsmap = if normalizer.precompiled_charsmap.is_empty() {
             None
@@ -1087,13 +1059,7 @@ impl SentencePieceModel {
             }
         };
         for i in 1..syms.len() {
-            add_pair(
-                &syms,
-                &mut agenda,
-                &mut rev_merge,
-                i as isize - 1,
-                i as isize,
-            );
+            add_pair(&syms, &mut agenda, &mut rev_merge, i as isize - 1, i as isize);
         }
         while let Some(top) = agenda.pop() {
             let (l, r) = (syms[top.left], syms[top.right]);
@@ -1131,12 +1097,7 @@ impl SentencePieceModel {
         let mut i: isize = 0;
         while i >= 0 && (i as usize) < syms.len() {
             let s = syms[i as usize];
-            resegment(
-                self,
-                &rev_merge,
-                &normalized[s.start..s.start + s.len],
-                &mut out,
-            );
+            resegment(self, &rev_merge, &normalized[s.start..s.start + s.len], &mut out);
             i = s.next;
         }
         out
@@ -1207,8 +1168,7 @@ impl SentencePieceModel {
             }
             bytes.clear();
         };
-        let strip_bos =
-            self.normalizer.add_dummy_prefix || self.normalizer.remove_extra_whitespaces;
+        let strip_bos = self.normalizer.add_dummy_prefix || self.normalizer.remove_extra_whitespaces;
         let mut is_bos_ws = true;
         let mut bos_ws_seen = false;
         for p in pieces {
@@ -1266,11 +1226,7 @@ fn byte_to_piece(b: u8) -> String {
 /// The byte a `<0xXX>` piece stands for.
 fn piece_to_byte(piece: &str) -> Option<u8> {
     let hex = piece.strip_prefix("<0x")?.strip_suffix('>')?;
-    if hex.len() != 2
-        || !hex
-            .bytes()
-            .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(&c))
-    {
+    if hex.len() != 2 || !hex.bytes().all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(&c)) {
         return None;
     }
     u8::from_str_radix(hex, 16).ok()
@@ -1378,18 +1334,10 @@ impl MarianTokenizer {
         if !config.is_object() {
             return Err(cfg_bad("expected a JSON object".into()));
         }
-        let separate_vocabs = config
-            .get("separate_vocabs")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let source =
-            SentencePieceModel::from_file(&need("source.spm", "the source SentencePiece model")?)?;
-        let target =
-            SentencePieceModel::from_file(&need("target.spm", "the target SentencePiece model")?)?;
-        let vocab_path = need(
-            "vocab.json",
-            "the Marian vocabulary that maps pieces to model ids",
-        )?;
+        let separate_vocabs = config.get("separate_vocabs").and_then(Value::as_bool).unwrap_or(false);
+        let source = SentencePieceModel::from_file(&need("source.spm", "the source SentencePiece model")?)?;
+        let target = SentencePieceModel::from_file(&need("target.spm", "the target SentencePiece model")?)?;
+        let vocab_path = need("vocab.json", "the Marian vocabulary that maps pieces to model ids")?;
         let encoder = read_vocab(&vocab_path)?;
         let target_encoder = if separate_vocabs {
             Some(read_vocab(&need(
@@ -1400,12 +1348,10 @@ impl MarianTokenizer {
             None
         };
         Self::from_parts(source, target, encoder, target_encoder, &config).map_err(|e| match e {
-            SpmError::InvalidVocab { file, what } if file == Path::new("vocab.json") => {
-                SpmError::InvalidVocab {
-                    file: vocab_path.clone(),
-                    what,
-                }
-            }
+            SpmError::InvalidVocab { file, what } if file == Path::new("vocab.json") => SpmError::InvalidVocab {
+                file: vocab_path.clone(),
+                what,
+            },
             e => e,
         })
     }
@@ -1499,11 +1445,8 @@ impl MarianTokenizer {
             });
         }
         let added_by_id = added.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
-        let added_by_content: HashMap<String, usize> = added
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (a.content.clone(), i))
-            .collect();
+        let added_by_content: HashMap<String, usize> =
+            added.iter().enumerate().map(|(i, a)| (a.content.clone(), i)).collect();
         let special_ids = special_tokens
             .iter()
             .map(|t| {
@@ -1577,9 +1520,7 @@ impl MarianTokenizer {
 
     /// Size of the target vocabulary (the source vocabulary unless `separate_vocabs`).
     pub fn target_vocab_size(&self) -> usize {
-        self.target_encoder
-            .as_ref()
-            .map_or(self.encoder.len(), HashMap::len)
+        self.target_encoder.as_ref().map_or(self.encoder.len(), HashMap::len)
     }
 
     /// Id of a token: added/special tokens first, then the source vocabulary.
@@ -1600,20 +1541,17 @@ impl MarianTokenizer {
 
     /// Id of `<pad>` (Marian's `decoder_start_token_id` too).
     pub fn pad_id(&self) -> u32 {
-        self.token_to_id(&self.pad_token)
-            .expect("pad token is added")
+        self.token_to_id(&self.pad_token).expect("pad token is added")
     }
 
     /// Id of `</s>`.
     pub fn eos_id(&self) -> u32 {
-        self.token_to_id(&self.eos_token)
-            .expect("eos token is added")
+        self.token_to_id(&self.eos_token).expect("eos token is added")
     }
 
     /// Id of `<unk>`.
     pub fn unk_id(&self) -> u32 {
-        self.token_to_id(&self.unk_token)
-            .expect("unk token is added")
+        self.token_to_id(&self.unk_token).expect("unk token is added")
     }
 
     /// The special tokens (`<unk>`, `</s>`, `<pad>`, then any additional ones).
@@ -1658,11 +1596,7 @@ impl MarianTokenizer {
 
     /// transformers' `tokenize`: added tokens split off, the rest through `_tokenize`.
     fn tokenize(&self, text: &str, target: bool) -> Vec<String> {
-        let mut chunks: Vec<String> = self
-            .split_added(text)
-            .into_iter()
-            .map(str::to_string)
-            .collect();
+        let mut chunks: Vec<String> = self.split_added(text).into_iter().map(str::to_string).collect();
         for i in 0..chunks.len() {
             let Some(&ai) = self.added_by_content.get(&chunks[i]) else {
                 continue;
@@ -1833,15 +1767,12 @@ mod tests {
     use super::*;
 
     fn fixtures() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests")
-            .join("fixtures")
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("fixtures")
     }
 
     fn golden() -> Value {
         let p = fixtures().join("spm_golden.json");
-        serde_json::from_str(&std::fs::read_to_string(&p).expect("spm_golden.json"))
-            .expect("golden JSON")
+        serde_json::from_str(&std::fs::read_to_string(&p).expect("spm_golden.json")).expect("golden JSON")
     }
 
     fn strings(v: &Value) -> Vec<String> {
@@ -1866,17 +1797,14 @@ mod tests {
         let mut total = 0;
         let mut failures = Vec::new();
         for (name, model) in g["spm"].as_object().expect("spm") {
-            let m = SentencePieceModel::from_file(&fixtures().join("spm-tiny").join(name))
-                .expect("model loads");
+            let m = SentencePieceModel::from_file(&fixtures().join("spm-tiny").join(name)).expect("model loads");
             for case in model["cases"].as_array().expect("cases") {
                 let text = case["text"].as_str().expect("text");
                 let want = strings(&case["pieces"]);
                 let got = m.encode_pieces(text);
                 total += 1;
                 if got != want {
-                    failures.push(format!(
-                        "{name} encode {text:?}: got {got:?}, want {want:?}"
-                    ));
+                    failures.push(format!("{name} encode {text:?}: got {got:?}, want {want:?}"));
                 }
                 let dec = m.decode_pieces(&want);
                 if dec != case["decoded"].as_str().expect("decoded") {
@@ -1918,21 +1846,9 @@ mod tests {
                 fx["vocab_size"].as_u64().unwrap(),
                 "{name} vocab_size"
             );
-            assert_eq!(
-                u64::from(tok.pad_id()),
-                fx["pad_id"].as_u64().unwrap(),
-                "{name} pad"
-            );
-            assert_eq!(
-                u64::from(tok.eos_id()),
-                fx["eos_id"].as_u64().unwrap(),
-                "{name} eos"
-            );
-            assert_eq!(
-                u64::from(tok.unk_id()),
-                fx["unk_id"].as_u64().unwrap(),
-                "{name} unk"
-            );
+            assert_eq!(u64::from(tok.pad_id()), fx["pad_id"].as_u64().unwrap(), "{name} pad");
+            assert_eq!(u64::from(tok.eos_id()), fx["eos_id"].as_u64().unwrap(), "{name} eos");
+            assert_eq!(u64::from(tok.unk_id()), fx["unk_id"].as_u64().unwrap(), "{name} unk");
             for case in fx["cases"].as_array().expect("cases") {
                 let text = case["text"].as_str().expect("text");
                 total += 1;
@@ -1944,10 +1860,7 @@ mod tests {
                     ));
                 }
                 if tgt != ids(&case["labels"]) {
-                    failures.push(format!(
-                        "{name} target {text:?}: got {tgt:?}, want {}",
-                        case["labels"]
-                    ));
+                    failures.push(format!("{name} target {text:?}: got {tgt:?}, want {}", case["labels"]));
                 }
                 for (key, idv, skip) in [
                     ("decode_input_skip", &case["input_ids"], true),
@@ -1957,10 +1870,7 @@ mod tests {
                 ] {
                     let got = tok.decode(&ids(idv), skip);
                     if got != case[key].as_str().expect("decoded") {
-                        failures.push(format!(
-                            "{name} {key} {text:?}: got {got:?}, want {}",
-                            case[key]
-                        ));
+                        failures.push(format!("{name} {key} {text:?}: got {got:?}, want {}", case[key]));
                     }
                 }
             }
@@ -1988,17 +1898,14 @@ mod tests {
 
     #[test]
     fn model_exposes_pieces_and_spec() {
-        let m =
-            SentencePieceModel::from_file(&fixtures().join("spm-tiny/unigram-nfkc.model")).unwrap();
+        let m = SentencePieceModel::from_file(&fixtures().join("spm-tiny/unigram-nfkc.model")).unwrap();
         assert_eq!(m.model_type(), ModelType::Unigram);
         assert_eq!(m.len(), 1000);
         assert_eq!(m.pieces()[0].piece, "<unk>");
         assert_eq!(m.types()[0], PieceType::Unknown);
         assert_eq!(m.types()[1], PieceType::Control);
         assert_eq!(m.normalizer_spec().name, "nmt_nfkc");
-        assert!(
-            m.normalizer_spec().add_dummy_prefix && m.normalizer_spec().remove_extra_whitespaces
-        );
+        assert!(m.normalizer_spec().add_dummy_prefix && m.normalizer_spec().remove_extra_whitespaces);
         assert_eq!(m.normalize("  ｆｕｌｌ   ①  "), "▁full▁1");
         assert_eq!(m.piece_to_id("</s>"), 2);
         assert_eq!(m.piece_to_id("no such piece"), m.unk_id());
@@ -2006,13 +1913,9 @@ mod tests {
         let bpe = SentencePieceModel::from_file(&fixtures().join("spm-tiny/bpe.model")).unwrap();
         assert_eq!(bpe.model_type(), ModelType::Bpe);
         assert_eq!(bpe.normalizer_spec().name, "identity");
-        let user =
-            SentencePieceModel::from_file(&fixtures().join("spm-tiny/unigram-user.model")).unwrap();
+        let user = SentencePieceModel::from_file(&fixtures().join("spm-tiny/unigram-user.model")).unwrap();
         assert!(user.trainer_spec().byte_fallback);
-        assert!(
-            user.types().contains(&PieceType::UserDefined)
-                && user.types().contains(&PieceType::Byte)
-        );
+        assert!(user.types().contains(&PieceType::UserDefined) && user.types().contains(&PieceType::Byte));
     }
 
     #[test]
@@ -2092,10 +1995,7 @@ mod tests {
         assert_eq!(ids[0], tok.token_to_id(">>cmn_Hans<<").unwrap());
         assert_eq!(*ids.last().unwrap(), tok.eos_id());
         assert_eq!(tok.tokenize_source(">>cmn_Hans<< Hi")[0], ">>cmn_Hans<<");
-        assert_eq!(
-            tok.decode(&ids, true),
-            tok.decode(&ids[..ids.len() - 1], true)
-        );
+        assert_eq!(tok.decode(&ids, true), tok.decode(&ids[..ids.len() - 1], true));
         assert_eq!(split_language_code(">>fr<<x"), Some((">>fr<<", "x")));
         assert_eq!(split_language_code(">>fr"), None);
         assert_eq!(split_language_code("a>>fr<<"), None);

@@ -30,7 +30,10 @@ pub struct TextTokenizer {
 }
 
 fn tok_err(path: &Path, e: impl std::fmt::Display) -> ModelError {
-    ModelError::Tokenizer { path: path.into(), message: e.to_string() }
+    ModelError::Tokenizer {
+        path: path.into(),
+        message: e.to_string(),
+    }
 }
 
 impl TextTokenizer {
@@ -49,31 +52,52 @@ impl TextTokenizer {
         } else if vocab.exists() {
             Self::wordpiece(&vocab, &cfg)?
         } else {
-            return Err(ModelError::Tokenizer { path: dir.into(), message: "no tokenizer.json or vocab.txt".into() });
+            return Err(ModelError::Tokenizer {
+                path: dir.into(),
+                message: "no tokenizer.json or vocab.txt".into(),
+            });
         };
-        let model_max = cfg.get("model_max_length").and_then(|v| v.as_u64()).map(|v| v as usize).unwrap_or(usize::MAX);
+        let model_max = cfg
+            .get("model_max_length")
+            .and_then(|v| v.as_u64())
+            .map(|v| v as usize)
+            .unwrap_or(usize::MAX);
         let max_length = max_length.min(model_max);
         inner
-            .with_truncation(Some(TruncationParams { max_length, ..Default::default() }))
+            .with_truncation(Some(TruncationParams {
+                max_length,
+                ..Default::default()
+            }))
             .map_err(|e| tok_err(dir, e))?;
         inner.with_padding(None);
         let pad_token = cfg.get("pad_token").and_then(|v| v.as_str()).unwrap_or("[PAD]");
         let pad_id = inner.token_to_id(pad_token).unwrap_or(0);
-        Ok(TextTokenizer { inner, pad_id, max_length })
+        Ok(TextTokenizer {
+            inner,
+            pad_id,
+            max_length,
+        })
     }
 
     fn wordpiece(vocab: &Path, cfg: &serde_json::Value) -> Result<Tokenizer> {
         let lower = cfg.get("do_lower_case").and_then(|v| v.as_bool()).unwrap_or(true);
         let strip_accents = cfg.get("strip_accents").and_then(|v| v.as_bool());
-        let chinese = cfg.get("tokenize_chinese_chars").and_then(|v| v.as_bool()).unwrap_or(true);
+        let chinese = cfg
+            .get("tokenize_chinese_chars")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(true);
         let wp = WordPiece::from_file(&vocab.to_string_lossy())
             .unk_token("[UNK]".into())
             .build()
             .map_err(|e| tok_err(vocab, e))?;
         let mut t = Tokenizer::new(wp);
-        t.with_normalizer(Some(BertNormalizer::new(true, chinese, strip_accents, lower))).map_err(|e| tok_err(vocab, e))?;
+        t.with_normalizer(Some(BertNormalizer::new(true, chinese, strip_accents, lower)))
+            .map_err(|e| tok_err(vocab, e))?;
         t.with_pre_tokenizer(Some(BertPreTokenizer));
-        let id = |s: &str| t.token_to_id(s).ok_or_else(|| tok_err(vocab, format!("special token {s} is not in the vocabulary")));
+        let id = |s: &str| {
+            t.token_to_id(s)
+                .ok_or_else(|| tok_err(vocab, format!("special token {s} is not in the vocabulary")))
+        };
         let (cls, sep) = (id("[CLS]")?, id("[SEP]")?);
         let post = TemplateProcessing::builder()
             .try_single("[CLS] $A [SEP]")
@@ -90,15 +114,31 @@ impl TextTokenizer {
     /// Encodes texts (with optional second texts) and pads to the longest row.
     pub fn encode_batch(&self, texts: &[&str], pairs: Option<&[&str]>) -> Result<EncodedBatch> {
         let inputs: Vec<EncodeInput> = match pairs {
-            Some(p) => texts.iter().zip(p).map(|(a, b)| EncodeInput::Dual((*a).into(), (*b).into())).collect(),
+            Some(p) => texts
+                .iter()
+                .zip(p)
+                .map(|(a, b)| EncodeInput::Dual((*a).into(), (*b).into()))
+                .collect(),
             None => texts.iter().map(|a| EncodeInput::Single((*a).into())).collect(),
         };
-        let enc = self.inner.encode_batch(inputs, true).map_err(|e| ModelError::Tokenizer { path: "<tokenizer>".into(), message: e.to_string() })?;
+        let enc = self
+            .inner
+            .encode_batch(inputs, true)
+            .map_err(|e| ModelError::Tokenizer {
+                path: "<tokenizer>".into(),
+                message: e.to_string(),
+            })?;
         let len = enc.iter().map(|e| e.get_ids().len()).max().unwrap_or(0);
-        let mut out = EncodedBatch { input_ids: vec![], token_type_ids: vec![], attention_mask: vec![] };
+        let mut out = EncodedBatch {
+            input_ids: vec![],
+            token_type_ids: vec![],
+            attention_mask: vec![],
+        };
         for e in &enc {
             let n = e.get_ids().len();
-            let pad = |v: &[u32], fill: u32| -> Vec<u32> { v.iter().copied().chain(std::iter::repeat(fill).take(len - n)).collect() };
+            let pad = |v: &[u32], fill: u32| -> Vec<u32> {
+                v.iter().copied().chain(std::iter::repeat(fill).take(len - n)).collect()
+            };
             out.input_ids.push(pad(e.get_ids(), self.pad_id));
             out.token_type_ids.push(pad(e.get_type_ids(), 0));
             out.attention_mask.push(pad(&vec![1; n], 0));
@@ -108,7 +148,10 @@ impl TextTokenizer {
 
     /// Number of tokens of `text` (with special tokens, before truncation is applied? no: after).
     pub fn count_tokens(&self, text: &str) -> Result<usize> {
-        let e = self.inner.encode(text, true).map_err(|e| ModelError::Tokenizer { path: "<tokenizer>".into(), message: e.to_string() })?;
+        let e = self.inner.encode(text, true).map_err(|e| ModelError::Tokenizer {
+            path: "<tokenizer>".into(),
+            message: e.to_string(),
+        })?;
         Ok(e.get_ids().len())
     }
 

@@ -35,7 +35,11 @@ impl Checkpoint {
         };
         let mut tensors = HashMap::with_capacity(raw.len());
         for (name, t) in raw {
-            let t = if t.dtype() == DType::F32 { t } else { t.to_dtype(DType::F32)? };
+            let t = if t.dtype() == DType::F32 {
+                t
+            } else {
+                t.to_dtype(DType::F32)?
+            };
             tensors.insert(normalize_name(&name), t);
         }
         Ok(Checkpoint { tensors, source })
@@ -43,9 +47,17 @@ impl Checkpoint {
 
     /// The tensor `name`, checked against the shape the config implies.
     pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
-        let t = self.tensors.get(name).ok_or_else(|| ModelError::MissingTensor { path: self.source.clone(), name: name.into() })?;
+        let t = self.tensors.get(name).ok_or_else(|| ModelError::MissingTensor {
+            path: self.source.clone(),
+            name: name.into(),
+        })?;
         if t.dims() != shape {
-            return Err(ModelError::Shape { path: self.source.clone(), name: name.into(), found: t.dims().to_vec(), expected: shape.to_vec() });
+            return Err(ModelError::Shape {
+                path: self.source.clone(),
+                name: name.into(),
+                found: t.dims().to_vec(),
+                expected: shape.to_vec(),
+            });
         }
         Ok(t.clone())
     }
@@ -72,12 +84,19 @@ fn normalize_name(name: &str) -> String {
 }
 
 fn weights_err(path: &Path, e: impl std::fmt::Display) -> ModelError {
-    ModelError::Weights { path: path.into(), message: e.to_string() }
+    ModelError::Weights {
+        path: path.into(),
+        message: e.to_string(),
+    }
 }
 
 fn load_safetensors(path: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
-    let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: path.into(), source })?;
-    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| weights_err(path, format!("not a valid safetensors file: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
+        path: path.into(),
+        source,
+    })?;
+    let st = safetensors::SafeTensors::deserialize(&bytes)
+        .map_err(|e| weights_err(path, format!("not a valid safetensors file: {e}")))?;
     let mut out = Vec::with_capacity(st.len());
     for (name, view) in st.tensors() {
         let dtype = match view.dtype() {
@@ -88,7 +107,12 @@ fn load_safetensors(path: &Path, device: &Device) -> Result<Vec<(String, Tensor)
             safetensors::Dtype::I64 => DType::I64,
             safetensors::Dtype::U8 => DType::U8,
             safetensors::Dtype::U32 => DType::U32,
-            other => return Err(weights_err(path, format!("tensor '{name}' has unsupported dtype {other:?}"))),
+            other => {
+                return Err(weights_err(
+                    path,
+                    format!("tensor '{name}' has unsupported dtype {other:?}"),
+                ))
+            }
         };
         let t = Tensor::from_raw_buffer(view.data(), dtype, view.shape(), device)
             .map_err(|e| weights_err(path, format!("tensor '{name}': {e}")))?;
@@ -98,9 +122,15 @@ fn load_safetensors(path: &Path, device: &Device) -> Result<Vec<(String, Tensor)
 }
 
 fn load_sharded(index: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
-    let text = std::fs::read_to_string(index).map_err(|source| ModelError::Io { path: index.into(), source })?;
+    let text = std::fs::read_to_string(index).map_err(|source| ModelError::Io {
+        path: index.into(),
+        source,
+    })?;
     let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| weights_err(index, e))?;
-    let map = v.get("weight_map").and_then(|m| m.as_object()).ok_or_else(|| weights_err(index, "field 'weight_map' is missing"))?;
+    let map = v
+        .get("weight_map")
+        .and_then(|m| m.as_object())
+        .ok_or_else(|| weights_err(index, "field 'weight_map' is missing"))?;
     let files: BTreeSet<&str> = map.values().filter_map(|f| f.as_str()).collect();
     let dir = index.parent().unwrap_or(Path::new("."));
     let mut out = Vec::new();
@@ -109,14 +139,18 @@ fn load_sharded(index: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> 
     }
     for name in map.keys() {
         if !out.iter().any(|(n, _)| n == name) {
-            return Err(weights_err(index, format!("tensor '{name}' is listed in 'weight_map' but absent from its shard")));
+            return Err(weights_err(
+                index,
+                format!("tensor '{name}' is listed in 'weight_map' but absent from its shard"),
+            ));
         }
     }
     Ok(out)
 }
 
 fn load_bin(path: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
-    let tensors = candle_core::pickle::read_all(path).map_err(|e| weights_err(path, format!("not a readable PyTorch checkpoint: {e}")))?;
+    let tensors = candle_core::pickle::read_all(path)
+        .map_err(|e| weights_err(path, format!("not a readable PyTorch checkpoint: {e}")))?;
     let mut out = Vec::with_capacity(tensors.len());
     for (name, t) in tensors {
         out.push((name, t.to_device(device)?));

@@ -5,7 +5,9 @@
 //! outputs must agree to 1e-4.
 
 use candle_core::{Device, Tensor};
-use retune_models::bert::{batch_tensor, mean_pool, BertForSequenceClassification, BertForTokenClassification, BertInput, BertModel};
+use retune_models::bert::{
+    batch_tensor, mean_pool, BertForSequenceClassification, BertForTokenClassification, BertInput, BertModel,
+};
 use retune_models::config::BertConfig;
 use retune_models::nn::{Mode, Params};
 use retune_models::text_tokenizer::TextTokenizer;
@@ -18,7 +20,17 @@ fn fixtures() -> PathBuf {
 }
 
 fn ids(v: &Value) -> Vec<Vec<u32>> {
-    v.as_array().unwrap().iter().map(|r| r.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as u32)
+                .collect()
+        })
+        .collect()
 }
 
 fn floats(v: &Value) -> Vec<f32> {
@@ -47,7 +59,11 @@ fn flat(t: &Tensor) -> Vec<f32> {
 /// (first 5, last 5) hidden values of every real and padded token, and per-token sums.
 fn head_tail(h: &Tensor) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let d = h.dim(2).unwrap();
-    (flat(&h.narrow(2, 0, 5).unwrap()), flat(&h.narrow(2, d - 5, 5).unwrap()), flat(&h.sum(2).unwrap()))
+    (
+        flat(&h.narrow(2, 0, 5).unwrap()),
+        flat(&h.narrow(2, d - 5, 5).unwrap()),
+        flat(&h.sum(2).unwrap()),
+    )
 }
 
 fn input(case: &Value, dev: &Device) -> BertInput {
@@ -60,22 +76,51 @@ fn input(case: &Value, dev: &Device) -> BertInput {
 
 fn check_tokenizer(dir: &Path, cfg: &BertConfig, case: &Value) {
     let call = &case["tokenizer_call"];
-    let max = call.get("max_length").and_then(|v| v.as_u64()).map(|v| v as usize).unwrap_or(cfg.max_position_embeddings);
+    let max = call
+        .get("max_length")
+        .and_then(|v| v.as_u64())
+        .map(|v| v as usize)
+        .unwrap_or(cfg.max_position_embeddings);
     let tok = TextTokenizer::load(dir, max).unwrap();
-    let texts: Vec<&str> = case["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
-    let pairs: Option<Vec<&str>> = case["text_pairs"].as_array().map(|a| a.iter().map(|t| t.as_str().unwrap()).collect());
+    let texts: Vec<&str> = case["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    let pairs: Option<Vec<&str>> = case["text_pairs"]
+        .as_array()
+        .map(|a| a.iter().map(|t| t.as_str().unwrap()).collect());
     let enc = tok.encode_batch(&texts, pairs.as_deref()).unwrap();
     let want = ids(&case["input_ids"]);
     if call.get("padding").and_then(|p| p.as_str()) == Some("max_length") {
         // Padding to max_length is not dynamic padding: compare the real (unpadded) tokens.
         let real = |rows: &[Vec<u32>], masks: &[Vec<u32>]| -> Vec<Vec<u32>> {
-            rows.iter().zip(masks).map(|(r, m)| r.iter().zip(m).filter(|(_, &k)| k == 1).map(|(&t, _)| t).collect()).collect()
+            rows.iter()
+                .zip(masks)
+                .map(|(r, m)| r.iter().zip(m).filter(|(_, &k)| k == 1).map(|(&t, _)| t).collect())
+                .collect()
         };
-        assert_eq!(real(&enc.input_ids, &enc.attention_mask), real(&want, &ids(&case["attention_mask"])), "{}: truncated ids", dir.display());
+        assert_eq!(
+            real(&enc.input_ids, &enc.attention_mask),
+            real(&want, &ids(&case["attention_mask"])),
+            "{}: truncated ids",
+            dir.display()
+        );
     } else {
         assert_eq!(enc.input_ids, want, "{} {}: input_ids", dir.display(), case["name"]);
-        assert_eq!(enc.token_type_ids, ids(&case["token_type_ids"]), "{}: token_type_ids", dir.display());
-        assert_eq!(enc.attention_mask, ids(&case["attention_mask"]), "{}: attention_mask", dir.display());
+        assert_eq!(
+            enc.token_type_ids,
+            ids(&case["token_type_ids"]),
+            "{}: token_type_ids",
+            dir.display()
+        );
+        assert_eq!(
+            enc.attention_mask,
+            ids(&case["attention_mask"]),
+            "{}: attention_mask",
+            dir.display()
+        );
     }
 }
 
@@ -93,19 +138,42 @@ fn check_fixture(name: &str) {
         let out = &case["outputs"];
         let (hidden, logits) = if token_level {
             let m = BertForTokenClassification::load(&params, &cfg).unwrap();
-            (m.bert.forward(&inp, Mode::Eval).unwrap(), m.forward(&inp, Mode::Eval).unwrap())
+            (
+                m.bert.forward(&inp, Mode::Eval).unwrap(),
+                m.forward(&inp, Mode::Eval).unwrap(),
+            )
         } else {
             let m = BertForSequenceClassification::load(&params, &cfg).unwrap();
             let h = m.bert.forward(&inp, Mode::Eval).unwrap();
-            assert_close(&flat(&m.bert.pool(&h).unwrap().unwrap()), &floats(&out["pooler_output"]), &format!("{what} pooler"));
+            assert_close(
+                &flat(&m.bert.pool(&h).unwrap().unwrap()),
+                &floats(&out["pooler_output"]),
+                &format!("{what} pooler"),
+            );
             (h, m.forward(&inp, Mode::Eval).unwrap())
         };
         let (first, last, sums) = head_tail(&hidden);
-        assert_close(&first, &floats(&out["last_hidden_state_first5"]), &format!("{what} hidden first5"));
-        assert_close(&last, &floats(&out["last_hidden_state_last5"]), &format!("{what} hidden last5"));
-        assert_close(&sums, &floats(&out["last_hidden_state_token_sum"]), &format!("{what} hidden sums"));
+        assert_close(
+            &first,
+            &floats(&out["last_hidden_state_first5"]),
+            &format!("{what} hidden first5"),
+        );
+        assert_close(
+            &last,
+            &floats(&out["last_hidden_state_last5"]),
+            &format!("{what} hidden last5"),
+        );
+        assert_close(
+            &sums,
+            &floats(&out["last_hidden_state_token_sum"]),
+            &format!("{what} hidden sums"),
+        );
         if !out["last_hidden_state"].is_null() {
-            assert_close(&flat(&hidden), &floats(&out["last_hidden_state"]), &format!("{what} hidden"));
+            assert_close(
+                &flat(&hidden),
+                &floats(&out["last_hidden_state"]),
+                &format!("{what} hidden"),
+            );
         }
         assert_close(&flat(&logits), &floats(&out["logits"]), &format!("{what} logits"));
     }
@@ -141,9 +209,14 @@ fn half_precision_weights() {
 #[test]
 fn minilm_pooled_embeddings_match_transformers() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/all-MiniLM-L6-v2");
-    assert!(dir.join("model.safetensors").exists(), "{} is missing: run scripts/fetch_minilm.sh", dir.display());
+    assert!(
+        dir.join("model.safetensors").exists(),
+        "{} is missing: run scripts/fetch_minilm.sh",
+        dir.display()
+    );
     let dev = Device::Cpu;
-    let expected: Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("minilm_expected.json")).unwrap()).unwrap();
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("minilm_expected.json")).unwrap()).unwrap();
     let cfg = BertConfig::from_file(&dir.join("config.json")).unwrap();
     let params = Params::from_checkpoint(Checkpoint::load(&dir, &dev).unwrap(), &dev).unwrap();
     let model = BertModel::load(&params, "", &cfg).unwrap();
@@ -152,7 +225,15 @@ fn minilm_pooled_embeddings_match_transformers() {
         let inp = input(case, &dev);
         let h = model.forward(&inp, Mode::Eval).unwrap();
         let out = &case["outputs"];
-        assert_close(&flat(&model.pool(&h).unwrap().unwrap()), &floats(&out["pooler_output"]), "MiniLM pooler");
-        assert_close(&flat(&mean_pool(&h, &inp.attention_mask).unwrap()), &floats(&out["mean_pooled"]), "MiniLM mean pooled");
+        assert_close(
+            &flat(&model.pool(&h).unwrap().unwrap()),
+            &floats(&out["pooler_output"]),
+            "MiniLM pooler",
+        );
+        assert_close(
+            &flat(&mean_pool(&h, &inp.attention_mask).unwrap()),
+            &floats(&out["mean_pooled"]),
+            "MiniLM mean pooled",
+        );
     }
 }

@@ -12,7 +12,9 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 fn tmp(name: &str) -> PathBuf {
@@ -51,14 +53,30 @@ fn saved_classifier_reloads_with_the_same_logits() {
         attention_mask: batch_tensor(&ids("attention_mask"), &dev).unwrap(),
     };
     let reloaded = SequenceClassifier::load(&out, &dev).unwrap();
-    let got: Vec<f32> = reloaded.model.forward(&input, Mode::Eval).unwrap().flatten_all().unwrap().to_vec1().unwrap();
-    let want: Vec<f32> = case["outputs"]["logits"].as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32)).collect();
+    let got: Vec<f32> = reloaded
+        .model
+        .forward(&input, Mode::Eval)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let want: Vec<f32> = case["outputs"]["logits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32))
+        .collect();
     for (g, w) in got.iter().zip(&want) {
         assert!((g - w).abs() < 1e-4, "{got:?} vs {want:?}");
     }
     // Saving over an existing checkpoint replaces it whole.
     save_bert_classifier(&out, &params, &cfg, &cfg.labels(), Some(&src)).unwrap();
-    let leftovers: Vec<_> = std::fs::read_dir(out.parent().unwrap()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().contains(".tmp-")).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(out.parent().unwrap())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
     assert!(leftovers.is_empty());
 }
 
@@ -106,7 +124,10 @@ fn broken_checkpoints_give_clear_errors() {
     let bytes = std::fs::read(d.join("model.safetensors")).unwrap();
     std::fs::write(d.join("model.safetensors"), &bytes[..bytes.len() / 2]).unwrap();
     let e = load_err(&d);
-    assert!(e.contains("model.safetensors") && e.contains("not a valid safetensors file"), "{e}");
+    assert!(
+        e.contains("model.safetensors") && e.contains("not a valid safetensors file"),
+        "{e}"
+    );
 
     let d = tmp("shape");
     copy_dir(&src, &d);
@@ -115,7 +136,10 @@ fn broken_checkpoints_give_clear_errors() {
     cfg3["intermediate_size"] = 40.into();
     std::fs::write(d.join("config.json"), cfg3.to_string()).unwrap();
     let e = load_err(&d);
-    assert!(e.contains("intermediate.dense.weight") && e.contains("[37, 32]") && e.contains("[40, 32]"), "{e}");
+    assert!(
+        e.contains("intermediate.dense.weight") && e.contains("[37, 32]") && e.contains("[40, 32]"),
+        "{e}"
+    );
 
     let d = tmp("noweights");
     copy_dir(&src, &d);
@@ -128,5 +152,97 @@ fn broken_checkpoints_give_clear_errors() {
     std::fs::write(d.join("pytorch_model.bin"), b"PK\x03\x04 definitely not a torch zip").unwrap();
     let e = load_err(&d);
     assert!(e.contains("pytorch_model.bin"), "{e}");
-    let _ = ModelError::NotFound { id: String::new(), message: String::new() };
+    let _ = ModelError::NotFound {
+        id: String::new(),
+        message: String::new(),
+    };
+}
+
+#[test]
+fn saved_marian_reloads_with_the_same_logits() {
+    use retune_models::marian::{MarianConfig, MarianMTModel};
+    for name in ["marian-tiny-tied", "marian-tiny-untied"] {
+        let src = fixture(name);
+        let dev = Device::Cpu;
+        let cfg = MarianConfig::from_file(&src.join("config.json")).unwrap();
+        let params = Params::from_checkpoint(Checkpoint::load(&src, &dev).unwrap(), &dev).unwrap();
+        let model = MarianMTModel::load(&params, &cfg).unwrap();
+        let out = tmp(&format!("{name}-saved"));
+        retune_models::save::save_marian(&out, &params, &cfg, Some(&src)).unwrap();
+        for f in [
+            "config.json",
+            "model.safetensors",
+            "source.spm",
+            "target.spm",
+            "vocab.json",
+            "generation_config.json",
+        ] {
+            assert!(out.join(f).exists(), "{f} missing");
+        }
+        let cfg2 = MarianConfig::from_file(&out.join("config.json")).unwrap();
+        let params2 = Params::from_checkpoint(Checkpoint::load(&out, &dev).unwrap(), &dev).unwrap();
+        let model2 = MarianMTModel::load(&params2, &cfg2).unwrap();
+        let ids = candle_core::Tensor::new(&[[2u32, 21, 20, 22, 5, 0]], &dev).unwrap();
+        let mask = candle_core::Tensor::new(&[[1u32, 1, 1, 1, 1, 1]], &dev).unwrap();
+        let dec = candle_core::Tensor::new(&[[cfg.decoder_start_token_id, 12, 40, 7]], &dev).unwrap();
+        let a: Vec<f32> = model
+            .forward(&ids, &mask, &dec, Mode::Eval)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let b: Vec<f32> = model2
+            .forward(&ids, &mask, &dec, Mode::Eval)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert_eq!(a, b, "{name}");
+    }
+}
+
+#[test]
+fn sharded_safetensors_load_like_a_single_file() {
+    let src = fixture("bert-tiny-a");
+    let dev = Device::Cpu;
+    let whole = Checkpoint::load(&src, &dev).unwrap();
+    let d = tmp("sharded");
+    copy_dir(&src, &d);
+    std::fs::remove_file(d.join("model.safetensors")).unwrap();
+    let mut names: Vec<&String> = whole.tensors.keys().collect();
+    names.sort();
+    let (a, b) = names.split_at(names.len() / 2);
+    let mut map = serde_json::Map::new();
+    for (shard, part) in [
+        ("model-00001-of-00002.safetensors", a),
+        ("model-00002-of-00002.safetensors", b),
+    ] {
+        let ts: Vec<(&str, &candle_core::Tensor)> = part.iter().map(|n| (n.as_str(), &whole.tensors[*n])).collect();
+        safetensors::serialize_to_file(ts, None, &d.join(shard)).unwrap();
+        for n in part {
+            map.insert((*n).clone(), shard.into());
+        }
+    }
+    std::fs::write(
+        d.join("model.safetensors.index.json"),
+        serde_json::json!({"metadata": {}, "weight_map": map}).to_string(),
+    )
+    .unwrap();
+    let sharded = Checkpoint::load(&d, &dev).unwrap();
+    assert_eq!(sharded.tensors.len(), whole.tensors.len());
+    for (n, t) in &whole.tensors {
+        let s = &sharded.tensors[n];
+        assert_eq!(s.to_vec1::<f32>().ok(), t.to_vec1::<f32>().ok());
+        assert_eq!(
+            s.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            t.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            "{n}"
+        );
+    }
+    // A shard named in the index but missing is a clear error.
+    std::fs::remove_file(d.join("model-00002-of-00002.safetensors")).unwrap();
+    let e = Checkpoint::load(&d, &dev).err().unwrap().to_string();
+    assert!(e.contains("model-00002-of-00002.safetensors"), "{e}");
 }

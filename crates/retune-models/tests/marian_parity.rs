@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 const FIXTURES: &[&str] = &["marian-tiny-tied", "marian-tiny-untied"];
 
 fn dir(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 fn expected(name: &str) -> Value {
@@ -33,11 +35,25 @@ fn load(name: &str) -> (Params, MarianMTModel) {
 }
 
 fn ids(v: &Value) -> Vec<Vec<u32>> {
-    v.as_array().unwrap().iter().map(|r| r.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as u32)
+                .collect()
+        })
+        .collect()
 }
 
 fn ids1(v: &Value) -> Vec<u32> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
 }
 
 fn floats(v: &Value) -> Vec<f32> {
@@ -74,13 +90,21 @@ fn tokenization_matches_transformers() {
         let exp = expected(name);
         for case in exp["tokenizer"]["source"].as_array().unwrap() {
             let text = case["text"].as_str().unwrap();
-            assert_eq!(tok.encode_source(text), ids1(&case["input_ids"]), "{name}: source {text:?}");
+            assert_eq!(
+                tok.encode_source(text),
+                ids1(&case["input_ids"]),
+                "{name}: source {text:?}"
+            );
         }
         for case in exp["tokenizer"]["target"].as_array().unwrap() {
             let text = case["text"].as_str().unwrap();
             let labels = ids1(&case["labels"]);
             assert_eq!(tok.encode_target(text), labels, "{name}: target {text:?}");
-            assert_eq!(tok.decode(&labels, true), case["decoded"].as_str().unwrap(), "{name}: decode {text:?}");
+            assert_eq!(
+                tok.decode(&labels, true),
+                case["decoded"].as_str().unwrap(),
+                "{name}: decode {text:?}"
+            );
         }
         // The batches of the teacher-forced and generation cases too.
         let gi = &exp["generate_inputs"];
@@ -100,18 +124,38 @@ fn teacher_forced_logits_and_loss_match() {
         let dev = Device::Cpu;
         let input_ids = batch_tensor(&ids(&tf["input_ids"]), &dev).unwrap();
         let mask = batch_tensor(&ids(&tf["attention_mask"]), &dev).unwrap();
-        let labels: Vec<Vec<i64>> = tf["labels"].as_array().unwrap().iter().map(|r| r.as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect()).collect();
+        let labels: Vec<Vec<i64>> = tf["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect())
+            .collect();
         let dec = shift_tokens_right(&labels, model.config.pad_token_id, model.config.decoder_start_token_id);
         assert_eq!(dec, ids(&tf["decoder_input_ids"]), "{name}: shift_tokens_right");
         let dec = batch_tensor(&dec, &dev).unwrap();
 
         let hidden = model.encode(&input_ids, &mask, Mode::Eval).unwrap();
-        assert_close(&flat(&hidden.narrow(2, 0, 5).unwrap()), &floats(&tf["encoder_last_hidden_state_first5"]), 1e-4, &format!("{name}: encoder first5"));
+        assert_close(
+            &flat(&hidden.narrow(2, 0, 5).unwrap()),
+            &floats(&tf["encoder_last_hidden_state_first5"]),
+            1e-4,
+            &format!("{name}: encoder first5"),
+        );
         let d = hidden.dim(2).unwrap() as f32;
-        assert_close(&flat(&hidden.sum(2).unwrap()), &floats(&tf["encoder_last_hidden_state_token_sum"]), 1e-5 * d, &format!("{name}: encoder token sums"));
+        assert_close(
+            &flat(&hidden.sum(2).unwrap()),
+            &floats(&tf["encoder_last_hidden_state_token_sum"]),
+            1e-5 * d,
+            &format!("{name}: encoder token sums"),
+        );
 
         let logits = model.forward(&input_ids, &mask, &dec, Mode::Eval).unwrap();
-        let shape: Vec<usize> = tf["logits_shape"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
+        let shape: Vec<usize> = tf["logits_shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap() as usize)
+            .collect();
         assert_eq!(logits.dims(), &shape[..], "{name}: logits shape");
         let worst = max_diff(&flat(&logits), &floats(&tf["logits"]), name);
         eprintln!("{name}: teacher-forced logits max abs diff {worst:e}");
@@ -141,9 +185,27 @@ fn cached_decoding_equals_full_decoding() {
         let mut cache = KvCache::new();
         let len = dec.dim(1).unwrap();
         // Two tokens, then one at a time.
-        let mut parts = vec![model.decode(&dec.narrow(1, 0, 2).unwrap(), None, &cross, Some(&mut cache), Mode::Eval).unwrap()];
+        let mut parts = vec![model
+            .decode(
+                &dec.narrow(1, 0, 2).unwrap(),
+                None,
+                &cross,
+                Some(&mut cache),
+                Mode::Eval,
+            )
+            .unwrap()];
         for t in 2..len {
-            parts.push(model.decode(&dec.narrow(1, t, 1).unwrap(), None, &cross, Some(&mut cache), Mode::Eval).unwrap());
+            parts.push(
+                model
+                    .decode(
+                        &dec.narrow(1, t, 1).unwrap(),
+                        None,
+                        &cross,
+                        Some(&mut cache),
+                        Mode::Eval,
+                    )
+                    .unwrap(),
+            );
         }
         assert_eq!(cache.len(), len);
         let stepped = Tensor::cat(&parts, 1).unwrap();
@@ -157,7 +219,11 @@ fn generation_config(model: &MarianMTModel, kwargs: &Value) -> GenerationConfig 
     g.max_length = u("max_length").unwrap();
     g.num_beams = u("num_beams").unwrap();
     g.length_penalty = kwargs["length_penalty"].as_f64().unwrap();
-    g.early_stopping = if kwargs["early_stopping"].as_bool().unwrap() { EarlyStopping::Stop } else { EarlyStopping::Heuristic };
+    g.early_stopping = if kwargs["early_stopping"].as_bool().unwrap() {
+        EarlyStopping::Stop
+    } else {
+        EarlyStopping::Heuristic
+    };
     g.bad_words_ids = ids(&kwargs["bad_words_ids"]);
     g.forced_eos_token_id = vec![kwargs["forced_eos_token_id"].as_u64().unwrap() as u32];
     g.eos_token_ids = vec![kwargs["eos_token_id"].as_u64().unwrap() as u32];
@@ -188,7 +254,10 @@ fn greedy_and_beam_search_match_generate() {
             let out = generate(&model, &input_ids, &mask, &cfg).unwrap();
             let want = ids(&case["sequences"]);
             if out.sequences != want {
-                failures.push(format!("{name} {case_name}: sequences\n  got  {:?}\n  want {:?}", out.sequences, want));
+                failures.push(format!(
+                    "{name} {case_name}: sequences\n  got  {:?}\n  want {:?}",
+                    out.sequences, want
+                ));
                 continue;
             }
             match (&out.scores, case["sequences_scores"].as_array()) {
@@ -197,7 +266,10 @@ fn greedy_and_beam_search_match_generate() {
                     let w = max_diff(got, &floats(&case["sequences_scores"]), case_name);
                     eprintln!("{name} {case_name}: sequences_scores max abs diff {w:e}");
                     if w > 1e-4 {
-                        failures.push(format!("{name} {case_name}: scores {got:?} vs {}", case["sequences_scores"]));
+                        failures.push(format!(
+                            "{name} {case_name}: scores {got:?} vs {}",
+                            case["sequences_scores"]
+                        ));
                     }
                 }
                 (g, w) => failures.push(format!("{name} {case_name}: scores presence {g:?} vs {w:?}")),
@@ -216,15 +288,37 @@ fn generation_defaults_and_translate() {
         let pad = model.config.pad_token_id;
         assert_eq!((g.num_beams, g.max_length, g.length_penalty), (4, 64, 1.0));
         assert_eq!(g.bad_words_ids, vec![vec![pad]]);
-        assert_eq!((g.forced_eos_token_id.clone(), g.eos_token_ids.clone(), g.decoder_start_token_id), (vec![0], vec![0], pad));
+        assert_eq!(
+            (
+                g.forced_eos_token_id.clone(),
+                g.eos_token_ids.clone(),
+                g.decoder_start_token_id
+            ),
+            (vec![0], vec![0], pad)
+        );
         // translate() = tokenize + generate + decode; compare with the greedy fixture texts.
         let exp = expected(name);
-        let case = exp["generate"].as_array().unwrap().iter().find(|c| c["name"] == "greedy").unwrap();
+        let case = exp["generate"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "greedy")
+            .unwrap();
         let cfg = generation_config(&model, &case["kwargs"]);
         let tok = MarianTokenizer::from_dir(&d).unwrap();
-        let texts: Vec<&str> = exp["generate_inputs"]["src_texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+        let texts: Vec<&str> = exp["generate_inputs"]["src_texts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap())
+            .collect();
         let got = translate(&model, &tok, &texts, &cfg).unwrap();
-        let want: Vec<&str> = case["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+        let want: Vec<&str> = case["texts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap())
+            .collect();
         assert_eq!(got, want, "{name}: translate");
     }
 }
@@ -239,7 +333,12 @@ fn training_forward_backward_reaches_every_parameter() {
         let input_ids = batch_tensor(&ids(&tf["input_ids"]), &dev).unwrap();
         let mask = batch_tensor(&ids(&tf["attention_mask"]), &dev).unwrap();
         let dec = batch_tensor(&ids(&tf["decoder_input_ids"]), &dev).unwrap();
-        let labels: Vec<i64> = tf["labels"].as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_i64().unwrap())).collect();
+        let labels: Vec<i64> = tf["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_i64().unwrap()))
+            .collect();
         let labels = Tensor::from_vec(labels, dec.dims2().unwrap(), &dev).unwrap();
         let logits = model.forward(&input_ids, &mask, &dec, Mode::Train).unwrap();
         let loss = seq2seq_loss(&logits, &labels).unwrap();
@@ -259,7 +358,15 @@ fn training_forward_backward_reaches_every_parameter() {
                 continue;
             }
             let g = g.unwrap_or_else(|| panic!("{name}: no gradient for {pname}"));
-            let norm = g.abs().unwrap().sum_all().unwrap().to_dtype(DType::F32).unwrap().to_scalar::<f32>().unwrap();
+            let norm = g
+                .abs()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_dtype(DType::F32)
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
             assert!(norm > 0.0 && norm.is_finite(), "{name}: gradient of {pname} is {norm}");
             checked += 1;
         }
@@ -271,7 +378,8 @@ fn training_forward_backward_reaches_every_parameter() {
 fn config_errors_name_the_field() {
     let tmp = std::env::temp_dir().join(format!("marian-config-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
-    let base: Value = serde_json::from_str(&std::fs::read_to_string(dir("marian-tiny-tied").join("config.json")).unwrap()).unwrap();
+    let base: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir("marian-tiny-tied").join("config.json")).unwrap()).unwrap();
     let check = |field: &str, value: Value, needle: &str| {
         let mut v = base.clone();
         v[field] = value;
@@ -281,8 +389,16 @@ fn config_errors_name_the_field() {
         assert!(err.contains(needle), "{field}: {err}");
     };
     check("d_model", Value::from("wide"), "field 'd_model'");
-    check("encoder_attention_heads", Value::from(5), "field 'encoder_attention_heads'");
-    check("activation_function", Value::from("mish"), "field 'activation_function'");
+    check(
+        "encoder_attention_heads",
+        Value::from(5),
+        "field 'encoder_attention_heads'",
+    );
+    check(
+        "activation_function",
+        Value::from("mish"),
+        "field 'activation_function'",
+    );
     check("eos_token_id", Value::from("x"), "field 'eos_token_id'");
     std::fs::remove_dir_all(&tmp).unwrap();
 }
@@ -304,11 +420,16 @@ fn older_checkpoint_layouts_load_to_the_same_model() {
     for keep_shared in [true, false] {
         let mut ckpt = Checkpoint::load(&d, &dev).unwrap();
         let shared = ckpt.tensors["model.shared.weight"].clone();
-        for alias in ["model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight", "lm_head.weight"] {
+        for alias in [
+            "model.encoder.embed_tokens.weight",
+            "model.decoder.embed_tokens.weight",
+            "lm_head.weight",
+        ] {
             ckpt.tensors.insert(alias.into(), shared.copy().unwrap());
         }
         let pos = Tensor::zeros((64, 32), DType::F32, &dev).unwrap();
-        ckpt.tensors.insert("model.encoder.embed_positions.weight".into(), pos.clone());
+        ckpt.tensors
+            .insert("model.encoder.embed_positions.weight".into(), pos.clone());
         ckpt.tensors.insert("model.decoder.embed_positions.weight".into(), pos);
         if !keep_shared {
             ckpt.tensors.remove("model.shared.weight");
@@ -316,9 +437,20 @@ fn older_checkpoint_layouts_load_to_the_same_model() {
         }
         let params = Params::from_checkpoint(ckpt, &dev).unwrap();
         let model = MarianMTModel::load(&params, &config).unwrap();
-        let mut names: Vec<String> = params.varmap.data().lock().unwrap().keys().filter(|k| !k.contains(".layers.")).cloned().collect();
+        let mut names: Vec<String> = params
+            .varmap
+            .data()
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|k| !k.contains(".layers."))
+            .cloned()
+            .collect();
         names.sort();
-        assert_eq!(names, vec!["final_logits_bias".to_string(), "model.shared.weight".to_string()]);
+        assert_eq!(
+            names,
+            vec!["final_logits_bias".to_string(), "model.shared.weight".to_string()]
+        );
         let logits = model.forward(&input_ids, &mask, &dec, Mode::Eval).unwrap();
         if keep_shared {
             assert_close(&flat(&logits), &want, 1e-4, "old layout");

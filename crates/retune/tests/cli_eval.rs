@@ -10,7 +10,11 @@ fn root() -> PathBuf {
 }
 
 fn retune(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_retune")).args(args).current_dir(root()).output().expect("run retune")
+    Command::new(env!("CARGO_BIN_EXE_retune"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run retune")
 }
 
 fn stdout(o: &Output) -> String {
@@ -19,7 +23,11 @@ fn stdout(o: &Output) -> String {
 }
 
 fn stderr_line(o: &Output) -> String {
-    assert!(!o.status.success(), "expected failure, got: {}", String::from_utf8_lossy(&o.stdout));
+    assert!(
+        !o.status.success(),
+        "expected failure, got: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     let e = String::from_utf8(o.stderr.clone()).unwrap();
     assert_eq!(e.trim_end().lines().count(), 1, "one line expected: {e}");
     e.trim_end().to_string()
@@ -29,26 +37,55 @@ const ZE: &str = "data/wmt22/zh-en/generaltest2022.zh-en";
 const EZ: &str = "data/wmt22/en-zh/generaltest2022.en-zh";
 
 fn golden_line(hyp: &str, nrefs: usize, metric: &str) -> (String, String) {
-    let g: Value = serde_json::from_str(&std::fs::read_to_string(root().join("crates/retune-metrics/tests/golden/sacrebleu.json")).unwrap()).unwrap();
+    let g: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("crates/retune-metrics/tests/golden/sacrebleu.json")).unwrap(),
+    )
+    .unwrap();
     let c = g["corpus"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["hyp"] == hyp && c["refs"].as_array().unwrap().len() == nrefs && c["metric"] == metric && c["options"].as_object().unwrap().len() <= 1)
+        .find(|c| {
+            c["hyp"] == hyp
+                && c["refs"].as_array().unwrap().len() == nrefs
+                && c["metric"] == metric
+                && c["options"].as_object().unwrap().len() <= 1
+        })
         .expect("golden case");
-    (c["line"].as_str().unwrap().to_string(), c["signature"].as_str().unwrap().to_string())
+    (
+        c["line"].as_str().unwrap().to_string(),
+        c["signature"].as_str().unwrap().to_string(),
+    )
 }
 
 #[test]
 fn bleu_prints_sacrebleus_line_and_signature() {
     let hyp = format!("{ZE}.hyp.Online-W.en");
     let (line, sig) = golden_line(&hyp, 1, "bleu");
-    let out = stdout(&retune(&["eval", "bleu", "--hyp", &hyp, "--ref", &format!("{ZE}.ref.A.en")]));
+    let out = stdout(&retune(&[
+        "eval",
+        "bleu",
+        "--hyp",
+        &hyp,
+        "--ref",
+        &format!("{ZE}.ref.A.en"),
+    ]));
     assert_eq!(out, format!("{line}\nsignature: {sig}\n"));
 
     let hyp = format!("{EZ}.hyp.JDExploreAcademy.zh");
     let (line, sig) = golden_line(&hyp, 2, "bleu");
-    let out = stdout(&retune(&["eval", "bleu", "-i", &hyp, "-r", &format!("{EZ}.ref.A.zh"), "-r", &format!("{EZ}.ref.B.zh"), "--tokenize", "zh"]));
+    let out = stdout(&retune(&[
+        "eval",
+        "bleu",
+        "-i",
+        &hyp,
+        "-r",
+        &format!("{EZ}.ref.A.zh"),
+        "-r",
+        &format!("{EZ}.ref.B.zh"),
+        "--tokenize",
+        "zh",
+    ]));
     assert_eq!(out, format!("{line}\nsignature: {sig}\n"));
 }
 
@@ -56,7 +93,15 @@ fn bleu_prints_sacrebleus_line_and_signature() {
 fn chrf_json_matches_sacrebleu() {
     let hyp = format!("{ZE}.hyp.NiuTrans.en");
     let (line, sig) = golden_line(&hyp, 1, "chrf");
-    let out = stdout(&retune(&["eval", "chrf", "--hyp", &hyp, "--ref", &format!("{ZE}.ref.A.en"), "--json"]));
+    let out = stdout(&retune(&[
+        "eval",
+        "chrf",
+        "--hyp",
+        &hyp,
+        "--ref",
+        &format!("{ZE}.ref.A.en"),
+        "--json",
+    ]));
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["signature"], sig);
     assert_eq!(format!("chrF2 = {:.2}", v["score"].as_f64().unwrap()), line);
@@ -64,12 +109,24 @@ fn chrf_json_matches_sacrebleu() {
 
 #[test]
 fn confidence_interval_is_reported() {
-    let out = stdout(&retune(&["eval", "bleu", "-i", &format!("{ZE}.hyp.Online-W.en"), "-r", &format!("{ZE}.ref.A.en"), "--ci", "--json"]));
+    let out = stdout(&retune(&[
+        "eval",
+        "bleu",
+        "-i",
+        &format!("{ZE}.hyp.Online-W.en"),
+        "-r",
+        &format!("{ZE}.ref.A.en"),
+        "--ci",
+        "--json",
+    ]));
     let v: Value = serde_json::from_str(&out).unwrap();
     let ci = &v["ci"];
     assert!(ci["lower"].as_f64().unwrap() < v["score"].as_f64().unwrap());
     assert!(ci["upper"].as_f64().unwrap() > v["score"].as_f64().unwrap());
-    assert_eq!(v["signature"].as_str().unwrap(), "nrefs:1|bs:1000|seed:12345|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0");
+    assert_eq!(
+        v["signature"].as_str().unwrap(),
+        "nrefs:1|bs:1000|seed:12345|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0"
+    );
 }
 
 fn tmp(name: &str, bytes: &[u8]) -> PathBuf {
@@ -103,7 +160,16 @@ fn bad_inputs_fail_with_one_clear_line() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown tokenizer 'klingon'"));
 
-    let e = stderr_line(&retune(&["eval", "meteor", "--hyp", s(&h), "--ref", s(&r2), "--wordnet", "/nonexistent"]));
+    let e = stderr_line(&retune(&[
+        "eval",
+        "meteor",
+        "--hyp",
+        s(&h),
+        "--ref",
+        s(&r2),
+        "--wordnet",
+        "/nonexistent",
+    ]));
     assert!(e.contains("/nonexistent"), "{e}");
 }
 
@@ -112,7 +178,10 @@ fn empty_files_score_zero_without_error() {
     let h = tmp("empty_h.txt", b"");
     let r = tmp("empty_r.txt", b"");
     let out = stdout(&retune(&["eval", "bleu", "--hyp", s(&h), "--ref", s(&r)]));
-    assert!(out.starts_with("BLEU = 0.00 0.0/0.0/0.0/0.0 (BP = 1.000 ratio = 0.000 hyp_len = 0 ref_len = 0)"), "{out}");
+    assert!(
+        out.starts_with("BLEU = 0.00 0.0/0.0/0.0/0.0 (BP = 1.000 ratio = 0.000 hyp_len = 0 ref_len = 0)"),
+        "{out}"
+    );
     let out = stdout(&retune(&["eval", "chrf", "--hyp", s(&h), "--ref", s(&r)]));
     assert!(out.starts_with("chrF2 = 0.00"), "{out}");
     let e = stderr_line(&retune(&["eval", "bleu", "--hyp", s(&h), "--ref", s(&r), "--ci"]));
@@ -122,9 +191,18 @@ fn empty_files_score_zero_without_error() {
 #[test]
 fn classify_reports_sklearn_numbers() {
     let d = "crates/retune-metrics/tests/golden/classify";
-    let out = stdout(&retune(&["eval", "classify", "--pred", &format!("{d}/trec6.pred.txt"), "--gold", &format!("{d}/trec6.gold.txt"), "--json"]));
+    let out = stdout(&retune(&[
+        "eval",
+        "classify",
+        "--pred",
+        &format!("{d}/trec6.pred.txt"),
+        "--gold",
+        &format!("{d}/trec6.gold.txt"),
+        "--json",
+    ]));
     let v: Value = serde_json::from_str(&out).unwrap();
-    let g: Value = serde_json::from_str(&std::fs::read_to_string(root().join(d).join("classify.json")).unwrap()).unwrap();
+    let g: Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join(d).join("classify.json")).unwrap()).unwrap();
     assert!((v["accuracy"].as_f64().unwrap() - g["trec6"]["accuracy"].as_f64().unwrap()).abs() < 1e-12);
     assert!((v["mcc"].as_f64().unwrap() - g["trec6"]["mcc"].as_f64().unwrap()).abs() < 1e-12);
     assert_eq!(v["confusion"], g["trec6"]["confusion"]);
@@ -133,8 +211,15 @@ fn classify_reports_sklearn_numbers() {
 #[test]
 fn paired_test_prefers_the_better_system() {
     let out = stdout(&retune(&[
-        "eval", "compare", "--baseline", &format!("{ZE}.hyp.Online-W.en"), "--system", &format!("{ZE}.hyp.Online-B.en"),
-        "-r", &format!("{ZE}.ref.A.en"), "--json",
+        "eval",
+        "compare",
+        "--baseline",
+        &format!("{ZE}.hyp.Online-W.en"),
+        "--system",
+        &format!("{ZE}.hyp.Online-B.en"),
+        "-r",
+        &format!("{ZE}.ref.A.en"),
+        "--json",
     ]));
     let v: Value = serde_json::from_str(&out).unwrap();
     let sys = &v["systems"][1];
@@ -144,10 +229,28 @@ fn paired_test_prefers_the_better_system() {
 
 #[test]
 fn ter_prints_sacrebleus_score_and_signature() {
-    let g: Value = serde_json::from_str(&std::fs::read_to_string(root().join("crates/retune-metrics/tests/golden/ter.json")).unwrap()).unwrap();
-    let cfg = g["configs"].as_array().unwrap().iter().find(|c| c["name"] == "zh-en.A.default").expect("config");
+    let g: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("crates/retune-metrics/tests/golden/ter.json")).unwrap(),
+    )
+    .unwrap();
+    let cfg = g["configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "zh-en.A.default")
+        .expect("config");
     let sys = &cfg["systems"][0];
-    let out = stdout(&retune(&["eval", "ter", "--hyp", sys["hyp"].as_str().unwrap(), "--ref", cfg["refs"][0].as_str().unwrap()]));
-    let want = format!("TER = {:.2}\nsignature: nrefs:1|case:lc|tok:tercom|norm:no|punct:yes|asian:no|version:2.6.0\n", sys["score"].as_f64().unwrap());
+    let out = stdout(&retune(&[
+        "eval",
+        "ter",
+        "--hyp",
+        sys["hyp"].as_str().unwrap(),
+        "--ref",
+        cfg["refs"][0].as_str().unwrap(),
+    ]));
+    let want = format!(
+        "TER = {:.2}\nsignature: nrefs:1|case:lc|tok:tercom|norm:no|punct:yes|asian:no|version:2.6.0\n",
+        sys["score"].as_f64().unwrap()
+    );
     assert_eq!(out, want);
 }

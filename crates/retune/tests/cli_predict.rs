@@ -13,29 +13,64 @@ fn root() -> PathBuf {
 fn predict_matches_transformers_logits_in_input_order() {
     let fx = root().join("crates/retune-models/tests/fixtures/bert-tiny-a");
     let expected: Value = serde_json::from_str(&std::fs::read_to_string(fx.join("expected.json")).unwrap()).unwrap();
-    let case = expected["cases"].as_array().unwrap().iter().find(|c| c["name"] == "batch").unwrap();
-    let texts: Vec<&str> = case["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    let case = expected["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "batch")
+        .unwrap();
+    let texts: Vec<&str> = case["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
     let dir = std::env::temp_dir().join(format!("retune-predict-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let input = dir.join("rows.tsv");
     std::fs::write(&input, format!("text\n{}\n", texts.join("\n"))).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_retune"))
-        .args(["predict", "--model", fx.to_str().unwrap(), "--input", input.to_str().unwrap(), "--json", "--batch-size", "3"])
+        .args([
+            "predict",
+            "--model",
+            fx.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--json",
+            "--batch-size",
+            "3",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let rows: Vec<Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let rows: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(rows.len(), texts.len());
-    let labels: Vec<String> = (0..3).map(|i| expected["id2label"][i.to_string()].as_str().unwrap().to_string()).collect();
+    let labels: Vec<String> = (0..3)
+        .map(|i| expected["id2label"][i.to_string()].as_str().unwrap().to_string())
+        .collect();
     for (row, want) in rows.iter().zip(case["outputs"]["logits"].as_array().unwrap()) {
-        let got: Vec<f64> = row["logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let got: Vec<f64> = row["logits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
         let want: Vec<f64> = want.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
         for (g, w) in got.iter().zip(&want) {
             assert!((g - w).abs() < 1e-4, "logits {got:?} vs {want:?}");
         }
         let best = (0..want.len()).fold(0, |b, k| if want[k] > want[b] { k } else { b });
         assert_eq!(row["label"].as_str().unwrap(), labels[best]);
-        let psum: f64 = row["probabilities"].as_object().unwrap().values().map(|v| v.as_f64().unwrap()).sum();
+        let psum: f64 = row["probabilities"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_f64().unwrap())
+            .sum();
         assert!((psum - 1.0).abs() < 1e-5);
     }
 }
@@ -48,13 +83,31 @@ fn predict_errors_name_the_file_and_column() {
     let input = dir.join("rows.tsv");
     std::fs::write(&input, "sentence\tlabel\nfine\t1\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_retune"))
-        .args(["predict", "--model", fx.to_str().unwrap(), "--input", input.to_str().unwrap()])
+        .args([
+            "predict",
+            "--model",
+            fx.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
     let e = String::from_utf8_lossy(&out.stderr);
-    assert!(e.contains("rows.tsv") && e.contains("no column 'text'") && e.contains("sentence, label"), "{e}");
-    let out = Command::new(env!("CARGO_BIN_EXE_retune")).args(["predict", "--model", "/nonexistent/model", "--input", input.to_str().unwrap()]).output().unwrap();
+    assert!(
+        e.contains("rows.tsv") && e.contains("no column 'text'") && e.contains("sentence, label"),
+        "{e}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_retune"))
+        .args([
+            "predict",
+            "--model",
+            "/nonexistent/model",
+            "--input",
+            input.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/model"));
 }
@@ -67,22 +120,59 @@ fn translate_matches_transformers_generate() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| t.as_str().unwrap().trim_start_matches(">>cmn_Hans<<").trim().to_string())
+        .map(|t| {
+            t.as_str()
+                .unwrap()
+                .trim_start_matches(">>cmn_Hans<<")
+                .trim()
+                .to_string()
+        })
         .collect();
     let dir = std::env::temp_dir().join(format!("retune-translate-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let input = dir.join("src.txt");
     std::fs::write(&input, src.join("\n") + "\n").unwrap();
     for (case, beams) in [("greedy", "1"), ("beam4_lp1.0", "4")] {
-        let want = expected["generate"].as_array().unwrap().iter().find(|g| g["name"] == case).unwrap();
+        let want = expected["generate"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"] == case)
+            .unwrap();
         let out = Command::new(env!("CARGO_BIN_EXE_retune"))
-            .args(["translate", "--model", fx.to_str().unwrap(), "--input", input.to_str().unwrap(), "--target-token", ">>cmn_Hans<<"])
-            .args(["--beams", beams, "--max-length", "20", "--batch-size", "3", "--early-stopping", "true"])
+            .args([
+                "translate",
+                "--model",
+                fx.to_str().unwrap(),
+                "--input",
+                input.to_str().unwrap(),
+                "--target-token",
+                ">>cmn_Hans<<",
+            ])
+            .args([
+                "--beams",
+                beams,
+                "--max-length",
+                "20",
+                "--batch-size",
+                "3",
+                "--early-stopping",
+                "true",
+            ])
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let got: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect();
-        let want: Vec<String> = want["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect();
+        let got: Vec<String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        let want: Vec<String> = want["texts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().to_string())
+            .collect();
         assert_eq!(got, want, "{case}");
     }
 }

@@ -9,15 +9,15 @@ use retune_metrics::corpus::{corpus_stats, Resampling, SegmentMetric, SegmentSta
 use retune_metrics::io::read_lines;
 use retune_metrics::mean::{MeanColumn, MeteorMetric, RougeMetric};
 use retune_metrics::meteor::{Meteor, MeteorParams};
-use retune_metrics::wordnet::{self, WordNet};
-use std::sync::Arc;
 use retune_metrics::rouge::RougeType;
 use retune_metrics::significance::{self, BootstrapCi};
 use retune_metrics::ter::{Ter, TerOptions};
 use retune_metrics::tokenizers::Tokenizer;
+use retune_metrics::wordnet::{self, WordNet};
 use retune_metrics::MetricsError;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -255,9 +255,16 @@ struct MeteorOpts {
 impl MeteorOpts {
     fn metric(&self) -> Result<MeteorMetric> {
         let dir = self.wordnet.clone().unwrap_or_else(wordnet::default_dir);
-        let wn = WordNet::load(&dir).map_err(|e| format!("{e} (install Debian's wordnet-base or pass --wordnet DIR)"))?;
-        let params = MeteorParams { alpha: self.alpha, beta: self.meteor_beta, gamma: self.gamma };
-        Ok(MeteorMetric { meteor: Meteor::with_params(Arc::new(wn), params) })
+        let wn =
+            WordNet::load(&dir).map_err(|e| format!("{e} (install Debian's wordnet-base or pass --wordnet DIR)"))?;
+        let params = MeteorParams {
+            alpha: self.alpha,
+            beta: self.meteor_beta,
+            gamma: self.gamma,
+        };
+        Ok(MeteorMetric {
+            meteor: Meteor::with_params(Arc::new(wn), params),
+        })
     }
 }
 
@@ -374,7 +381,13 @@ pub fn run(args: EvalArgs) -> Result<()> {
             let m = a.opts.metric()?;
             let o = &a.opts;
             let sig = |_r: Resampling| {
-                format!("nrefs:{}|alpha:{}|beta:{}|gamma:{}|tok:whitespace|nltk:3.10.4", a.common.refs.len(), o.alpha, o.meteor_beta, o.gamma)
+                format!(
+                    "nrefs:{}|alpha:{}|beta:{}|gamma:{}|tok:whitespace|nltk:3.10.4",
+                    a.common.refs.len(),
+                    o.alpha,
+                    o.meteor_beta,
+                    o.gamma
+                )
             };
             run_simple(&a.common, &m, &sig)
         }
@@ -413,12 +426,21 @@ fn ci_of(metric: &dyn SegmentMetric, stats: &SegmentStats, common: &Common) -> R
     if common.n_bootstrap < 2 {
         return Err("--n-bootstrap must be at least 2".into());
     }
-    Ok(Some(significance::bootstrap_ci(metric, stats, common.n_bootstrap, common.seed)))
+    Ok(Some(significance::bootstrap_ci(
+        metric,
+        stats,
+        common.n_bootstrap,
+        common.seed,
+    )))
 }
 
 fn resampling(common: &Common) -> Resampling {
     if common.ci {
-        Resampling { bootstrap: Some(common.n_bootstrap), ar: None, seed: Some(common.seed) }
+        Resampling {
+            bootstrap: Some(common.n_bootstrap),
+            ar: None,
+            seed: Some(common.seed),
+        }
     } else {
         Resampling::default()
     }
@@ -468,7 +490,9 @@ fn run_bleu(a: BleuArgs) -> Result<()> {
             }
         }
         if a.common.json {
-            print_json(&json!({"name": "BLEU", "signature": m.signature(Some(refs.len()), Resampling::default()), "sentences": out}))?;
+            print_json(
+                &json!({"name": "BLEU", "signature": m.signature(Some(refs.len()), Resampling::default()), "sentences": out}),
+            )?;
         }
         return Ok(());
     }
@@ -499,7 +523,9 @@ fn run_simple(common: &Common, m: &dyn SegmentMetric, sig: &dyn Fn(Resampling) -
     let ci = ci_of(m, &stats, common)?;
     let sig = sig(resampling(common));
     if common.json {
-        print_json(&json!({"name": m.name(), "score": score, "signature": sig, "segments": hyps.len(), "ci": ci_json(&ci)}))
+        print_json(
+            &json!({"name": m.name(), "score": score, "signature": sig, "segments": hyps.len(), "ci": ci_json(&ci)}),
+        )
     } else {
         println!("{}", score_line(&m.name(), score, ci.as_ref(), "", common.width));
         println!("signature: {sig}");
@@ -515,13 +541,21 @@ fn run_rouge(a: RougeArgs) -> Result<()> {
     let w = a.common.width;
     let mut rows = Vec::new();
     for (t, (ty, s)) in m.scorer.types().iter().zip(&means).enumerate() {
-        let col = MeanColumn { base: &m, column: 3 * t + 2, scale: 100.0, label: ty.to_string() };
+        let col = MeanColumn {
+            base: &m,
+            column: 3 * t + 2,
+            scale: 100.0,
+            label: ty.to_string(),
+        };
         let ci = ci_of(&col, &stats, &a.common)?;
         if a.common.json {
             rows.push(json!({"type": ty.to_string(), "precision": s.precision, "recall": s.recall, "fmeasure": s.fmeasure, "ci_fmeasure": ci_json(&ci)}));
         } else {
             let verbose = format!("(P = {:.w$} R = {:.w$})", 100.0 * s.precision, 100.0 * s.recall);
-            println!("{}", score_line(&ty.to_string(), 100.0 * s.fmeasure, ci.as_ref(), &verbose, w));
+            println!(
+                "{}",
+                score_line(&ty.to_string(), 100.0 * s.fmeasure, ci.as_ref(), &verbose, w)
+            );
         }
     }
     let sig = format!(
@@ -541,7 +575,13 @@ fn run_classify(a: ClassifyArgs) -> Result<()> {
     let pred = read_lines(&a.pred)?;
     let gold = read_lines(&a.gold)?;
     if pred.len() != gold.len() {
-        return Err(MetricsError::LineCount { path: a.pred.clone(), found: pred.len(), expected_from: a.gold.clone(), expected: gold.len() }.into());
+        return Err(MetricsError::LineCount {
+            path: a.pred.clone(),
+            found: pred.len(),
+            expected_from: a.gold.clone(),
+            expected: gold.len(),
+        }
+        .into());
     }
     let report = ClassificationReport::from_labels(&pred, &gold);
     let ci = if a.ci {
@@ -565,15 +605,48 @@ fn run_classify(a: ClassifyArgs) -> Result<()> {
     println!("accuracy: {}", pct(report.accuracy));
     println!("MCC:      {:.4}", report.mcc);
     if let Some(ci) = ci {
-        println!("{} 95% CI: {:.2} .. {:.2} (μ = {:.2} ± {:.2}, {} resamples, seed {})", a.score_name(), ci.lower, ci.upper, ci.mean, ci.half_width, ci.n_samples, ci.seed);
+        println!(
+            "{} 95% CI: {:.2} .. {:.2} (μ = {:.2} ± {:.2}, {} resamples, seed {})",
+            a.score_name(),
+            ci.lower,
+            ci.upper,
+            ci.mean,
+            ci.half_width,
+            ci.n_samples,
+            ci.seed
+        );
     }
-    let width = report.labels.iter().map(|l| l.chars().count()).max().unwrap_or(5).max(12);
+    let width = report
+        .labels
+        .iter()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(5)
+        .max(12);
     println!("\n{:>width$}  precision  recall     f1  support", "");
     for (l, p) in report.labels.iter().zip(&report.per_class) {
-        println!("{:>width$}  {:>9}  {:>6}  {:>5}  {:>7}", l, pct(p.precision), pct(p.recall), pct(p.f1), p.support);
+        println!(
+            "{:>width$}  {:>9}  {:>6}  {:>5}  {:>7}",
+            l,
+            pct(p.precision),
+            pct(p.recall),
+            pct(p.f1),
+            p.support
+        );
     }
-    for (name, p) in [("macro avg", &report.macro_avg), ("weighted avg", &report.weighted_avg), ("micro avg", &report.micro_avg)] {
-        println!("{:>width$}  {:>9}  {:>6}  {:>5}  {:>7}", name, pct(p.precision), pct(p.recall), pct(p.f1), p.support);
+    for (name, p) in [
+        ("macro avg", &report.macro_avg),
+        ("weighted avg", &report.weighted_avg),
+        ("micro avg", &report.micro_avg),
+    ] {
+        println!(
+            "{:>width$}  {:>9}  {:>6}  {:>5}  {:>7}",
+            name,
+            pct(p.precision),
+            pct(p.recall),
+            pct(p.f1),
+            p.support
+        );
     }
     println!("\nconfusion matrix (rows: gold, columns: predicted)");
     print!("{:>width$}", "");
@@ -621,8 +694,14 @@ fn run_compare(a: CompareArgs) -> Result<()> {
             let m2 = m.clone();
             (Box::new(m), Box::new(move |r| m2.signature(nrefs, r)))
         }
-        CompareMetric::Rouge => (Box::new(a.rouge.metric()?), Box::new(move |_| format!("nrefs:{}|agg:mean|rouge-score:0.1.2", refs_len(nrefs)))),
-        CompareMetric::Meteor => (Box::new(a.meteor.metric()?), Box::new(move |_| format!("nrefs:{}|nltk:3.10.4", refs_len(nrefs)))),
+        CompareMetric::Rouge => (
+            Box::new(a.rouge.metric()?),
+            Box::new(move |_| format!("nrefs:{}|agg:mean|rouge-score:0.1.2", refs_len(nrefs))),
+        ),
+        CompareMetric::Meteor => (
+            Box::new(a.meteor.metric()?),
+            Box::new(move |_| format!("nrefs:{}|nltk:3.10.4", refs_len(nrefs))),
+        ),
     };
     if bl_hyps.is_empty() {
         return Err(format!("{}: no segments to compare", a.baseline.display()).into());
@@ -636,35 +715,79 @@ fn run_compare(a: CompareArgs) -> Result<()> {
     };
     let bl = corpus_stats(metric.as_ref(), &bl_hyps, &refs);
     let bl_ci = significance::bootstrap_ci(metric.as_ref(), &bl, significance::DEFAULT_BOOTSTRAP, a.seed);
-    let mut rows = vec![json!({"system": a.baseline.display().to_string(), "baseline": true, "score": metric.score_from_stats(&bl.sum()), "ci": bl_ci})];
+    let mut rows = vec![
+        json!({"system": a.baseline.display().to_string(), "baseline": true, "score": metric.score_from_stats(&bl.sum()), "ci": bl_ci}),
+    ];
     for s in &a.systems {
         let (hyps, _) = load(s, &[])?;
         if hyps.len() != bl_hyps.len() {
-            return Err(MetricsError::LineCount { path: s.clone(), found: hyps.len(), expected_from: a.baseline.clone(), expected: bl_hyps.len() }.into());
+            return Err(MetricsError::LineCount {
+                path: s.clone(),
+                found: hyps.len(),
+                expected_from: a.baseline.clone(),
+                expected: bl_hyps.len(),
+            }
+            .into());
         }
         let st = corpus_stats(metric.as_ref(), &hyps, &refs);
         let r = match a.test {
             TestKind::Bs => significance::paired_bootstrap(metric.as_ref(), &bl, &st, n, a.seed),
-            TestKind::Ar => significance::paired_ar(metric.as_ref(), &bl, &st, n, significance::DEFAULT_BOOTSTRAP, a.seed),
+            TestKind::Ar => {
+                significance::paired_ar(metric.as_ref(), &bl, &st, n, significance::DEFAULT_BOOTSTRAP, a.seed)
+            }
         };
         rows.push(json!({"system": s.display().to_string(), "baseline": false, "score": r.score, "p_value": r.p_value, "ci": r.ci}));
     }
     let resamp = match a.test {
-        TestKind::Bs => Resampling { bootstrap: Some(n), ar: None, seed: Some(a.seed) },
-        TestKind::Ar => Resampling { bootstrap: Some(significance::DEFAULT_BOOTSTRAP), ar: Some(n), seed: Some(a.seed) },
+        TestKind::Bs => Resampling {
+            bootstrap: Some(n),
+            ar: None,
+            seed: Some(a.seed),
+        },
+        TestKind::Ar => Resampling {
+            bootstrap: Some(significance::DEFAULT_BOOTSTRAP),
+            ar: Some(n),
+            seed: Some(a.seed),
+        },
     };
     let sig = sig_fields(resamp);
     if a.json {
-        return print_json(&json!({"metric": metric.name(), "test": if a.test == TestKind::Bs {"paired-bs"} else {"paired-ar"}, "signature": sig, "systems": rows}));
+        return print_json(
+            &json!({"metric": metric.name(), "test": if a.test == TestKind::Bs {"paired-bs"} else {"paired-ar"}, "signature": sig, "systems": rows}),
+        );
     }
     let w = a.width;
-    let name_w = rows.iter().map(|r| r["system"].as_str().unwrap_or("").chars().count()).max().unwrap_or(6).max(6);
-    println!("{:<name_w$}  {:>12}  {:>20}  {:>8}", "system", metric.name(), "95% CI (μ ± half)", "p-value");
+    let name_w = rows
+        .iter()
+        .map(|r| r["system"].as_str().unwrap_or("").chars().count())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    println!(
+        "{:<name_w$}  {:>12}  {:>20}  {:>8}",
+        "system",
+        metric.name(),
+        "95% CI (μ ± half)",
+        "p-value"
+    );
     for r in &rows {
         let ci = &r["ci"];
-        let ci_s = format!("{:.w$} ± {:.w$}", ci["mean"].as_f64().unwrap_or(f64::NAN), ci["half_width"].as_f64().unwrap_or(f64::NAN));
-        let p = r["p_value"].as_f64().map(|p| format!("{p:.4}{}", if p < 0.05 { " *" } else { "" })).unwrap_or_else(|| "(baseline)".into());
-        println!("{:<name_w$}  {:>12.w$}  {:>20}  {:>8}", r["system"].as_str().unwrap_or(""), r["score"].as_f64().unwrap_or(f64::NAN), ci_s, p);
+        let ci_s = format!(
+            "{:.w$} ± {:.w$}",
+            ci["mean"].as_f64().unwrap_or(f64::NAN),
+            ci["half_width"].as_f64().unwrap_or(f64::NAN)
+        );
+        let p = r["p_value"]
+            .as_f64()
+            .map(|p| format!("{p:.4}{}", if p < 0.05 { " *" } else { "" }))
+            .unwrap_or_else(|| "(baseline)".into());
+        println!(
+            "{:<name_w$}  {:>12.w$}  {:>20}  {:>8}",
+            r["system"].as_str().unwrap_or(""),
+            r["score"].as_f64().unwrap_or(f64::NAN),
+            ci_s,
+            p
+        );
     }
     println!("signature: {sig}");
     println!("* p < 0.05: significantly different from the baseline");

@@ -38,7 +38,11 @@ pub struct PredictArgs {
 fn read_rows(path: &Path, text_col: &str, pair_col: Option<&str>) -> Result<(Vec<String>, Option<Vec<String>>)> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let text = String::from_utf8(bytes).map_err(|e| {
-        let line = e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
+        let line = e.as_bytes()[..e.utf8_error().valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
         format!("{}:{line}: invalid UTF-8", path.display())
     })?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
@@ -51,9 +55,20 @@ fn read_rows(path: &Path, text_col: &str, pair_col: Option<&str>) -> Result<(Vec
         return Ok((text.lines().map(str::to_string).collect(), None));
     };
     let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().ok_or_else(|| format!("{}: empty file (a header line is expected)", path.display()))?.split(sep).collect();
+    let header: Vec<&str> = lines
+        .next()
+        .ok_or_else(|| format!("{}: empty file (a header line is expected)", path.display()))?
+        .split(sep)
+        .collect();
     let col = |name: &str| -> Result<usize> {
-        header.iter().position(|h| *h == name).ok_or_else(|| format!("{}: no column '{name}' (columns: {})", path.display(), header.join(", ")).into())
+        header.iter().position(|h| *h == name).ok_or_else(|| {
+            format!(
+                "{}: no column '{name}' (columns: {})",
+                path.display(),
+                header.join(", ")
+            )
+            .into()
+        })
     };
     let ti = col(text_col)?;
     let pi = pair_col.map(col).transpose()?;
@@ -61,7 +76,14 @@ fn read_rows(path: &Path, text_col: &str, pair_col: Option<&str>) -> Result<(Vec
     for (n, line) in lines.enumerate() {
         let fields: Vec<&str> = line.split(sep).collect();
         if fields.len() != header.len() {
-            return Err(format!("{}:{}: {} fields, the header has {}", path.display(), n + 2, fields.len(), header.len()).into());
+            return Err(format!(
+                "{}:{}: {} fields, the header has {}",
+                path.display(),
+                n + 2,
+                fields.len(),
+                header.len()
+            )
+            .into());
         }
         texts.push(fields[ti].to_string());
         if let Some(pi) = pi {
@@ -79,7 +101,10 @@ pub fn run(a: PredictArgs) -> Result<()> {
     let t: Vec<&str> = texts.iter().map(String::as_str).collect();
     let p: Option<Vec<&str>> = pairs.as_ref().map(|v| v.iter().map(String::as_str).collect());
     let bar = ProgressBar::new(t.len() as u64);
-    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} rows {per_sec} eta {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} rows {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     let preds = clf.predict(&t, p.as_deref(), a.batch_size, |done| bar.set_position(done as u64))?;
     bar.finish_and_clear();
     let stdout = std::io::stdout();
@@ -87,8 +112,17 @@ pub fn run(a: PredictArgs) -> Result<()> {
     for (i, pr) in preds.iter().enumerate() {
         let label = clf.labels.get(pr.label).cloned().unwrap_or_default();
         if a.json {
-            let probs: serde_json::Map<String, serde_json::Value> = clf.labels.iter().zip(&pr.probabilities).map(|(l, p)| (l.clone(), json!(p))).collect();
-            writeln!(out, "{}", json!({"row": i + 1, "label": label, "probabilities": probs, "logits": pr.logits}))?;
+            let probs: serde_json::Map<String, serde_json::Value> = clf
+                .labels
+                .iter()
+                .zip(&pr.probabilities)
+                .map(|(l, p)| (l.clone(), json!(p)))
+                .collect();
+            writeln!(
+                out,
+                "{}",
+                json!({"row": i + 1, "label": label, "probabilities": probs, "logits": pr.logits})
+            )?;
         } else {
             let probs: Vec<String> = pr.probabilities.iter().map(|p| format!("{p:.4}")).collect();
             writeln!(out, "{label}\t{}", probs.join("\t"))?;

@@ -70,7 +70,11 @@ pub fn run(a: TranslateArgs) -> Result<()> {
             let bytes = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
             String::from_utf8(bytes)
                 .map_err(|e| {
-                    let line = e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
+                    let line = e.as_bytes()[..e.utf8_error().valid_up_to()]
+                        .iter()
+                        .filter(|&&b| b == b'\n')
+                        .count()
+                        + 1;
                     format!("{}:{line}: invalid UTF-8", p.display())
                 })?
                 .lines()
@@ -86,7 +90,10 @@ pub fn run(a: TranslateArgs) -> Result<()> {
     let mut order: Vec<usize> = (0..texts.len()).collect();
     order.sort_by_key(|&i| texts[i].len());
     let bar = ProgressBar::new(texts.len() as u64);
-    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} sentences {per_sec} eta {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} sentences {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     let mut out = vec![String::new(); texts.len()];
     for chunk in order.chunks(a.batch_size.max(1)) {
         let batch: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
