@@ -11,6 +11,7 @@ ZE=data/wmt22/zh-en/generaltest2022.zh-en
 echo "== WMT22 en->zh, Online-B against reference A (zh tokenizer) =="
 $R eval bleu --hyp $EZ.hyp.Online-B.zh --ref $EZ.ref.A.zh --tokenize zh --ci
 $R eval chrf --hyp $EZ.hyp.Online-B.zh --ref $EZ.ref.A.zh --ci
+awk -F'\t' '$1=="en-zh" && $2=="Online-B" && ($5=="bleu-A" || $5=="chrf-A") {printf "official WMT22 score (sacreBLEU 2.0.0): %s = %.2f\n", $5, $6}' data/wmt22/official_scores.tsv
 echo
 echo "== WMT22 zh->en, Online-W against references A and B =="
 $R eval bleu --hyp $ZE.hyp.Online-W.en --ref $ZE.ref.A.en --ref $ZE.ref.B.en
