@@ -214,20 +214,7 @@ impl BertForSequenceClassification {
     /// Loads the model; a missing classifier is created (N(0, initializer_range), zero bias), as
     /// `from_pretrained` does for a new head.
     pub fn load(p: &Params, config: &BertConfig) -> Result<Self> {
-        let prefix = if p.contains("bert.embeddings.word_embeddings.weight") {
-            "bert."
-        } else {
-            ""
-        };
-        let bert = BertModel::load(p, prefix, config)?;
-        let classifier = Linear::load_or_init(
-            p,
-            "classifier",
-            config.hidden_size,
-            config.label_count(),
-            config.initializer_range,
-        )?;
-        let dropout = config.classifier_dropout.unwrap_or(config.hidden_dropout_prob);
+        let (bert, classifier, dropout) = load_with_classifier(p, config)?;
         Ok(BertForSequenceClassification {
             bert,
             classifier,
@@ -258,20 +245,7 @@ pub struct BertForTokenClassification {
 impl BertForTokenClassification {
     /// Loads the model (creating a missing classifier as for sequence classification).
     pub fn load(p: &Params, config: &BertConfig) -> Result<Self> {
-        let prefix = if p.contains("bert.embeddings.word_embeddings.weight") {
-            "bert."
-        } else {
-            ""
-        };
-        let bert = BertModel::load(p, prefix, config)?;
-        let classifier = Linear::load_or_init(
-            p,
-            "classifier",
-            config.hidden_size,
-            config.label_count(),
-            config.initializer_range,
-        )?;
-        let dropout = config.classifier_dropout.unwrap_or(config.hidden_dropout_prob);
+        let (bert, classifier, dropout) = load_with_classifier(p, config)?;
         Ok(BertForTokenClassification {
             bert,
             classifier,
@@ -284,6 +258,27 @@ impl BertForTokenClassification {
         let hidden = self.bert.forward(input, mode)?;
         self.classifier.forward(&dropout(&hidden, self.dropout, mode)?)
     }
+}
+
+/// The encoder (under `bert.` when the checkpoint has a head, at the root for a bare
+/// `BertModel`), the classifier (created N(0, initializer_range) with a zero bias when absent,
+/// as `from_pretrained` does for a new head) and the classifier's dropout.
+fn load_with_classifier(p: &Params, config: &BertConfig) -> Result<(BertModel, Linear, f64)> {
+    let prefix = if p.contains("bert.embeddings.word_embeddings.weight") {
+        "bert."
+    } else {
+        ""
+    };
+    let bert = BertModel::load(p, prefix, config)?;
+    let classifier = Linear::load_or_init(
+        p,
+        "classifier",
+        config.hidden_size,
+        config.label_count(),
+        config.initializer_range,
+    )?;
+    let dropout = config.classifier_dropout.unwrap_or(config.hidden_dropout_prob);
+    Ok((bert, classifier, dropout))
 }
 
 /// Probabilities from logits: softmax (single label), sigmoid (multi-label), identity (regression).

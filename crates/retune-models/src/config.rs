@@ -116,11 +116,7 @@ pub struct BertConfig {
 impl BertConfig {
     /// Reads and validates `config.json`.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
-            path: path.into(),
-            source,
-        })?;
-        let cfg: BertConfig = parse_json(&text, path)?;
+        let cfg: BertConfig = read_json_file(path)?;
         cfg.validate(path)?;
         Ok(cfg)
     }
@@ -133,13 +129,7 @@ impl BertConfig {
                 message: m,
             })
         };
-        if let Some(t) = self.model_type.as_deref().filter(|t| *t != "bert") {
-            return Err(ModelError::Architecture {
-                path: path.into(),
-                found: format!("model_type {t}"),
-                supported: "bert".into(),
-            });
-        }
+        check_model_type(path, self.model_type.as_deref(), "bert")?;
         if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
             return bad(format!(
                 "field 'hidden_size' ({}) must be a multiple of 'num_attention_heads' ({})",
@@ -215,4 +205,25 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Re
             message,
         }
     })
+}
+
+/// Reads a JSON config file, naming the file and the field at fault in errors.
+pub fn read_json_file<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
+        path: path.into(),
+        source,
+    })?;
+    parse_json(&text, path)
+}
+
+/// Fails with [`ModelError::Architecture`] when `config.json` names another `model_type`.
+pub fn check_model_type(path: &Path, found: Option<&str>, expected: &str) -> Result<()> {
+    match found {
+        Some(t) if t != expected => Err(ModelError::Architecture {
+            path: path.into(),
+            found: format!("model_type {t}"),
+            supported: expected.into(),
+        }),
+        _ => Ok(()),
+    }
 }

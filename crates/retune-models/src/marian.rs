@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::config::parse_json;
 use crate::error::{ModelError, Result};
 use crate::generate::EarlyStopping;
 use crate::nn::{activation, dropout, softmax_last, Embedding, LayerNorm, Linear, Mode, Params};
@@ -198,11 +197,7 @@ pub struct MarianConfig {
 impl MarianConfig {
     /// Reads and validates `config.json`; errors name the field at fault.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
-            path: path.into(),
-            source,
-        })?;
-        let cfg: MarianConfig = parse_json(&text, path)?;
+        let cfg: MarianConfig = crate::config::read_json_file(path)?;
         cfg.validate(path)?;
         Ok(cfg)
     }
@@ -215,13 +210,7 @@ impl MarianConfig {
                 message: m,
             })
         };
-        if let Some(t) = self.model_type.as_deref().filter(|t| *t != "marian") {
-            return Err(ModelError::Architecture {
-                path: path.into(),
-                found: format!("model_type {t}"),
-                supported: "marian".into(),
-            });
-        }
+        crate::config::check_model_type(path, self.model_type.as_deref(), "marian")?;
         for (field, heads) in [
             ("encoder_attention_heads", self.encoder_attention_heads),
             ("decoder_attention_heads", self.decoder_attention_heads),
