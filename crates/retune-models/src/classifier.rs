@@ -64,19 +64,14 @@ impl SequenceClassifier {
         mut progress: impl FnMut(usize),
     ) -> Result<Vec<Prediction>> {
         let batch_size = batch_size.max(1);
-        // Sort by token count so each batch pads to a similar length.
-        let mut lengths = Vec::with_capacity(texts.len());
-        for t in texts {
-            lengths.push(self.tokenizer.count_tokens(t)?);
-        }
+        // Tokenize once, then sort by token count so each batch pads to a similar length.
+        let rows = self.tokenizer.encode_rows(texts, pairs)?;
         let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| lengths[i]);
+        order.sort_by_key(|&i| rows[i].ids.len());
         let mut out: Vec<Option<Prediction>> = vec![None; texts.len()];
         let mut done = 0;
         for chunk in order.chunks(batch_size) {
-            let bt: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
-            let bp: Option<Vec<&str>> = pairs.map(|p| chunk.iter().map(|&i| p[i]).collect());
-            let enc = self.tokenizer.encode_batch(&bt, bp.as_deref())?;
+            let enc = self.tokenizer.pad(&chunk.iter().map(|&i| &rows[i]).collect::<Vec<_>>());
             let input = BertInput {
                 input_ids: batch_tensor(&enc.input_ids, &self.device)?,
                 token_type_ids: batch_tensor(&enc.token_type_ids, &self.device)?,

@@ -21,6 +21,15 @@ pub struct EncodedBatch {
     pub attention_mask: Vec<Vec<u32>>,
 }
 
+/// One encoded text, unpadded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EncodedRow {
+    /// Token ids (special tokens included).
+    pub ids: Vec<u32>,
+    /// Token types.
+    pub type_ids: Vec<u32>,
+}
+
 /// A tokenizer for an encoder checkpoint.
 pub struct TextTokenizer {
     inner: Tokenizer,
@@ -111,8 +120,9 @@ impl TextTokenizer {
         Ok(t)
     }
 
-    /// Encodes texts (with optional second texts) and pads to the longest row.
-    pub fn encode_batch(&self, texts: &[&str], pairs: Option<&[&str]>) -> Result<EncodedBatch> {
+    /// Encodes texts (with optional second texts) without padding: one row of
+    /// `(ids, token types)` each, truncated to `max_length`.
+    pub fn encode_rows(&self, texts: &[&str], pairs: Option<&[&str]>) -> Result<Vec<EncodedRow>> {
         let inputs: Vec<EncodeInput> = match pairs {
             Some(p) => texts
                 .iter()
@@ -128,31 +138,39 @@ impl TextTokenizer {
                 path: "<tokenizer>".into(),
                 message: e.to_string(),
             })?;
-        let len = enc.iter().map(|e| e.get_ids().len()).max().unwrap_or(0);
+        Ok(enc
+            .iter()
+            .map(|e| EncodedRow {
+                ids: e.get_ids().to_vec(),
+                type_ids: e.get_type_ids().to_vec(),
+            })
+            .collect())
+    }
+
+    /// Pads rows to the longest of them (dynamic padding).
+    pub fn pad(&self, rows: &[&EncodedRow]) -> EncodedBatch {
+        let len = rows.iter().map(|r| r.ids.len()).max().unwrap_or(0);
         let mut out = EncodedBatch {
             input_ids: vec![],
             token_type_ids: vec![],
             attention_mask: vec![],
         };
-        for e in &enc {
-            let n = e.get_ids().len();
+        for r in rows {
+            let n = r.ids.len();
             let pad = |v: &[u32], fill: u32| -> Vec<u32> {
-                v.iter().copied().chain(std::iter::repeat(fill).take(len - n)).collect()
+                v.iter().copied().chain(std::iter::repeat_n(fill, len - n)).collect()
             };
-            out.input_ids.push(pad(e.get_ids(), self.pad_id));
-            out.token_type_ids.push(pad(e.get_type_ids(), 0));
+            out.input_ids.push(pad(&r.ids, self.pad_id));
+            out.token_type_ids.push(pad(&r.type_ids, 0));
             out.attention_mask.push(pad(&vec![1; n], 0));
         }
-        Ok(out)
+        out
     }
 
-    /// Number of tokens of `text` (with special tokens, before truncation is applied? no: after).
-    pub fn count_tokens(&self, text: &str) -> Result<usize> {
-        let e = self.inner.encode(text, true).map_err(|e| ModelError::Tokenizer {
-            path: "<tokenizer>".into(),
-            message: e.to_string(),
-        })?;
-        Ok(e.get_ids().len())
+    /// Encodes texts (with optional second texts) and pads to the longest row.
+    pub fn encode_batch(&self, texts: &[&str], pairs: Option<&[&str]>) -> Result<EncodedBatch> {
+        let rows = self.encode_rows(texts, pairs)?;
+        Ok(self.pad(&rows.iter().collect::<Vec<_>>()))
     }
 
     /// The underlying `tokenizers` tokenizer.

@@ -15,45 +15,13 @@ use retune_models::weights::Checkpoint;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn ids(v: &Value) -> Vec<Vec<u32>> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            r.as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_u64().unwrap() as u32)
-                .collect()
-        })
-        .collect()
-}
-
-fn floats(v: &Value) -> Vec<f32> {
-    fn walk(v: &Value, out: &mut Vec<f32>) {
-        match v {
-            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
-            Value::Number(n) => out.push(n.as_f64().unwrap() as f32),
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    walk(v, &mut out);
-    out
-}
+mod common;
+use common::{flat, floats, ids};
 
 fn assert_close(got: &[f32], want: &[f32], what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     let worst = got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
     assert!(worst <= 1e-4, "{what}: max abs diff {worst}");
-}
-
-fn flat(t: &Tensor) -> Vec<f32> {
-    t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
 }
 
 /// (first 5, last 5) hidden values of every real and padded token, and per-token sums.
@@ -125,7 +93,7 @@ fn check_tokenizer(dir: &Path, cfg: &BertConfig, case: &Value) {
 }
 
 fn check_fixture(name: &str) {
-    let dir = fixtures().join(name);
+    let dir = common::fixture("").join(name);
     let dev = Device::Cpu;
     let expected: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
     let cfg = BertConfig::from_file(&dir.join("config.json")).unwrap();
@@ -216,7 +184,8 @@ fn minilm_pooled_embeddings_match_transformers() {
     );
     let dev = Device::Cpu;
     let expected: Value =
-        serde_json::from_str(&std::fs::read_to_string(fixtures().join("minilm_expected.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(common::fixture("").join("minilm_expected.json")).unwrap())
+            .unwrap();
     let cfg = BertConfig::from_file(&dir.join("config.json")).unwrap();
     let params = Params::from_checkpoint(Checkpoint::load(&dir, &dev).unwrap(), &dev).unwrap();
     let model = BertModel::load(&params, "", &cfg).unwrap();

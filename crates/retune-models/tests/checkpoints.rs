@@ -11,11 +11,8 @@ use retune_models::ModelError;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
+mod common;
+use common::fixture;
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("retune-ckpt-{}-{name}", std::process::id()));

@@ -11,19 +11,12 @@ use retune_models::nn::{Mode, Params};
 use retune_models::spm::MarianTokenizer;
 use retune_models::weights::Checkpoint;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+mod common;
+use common::{expected, fixture as dir, flat, floats, ids, ids1};
 
 const FIXTURES: &[&str] = &["marian-tiny-tied", "marian-tiny-untied"];
-
-fn dir(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-fn expected(name: &str) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir(name).join("expected.json")).unwrap()).unwrap()
-}
 
 fn load(name: &str) -> (Params, MarianMTModel) {
     let d = dir(name);
@@ -32,45 +25,6 @@ fn load(name: &str) -> (Params, MarianMTModel) {
     let params = Params::from_checkpoint(Checkpoint::load(&d, &dev).unwrap(), &dev).unwrap();
     let model = MarianMTModel::load(&params, &config).unwrap();
     (params, model)
-}
-
-fn ids(v: &Value) -> Vec<Vec<u32>> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            r.as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_u64().unwrap() as u32)
-                .collect()
-        })
-        .collect()
-}
-
-fn ids1(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
-
-fn floats(v: &Value) -> Vec<f32> {
-    fn walk(v: &Value, out: &mut Vec<f32>) {
-        match v {
-            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
-            Value::Number(n) => out.push(n.as_f64().unwrap() as f32),
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    walk(v, &mut out);
-    out
-}
-
-fn flat(t: &Tensor) -> Vec<f32> {
-    t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
 }
 
 fn max_diff(got: &[f32], want: &[f32], what: &str) -> f32 {
