@@ -6,6 +6,9 @@
 
 use candle_core::{DType, Device, Module, Result as CResult, Tensor, Var, D};
 use candle_nn::VarMap;
+use rayon::prelude::*;
+use std::cell::Cell;
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use crate::error::{ModelError, Result};
@@ -29,6 +32,11 @@ pub struct Params {
     pub source: PathBuf,
     /// Where the parameters live.
     pub device: Device,
+    /// Names of parameters that are not trained: [`Params::get`] hands them out detached, so no
+    /// gradient is computed for them (or through layers that only depend on them).
+    pub frozen: HashSet<String>,
+    /// LoRA scaling `alpha / r` applied to `{name}.lora_B @ {name}.lora_A` updates.
+    pub lora_scaling: f64,
 }
 
 impl Params {
@@ -48,7 +56,55 @@ impl Params {
             varmap,
             source: ckpt.source,
             device: device.clone(),
+            frozen: HashSet::new(),
+            lora_scaling: 1.0,
         })
+    }
+
+    /// Empty parameters (for a model built from scratch with [`Params::get_or_init`]).
+    pub fn empty(device: &Device) -> Params {
+        Params {
+            varmap: VarMap::new(),
+            source: PathBuf::from("<new>"),
+            device: device.clone(),
+            frozen: HashSet::new(),
+            lora_scaling: 1.0,
+        }
+    }
+
+    /// Every parameter name, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .varmap
+            .data()
+            .lock()
+            .map(|d| d.keys().cloned().collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    /// The variable `name`, if present.
+    pub fn var(&self, name: &str) -> Option<Var> {
+        self.varmap.data().lock().ok().and_then(|d| d.get(name).cloned())
+    }
+
+    /// Adds (or replaces) the variable `name` holding `t`.
+    pub fn insert(&self, name: &str, t: &Tensor) -> Result<()> {
+        let var = Var::from_tensor(t)?;
+        self.varmap
+            .data()
+            .lock()
+            .map_err(|_| ModelError::Candle(candle_core::Error::Msg("poisoned varmap".into())))?
+            .insert(name.to_string(), var);
+        Ok(())
+    }
+
+    /// Removes the variable `name` (no-op when absent).
+    pub fn remove(&self, name: &str) {
+        if let Ok(mut d) = self.varmap.data().lock() {
+            d.remove(name);
+        }
     }
 
     /// The parameter `name`, which must exist with `shape`.
@@ -70,6 +126,9 @@ impl Params {
                 expected: shape.to_vec(),
             });
         }
+        if self.frozen.contains(name) {
+            return Ok(v.as_tensor().detach());
+        }
         Ok(v.as_tensor().clone())
     }
 
@@ -87,17 +146,84 @@ impl Params {
         let t = if std == 0.0 {
             Tensor::zeros(shape, DType::F32, &self.device)?
         } else {
-            Tensor::randn(0f32, std as f32, shape, &self.device)?
+            seeded_normal(shape, std, &self.device)?
         };
-        let var = Var::from_tensor(&t)?;
-        let out = var.as_tensor().clone();
-        self.varmap
-            .data()
-            .lock()
-            .map_err(|_| ModelError::Candle(candle_core::Error::Msg("poisoned varmap".into())))?
-            .insert(name.to_string(), var);
-        Ok(out)
+        self.insert(name, &t)?;
+        self.get(name, shape)
     }
+}
+
+thread_local! {
+    /// (seed, counter) of this thread's random stream for dropout masks and initialization.
+    static RNG: Cell<(u64, u64)> = const { Cell::new((0x5eed, 0)) };
+}
+
+/// Seeds this thread's random stream (dropout masks, new parameters), for reproducible training.
+pub fn set_seed(seed: u64) {
+    RNG.with(|r| r.set((seed, 0)));
+}
+
+/// The random stream's state `(seed, counter)`, saved in checkpoints so a resumed run draws the
+/// same numbers as an uninterrupted one.
+pub fn rng_state() -> (u64, u64) {
+    RNG.with(|r| r.get())
+}
+
+/// Restores a state returned by [`rng_state`].
+pub fn set_rng_state(state: (u64, u64)) {
+    RNG.with(|r| r.set(state));
+}
+
+/// Reserves `n` numbers of the stream; returns `(seed, first counter)`.
+fn reserve(n: usize) -> (u64, u64) {
+    RNG.with(|r| {
+        let (seed, c) = r.get();
+        r.set((seed, c.wrapping_add(n as u64)));
+        (seed, c)
+    })
+}
+
+/// SplitMix64 of `seed` and position `i`: a counter-based generator, so masks are drawn in
+/// parallel and stay identical whatever the thread count.
+#[inline]
+fn mix(seed: u64, i: u64) -> u64 {
+    let mut z = seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Uniform in [0, 1) with 24 bits.
+#[inline]
+fn unit(seed: u64, i: u64) -> f32 {
+    (mix(seed, i) >> 40) as f32 * (1.0 / (1u64 << 24) as f32)
+}
+
+/// A tensor of N(0, std) numbers from the seeded stream (Box–Muller).
+pub fn seeded_normal(shape: &[usize], std: f64, device: &Device) -> CResult<Tensor> {
+    let n: usize = shape.iter().product();
+    let (seed, c) = reserve(2 * n);
+    let v: Vec<f32> = (0..n as u64)
+        .into_par_iter()
+        .map(|i| {
+            let u1 = (mix(seed, c + 2 * i) >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+            let u2 = (mix(seed, c + 2 * i + 1) >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+            let r = (-2.0 * (1.0 - u1).ln()).sqrt();
+            (r * (std::f64::consts::TAU * u2).cos() * std) as f32
+        })
+        .collect();
+    Tensor::from_vec(v, shape, device)
+}
+
+/// A tensor of U(-bound, bound) numbers from the seeded stream.
+pub fn seeded_uniform(shape: &[usize], bound: f64, device: &Device) -> CResult<Tensor> {
+    let n: usize = shape.iter().product();
+    let (seed, c) = reserve(n);
+    let v: Vec<f32> = (0..n as u64)
+        .into_par_iter()
+        .map(|i| ((unit(seed, c + i) as f64 * 2.0 - 1.0) * bound) as f32)
+        .collect();
+    Tensor::from_vec(v, shape, device)
 }
 
 /// `y = x W^T + b` with Hugging Face's `weight` (out, in) and `bias` (out).
@@ -107,15 +233,31 @@ pub struct Linear {
     pub weight: Tensor,
     /// Bias, shape (out).
     pub bias: Option<Tensor>,
+    /// LoRA update `scale * B A`: A (r, in), B (out, r), scale.
+    pub lora: Option<(Tensor, Tensor, f64)>,
 }
 
 impl Linear {
     /// Loads `{prefix}.weight` and `{prefix}.bias`.
+    /// When `{prefix}.lora_A.weight` and `{prefix}.lora_B.weight` exist (added by a LoRA
+    /// strategy), the layer adds their low-rank update.
     pub fn load(p: &Params, prefix: &str, in_dim: usize, out_dim: usize) -> Result<Linear> {
         Ok(Linear {
             weight: p.get(&format!("{prefix}.weight"), &[out_dim, in_dim])?,
             bias: Some(p.get(&format!("{prefix}.bias"), &[out_dim])?),
+            lora: Self::lora_of(p, prefix, in_dim, out_dim)?,
         })
+    }
+
+    fn lora_of(p: &Params, prefix: &str, in_dim: usize, out_dim: usize) -> Result<Option<(Tensor, Tensor, f64)>> {
+        let a_name = format!("{prefix}.lora_A.weight");
+        let Some(a) = p.var(&a_name) else {
+            return Ok(None);
+        };
+        let r = a.dim(0)?;
+        let a = p.get(&a_name, &[r, in_dim])?;
+        let b = p.get(&format!("{prefix}.lora_B.weight"), &[out_dim, r])?;
+        Ok(Some((a, b, p.lora_scaling)))
     }
 
     /// Loads or, when absent, creates `{prefix}.weight` ~ N(0, std) and a zero bias.
@@ -123,6 +265,7 @@ impl Linear {
         Ok(Linear {
             weight: p.get_or_init(&format!("{prefix}.weight"), &[out_dim, in_dim], std)?,
             bias: Some(p.get_or_init(&format!("{prefix}.bias"), &[out_dim], 0.0)?),
+            lora: Self::lora_of(p, prefix, in_dim, out_dim)?,
         })
     }
 
@@ -134,6 +277,21 @@ impl Linear {
                 .matmul(&self.weight.t()?)?
                 .reshape((*b, *l, ()))?,
             _ => x.broadcast_matmul(&self.weight.t()?)?,
+        };
+        let y = match &self.lora {
+            Some((a, b, scale)) => {
+                let dims = x.dims().to_vec();
+                let inner = *dims.last().unwrap_or(&0);
+                let rows = x.elem_count() / inner.max(1);
+                let x2 = x.reshape((rows, inner))?;
+                let d = (x2.matmul(&a.t()?)?.matmul(&b.t()?)? * *scale)?;
+                let mut out_dims = dims;
+                if let Some(last) = out_dims.last_mut() {
+                    *last = b.dim(0)?;
+                }
+                (y + d.reshape(out_dims)?)?
+            }
+            None => y,
         };
         match &self.bias {
             Some(b) => y.broadcast_add(b),
@@ -188,7 +346,22 @@ pub fn softmax_last(x: &Tensor, mode: Mode) -> CResult<Tensor> {
 /// Dropout with probability `p` in training mode; the identity otherwise.
 pub fn dropout(x: &Tensor, p: f64, mode: Mode) -> CResult<Tensor> {
     if mode == Mode::Train && p > 0.0 {
-        candle_nn::ops::dropout(x, p as f32)
+        if p >= 1.0 {
+            return x.zeros_like();
+        }
+        let n = x.elem_count();
+        let (seed, c) = reserve(n);
+        let scale = (1.0 / (1.0 - p)) as f32;
+        let p = p as f32;
+        let mut mask = vec![0f32; n];
+        mask.par_chunks_mut(1 << 14).enumerate().for_each(|(k, chunk)| {
+            let base = c + (k << 14) as u64;
+            for (j, m) in chunk.iter_mut().enumerate() {
+                *m = if unit(seed, base + j as u64) < p { 0.0 } else { scale };
+            }
+        });
+        let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
+        x.mul(&mask)
     } else {
         Ok(x.clone())
     }

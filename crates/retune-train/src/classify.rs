@@ -1,0 +1,726 @@
+//! Fine-tuning a BERT-family sequence classifier: the training loop.
+
+use candle_core::{Device, Tensor};
+use retune_metrics::classify::ClassificationReport;
+use retune_models::bert::{batch_tensor, BertForSequenceClassification, BertInput};
+use retune_models::config::BertConfig;
+use retune_models::nn::{self, Mode, Params};
+use retune_models::text_tokenizer::{EncodedRow, TextTokenizer};
+use retune_models::weights::Checkpoint;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::batching::{epoch_batches, eval_batches};
+use crate::error::{io, Result, TrainError};
+use crate::loss::cross_entropy_sum;
+use crate::optim::{AdamW, AdamWConfig};
+use crate::run::{load_checkpoint, save_checkpoint, RunLog, TrainerState};
+use crate::schedule::{Schedule, ScheduleKind};
+use crate::strategy::{self, merged_tensors, Strategy};
+
+/// The metric that picks the best checkpoint and drives early stopping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SelectMetric {
+    /// Accuracy.
+    Accuracy,
+    /// Macro-averaged F1.
+    MacroF1,
+}
+
+impl std::str::FromStr for SelectMetric {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "accuracy" => Ok(SelectMetric::Accuracy),
+            "macro_f1" | "f1" => Ok(SelectMetric::MacroF1),
+            o => Err(format!("unknown metric {o:?} (accuracy, macro_f1)")),
+        }
+    }
+}
+
+/// The recipe of a classification fine-tune. Defaults follow the Hugging Face Trainer.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct ClassifyConfig {
+    /// What learns. Default `full`.
+    pub strategy: Strategy,
+    /// Passes over the training data. Default 3.
+    pub epochs: usize,
+    /// Stop after this many optimizer steps (overrides `epochs` when smaller). Default none.
+    pub max_steps: Option<usize>,
+    /// Examples per micro-batch. Default 32.
+    pub batch_size: usize,
+    /// Micro-batches per optimizer step. Default 1.
+    pub grad_accum: usize,
+    /// Peak learning rate; default by strategy ([`Strategy::default_lr`]).
+    pub lr: Option<f64>,
+    /// AdamW settings (weight decay 0.01, not on biases or LayerNorm).
+    pub adamw: AdamWConfig,
+    /// Fraction of the steps spent warming up linearly. Default 0.06.
+    pub warmup_ratio: f64,
+    /// Decay after warmup. Default linear.
+    pub schedule: ScheduleKind,
+    /// Global gradient-norm clipping. Default 1.0.
+    pub max_grad_norm: Option<f64>,
+    /// Evaluate every N optimizer steps; default once per epoch.
+    pub eval_every: Option<usize>,
+    /// Stop after this many evaluations without improvement. Default none.
+    pub patience: Option<usize>,
+    /// Metric of the best checkpoint. Default accuracy.
+    pub metric: SelectMetric,
+    /// Seed of data order, dropout and new parameters. Default 42.
+    pub seed: u64,
+    /// Longest input in tokens (longer ones are truncated). Default 128.
+    pub max_length: usize,
+    /// Group examples of similar length into batches. Default true.
+    pub group_by_length: bool,
+    /// Label smoothing of the cross-entropy. Default 0.
+    pub label_smoothing: f64,
+    /// Training checkpoints kept in the run folder. Default 1.
+    pub keep_checkpoints: usize,
+    /// Examples per evaluation batch. Default 64.
+    pub eval_batch_size: usize,
+    /// Log the training loss every N optimizer steps. Default 1 (every step).
+    pub log_every: usize,
+}
+
+impl Default for ClassifyConfig {
+    fn default() -> Self {
+        ClassifyConfig {
+            strategy: Strategy::Full,
+            epochs: 3,
+            max_steps: None,
+            batch_size: 32,
+            grad_accum: 1,
+            lr: None,
+            adamw: AdamWConfig::default(),
+            warmup_ratio: 0.06,
+            schedule: ScheduleKind::Linear,
+            max_grad_norm: Some(1.0),
+            eval_every: None,
+            patience: None,
+            metric: SelectMetric::Accuracy,
+            seed: 42,
+            max_length: 128,
+            group_by_length: true,
+            label_smoothing: 0.0,
+            keep_checkpoints: 1,
+            eval_batch_size: 64,
+            log_every: 1,
+        }
+    }
+}
+
+/// Texts (optionally paired) with label ids into the run's label list.
+#[derive(Clone, Debug, Default)]
+pub struct LabeledTexts {
+    /// A name for reports (`train`, `eval`, `old`).
+    pub name: String,
+    /// The texts.
+    pub texts: Vec<String>,
+    /// Second texts (sentence-pair tasks).
+    pub pairs: Option<Vec<String>>,
+    /// Label id per text.
+    pub labels: Vec<u32>,
+}
+
+/// An evaluation's figures.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct EvalResult {
+    /// Which split.
+    pub split: String,
+    /// Optimizer step when it ran.
+    pub step: usize,
+    /// Mean cross-entropy.
+    pub loss: f64,
+    /// Accuracy.
+    pub accuracy: f64,
+    /// Macro F1.
+    pub macro_f1: f64,
+    /// Rows evaluated.
+    pub rows: usize,
+    /// Confusion matrix (gold rows × predicted columns).
+    pub confusion: Vec<Vec<u64>>,
+    /// Predicted label id per row (input order), for paired tests.
+    #[serde(skip)]
+    pub predictions: Vec<u32>,
+}
+
+impl EvalResult {
+    /// The value of `metric`.
+    pub fn value(&self, metric: SelectMetric) -> f64 {
+        match metric {
+            SelectMetric::Accuracy => self.accuracy,
+            SelectMetric::MacroF1 => self.macro_f1,
+        }
+    }
+}
+
+/// What the loop reports while it runs (for progress bars).
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// Training begins: total optimizer steps, trainable values, training examples.
+    Start {
+        /// Total optimizer steps planned.
+        total_steps: usize,
+        /// Trainable values.
+        trainable: usize,
+        /// Step the run starts from (non-zero when resumed).
+        from_step: usize,
+    },
+    /// An optimizer step finished.
+    Step {
+        /// Step number (1-based).
+        step: usize,
+        /// Mean loss of the step's examples.
+        loss: f64,
+        /// Learning rate used.
+        lr: f64,
+        /// Training examples per second so far.
+        examples_per_s: f64,
+    },
+    /// An evaluation finished.
+    Eval(EvalResult),
+}
+
+/// The outcome of a run.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RunSummary {
+    /// The recipe.
+    pub config: ClassifyConfig,
+    /// Label names in id order.
+    pub labels: Vec<String>,
+    /// Optimizer steps done.
+    pub steps: usize,
+    /// Trainable values.
+    pub trainable: usize,
+    /// Total values.
+    pub parameters: usize,
+    /// Every evaluation of the eval split.
+    pub evals: Vec<EvalResult>,
+    /// Evaluations of extra splits (`--also-eval`) before training and at the best checkpoint.
+    pub also_eval_before: Vec<EvalResult>,
+    /// The same splits evaluated with the best model.
+    pub also_eval_after: Vec<EvalResult>,
+    /// The best eval metric and its step.
+    pub best: Option<(f64, usize)>,
+    /// Wall-clock seconds of training (without evaluation).
+    pub train_seconds: f64,
+    /// Wall-clock seconds of evaluation.
+    pub eval_seconds: f64,
+    /// Training examples per second.
+    pub examples_per_s: f64,
+    /// Whether early stopping ended the run.
+    pub stopped_early: bool,
+    /// Where the best model was saved.
+    pub best_dir: Option<PathBuf>,
+}
+
+/// A classifier being trained: parameters, model, tokenizer.
+pub struct ClassifierState {
+    /// Parameters (trainable and frozen).
+    pub params: Params,
+    /// The model built on them.
+    pub model: BertForSequenceClassification,
+    /// Configuration with the run's labels.
+    pub config: BertConfig,
+    /// Tokenizer.
+    pub tokenizer: TextTokenizer,
+    /// Names of the trainable parameters.
+    pub trainable: Vec<String>,
+    /// Folder the model came from (tokenizer files are copied from it).
+    pub source: PathBuf,
+    /// Device.
+    pub device: Device,
+}
+
+/// Reads a model folder and prepares it for `strategy` with a head for `labels`. A head whose
+/// labels differ is resized: rows of labels it knows are kept, new labels get new rows.
+pub fn prepare_classifier(
+    model_dir: &Path,
+    labels: &[String],
+    strategy: &Strategy,
+    max_length: usize,
+    device: &Device,
+) -> Result<ClassifierState> {
+    let mut config = BertConfig::from_file(&model_dir.join("config.json"))?;
+    let mut params = Params::from_checkpoint(Checkpoint::load(model_dir, device)?, device)?;
+    let h = config.hidden_size;
+    let k = labels.len();
+    let std = config.initializer_range;
+    // Resize or create the head.
+    if let Some(w) = params.var("classifier.weight") {
+        let old = config.labels();
+        if old != labels {
+            let w_old = w.as_tensor().clone();
+            let b_old = params
+                .var("classifier.bias")
+                .map(|b| b.as_tensor().clone())
+                .unwrap_or(Tensor::zeros(w_old.dim(0)?, candle_core::DType::F32, device)?);
+            let w_new = nn::seeded_normal(&[k, h], std, device)?;
+            let mut rows = Vec::with_capacity(k);
+            let mut biases = Vec::with_capacity(k);
+            for (i, l) in labels.iter().enumerate() {
+                match old
+                    .iter()
+                    .position(|o| o == l)
+                    .filter(|&j| j < w_old.dim(0).unwrap_or(0))
+                {
+                    Some(j) => {
+                        rows.push(w_old.narrow(0, j, 1)?);
+                        biases.push(b_old.narrow(0, j, 1)?);
+                    }
+                    None => {
+                        rows.push(w_new.narrow(0, i, 1)?);
+                        biases.push(Tensor::zeros(1, candle_core::DType::F32, device)?);
+                    }
+                }
+            }
+            params.insert("classifier.weight", &Tensor::cat(&rows, 0)?)?;
+            params.insert("classifier.bias", &Tensor::cat(&biases, 0)?)?;
+        }
+    }
+    params.get_or_init("classifier.weight", &[k, h], std)?;
+    params.get_or_init("classifier.bias", &[k], 0.0)?;
+    config.id2label = Some(
+        labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (i.to_string(), l.clone()))
+            .collect(),
+    );
+    config.label2id = Some(labels.iter().enumerate().map(|(i, l)| (l.clone(), i as i64)).collect());
+    config.num_labels = None;
+    config.problem_type = Some("single_label_classification".into());
+    let trainable = strategy::apply(strategy, &mut params, config.num_hidden_layers, std)?;
+    let model = BertForSequenceClassification::load(&params, &config)?;
+    let tokenizer = TextTokenizer::load(model_dir, max_length.min(config.max_position_embeddings))?;
+    Ok(ClassifierState {
+        params,
+        model,
+        config,
+        tokenizer,
+        trainable,
+        source: model_dir.to_path_buf(),
+        device: device.clone(),
+    })
+}
+
+fn encode(tok: &TextTokenizer, data: &LabeledTexts) -> Result<Vec<EncodedRow>> {
+    let texts: Vec<&str> = data.texts.iter().map(|s| s.as_str()).collect();
+    let pairs: Option<Vec<&str>> = data.pairs.as_ref().map(|p| p.iter().map(|s| s.as_str()).collect());
+    Ok(tok.encode_rows(&texts, pairs.as_deref())?)
+}
+
+fn input_of(tok: &TextTokenizer, rows: &[&EncodedRow], device: &Device) -> Result<BertInput> {
+    let enc = tok.pad(rows);
+    Ok(BertInput {
+        input_ids: batch_tensor(&enc.input_ids, device)?,
+        token_type_ids: batch_tensor(&enc.token_type_ids, device)?,
+        attention_mask: batch_tensor(&enc.attention_mask, device)?,
+    })
+}
+
+/// Evaluates the classifier on encoded rows, streaming: only the confusion matrix and one
+/// predicted id per row are kept.
+pub fn evaluate(
+    state: &ClassifierState,
+    rows: &[EncodedRow],
+    labels: &[u32],
+    batch_size: usize,
+    split: &str,
+    step: usize,
+) -> Result<EvalResult> {
+    let k = state.config.label_count();
+    let mut confusion = vec![vec![0u64; k]; k];
+    let mut predictions = vec![0u32; rows.len()];
+    let mut loss_sum = 0.0;
+    let lengths: Vec<usize> = rows.iter().map(|r| r.ids.len()).collect();
+    for batch in eval_batches(&lengths, batch_size) {
+        let refs: Vec<&EncodedRow> = batch.iter().map(|&i| &rows[i]).collect();
+        let input = input_of(&state.tokenizer, &refs, &state.device)?;
+        let logits = state.model.forward(&input, Mode::Eval)?;
+        let targets: Vec<i64> = batch.iter().map(|&i| labels[i] as i64).collect();
+        let (loss, _) = cross_entropy_sum(&logits, &targets, 0.0)?;
+        loss_sum += loss.to_scalar::<f32>()? as f64;
+        let pred = logits.argmax(1)?.to_vec1::<u32>()?;
+        for (j, &i) in batch.iter().enumerate() {
+            predictions[i] = pred[j];
+            confusion[labels[i] as usize][pred[j] as usize] += 1;
+        }
+    }
+    let names = state.config.labels();
+    let report = ClassificationReport::from_confusion(names, confusion.clone());
+    Ok(EvalResult {
+        split: split.into(),
+        step,
+        loss: loss_sum / rows.len().max(1) as f64,
+        accuracy: report.accuracy,
+        macro_f1: report.macro_avg.f1,
+        rows: rows.len(),
+        confusion,
+        predictions,
+    })
+}
+
+/// The checkpoint tensors of the classifier under Hugging Face names (`bert.` prefix for a bare
+/// encoder), LoRA merged, plus the adapter tensors.
+fn export_tensors(params: &Params) -> Result<(HashMap<String, Tensor>, Vec<(String, Tensor)>)> {
+    let (plain, adapters) = merged_tensors(params)?;
+    let bare = !plain.iter().any(|(n, _)| n.starts_with("bert."));
+    let tensors = plain
+        .into_iter()
+        .map(|(n, t)| {
+            let n = if bare && !n.starts_with("classifier.") {
+                format!("bert.{n}")
+            } else {
+                n
+            };
+            (n, t)
+        })
+        .collect();
+    Ok((tensors, adapters))
+}
+
+/// Saves the classifier as a Hugging Face `BertForSequenceClassification` checkpoint in `dest`
+/// (atomically), with the tokenizer files of the source model; LoRA updates are merged, and the
+/// adapter is also written to `dest/adapter/` in PEFT's layout.
+pub fn save_classifier(state: &ClassifierState, dest: &Path) -> Result<()> {
+    let (tensors, adapters) = export_tensors(&state.params)?;
+    let mut cfg = state.config.clone();
+    cfg.architectures = Some(vec!["BertForSequenceClassification".into()]);
+    cfg.model_type = Some("bert".into());
+    let json = serde_json::to_vec_pretty(&cfg).map_err(|e| TrainError::Invalid(e.to_string()))?;
+    retune_models::save::write_checkpoint_dir(dest, &[("config.json", json)], &tensors, Some(&state.source))?;
+    if !adapters.is_empty() {
+        let adir = dest.join("adapter");
+        std::fs::create_dir_all(&adir).map_err(io(&adir))?;
+        let map: HashMap<String, Tensor> = adapters.into_iter().collect();
+        candle_core::safetensors::save(&map, adir.join("adapter_model.safetensors"))?;
+        let r = map
+            .values()
+            .next()
+            .map(|t| t.dim(0).unwrap_or(0).min(t.dim(1).unwrap_or(0)))
+            .unwrap_or(0);
+        let cfg = serde_json::json!({
+            "peft_type": "LORA", "task_type": "SEQ_CLS", "r": r,
+            "lora_alpha": state.params.lora_scaling * r as f64, "lora_dropout": 0.0,
+            "target_modules": ["query", "value"], "modules_to_save": ["classifier"], "bias": "none",
+        });
+        let p = adir.join("adapter_config.json");
+        std::fs::write(&p, serde_json::to_vec_pretty(&cfg).unwrap_or_default()).map_err(io(&p))?;
+    }
+    Ok(())
+}
+
+fn snapshot(params: &Params, names: &[String]) -> Result<Vec<(String, Tensor)>> {
+    names
+        .iter()
+        .filter_map(|n| params.var(n).map(|v| (n.clone(), v)))
+        .map(|(n, v)| Ok((n, v.as_tensor().copy()?)))
+        .collect()
+}
+
+fn all_tensors(params: &Params) -> HashMap<String, Tensor> {
+    params
+        .names()
+        .into_iter()
+        .filter_map(|n| params.var(&n).map(|v| (n, v.as_tensor().clone())))
+        .collect()
+}
+
+/// Everything a classification fine-tune needs.
+pub struct ClassifyJob<'a> {
+    /// The model folder (Hugging Face layout).
+    pub model_dir: &'a Path,
+    /// Label names in id order.
+    pub labels: Vec<String>,
+    /// Training data.
+    pub train: LabeledTexts,
+    /// Evaluation data (picks the best checkpoint).
+    pub eval: LabeledTexts,
+    /// More splits evaluated before training and with the best model (forgetting).
+    pub also_eval: Vec<LabeledTexts>,
+    /// Run folder (checkpoints, log, best model); None keeps everything in memory.
+    pub out: Option<PathBuf>,
+    /// A checkpoint (or run folder) to resume from.
+    pub resume: Option<PathBuf>,
+    /// The recipe.
+    pub config: ClassifyConfig,
+    /// Compute device.
+    pub device: Device,
+}
+
+/// Runs a fine-tune; returns its summary and the trained classifier (the best one when an
+/// evaluation picked it and the run folder holds it).
+pub fn train_classifier(job: ClassifyJob, mut on_event: impl FnMut(&Event)) -> Result<(RunSummary, ClassifierState)> {
+    let cfg = job.config.clone();
+    if cfg.strategy == Strategy::Probe {
+        return Err(TrainError::Invalid(
+            "the probe strategy is trained by probe::train_probe".into(),
+        ));
+    }
+    if job.train.texts.is_empty() {
+        return Err(TrainError::Invalid("the training data has no rows".into()));
+    }
+    crate::alloc::tune_allocator();
+    nn::set_seed(cfg.seed);
+    let state = prepare_classifier(job.model_dir, &job.labels, &cfg.strategy, cfg.max_length, &job.device)?;
+    let train_rows = encode(&state.tokenizer, &job.train)?;
+    let eval_rows = encode(&state.tokenizer, &job.eval)?;
+    let extra_rows: Vec<Vec<EncodedRow>> = job
+        .also_eval
+        .iter()
+        .map(|d| encode(&state.tokenizer, d))
+        .collect::<Result<_>>()?;
+    let lengths: Vec<usize> = train_rows.iter().map(|r| r.ids.len()).collect();
+    let micro_per_epoch = train_rows.len().div_ceil(cfg.batch_size.max(1));
+    let steps_per_epoch = micro_per_epoch.div_ceil(cfg.grad_accum.max(1));
+    let mut total_steps = steps_per_epoch * cfg.epochs.max(1);
+    if let Some(m) = cfg.max_steps {
+        total_steps = total_steps.min(m);
+    }
+    let schedule = Schedule {
+        kind: cfg.schedule,
+        warmup_steps: (cfg.warmup_ratio * total_steps as f64).ceil() as usize,
+        total_steps,
+    };
+    let lr = cfg.lr.unwrap_or_else(|| cfg.strategy.default_lr());
+    let vars: Vec<(String, candle_core::Var)> = state
+        .trainable
+        .iter()
+        .filter_map(|n| state.params.var(n).map(|v| (n.clone(), v)))
+        .collect();
+    let mut opt = AdamW::new(vars, cfg.adamw);
+    let recipe = serde_json::json!({"config": cfg, "labels": job.labels, "train_rows": train_rows.len()});
+    let mut tstate = TrainerState {
+        step: 0,
+        epoch: 0,
+        batch_in_epoch: 0,
+        rng: nn::rng_state(),
+        best: None,
+        evals_since_best: 0,
+        log_lines: 0,
+        recipe: recipe.clone(),
+    };
+    let mut also_before = Vec::new();
+    let mut eval_seconds = 0.0;
+    if let Some(path) = &job.resume {
+        let r = load_checkpoint(path)?;
+        if r.state.recipe != recipe {
+            return Err(TrainError::Checkpoint {
+                path: r.dir.clone(),
+                message: "the checkpoint was made with a different recipe, labels or training data".into(),
+            });
+        }
+        for (name, t) in &r.model {
+            if let Some(v) = state.params.var(name) {
+                v.set(&t.to_device(&job.device)?)?;
+            }
+        }
+        opt.load_state(&r.optimizer, r.state.step as u64)?;
+        tstate = r.state;
+        nn::set_rng_state(tstate.rng);
+    } else {
+        let t0 = Instant::now();
+        for (d, rows) in job.also_eval.iter().zip(&extra_rows) {
+            also_before.push(evaluate(&state, rows, &d.labels, cfg.eval_batch_size, &d.name, 0)?);
+        }
+        eval_seconds += t0.elapsed().as_secs_f64();
+    }
+    let mut log = RunLog::open(job.out.as_deref(), job.resume.as_ref().map(|_| tstate.log_lines))?;
+    if job.resume.is_none() {
+        log.write(
+            &serde_json::json!({"type": "start", "recipe": recipe, "total_steps": total_steps,
+            "trainable": opt.trainable_count()}),
+        )?;
+        for e in &also_before {
+            log.write(
+                &serde_json::json!({"type": "also_eval_before", "split": e.split, "accuracy": e.accuracy,
+                "macro_f1": e.macro_f1, "loss": e.loss}),
+            )?;
+        }
+    }
+    on_event(&Event::Start {
+        total_steps,
+        trainable: opt.trainable_count(),
+        from_step: tstate.step,
+    });
+    let best_dir = job.out.as_ref().map(|o| o.join("best"));
+    let mut evals: Vec<EvalResult> = Vec::new();
+    let t_train = Instant::now();
+    let mut examples = 0usize;
+    let mut stopped_early = false;
+    let mut loss_acc = 0.0f64;
+    let mut micro_in_step = 0usize;
+    let mut best_snapshot: Option<Vec<(String, Tensor)>> = None;
+    'outer: while tstate.step < total_steps && tstate.epoch < cfg.epochs.max(1) {
+        let batches = epoch_batches(&lengths, cfg.batch_size, cfg.seed, tstate.epoch, cfg.group_by_length);
+        while tstate.batch_in_epoch < batches.len() {
+            let batch = &batches[tstate.batch_in_epoch];
+            let refs: Vec<&EncodedRow> = batch.iter().map(|&i| &train_rows[i]).collect();
+            let input = input_of(&state.tokenizer, &refs, &state.device)?;
+            let targets: Vec<i64> = batch.iter().map(|&i| job.train.labels[i] as i64).collect();
+            let logits = state.model.forward(&input, Mode::Train)?;
+            let (loss, count) = cross_entropy_sum(&logits, &targets, cfg.label_smoothing)?;
+            let lv = loss.to_scalar::<f32>()? as f64;
+            if !lv.is_finite() {
+                return Err(TrainError::NonFinite {
+                    what: "loss",
+                    value: lv,
+                    step: tstate.step + 1,
+                });
+            }
+            let grads = loss.backward()?;
+            opt.accumulate(&grads, count as f64)?;
+            drop(grads);
+            loss_acc += lv;
+            examples += batch.len();
+            micro_in_step += 1;
+            tstate.batch_in_epoch += 1;
+            let last_of_epoch = tstate.batch_in_epoch == batches.len();
+            if micro_in_step < cfg.grad_accum.max(1) && !last_of_epoch {
+                continue;
+            }
+            let step_lr = lr * schedule.factor(tstate.step);
+            let count_total = opt.accumulated;
+            let norm = opt.step(step_lr, cfg.max_grad_norm)?;
+            tstate.step += 1;
+            let step_loss = loss_acc / count_total.max(1.0);
+            loss_acc = 0.0;
+            micro_in_step = 0;
+            let eps = examples as f64 / t_train.elapsed().as_secs_f64().max(1e-9);
+            if tstate.step % cfg.log_every.max(1) == 0 || tstate.step == total_steps {
+                log.write(
+                    &serde_json::json!({"type": "step", "step": tstate.step, "epoch": tstate.epoch,
+                    "loss": step_loss, "lr": step_lr, "grad_norm": norm}),
+                )?;
+            }
+            on_event(&Event::Step {
+                step: tstate.step,
+                loss: step_loss,
+                lr: step_lr,
+                examples_per_s: eps,
+            });
+            let epoch_end = tstate.batch_in_epoch == batches.len();
+            let due = match cfg.eval_every {
+                Some(n) => tstate.step % n.max(1) == 0 || tstate.step == total_steps,
+                None => epoch_end || tstate.step == total_steps,
+            };
+            if epoch_end {
+                tstate.epoch += 1;
+                tstate.batch_in_epoch = 0;
+            }
+            if due {
+                let t0 = Instant::now();
+                let e = evaluate(
+                    &state,
+                    &eval_rows,
+                    &job.eval.labels,
+                    cfg.eval_batch_size,
+                    &job.eval.name,
+                    tstate.step,
+                )?;
+                eval_seconds += t0.elapsed().as_secs_f64();
+                let v = e.value(cfg.metric);
+                log.write(
+                    &serde_json::json!({"type": "eval", "step": tstate.step, "split": e.split,
+                    "accuracy": e.accuracy, "macro_f1": e.macro_f1, "loss": e.loss}),
+                )?;
+                on_event(&Event::Eval(e.clone()));
+                evals.push(e);
+                let improved = tstate.best.is_none_or(|(b, _)| v > b);
+                if improved {
+                    tstate.best = Some((v, tstate.step));
+                    tstate.evals_since_best = 0;
+                    best_snapshot = Some(snapshot(&state.params, &state.trainable)?);
+                    if let Some(d) = &best_dir {
+                        save_classifier(&state, d)?;
+                    }
+                } else {
+                    tstate.evals_since_best += 1;
+                }
+                if let Some(out) = &job.out {
+                    tstate.rng = nn::rng_state();
+                    tstate.log_lines = log.lines;
+                    save_checkpoint(
+                        out,
+                        &tstate,
+                        &all_tensors(&state.params),
+                        &opt.state_tensors()?,
+                        cfg.keep_checkpoints,
+                    )?;
+                }
+                if cfg.patience.is_some_and(|p| tstate.evals_since_best >= p) {
+                    stopped_early = true;
+                    break 'outer;
+                }
+            }
+            if tstate.step >= total_steps {
+                break 'outer;
+            }
+        }
+        if tstate.batch_in_epoch >= batches.len() {
+            tstate.epoch += 1;
+            tstate.batch_in_epoch = 0;
+        }
+    }
+    let train_seconds = (t_train.elapsed().as_secs_f64() - eval_seconds).max(0.0);
+    // Continue with the best model (its trained parameters were kept when it was evaluated).
+    if let (Some(snap), Some((_, best_step))) = (&best_snapshot, tstate.best) {
+        if best_step != tstate.step {
+            for (name, t) in snap {
+                if let Some(v) = state.params.var(name) {
+                    v.set(t)?;
+                }
+            }
+        }
+    }
+    let t0 = Instant::now();
+    let mut also_after = Vec::new();
+    for (d, rows) in job.also_eval.iter().zip(&extra_rows) {
+        also_after.push(evaluate(
+            &state,
+            rows,
+            &d.labels,
+            cfg.eval_batch_size,
+            &d.name,
+            tstate.step,
+        )?);
+    }
+    eval_seconds += t0.elapsed().as_secs_f64();
+    for e in &also_after {
+        log.write(
+            &serde_json::json!({"type": "also_eval_after", "split": e.split, "accuracy": e.accuracy,
+            "macro_f1": e.macro_f1, "loss": e.loss}),
+        )?;
+    }
+    let summary = RunSummary {
+        config: cfg,
+        labels: job.labels.clone(),
+        steps: tstate.step,
+        trainable: opt.trainable_count(),
+        parameters: state
+            .params
+            .names()
+            .iter()
+            .filter_map(|n| state.params.var(n))
+            .map(|v| v.elem_count())
+            .sum(),
+        evals,
+        also_eval_before: also_before,
+        also_eval_after: also_after,
+        best: tstate.best,
+        train_seconds,
+        eval_seconds,
+        examples_per_s: examples as f64 / train_seconds.max(1e-9),
+        stopped_early,
+        best_dir: best_dir.filter(|d| d.exists()),
+    };
+    if let Some(out) = &job.out {
+        let p = out.join("summary.json");
+        std::fs::write(&p, serde_json::to_vec_pretty(&summary).unwrap_or_default()).map_err(io(&p))?;
+    }
+    Ok((summary, state))
+}

@@ -1,0 +1,15 @@
+//! The training engine of retune: strategies from a linear probe to training from scratch,
+//! AdamW with decoupled weight decay, warmup schedules, clipping, gradient accumulation,
+//! length-grouped batches, streaming evaluation, atomic checkpoints with exact resume.
+
+pub mod alloc;
+pub mod batching;
+pub mod classify;
+pub mod error;
+pub mod loss;
+pub mod optim;
+pub mod run;
+pub mod schedule;
+pub mod strategy;
+
+pub use error::{Result, TrainError};

@@ -1,0 +1,215 @@
+//! Training strategies, from cheapest to dearest: which parameters learn, and how.
+
+use candle_core::{DType, Tensor};
+use retune_models::nn::{seeded_normal, seeded_uniform, Params};
+
+use crate::error::{Result, TrainError};
+
+/// What a fine-tune trains.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "name", rename_all = "lowercase")]
+pub enum Strategy {
+    /// Frozen encoder, logistic regression on pooled features (no back-propagation).
+    Probe,
+    /// Only the new classification head learns.
+    Head,
+    /// The top `layers` encoder layers, the pooler and the head learn.
+    Top {
+        /// How many of the last layers.
+        layers: usize,
+    },
+    /// Low-rank adapters on the attention query/value projections (plus the head); merged into
+    /// the weights on save.
+    Lora {
+        /// Rank. Default 8.
+        r: usize,
+        /// Scaling numerator (`alpha / r` multiplies the update). Default 2r.
+        alpha: f64,
+    },
+    /// Every parameter learns.
+    Full,
+    /// Same architecture, random initialization: what pretraining is worth.
+    Scratch,
+}
+
+impl std::str::FromStr for Strategy {
+    type Err = String;
+    /// `probe`, `head`, `top:K`, `lora`, `lora:R`, `full`, `scratch`.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let (name, arg) = match s.split_once(':') {
+            Some((n, a)) => (n, Some(a)),
+            None => (s, None),
+        };
+        let num = |a: Option<&str>, what: &str| -> std::result::Result<Option<usize>, String> {
+            a.map(|a| {
+                a.parse::<usize>()
+                    .ok()
+                    .filter(|&v| v > 0)
+                    .ok_or_else(|| format!("--strategy {s}: {what} must be a positive integer"))
+            })
+            .transpose()
+        };
+        match name {
+            "probe" if arg.is_none() => Ok(Strategy::Probe),
+            "head" if arg.is_none() => Ok(Strategy::Head),
+            "full" if arg.is_none() => Ok(Strategy::Full),
+            "scratch" if arg.is_none() => Ok(Strategy::Scratch),
+            "top" => Ok(Strategy::Top {
+                layers: num(arg, "K")?.ok_or_else(|| format!("--strategy {s}: write top:K, e.g. top:2"))?,
+            }),
+            "lora" => {
+                let r = num(arg, "r")?.unwrap_or(8);
+                Ok(Strategy::Lora {
+                    r,
+                    alpha: 2.0 * r as f64,
+                })
+            }
+            _ => Err(format!(
+                "unknown strategy {s:?}: use probe, head, top:K, lora[:r], full or scratch"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Strategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Strategy::Probe => write!(f, "probe"),
+            Strategy::Head => write!(f, "head"),
+            Strategy::Top { layers } => write!(f, "top:{layers}"),
+            Strategy::Lora { r, .. } => write!(f, "lora:{r}"),
+            Strategy::Full => write!(f, "full"),
+            Strategy::Scratch => write!(f, "scratch"),
+        }
+    }
+}
+
+impl Strategy {
+    /// The usual learning rate for the strategy (what works for BERT-base-sized models).
+    pub fn default_lr(&self) -> f64 {
+        match self {
+            Strategy::Probe | Strategy::Head => 1e-3,
+            Strategy::Lora { .. } => 5e-4,
+            Strategy::Top { .. } => 1e-4,
+            Strategy::Full => 5e-5,
+            Strategy::Scratch => 1e-4,
+        }
+    }
+}
+
+/// Names of the encoder layers' attention projections that LoRA adapts (PEFT's default for BERT:
+/// `query` and `value`).
+fn lora_targets(names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .filter_map(|n| n.strip_suffix(".weight"))
+        .filter(|n| n.ends_with("attention.self.query") || n.ends_with("attention.self.value"))
+        .map(|n| n.to_string())
+        .collect()
+}
+
+/// Re-initializes every parameter as transformers' `_init_weights` does: LayerNorm weight 1 and
+/// bias 0, other biases 0, everything else N(0, std).
+pub fn reinitialize(params: &Params, std: f64) -> Result<()> {
+    for name in params.names() {
+        let var = params.var(&name).expect("listed");
+        let shape = var.dims().to_vec();
+        let lower = name.to_ascii_lowercase();
+        let is_norm = lower.contains("layernorm") || lower.contains("layer_norm");
+        let t = if name.ends_with("bias") {
+            Tensor::zeros(shape.as_slice(), DType::F32, &params.device)?
+        } else if is_norm && name.ends_with("weight") {
+            Tensor::ones(shape.as_slice(), DType::F32, &params.device)?
+        } else {
+            seeded_normal(&shape, std, &params.device)?
+        };
+        var.set(&t)?;
+    }
+    Ok(())
+}
+
+/// Prepares `params` for `strategy` and returns the names of the parameters that learn (the
+/// others are marked frozen). Call before building the model. `layers` is the encoder depth,
+/// `head` the prefix of the new head's parameters (`classifier`).
+pub fn apply(strategy: &Strategy, params: &mut Params, layers: usize, init_std: f64) -> Result<Vec<String>> {
+    let names = params.names();
+    let is_head = |n: &str| n.starts_with("classifier.");
+    let trainable: Vec<String> = match strategy {
+        Strategy::Probe => Vec::new(),
+        Strategy::Head => names.iter().filter(|n| is_head(n)).cloned().collect(),
+        Strategy::Top { layers: k } => {
+            if *k > layers {
+                return Err(TrainError::Invalid(format!(
+                    "--strategy top:{k}: the model has {layers} layers"
+                )));
+            }
+            let first = layers - k;
+            names
+                .iter()
+                .filter(|n| {
+                    is_head(n)
+                        || n.contains("pooler.")
+                        || n.split("encoder.layer.")
+                            .nth(1)
+                            .and_then(|rest| rest.split('.').next())
+                            .and_then(|i| i.parse::<usize>().ok())
+                            .is_some_and(|i| i >= first)
+                })
+                .cloned()
+                .collect()
+        }
+        Strategy::Lora { r, alpha } => {
+            let mut t: Vec<String> = names.iter().filter(|n| is_head(n)).cloned().collect();
+            for target in lora_targets(&names) {
+                let w = params.var(&format!("{target}.weight")).expect("listed");
+                let (out, inp) = w.dims2()?;
+                // PEFT: A ~ kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)), B = 0.
+                let a = seeded_uniform(&[*r, inp], 1.0 / (inp as f64).sqrt(), &params.device)?;
+                let b = Tensor::zeros((out, *r), DType::F32, &params.device)?;
+                params.insert(&format!("{target}.lora_A.weight"), &a)?;
+                params.insert(&format!("{target}.lora_B.weight"), &b)?;
+                t.push(format!("{target}.lora_A.weight"));
+                t.push(format!("{target}.lora_B.weight"));
+            }
+            params.lora_scaling = alpha / *r as f64;
+            t
+        }
+        Strategy::Full => names.clone(),
+        Strategy::Scratch => {
+            reinitialize(params, init_std)?;
+            names.clone()
+        }
+    };
+    let all = params.names();
+    params.frozen = all.iter().filter(|n| !trainable.contains(n)).cloned().collect();
+    Ok(trainable)
+}
+
+/// The checkpoint tensors with LoRA updates folded into their base weights (`W + scale * B A`)
+/// and without the adapter variables — a plain checkpoint that `transformers` loads — plus the
+/// adapter tensors under PEFT names (`base_model.model.{target}.lora_A.weight`). `params` is not
+/// changed, so training can go on.
+pub fn merged_tensors(params: &Params) -> Result<(Vec<(String, Tensor)>, Vec<(String, Tensor)>)> {
+    let mut plain = Vec::new();
+    let mut adapters = Vec::new();
+    for name in params.names() {
+        if name.contains(".lora_A.") || name.contains(".lora_B.") {
+            adapters.push((
+                format!("base_model.model.{name}"),
+                params.var(&name).expect("listed").as_tensor().copy()?,
+            ));
+            continue;
+        }
+        let w = params.var(&name).expect("listed");
+        let target = name.strip_suffix(".weight").unwrap_or("");
+        let t = match (
+            params.var(&format!("{target}.lora_A.weight")),
+            params.var(&format!("{target}.lora_B.weight")),
+        ) {
+            (Some(a), Some(b)) => (w.as_tensor() + (b.as_tensor().matmul(a.as_tensor())? * params.lora_scaling)?)?,
+            _ => w.as_tensor().copy()?,
+        };
+        plain.push((name, t));
+    }
+    Ok((plain, adapters))
+}
