@@ -724,3 +724,125 @@ pub fn train_classifier(job: ClassifyJob, mut on_event: impl FnMut(&Event)) -> R
     }
     Ok((summary, state))
 }
+
+/// Figures of a prediction run against gold labels (for the probe and other non-loop models).
+pub fn eval_from_predictions(
+    labels: &[String],
+    gold: &[u32],
+    predictions: Vec<u32>,
+    proba: Option<&[f32]>,
+    split: &str,
+) -> EvalResult {
+    let k = labels.len();
+    let mut confusion = vec![vec![0u64; k]; k];
+    for (&g, &p) in gold.iter().zip(&predictions) {
+        confusion[g as usize][p as usize] += 1;
+    }
+    let loss = proba
+        .map(|p| {
+            gold.iter()
+                .enumerate()
+                .map(|(i, &g)| -(p[i * k + g as usize].max(1e-12) as f64).ln())
+                .sum::<f64>()
+                / gold.len().max(1) as f64
+        })
+        .unwrap_or(f64::NAN);
+    let report = ClassificationReport::from_confusion(labels.to_vec(), confusion.clone());
+    EvalResult {
+        split: split.into(),
+        step: 0,
+        loss,
+        accuracy: report.accuracy,
+        macro_f1: report.macro_avg.f1,
+        rows: gold.len(),
+        confusion,
+        predictions,
+    }
+}
+
+/// The outcome of a linear probe.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ProbeRun {
+    /// Evaluation on the eval split.
+    pub eval: EvalResult,
+    /// Evaluations of the extra splits.
+    pub also_eval: Vec<EvalResult>,
+    /// Seconds to compute the features of all splits.
+    pub feature_seconds: f64,
+    /// Seconds to fit the regression.
+    pub fit_seconds: f64,
+    /// The fitted model.
+    #[serde(skip)]
+    pub model: crate::probe::LogisticRegression,
+}
+
+/// Features of labeled texts from a prepared classifier's encoder.
+pub fn features_of(state: &ClassifierState, data: &LabeledTexts, batch_size: usize) -> Result<crate::probe::Features> {
+    let rows = encode(&state.tokenizer, data)?;
+    crate::probe::extract_features(
+        &state.model.bert,
+        &state.tokenizer,
+        &rows,
+        batch_size,
+        &state.device,
+        |_| {},
+    )
+}
+
+/// Trains the linear probe of `job` (frozen encoder, logistic regression on mean-pooled
+/// features) and evaluates it. With a run folder, writes `probe.json` (the regression) and
+/// `summary.json`.
+pub fn train_probe(job: &ClassifyJob, cfg: crate::probe::ProbeConfig) -> Result<ProbeRun> {
+    crate::alloc::tune_allocator();
+    nn::set_seed(job.config.seed);
+    let state = prepare_classifier(
+        job.model_dir,
+        &job.labels,
+        &Strategy::Probe,
+        job.config.max_length,
+        &job.device,
+    )?;
+    let t0 = Instant::now();
+    let bs = job.config.eval_batch_size;
+    let ftrain = features_of(&state, &job.train, bs)?;
+    let feval = features_of(&state, &job.eval, bs)?;
+    let fextra: Vec<crate::probe::Features> = job
+        .also_eval
+        .iter()
+        .map(|d| features_of(&state, d, bs))
+        .collect::<Result<_>>()?;
+    let feature_seconds = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let k = job.labels.len();
+    let model = crate::probe::LogisticRegression::fit(&ftrain, &job.train.labels, k, cfg);
+    let fit_seconds = t1.elapsed().as_secs_f64();
+    let run_on = |f: &crate::probe::Features, d: &LabeledTexts| {
+        let p = model.predict_proba(f);
+        eval_from_predictions(
+            &job.labels,
+            &d.labels,
+            crate::probe::argmax_rows(&p, k),
+            Some(&p),
+            &d.name,
+        )
+    };
+    let eval = run_on(&feval, &job.eval);
+    let also_eval = fextra.iter().zip(&job.also_eval).map(|(f, d)| run_on(f, d)).collect();
+    let run = ProbeRun {
+        eval,
+        also_eval,
+        feature_seconds,
+        fit_seconds,
+        model,
+    };
+    if let Some(out) = &job.out {
+        std::fs::create_dir_all(out).map_err(io(out))?;
+        let p = out.join("probe.json");
+        let body = serde_json::json!({"pooling": "mean", "labels": job.labels, "model": run.model,
+            "encoder": job.model_dir});
+        std::fs::write(&p, serde_json::to_vec(&body).unwrap_or_default()).map_err(io(&p))?;
+        let p = out.join("summary.json");
+        std::fs::write(&p, serde_json::to_vec_pretty(&run).unwrap_or_default()).map_err(io(&p))?;
+    }
+    Ok(run)
+}

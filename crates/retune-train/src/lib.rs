@@ -8,6 +8,7 @@ pub mod classify;
 pub mod error;
 pub mod loss;
 pub mod optim;
+pub mod probe;
 pub mod run;
 pub mod schedule;
 pub mod strategy;
