@@ -37,6 +37,9 @@ pub struct Params {
     pub frozen: HashSet<String>,
     /// LoRA scaling `alpha / r` applied to `{name}.lora_B @ {name}.lora_A` updates.
     pub lora_scaling: f64,
+    /// When set, [`Params::get`] creates a missing parameter instead of failing (a model built
+    /// from its config alone): LayerNorm weights 1, biases 0, others N(0, this std).
+    pub init_missing: Option<f64>,
 }
 
 impl Params {
@@ -58,6 +61,7 @@ impl Params {
             device: device.clone(),
             frozen: HashSet::new(),
             lora_scaling: 1.0,
+            init_missing: None,
         })
     }
 
@@ -69,6 +73,7 @@ impl Params {
             device: device.clone(),
             frozen: HashSet::new(),
             lora_scaling: 1.0,
+            init_missing: None,
         }
     }
 
@@ -109,6 +114,19 @@ impl Params {
 
     /// The parameter `name`, which must exist with `shape`.
     pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        if let Some(std) = self.init_missing {
+            if !self.contains(name) {
+                let lower = name.to_ascii_lowercase();
+                let t = if name.ends_with("bias") {
+                    Tensor::zeros(shape, DType::F32, &self.device)?
+                } else if lower.contains("layernorm") || lower.contains("layer_norm") {
+                    Tensor::ones(shape, DType::F32, &self.device)?
+                } else {
+                    seeded_normal(shape, std, &self.device)?
+                };
+                self.insert(name, &t)?;
+            }
+        }
         let data = self
             .varmap
             .data()

@@ -11,13 +11,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::batching::{epoch_batches, eval_batches};
+use crate::batching::eval_batches;
 use crate::error::{io, Result, TrainError};
 use crate::loss::cross_entropy_sum;
-use crate::optim::{AdamW, AdamWConfig};
-use crate::run::{load_checkpoint, save_checkpoint, RunLog, TrainerState};
-use crate::schedule::{Schedule, ScheduleKind};
 use crate::strategy::{self, merged_tensors, Strategy};
+use crate::trainer::{run_loop, LoopConfig, LoopEvent, LoopOutcome, TrainTask};
 
 /// The metric that picks the best checkpoint and drives early stopping.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -45,69 +43,31 @@ impl std::str::FromStr for SelectMetric {
 pub struct ClassifyConfig {
     /// What learns. Default `full`.
     pub strategy: Strategy,
-    /// Passes over the training data. Default 3.
-    pub epochs: usize,
-    /// Stop after this many optimizer steps (overrides `epochs` when smaller). Default none.
-    pub max_steps: Option<usize>,
-    /// Examples per micro-batch. Default 32.
-    pub batch_size: usize,
-    /// Micro-batches per optimizer step. Default 1.
-    pub grad_accum: usize,
+    /// The loop: epochs, batch size, schedule, clipping, evaluation, seed (its `lr` is replaced
+    /// by [`ClassifyConfig::lr`] or the strategy's default).
+    pub train: LoopConfig,
     /// Peak learning rate; default by strategy ([`Strategy::default_lr`]).
     pub lr: Option<f64>,
-    /// AdamW settings (weight decay 0.01, not on biases or LayerNorm).
-    pub adamw: AdamWConfig,
-    /// Fraction of the steps spent warming up linearly. Default 0.06.
-    pub warmup_ratio: f64,
-    /// Decay after warmup. Default linear.
-    pub schedule: ScheduleKind,
-    /// Global gradient-norm clipping. Default 1.0.
-    pub max_grad_norm: Option<f64>,
-    /// Evaluate every N optimizer steps; default once per epoch.
-    pub eval_every: Option<usize>,
-    /// Stop after this many evaluations without improvement. Default none.
-    pub patience: Option<usize>,
     /// Metric of the best checkpoint. Default accuracy.
     pub metric: SelectMetric,
-    /// Seed of data order, dropout and new parameters. Default 42.
-    pub seed: u64,
     /// Longest input in tokens (longer ones are truncated). Default 128.
     pub max_length: usize,
-    /// Group examples of similar length into batches. Default true.
-    pub group_by_length: bool,
     /// Label smoothing of the cross-entropy. Default 0.
     pub label_smoothing: f64,
-    /// Training checkpoints kept in the run folder. Default 1.
-    pub keep_checkpoints: usize,
     /// Examples per evaluation batch. Default 64.
     pub eval_batch_size: usize,
-    /// Log the training loss every N optimizer steps. Default 1 (every step).
-    pub log_every: usize,
 }
 
 impl Default for ClassifyConfig {
     fn default() -> Self {
         ClassifyConfig {
             strategy: Strategy::Full,
-            epochs: 3,
-            max_steps: None,
-            batch_size: 32,
-            grad_accum: 1,
+            train: LoopConfig::default(),
             lr: None,
-            adamw: AdamWConfig::default(),
-            warmup_ratio: 0.06,
-            schedule: ScheduleKind::Linear,
-            max_grad_norm: Some(1.0),
-            eval_every: None,
-            patience: None,
             metric: SelectMetric::Accuracy,
-            seed: 42,
             max_length: 128,
-            group_by_length: true,
             label_smoothing: 0.0,
-            keep_checkpoints: 1,
             eval_batch_size: 64,
-            log_every: 1,
         }
     }
 }
@@ -157,64 +117,25 @@ impl EvalResult {
     }
 }
 
-/// What the loop reports while it runs (for progress bars).
-#[derive(Clone, Debug)]
-pub enum Event {
-    /// Training begins: total optimizer steps, trainable values, training examples.
-    Start {
-        /// Total optimizer steps planned.
-        total_steps: usize,
-        /// Trainable values.
-        trainable: usize,
-        /// Step the run starts from (non-zero when resumed).
-        from_step: usize,
-    },
-    /// An optimizer step finished.
-    Step {
-        /// Step number (1-based).
-        step: usize,
-        /// Mean loss of the step's examples.
-        loss: f64,
-        /// Learning rate used.
-        lr: f64,
-        /// Training examples per second so far.
-        examples_per_s: f64,
-    },
-    /// An evaluation finished.
-    Eval(EvalResult),
-}
-
-/// The outcome of a run.
+/// The outcome of a classification fine-tune.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct RunSummary {
     /// The recipe.
     pub config: ClassifyConfig,
     /// Label names in id order.
     pub labels: Vec<String>,
-    /// Optimizer steps done.
-    pub steps: usize,
+    /// The loop's figures (steps, best, timings, evaluation records).
+    pub run: LoopOutcome,
+    /// Every evaluation of the eval split.
+    pub evals: Vec<EvalResult>,
     /// Trainable values.
     pub trainable: usize,
     /// Total values.
     pub parameters: usize,
-    /// Every evaluation of the eval split.
-    pub evals: Vec<EvalResult>,
-    /// Evaluations of extra splits (`--also-eval`) before training and at the best checkpoint.
+    /// Extra splits (`--also-eval`) evaluated before training.
     pub also_eval_before: Vec<EvalResult>,
     /// The same splits evaluated with the best model.
     pub also_eval_after: Vec<EvalResult>,
-    /// The best eval metric and its step.
-    pub best: Option<(f64, usize)>,
-    /// Wall-clock seconds of training (without evaluation).
-    pub train_seconds: f64,
-    /// Wall-clock seconds of evaluation.
-    pub eval_seconds: f64,
-    /// Training examples per second.
-    pub examples_per_s: f64,
-    /// Whether early stopping ended the run.
-    pub stopped_early: bool,
-    /// Where the best model was saved.
-    pub best_dir: Option<PathBuf>,
 }
 
 /// A classifier being trained: parameters, model, tokenizer.
@@ -414,22 +335,6 @@ pub fn save_classifier(state: &ClassifierState, dest: &Path) -> Result<()> {
     Ok(())
 }
 
-fn snapshot(params: &Params, names: &[String]) -> Result<Vec<(String, Tensor)>> {
-    names
-        .iter()
-        .filter_map(|n| params.var(n).map(|v| (n.clone(), v)))
-        .map(|(n, v)| Ok((n, v.as_tensor().copy()?)))
-        .collect()
-}
-
-fn all_tensors(params: &Params) -> HashMap<String, Tensor> {
-    params
-        .names()
-        .into_iter()
-        .filter_map(|n| params.var(&n).map(|v| (n, v.as_tensor().clone())))
-        .collect()
-}
-
 /// Everything a classification fine-tune needs.
 pub struct ClassifyJob<'a> {
     /// The model folder (Hugging Face layout).
@@ -452,20 +357,63 @@ pub struct ClassifyJob<'a> {
     pub device: Device,
 }
 
-/// Runs a fine-tune; returns its summary and the trained classifier (the best one when an
-/// evaluation picked it and the run folder holds it).
-pub fn train_classifier(job: ClassifyJob, mut on_event: impl FnMut(&Event)) -> Result<(RunSummary, ClassifierState)> {
+struct ClassifyTask<'a> {
+    state: &'a ClassifierState,
+    train_rows: &'a [EncodedRow],
+    train_labels: &'a [u32],
+    eval_rows: &'a [EncodedRow],
+    eval: &'a LabeledTexts,
+    config: &'a ClassifyConfig,
+    evals: std::cell::RefCell<Vec<EvalResult>>,
+}
+
+impl TrainTask for ClassifyTask<'_> {
+    fn params(&self) -> &Params {
+        &self.state.params
+    }
+    fn trainable(&self) -> &[String] {
+        &self.state.trainable
+    }
+    fn train_lengths(&self) -> Vec<usize> {
+        self.train_rows.iter().map(|r| r.ids.len()).collect()
+    }
+    fn batch_loss(&self, rows: &[usize]) -> Result<(Tensor, usize)> {
+        let refs: Vec<&EncodedRow> = rows.iter().map(|&i| &self.train_rows[i]).collect();
+        let input = input_of(&self.state.tokenizer, &refs, &self.state.device)?;
+        let targets: Vec<i64> = rows.iter().map(|&i| self.train_labels[i] as i64).collect();
+        let logits = self.state.model.forward(&input, Mode::Train)?;
+        Ok(cross_entropy_sum(&logits, &targets, self.config.label_smoothing)?)
+    }
+    fn evaluate(&self, step: usize) -> Result<(f64, serde_json::Value)> {
+        let e = evaluate(
+            self.state,
+            self.eval_rows,
+            &self.eval.labels,
+            self.config.eval_batch_size,
+            &self.eval.name,
+            step,
+        )?;
+        let record = serde_json::json!({"split": e.split, "accuracy": e.accuracy, "macro_f1": e.macro_f1,
+            "loss": e.loss});
+        let v = e.value(self.config.metric);
+        self.evals.borrow_mut().push(e);
+        Ok((v, record))
+    }
+    fn save_model(&self, dest: &Path) -> Result<()> {
+        save_classifier(self.state, dest)
+    }
+}
+
+/// Runs a fine-tune; returns its summary and the trained classifier (holding the best
+/// evaluated parameters).
+pub fn train_classifier(job: ClassifyJob, on_event: impl FnMut(&LoopEvent)) -> Result<(RunSummary, ClassifierState)> {
     let cfg = job.config.clone();
     if cfg.strategy == Strategy::Probe {
         return Err(TrainError::Invalid(
-            "the probe strategy is trained by probe::train_probe".into(),
+            "the probe strategy is trained by train_probe".into(),
         ));
     }
-    if job.train.texts.is_empty() {
-        return Err(TrainError::Invalid("the training data has no rows".into()));
-    }
-    crate::alloc::tune_allocator();
-    nn::set_seed(cfg.seed);
+    nn::set_seed(cfg.train.seed);
     let state = prepare_classifier(job.model_dir, &job.labels, &cfg.strategy, cfg.max_length, &job.device)?;
     let train_rows = encode(&state.tokenizer, &job.train)?;
     let eval_rows = encode(&state.tokenizer, &job.eval)?;
@@ -474,210 +422,35 @@ pub fn train_classifier(job: ClassifyJob, mut on_event: impl FnMut(&Event)) -> R
         .iter()
         .map(|d| encode(&state.tokenizer, d))
         .collect::<Result<_>>()?;
-    let lengths: Vec<usize> = train_rows.iter().map(|r| r.ids.len()).collect();
-    let micro_per_epoch = train_rows.len().div_ceil(cfg.batch_size.max(1));
-    let steps_per_epoch = micro_per_epoch.div_ceil(cfg.grad_accum.max(1));
-    let mut total_steps = steps_per_epoch * cfg.epochs.max(1);
-    if let Some(m) = cfg.max_steps {
-        total_steps = total_steps.min(m);
-    }
-    let schedule = Schedule {
-        kind: cfg.schedule,
-        warmup_steps: (cfg.warmup_ratio * total_steps as f64).ceil() as usize,
-        total_steps,
-    };
-    let lr = cfg.lr.unwrap_or_else(|| cfg.strategy.default_lr());
-    let vars: Vec<(String, candle_core::Var)> = state
-        .trainable
-        .iter()
-        .filter_map(|n| state.params.var(n).map(|v| (n.clone(), v)))
-        .collect();
-    let mut opt = AdamW::new(vars, cfg.adamw);
-    let recipe = serde_json::json!({"config": cfg, "labels": job.labels, "train_rows": train_rows.len()});
-    let mut tstate = TrainerState {
-        step: 0,
-        epoch: 0,
-        batch_in_epoch: 0,
-        rng: nn::rng_state(),
-        best: None,
-        evals_since_best: 0,
-        log_lines: 0,
-        recipe: recipe.clone(),
-    };
+    let mut loop_cfg = cfg.train.clone();
+    loop_cfg.lr = cfg.lr.unwrap_or_else(|| cfg.strategy.default_lr());
     let mut also_before = Vec::new();
-    let mut eval_seconds = 0.0;
-    if let Some(path) = &job.resume {
-        let r = load_checkpoint(path)?;
-        if r.state.recipe != recipe {
-            return Err(TrainError::Checkpoint {
-                path: r.dir.clone(),
-                message: "the checkpoint was made with a different recipe, labels or training data".into(),
-            });
-        }
-        for (name, t) in &r.model {
-            if let Some(v) = state.params.var(name) {
-                v.set(&t.to_device(&job.device)?)?;
-            }
-        }
-        opt.load_state(&r.optimizer, r.state.step as u64)?;
-        tstate = r.state;
-        nn::set_rng_state(tstate.rng);
-    } else {
-        let t0 = Instant::now();
+    if job.resume.is_none() {
         for (d, rows) in job.also_eval.iter().zip(&extra_rows) {
             also_before.push(evaluate(&state, rows, &d.labels, cfg.eval_batch_size, &d.name, 0)?);
         }
-        eval_seconds += t0.elapsed().as_secs_f64();
     }
-    let mut log = RunLog::open(job.out.as_deref(), job.resume.as_ref().map(|_| tstate.log_lines))?;
-    if job.resume.is_none() {
-        log.write(
-            &serde_json::json!({"type": "start", "recipe": recipe, "total_steps": total_steps,
-            "trainable": opt.trainable_count()}),
-        )?;
-        for e in &also_before {
-            log.write(
-                &serde_json::json!({"type": "also_eval_before", "split": e.split, "accuracy": e.accuracy,
-                "macro_f1": e.macro_f1, "loss": e.loss}),
-            )?;
-        }
-    }
-    on_event(&Event::Start {
-        total_steps,
-        trainable: opt.trainable_count(),
-        from_step: tstate.step,
-    });
-    let best_dir = job.out.as_ref().map(|o| o.join("best"));
-    let mut evals: Vec<EvalResult> = Vec::new();
-    let t_train = Instant::now();
-    let mut examples = 0usize;
-    let mut stopped_early = false;
-    let mut loss_acc = 0.0f64;
-    let mut micro_in_step = 0usize;
-    let mut best_snapshot: Option<Vec<(String, Tensor)>> = None;
-    'outer: while tstate.step < total_steps && tstate.epoch < cfg.epochs.max(1) {
-        let batches = epoch_batches(&lengths, cfg.batch_size, cfg.seed, tstate.epoch, cfg.group_by_length);
-        while tstate.batch_in_epoch < batches.len() {
-            let batch = &batches[tstate.batch_in_epoch];
-            let refs: Vec<&EncodedRow> = batch.iter().map(|&i| &train_rows[i]).collect();
-            let input = input_of(&state.tokenizer, &refs, &state.device)?;
-            let targets: Vec<i64> = batch.iter().map(|&i| job.train.labels[i] as i64).collect();
-            let logits = state.model.forward(&input, Mode::Train)?;
-            let (loss, count) = cross_entropy_sum(&logits, &targets, cfg.label_smoothing)?;
-            let lv = loss.to_scalar::<f32>()? as f64;
-            if !lv.is_finite() {
-                return Err(TrainError::NonFinite {
-                    what: "loss",
-                    value: lv,
-                    step: tstate.step + 1,
-                });
-            }
-            let grads = loss.backward()?;
-            opt.accumulate(&grads, count as f64)?;
-            drop(grads);
-            loss_acc += lv;
-            examples += batch.len();
-            micro_in_step += 1;
-            tstate.batch_in_epoch += 1;
-            let last_of_epoch = tstate.batch_in_epoch == batches.len();
-            if micro_in_step < cfg.grad_accum.max(1) && !last_of_epoch {
-                continue;
-            }
-            let step_lr = lr * schedule.factor(tstate.step);
-            let count_total = opt.accumulated;
-            let norm = opt.step(step_lr, cfg.max_grad_norm)?;
-            tstate.step += 1;
-            let step_loss = loss_acc / count_total.max(1.0);
-            loss_acc = 0.0;
-            micro_in_step = 0;
-            let eps = examples as f64 / t_train.elapsed().as_secs_f64().max(1e-9);
-            if tstate.step % cfg.log_every.max(1) == 0 || tstate.step == total_steps {
-                log.write(
-                    &serde_json::json!({"type": "step", "step": tstate.step, "epoch": tstate.epoch,
-                    "loss": step_loss, "lr": step_lr, "grad_norm": norm}),
-                )?;
-            }
-            on_event(&Event::Step {
-                step: tstate.step,
-                loss: step_loss,
-                lr: step_lr,
-                examples_per_s: eps,
-            });
-            let epoch_end = tstate.batch_in_epoch == batches.len();
-            let due = match cfg.eval_every {
-                Some(n) => tstate.step % n.max(1) == 0 || tstate.step == total_steps,
-                None => epoch_end || tstate.step == total_steps,
-            };
-            if epoch_end {
-                tstate.epoch += 1;
-                tstate.batch_in_epoch = 0;
-            }
-            if due {
-                let t0 = Instant::now();
-                let e = evaluate(
-                    &state,
-                    &eval_rows,
-                    &job.eval.labels,
-                    cfg.eval_batch_size,
-                    &job.eval.name,
-                    tstate.step,
-                )?;
-                eval_seconds += t0.elapsed().as_secs_f64();
-                let v = e.value(cfg.metric);
-                log.write(
-                    &serde_json::json!({"type": "eval", "step": tstate.step, "split": e.split,
-                    "accuracy": e.accuracy, "macro_f1": e.macro_f1, "loss": e.loss}),
-                )?;
-                on_event(&Event::Eval(e.clone()));
-                evals.push(e);
-                let improved = tstate.best.is_none_or(|(b, _)| v > b);
-                if improved {
-                    tstate.best = Some((v, tstate.step));
-                    tstate.evals_since_best = 0;
-                    best_snapshot = Some(snapshot(&state.params, &state.trainable)?);
-                    if let Some(d) = &best_dir {
-                        save_classifier(&state, d)?;
-                    }
-                } else {
-                    tstate.evals_since_best += 1;
-                }
-                if let Some(out) = &job.out {
-                    tstate.rng = nn::rng_state();
-                    tstate.log_lines = log.lines;
-                    save_checkpoint(
-                        out,
-                        &tstate,
-                        &all_tensors(&state.params),
-                        &opt.state_tensors()?,
-                        cfg.keep_checkpoints,
-                    )?;
-                }
-                if cfg.patience.is_some_and(|p| tstate.evals_since_best >= p) {
-                    stopped_early = true;
-                    break 'outer;
-                }
-            }
-            if tstate.step >= total_steps {
-                break 'outer;
-            }
-        }
-        if tstate.batch_in_epoch >= batches.len() {
-            tstate.epoch += 1;
-            tstate.batch_in_epoch = 0;
-        }
-    }
-    let train_seconds = (t_train.elapsed().as_secs_f64() - eval_seconds).max(0.0);
-    // Continue with the best model (its trained parameters were kept when it was evaluated).
-    if let (Some(snap), Some((_, best_step))) = (&best_snapshot, tstate.best) {
-        if best_step != tstate.step {
-            for (name, t) in snap {
-                if let Some(v) = state.params.var(name) {
-                    v.set(t)?;
-                }
-            }
-        }
-    }
-    let t0 = Instant::now();
+    // Draws made so far (new head, adapters) are part of the recipe; the loop's stream starts here.
+    let recipe = serde_json::json!({"task": "classify", "config": cfg, "labels": job.labels,
+        "model": job.model_dir});
+    let task = ClassifyTask {
+        state: &state,
+        train_rows: &train_rows,
+        train_labels: &job.train.labels,
+        eval_rows: &eval_rows,
+        eval: &job.eval,
+        config: &cfg,
+        evals: Default::default(),
+    };
+    let outcome = run_loop(
+        &task,
+        &loop_cfg,
+        recipe,
+        job.out.as_deref(),
+        job.resume.as_deref(),
+        on_event,
+    )?;
+    let evals = task.evals.take();
     let mut also_after = Vec::new();
     for (d, rows) in job.also_eval.iter().zip(&extra_rows) {
         also_after.push(evaluate(
@@ -686,21 +459,13 @@ pub fn train_classifier(job: ClassifyJob, mut on_event: impl FnMut(&Event)) -> R
             &d.labels,
             cfg.eval_batch_size,
             &d.name,
-            tstate.step,
+            outcome.steps,
         )?);
-    }
-    eval_seconds += t0.elapsed().as_secs_f64();
-    for e in &also_after {
-        log.write(
-            &serde_json::json!({"type": "also_eval_after", "split": e.split, "accuracy": e.accuracy,
-            "macro_f1": e.macro_f1, "loss": e.loss}),
-        )?;
     }
     let summary = RunSummary {
         config: cfg,
         labels: job.labels.clone(),
-        steps: tstate.step,
-        trainable: opt.trainable_count(),
+        trainable: outcome.trainable,
         parameters: state
             .params
             .names()
@@ -708,15 +473,10 @@ pub fn train_classifier(job: ClassifyJob, mut on_event: impl FnMut(&Event)) -> R
             .filter_map(|n| state.params.var(n))
             .map(|v| v.elem_count())
             .sum(),
+        run: outcome,
         evals,
         also_eval_before: also_before,
         also_eval_after: also_after,
-        best: tstate.best,
-        train_seconds,
-        eval_seconds,
-        examples_per_s: examples as f64 / train_seconds.max(1e-9),
-        stopped_early,
-        best_dir: best_dir.filter(|d| d.exists()),
     };
     if let Some(out) = &job.out {
         let p = out.join("summary.json");
@@ -794,7 +554,7 @@ pub fn features_of(state: &ClassifierState, data: &LabeledTexts, batch_size: usi
 /// `summary.json`.
 pub fn train_probe(job: &ClassifyJob, cfg: crate::probe::ProbeConfig) -> Result<ProbeRun> {
     crate::alloc::tune_allocator();
-    nn::set_seed(job.config.seed);
+    nn::set_seed(job.config.train.seed);
     let state = prepare_classifier(
         job.model_dir,
         &job.labels,
@@ -845,4 +605,10 @@ pub fn train_probe(job: &ClassifyJob, cfg: crate::probe::ProbeConfig) -> Result<
         std::fs::write(&p, serde_json::to_vec_pretty(&run).unwrap_or_default()).map_err(io(&p))?;
     }
     Ok(run)
+}
+
+/// Evaluates labeled texts with the classifier.
+pub fn evaluate_texts(state: &ClassifierState, data: &LabeledTexts, batch_size: usize) -> Result<EvalResult> {
+    let rows = encode(&state.tokenizer, data)?;
+    evaluate(state, &rows, &data.labels, batch_size, &data.name, 0)
 }

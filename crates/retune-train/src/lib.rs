@@ -12,5 +12,6 @@ pub mod probe;
 pub mod run;
 pub mod schedule;
 pub mod strategy;
+pub mod trainer;
 
 pub use error::{Result, TrainError};

@@ -10,6 +10,7 @@ use retune_train::classify::{
 };
 use retune_train::loss::cross_entropy_sum;
 use retune_train::strategy::Strategy;
+use retune_train::trainer::LoopConfig;
 use std::path::PathBuf;
 
 fn tiny() -> PathBuf {
@@ -112,14 +113,17 @@ fn one_step_changes_every_trainable_parameter() {
     let dir = tempdir("one-step");
     let cfg = ClassifyConfig {
         strategy: Strategy::Full,
-        epochs: 1,
-        max_steps: Some(1),
-        batch_size: 8,
         lr: Some(1e-3),
-        warmup_ratio: 0.0,
+        train: LoopConfig {
+            epochs: 1,
+            max_steps: Some(1),
+            batch_size: 8,
+            warmup_ratio: 0.0,
+            ..Default::default()
+        },
         ..Default::default()
     };
-    nn::set_seed(cfg.seed);
+    nn::set_seed(cfg.train.seed);
     let before = prepare_classifier(&tiny(), &labels(), &cfg.strategy, 64, &Device::Cpu).unwrap();
     let snapshot: Vec<(String, Vec<f32>)> = before
         .params
@@ -139,7 +143,7 @@ fn one_step_changes_every_trainable_parameter() {
         })
         .collect();
     let (summary, after) = train_classifier(job(cfg, toy(8, "train", 0), Some(dir.clone()), None), |_| {}).unwrap();
-    assert_eq!(summary.steps, 1);
+    assert_eq!(summary.run.steps, 1);
     for (name, v0) in snapshot {
         let v1 = after
             .params
@@ -187,14 +191,17 @@ fn learns_a_learnable_task_and_saves_a_loadable_checkpoint() {
     let dir = tempdir("learn");
     let cfg = ClassifyConfig {
         strategy: Strategy::Full,
-        epochs: 6,
-        batch_size: 16,
         lr: Some(3e-3),
+        train: LoopConfig {
+            epochs: 6,
+            batch_size: 16,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let (summary, _) = train_classifier(job(cfg, toy(160, "train", 0), Some(dir.clone()), None), |_| {}).unwrap();
     let first = summary.evals.first().unwrap().accuracy;
-    let best = summary.best.unwrap().0;
+    let best = summary.run.best.unwrap().0;
     assert!(best >= 0.9, "accuracy {first} -> best {best}");
     // The best model folder is a checkpoint retune-models reloads with the same accuracy.
     let clf = retune_models::classifier::SequenceClassifier::load(&dir.join("best"), &Device::Cpu).unwrap();
@@ -262,11 +269,14 @@ fn lora_merge_gives_the_same_logits() {
 fn resumed_run_reproduces_the_uninterrupted_log() {
     let cfg = ClassifyConfig {
         strategy: Strategy::Full,
-        epochs: 2,
-        batch_size: 8,
         lr: Some(1e-3),
-        eval_every: Some(3),
-        keep_checkpoints: 10,
+        train: LoopConfig {
+            epochs: 2,
+            batch_size: 8,
+            eval_every: Some(3),
+            keep_checkpoints: 10,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let train = toy(40, "train", 0);
