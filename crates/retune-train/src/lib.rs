@@ -13,5 +13,6 @@ pub mod run;
 pub mod schedule;
 pub mod strategy;
 pub mod trainer;
+pub mod translate;
 
 pub use error::{Result, TrainError};
