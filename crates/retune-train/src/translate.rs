@@ -126,7 +126,11 @@ pub fn prepare_translator(model_dir: &Path, strategy: &Strategy, device: &Device
     }
     // transformers zeroes the padding row of the embeddings at initialization.
     if *strategy == Strategy::Scratch {
-        for name in params.names().into_iter().filter(|n| n.ends_with("shared.weight") || n.contains("embed_tokens")) {
+        for name in params
+            .names()
+            .into_iter()
+            .filter(|n| n.ends_with("shared.weight") || n.contains("embed_tokens"))
+        {
             let v = params.var(&name).expect("listed");
             let pad = config.pad_token_id as usize;
             if pad < v.dim(0)? {
@@ -141,7 +145,11 @@ pub fn prepare_translator(model_dir: &Path, strategy: &Strategy, device: &Device
             b.set(&b.as_tensor().zeros_like()?)?;
         }
     }
-    let trainable: Vec<String> = params.names().into_iter().filter(|n| !BUFFERS.contains(&n.as_str())).collect();
+    let trainable: Vec<String> = params
+        .names()
+        .into_iter()
+        .filter(|n| !BUFFERS.contains(&n.as_str()))
+        .collect();
     params.frozen = params.names().into_iter().filter(|n| !trainable.contains(n)).collect();
     let model = MarianMTModel::load(&params, &config)?;
     let tokenizer = MarianTokenizer::from_dir(model_dir).map_err(|e| TrainError::Invalid(e.to_string()))?;
@@ -273,7 +281,11 @@ impl TrainTask for TranslateTask<'_> {
         &self.state.trainable
     }
     fn train_lengths(&self) -> Vec<usize> {
-        self.src.iter().zip(&self.tgt).map(|(s, t)| s.len().max(t.len())).collect()
+        self.src
+            .iter()
+            .zip(&self.tgt)
+            .map(|(s, t)| s.len().max(t.len()))
+            .collect()
     }
     fn batch_loss(&self, rows: &[usize]) -> Result<(Tensor, usize)> {
         let pad = self.state.tokenizer.pad_id();
@@ -284,16 +296,26 @@ impl TrainTask for TranslateTask<'_> {
             .iter()
             .map(|&i| {
                 let t = &self.tgt[i];
-                (0..width).map(|j| t.get(j).map(|&v| v as i64).unwrap_or(IGNORE_INDEX)).collect()
+                (0..width)
+                    .map(|j| t.get(j).map(|&v| v as i64).unwrap_or(IGNORE_INDEX))
+                    .collect()
             })
             .collect();
         let start = self.state.config.decoder_start_token_id;
         let dec = retune_models::marian::shift_tokens_right(&labels, pad, start);
-        let dec = Tensor::from_vec(dec.into_iter().flatten().collect::<Vec<u32>>(), (rows.len(), width), &self.device)?;
+        let dec = Tensor::from_vec(
+            dec.into_iter().flatten().collect::<Vec<u32>>(),
+            (rows.len(), width),
+            &self.device,
+        )?;
         let logits = self.state.model.forward(&ids, &mask, &dec, Mode::Train)?;
         let v = logits.dim(2)?;
         let flat: Vec<i64> = labels.into_iter().flatten().collect();
-        Ok(cross_entropy_sum(&logits.reshape((rows.len() * width, v))?, &flat, self.cfg.label_smoothing)?)
+        Ok(cross_entropy_sum(
+            &logits.reshape((rows.len() * width, v))?,
+            &flat,
+            self.cfg.label_smoothing,
+        )?)
     }
     fn evaluate(&self, _step: usize) -> Result<(f64, serde_json::Value)> {
         let e = evaluate_translation(self.state, self.eval, self.cfg, &self.device)?;

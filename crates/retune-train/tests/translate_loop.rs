@@ -6,9 +6,7 @@ use candle_core::Device;
 use retune_models::generate::GenerationConfig;
 use retune_train::strategy::Strategy;
 use retune_train::trainer::{LoopConfig, LoopEvent};
-use retune_train::translate::{
-    evaluate_translation, prepare_translator, train_translator, PairTexts, TranslateConfig,
-};
+use retune_train::translate::{evaluate_translation, prepare_translator, train_translator, PairTexts, TranslateConfig};
 use std::path::PathBuf;
 
 fn tiny() -> PathBuf {
@@ -16,7 +14,13 @@ fn tiny() -> PathBuf {
 }
 
 fn pairs() -> PairTexts {
-    let src = ["the cat", "a dog runs", "good morning", "thank you very much", "see you"];
+    let src = [
+        "the cat",
+        "a dog runs",
+        "good morning",
+        "thank you very much",
+        "see you",
+    ];
     // Targets in the tiny Chinese target vocabulary.
     let tgt = ["我喜欢车", "他没有吃", "你好", "我们知道了", "她要去家里"];
     PairTexts {
@@ -72,21 +76,44 @@ fn scratch_builds_from_config_alone_and_trains() {
     let dir = std::env::temp_dir().join(format!("retune-translate-scratch-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    for f in ["config.json", "source.spm", "target.spm", "tokenizer_config.json", "vocab.json"] {
+    for f in [
+        "config.json",
+        "source.spm",
+        "target.spm",
+        "tokenizer_config.json",
+        "vocab.json",
+    ] {
         std::fs::copy(tiny().join(f), dir.join(f)).unwrap();
     }
     let st = prepare_translator(&dir, &Strategy::Scratch, &Device::Cpu).unwrap();
-    let n: usize = st.trainable.iter().map(|n| st.params.var(n).unwrap().elem_count()).sum();
+    let n: usize = st
+        .trainable
+        .iter()
+        .map(|n| st.params.var(n).unwrap().elem_count())
+        .sum();
     let reference = prepare_translator(&tiny(), &Strategy::Full, &Device::Cpu).unwrap();
-    let m: usize = reference.trainable.iter().map(|n| reference.params.var(n).unwrap().elem_count()).sum();
+    let m: usize = reference
+        .trainable
+        .iter()
+        .map(|n| reference.params.var(n).unwrap().elem_count())
+        .sum();
     assert_eq!(n, m, "a model from config has the pretrained model's parameter count");
     let data = pairs();
     let mut losses = Vec::new();
-    train_translator(&dir, &data, &data, &config(Strategy::Scratch, 30), None, None, &Device::Cpu, |e| {
-        if let LoopEvent::Step { loss, .. } = e {
-            losses.push(*loss)
-        }
-    })
+    train_translator(
+        &dir,
+        &data,
+        &data,
+        &config(Strategy::Scratch, 30),
+        None,
+        None,
+        &Device::Cpu,
+        |e| {
+            if let LoopEvent::Step { loss, .. } = e {
+                losses.push(*loss)
+            }
+        },
+    )
     .unwrap();
     assert!(losses[29] < losses[0] * 0.7, "loss {} -> {}", losses[0], losses[29]);
 }

@@ -23,6 +23,10 @@ enum Command {
     Predict(commands::predict::PredictArgs),
     /// Translate with a Marian model (greedy or beam search).
     Translate(commands::translate::TranslateArgs),
+    /// Find what is wrong with the data: duplicates, leakage, lengths, unknown tokens, label noise.
+    Audit(Box<commands::audit::AuditArgs>),
+    /// Fine-tune (probe, head, top:K, LoRA, full), retrain from scratch, or continue on new data.
+    Finetune(Box<commands::finetune::FinetuneArgs>),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +35,8 @@ fn main() -> ExitCode {
         Command::Eval(args) => commands::eval::run(args),
         Command::Predict(args) => commands::predict::run(args),
         Command::Translate(args) => commands::translate::run(args),
+        Command::Finetune(args) => commands::finetune::run(*args),
+        Command::Audit(args) => commands::audit::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

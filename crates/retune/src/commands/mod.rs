@@ -1,5 +1,9 @@
 //! One module per command.
 
+pub mod audit;
+pub mod data_args;
 pub mod eval;
+pub mod finetune;
+pub mod finetune_translate;
 pub mod predict;
 pub mod translate;

@@ -1,0 +1,7 @@
+//! Does this pretrained model need fine-tuning or retraining for my task and data? The data
+//! audit with a model's tokenizer and features, and the assessment built on it.
+
+pub mod audit;
+pub mod error;
+
+pub use error::{AssessError, Result};

@@ -1,0 +1,100 @@
+//! Shared data options of the commands that read datasets (columns, format, bad rows), and
+//! loading labeled texts through `retune-data`.
+
+use clap::Args;
+use retune_data::{read_text_dataset, Columns, Format, LabelSet, ReadOptions, TextDataset};
+use retune_train::classify::LabeledTexts;
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// How to read data files.
+#[derive(Args, Clone, Debug)]
+pub struct DataArgs {
+    /// Column holding the text (nested JSON fields as `a.b`).
+    #[arg(long, default_value = "text")]
+    pub text_column: String,
+    /// Column holding a second text (sentence-pair tasks).
+    #[arg(long)]
+    pub text_pair_column: Option<String>,
+    /// Column holding the label.
+    #[arg(long, default_value = "label")]
+    pub label_column: String,
+    /// File format (csv, tsv, jsonl, parquet, txt); default from the extension.
+    #[arg(long)]
+    pub format: Option<Format>,
+    /// CSV/TSV delimiter (one character).
+    #[arg(long)]
+    pub delimiter: Option<char>,
+    /// Allow quoted CSV/TSV fields (default: on for CSV, off for TSV).
+    #[arg(long)]
+    pub quoting: Option<bool>,
+    /// Skip malformed rows (each is reported) instead of stopping at the first.
+    #[arg(long)]
+    pub skip_bad_rows: bool,
+}
+
+impl DataArgs {
+    /// Read options, optionally restricted to a label list.
+    pub fn options(&self, labels: Option<&LabelSet>) -> Result<ReadOptions> {
+        let delimiter = match self.delimiter {
+            Some(c) if c.is_ascii() => Some(c as u8),
+            Some(c) => return Err(format!("--delimiter {c:?}: must be one ASCII character").into()),
+            None => None,
+        };
+        Ok(ReadOptions {
+            format: self.format,
+            delimiter,
+            quoting: self.quoting,
+            no_header: false,
+            skip_bad_rows: self.skip_bad_rows,
+            labels: labels.cloned(),
+        })
+    }
+
+    /// Column names for classification.
+    pub fn columns(&self, with_label: bool) -> Columns {
+        Columns {
+            text: self.text_column.clone(),
+            text_pair: self.text_pair_column.clone(),
+            label: with_label.then(|| self.label_column.clone()),
+        }
+    }
+
+    /// Reads a labeled dataset; skipped rows are reported on stderr.
+    pub fn read(&self, spec: &str, labels: Option<&LabelSet>) -> Result<TextDataset> {
+        let ds = read_text_dataset(spec, &self.columns(true), &self.options(labels)?)?;
+        report_skipped(spec, &ds.skipped);
+        if ds.examples.is_empty() {
+            return Err(format!("{spec}: no rows").into());
+        }
+        Ok(ds)
+    }
+}
+
+/// Prints every skipped row and the count.
+pub fn report_skipped(spec: &str, skipped: &[retune_data::SkippedRow]) {
+    if skipped.is_empty() {
+        return;
+    }
+    for s in skipped {
+        eprintln!("skipped {s}");
+    }
+    eprintln!("{spec}: skipped {} bad rows", skipped.len());
+}
+
+/// Texts and label ids of a dataset under `labels`.
+pub fn labeled(ds: &TextDataset, labels: &LabelSet, name: &str) -> Result<LabeledTexts> {
+    let ids = labels.encode(ds)?;
+    let pairs = ds.examples.first().and_then(|e| e.text_pair.as_ref()).map(|_| {
+        ds.examples
+            .iter()
+            .map(|e| e.text_pair.clone().unwrap_or_default())
+            .collect()
+    });
+    Ok(LabeledTexts {
+        name: name.into(),
+        texts: ds.examples.iter().map(|e| e.text.clone()).collect(),
+        pairs,
+        labels: ids,
+    })
+}
