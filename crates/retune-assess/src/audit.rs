@@ -12,7 +12,7 @@ use retune_data::audit::{
 use retune_data::{LabelSet, PairDataset, TextDataset};
 use retune_models::text_tokenizer::EncodedRow;
 use retune_train::classify::{features_of, prepare_classifier, LabeledTexts};
-use retune_train::probe::{argmax_rows, out_of_fold_proba, ProbeConfig};
+use retune_train::probe::{argmax_rows, out_of_fold_proba, Features, ProbeConfig};
 use retune_train::strategy::Strategy;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -197,11 +197,13 @@ fn token_fit(split: &str, rows: &[EncodedRow], texts: &[&str], unk: Option<u32>,
 }
 
 /// Audits classification data: `splits` are (name, dataset) with `train` first. With a model,
-/// also checks tokens and estimates label noise on the training split.
+/// also checks tokens and estimates label noise on the training split (from `train_features`
+/// when the caller already computed the frozen features of the training rows).
 pub fn audit_classification(
     splits: &[(&str, &TextDataset)],
     labels: &LabelSet,
     model: Option<&Path>,
+    train_features: Option<&Features>,
     opts: &AuditOptions,
     mut progress: impl FnMut(&str),
 ) -> Result<AuditReport> {
@@ -428,7 +430,7 @@ pub fn audit_classification(
         let max_pos = st.config.max_position_embeddings;
         max_positions = Some(max_pos);
         let unk = st.tokenizer.inner().get_vocab(true).get("[UNK]").copied();
-        let mut train_features = None;
+        let mut own_features = None;
         for (i, (name, _)) in splits.iter().enumerate() {
             progress(&format!("tokenizing {name}"));
             let rows = st.tokenizer.encode_rows(&texts[i], None)?;
@@ -466,7 +468,7 @@ pub fn audit_classification(
                 });
             }
             token_fits.push(fit);
-            if i == 0 {
+            if i == 0 && train_features.is_none() {
                 progress("features for label noise");
                 let data = LabeledTexts {
                     name: name.to_string(),
@@ -475,10 +477,10 @@ pub fn audit_classification(
                     labels: ids[0].clone(),
                 };
                 let st_len = prepare_classifier(model, labels.names(), &Strategy::Probe, max_pos, &device)?;
-                train_features = Some(features_of(&st_len, &data, opts.batch_size)?);
+                own_features = Some(features_of(&st_len, &data, opts.batch_size)?);
             }
         }
-        if let Some(f) = train_features {
+        if let Some(f) = train_features.or(own_features.as_ref()) {
             progress("label noise: out-of-fold probe");
             let k = labels.len();
             let y = &ids[0];
@@ -503,8 +505,12 @@ pub fn audit_classification(
                 })
                 .collect();
             let rate = issues.noise_rate_estimate;
+            // Confident learning counts the probe's own mistakes as noise: the estimate is only
+            // credible when the probe is strong (its error rate well above the estimate means
+            // the labels, not the features, disagree with each other).
+            let credible = acc >= 0.85;
             findings.push(Finding {
-                severity: if rate >= 0.10 {
+                severity: if rate >= 0.10 && credible {
                     Severity::High
                 } else if rate >= 0.03 {
                     Severity::Medium
@@ -513,10 +519,11 @@ pub fn audit_classification(
                 },
                 kind: "label-noise".into(),
                 message: format!(
-                    "train: an estimated {:.1}% of labels are wrong ({} rows flagged by confident learning; out-of-fold probe accuracy {:.1}%)",
+                    "train: an estimated {:.1}% of labels are wrong ({} rows flagged by confident learning; out-of-fold probe accuracy {:.1}%{})",
                     100.0 * rate,
                     issues.issue_rows.len(),
-                    100.0 * acc
+                    100.0 * acc,
+                    if credible { "" } else { "; with a probe this weak the estimate is an upper bound" }
                 ),
                 rows: ranked.iter().take(n_show).map(|r| format!("{} ({} -> {})", r.1, r.2, r.3)).collect(),
             });

@@ -28,6 +28,7 @@ fn trec_leaks_and_the_twin_cities_conflict_are_found() {
         &[("train", &train), ("eval", &eval), ("test", &test)],
         &labels,
         None,
+        None,
         &AuditOptions::default(),
         |_| {},
     )

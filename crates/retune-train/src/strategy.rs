@@ -11,15 +11,15 @@ use crate::error::{Result, TrainError};
 pub enum Strategy {
     /// Frozen encoder, logistic regression on pooled features (no back-propagation).
     Probe,
-    /// Only the new classification head learns.
+    /// Only the classification head learns: the pooler and the classifier (the encoder is frozen).
     Head,
     /// The top `layers` encoder layers, the pooler and the head learn.
     Top {
         /// How many of the last layers.
         layers: usize,
     },
-    /// Low-rank adapters on the attention query/value projections (plus the head); merged into
-    /// the weights on save.
+    /// Low-rank adapters on the attention query/value projections (plus the pooler and the
+    /// classifier); merged into the weights on save.
     Lora {
         /// Rank. Default 8.
         r: usize,
@@ -136,7 +136,11 @@ pub fn apply(strategy: &Strategy, params: &mut Params, layers: usize, init_std: 
     let is_head = |n: &str| n.starts_with("classifier.");
     let trainable: Vec<String> = match strategy {
         Strategy::Probe => Vec::new(),
-        Strategy::Head => names.iter().filter(|n| is_head(n)).cloned().collect(),
+        Strategy::Head => names
+            .iter()
+            .filter(|n| is_head(n) || n.contains("pooler."))
+            .cloned()
+            .collect(),
         Strategy::Top { layers: k } => {
             if *k > layers {
                 return Err(TrainError::Invalid(format!(
@@ -159,7 +163,11 @@ pub fn apply(strategy: &Strategy, params: &mut Params, layers: usize, init_std: 
                 .collect()
         }
         Strategy::Lora { r, alpha } => {
-            let mut t: Vec<String> = names.iter().filter(|n| is_head(n)).cloned().collect();
+            let mut t: Vec<String> = names
+                .iter()
+                .filter(|n| is_head(n) || n.contains("pooler."))
+                .cloned()
+                .collect();
             for target in lora_targets(&names) {
                 let w = params.var(&format!("{target}.weight")).expect("listed");
                 let (out, inp) = w.dims2()?;

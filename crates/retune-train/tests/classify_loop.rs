@@ -91,8 +91,8 @@ fn every_trainable_parameter_gets_a_gradient_and_frozen_ones_none() {
             }
         }
         let expect_count = match strategy {
-            Strategy::Head => 2,
-            Strategy::Lora { .. } => 2 + 2 * 2 * 2, // head + (A, B) x (query, value) x 2 layers
+            Strategy::Head => 4,                    // pooler + classifier
+            Strategy::Lora { .. } => 4 + 2 * 2 * 2, // head + (A, B) x (query, value) x 2 layers
             _ => 0,
         };
         if expect_count > 0 {

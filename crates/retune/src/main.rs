@@ -23,6 +23,8 @@ enum Command {
     Predict(commands::predict::PredictArgs),
     /// Translate with a Marian model (greedy or beam search).
     Translate(commands::translate::TranslateArgs),
+    /// Does this model need fine-tuning for my data? Four angles, pilot runs, a recommendation, a report.
+    Assess(Box<commands::assess::AssessArgs>),
     /// Find what is wrong with the data: duplicates, leakage, lengths, unknown tokens, label noise.
     Audit(Box<commands::audit::AuditArgs>),
     /// Fine-tune (probe, head, top:K, LoRA, full), retrain from scratch, or continue on new data.
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         Command::Translate(args) => commands::translate::run(args),
         Command::Finetune(args) => commands::finetune::run(*args),
         Command::Audit(args) => commands::audit::run(*args),
+        Command::Assess(args) => commands::assess::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

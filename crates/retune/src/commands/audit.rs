@@ -78,7 +78,7 @@ pub fn run(args: AuditArgs) -> Result<()> {
             }
             let refs: Vec<(&str, &retune_data::TextDataset)> = splits.iter().map(|(n, d)| (*n, d)).collect();
             let model = args.model.as_deref().map(hub::resolve).transpose()?;
-            audit_classification(&refs, &labels, model.as_deref(), &options(&args), |m| {
+            audit_classification(&refs, &labels, model.as_deref(), None, &options(&args), |m| {
                 bar.set_message(m.to_string())
             })?
         }

@@ -1,0 +1,726 @@
+//! `retune assess` for classification: the four angles (performance as-is, task complexity,
+//! data quantity, data quality), pilot fine-tunes compared by paired bootstrap tests on the same
+//! eval rows, and a recommendation that cites the measured figures.
+
+use candle_core::Device;
+use retune_data::{LabelSet, TextDataset};
+use retune_metrics::classify::{ClassScore, ClassificationMetric};
+use retune_metrics::significance::{bootstrap_ci, paired_bootstrap, BootstrapCi, PairedResult};
+use retune_metrics::{corpus_stats, SegmentStats};
+use retune_models::config::BertConfig;
+use retune_train::classify::{
+    eval_from_predictions, evaluate_texts, features_of, prepare_classifier, train_classifier, ClassifyConfig,
+    ClassifyJob, LabeledTexts,
+};
+use retune_train::probe::{argmax_rows, knn_predict, stratified_folds, LogisticRegression, ProbeConfig};
+use retune_train::strategy::Strategy;
+use retune_train::trainer::LoopConfig;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::audit::{audit_classification, AuditOptions, AuditReport, Severity};
+use crate::curve::{fit_power_law, PowerLaw};
+use crate::error::{AssessError, Result};
+
+/// Settings of an assessment.
+#[derive(Clone, Debug, Serialize)]
+pub struct AssessConfig {
+    /// Pilot strategies, cheapest first. Default probe, head, lora:8, full.
+    pub strategies: Vec<Strategy>,
+    /// Training rows each pilot fine-tune sees (a stratified sample). Default 4000.
+    pub pilot_rows: usize,
+    /// Epochs of each pilot fine-tune. Default 1.
+    pub pilot_epochs: usize,
+    /// Rows of the training split used for features, the learning curve and label noise.
+    /// Default 4000.
+    pub feature_rows: usize,
+    /// Bootstrap resamples for intervals and paired tests. Default 1000.
+    pub bootstrap: usize,
+    /// Significance level of the paired tests. Default 0.05.
+    pub alpha: f64,
+    /// The goal, e.g. accuracy 0.85 (as a fraction). Default none.
+    pub target: Option<(String, f64)>,
+    /// Seed. Default 42.
+    pub seed: u64,
+    /// Longest input in tokens. Default 128.
+    pub max_length: usize,
+    /// Rows per training batch of the pilots. Default 32.
+    pub batch_size: usize,
+}
+
+impl Default for AssessConfig {
+    fn default() -> Self {
+        AssessConfig {
+            strategies: vec![
+                Strategy::Probe,
+                Strategy::Head,
+                Strategy::Lora { r: 8, alpha: 16.0 },
+                Strategy::Full,
+            ],
+            pilot_rows: 4000,
+            pilot_epochs: 1,
+            feature_rows: 4000,
+            bootstrap: 1000,
+            alpha: 0.05,
+            target: None,
+            seed: 42,
+            max_length: 128,
+            batch_size: 32,
+        }
+    }
+}
+
+/// A scored model on the eval rows.
+#[derive(Clone, Debug, Serialize)]
+pub struct Scored {
+    /// What was scored.
+    pub name: String,
+    /// Accuracy (fraction).
+    pub accuracy: f64,
+    /// Macro F1 (fraction).
+    pub macro_f1: f64,
+    /// 95% bootstrap interval of the accuracy (percent, as sacrebleu reports).
+    pub ci: BootstrapCi,
+    /// Confusion matrix (gold × predicted).
+    pub confusion: Vec<Vec<u64>>,
+    /// Predicted label ids.
+    #[serde(skip)]
+    pub predictions: Vec<u32>,
+}
+
+/// Angle 1: how the model does without training.
+#[derive(Clone, Debug, Serialize)]
+pub struct AsIs {
+    /// The checkpoint's own head, when it already classifies these labels.
+    pub existing_head: Option<Scored>,
+    /// The frozen-feature probe (logistic regression on mean-pooled features).
+    pub probe: Scored,
+}
+
+/// Angle 2: how hard the task is for this model.
+#[derive(Clone, Debug, Serialize)]
+pub struct Complexity {
+    /// Classes.
+    pub classes: usize,
+    /// Label entropy of the training split in bits.
+    pub label_entropy_bits: f64,
+    /// Entropy divided by its maximum (1 = balanced).
+    pub label_balance: f64,
+    /// Accuracy of always predicting the most frequent training label.
+    pub majority_accuracy: f64,
+    /// Accuracy of 10-nearest-neighbours on the frozen features.
+    pub knn_accuracy: f64,
+    /// Accuracy of the linear probe.
+    pub probe_accuracy: f64,
+    /// Median and 95th percentile tokens, the model's maximum, unknown-token rate, fertility.
+    pub token_fit: Option<crate::audit::TokenFit>,
+    /// The model's maximum positions.
+    pub max_positions: usize,
+}
+
+/// Angle 3: is there enough data.
+#[derive(Clone, Debug, Serialize)]
+pub struct Quantity {
+    /// Training rows.
+    pub train_rows: usize,
+    /// Rows per label.
+    pub per_class: BTreeMap<String, usize>,
+    /// Probe learning curve: (training rows, eval accuracy).
+    pub curve: Vec<(usize, f64)>,
+    /// Inverse power law fitted to the curve.
+    pub fit: Option<PowerLaw>,
+    /// Predicted probe accuracy with twice the training rows, and the gain over the last point.
+    pub predicted_at_2x: Option<(f64, f64)>,
+}
+
+/// One pilot fine-tune.
+#[derive(Clone, Debug, Serialize)]
+pub struct Pilot {
+    /// Strategy.
+    pub strategy: String,
+    /// Training rows seen.
+    pub rows: usize,
+    /// Epochs.
+    pub epochs: usize,
+    /// Eval scores.
+    pub scored: Scored,
+    /// Seconds of training.
+    pub train_seconds: f64,
+    /// Training rows per second.
+    pub rows_per_s: f64,
+    /// Seconds one epoch over the whole training split would take at that speed.
+    pub full_epoch_seconds: f64,
+    /// Trainable values.
+    pub trainable: usize,
+    /// Peak resident memory of the process so far (MiB).
+    pub peak_rss_mib: f64,
+    /// Paired bootstrap against the best pilot (None for the best itself).
+    pub vs_best: Option<PairedResult>,
+}
+
+/// The verdict.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum Verdict {
+    /// The model (its own head) is good enough.
+    UseAsIs,
+    /// Fine-tune with this (cheapest adequate) strategy.
+    FineTune {
+        /// The strategy.
+        strategy: String,
+    },
+    /// Full fine-tune for longer with more data, or retrain.
+    FullFineTuneOrRetrain,
+    /// The data is the problem.
+    FixDataFirst,
+}
+
+/// The recommendation with its evidence.
+#[derive(Clone, Debug, Serialize)]
+pub struct Recommendation {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// One line.
+    pub headline: String,
+    /// The measured figures behind it.
+    pub reasons: Vec<String>,
+}
+
+/// The whole assessment.
+#[derive(Clone, Debug, Serialize)]
+pub struct Assessment {
+    /// Model folder.
+    pub model: PathBuf,
+    /// Label names.
+    pub labels: Vec<String>,
+    /// Eval rows.
+    pub eval_rows: usize,
+    /// Angle 1.
+    pub as_is: AsIs,
+    /// Angle 2.
+    pub complexity: Complexity,
+    /// Angle 3.
+    pub quantity: Quantity,
+    /// Angle 4: the audit (with label noise).
+    pub quality: AuditReport,
+    /// Pilot fine-tunes.
+    pub pilots: Vec<Pilot>,
+    /// The recommendation.
+    pub recommendation: Recommendation,
+    /// The settings.
+    pub config: AssessConfig,
+    /// Seconds of the whole assessment.
+    pub seconds: f64,
+}
+
+/// Peak resident memory of this process in MiB (Linux; 0 elsewhere).
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn stats_of(metric: &ClassificationMetric, labels: &[String], pred: &[u32], gold: &[u32]) -> SegmentStats {
+    let hyps: Vec<&str> = pred.iter().map(|&p| labels[p as usize].as_str()).collect();
+    let refs: Vec<&str> = gold.iter().map(|&g| labels[g as usize].as_str()).collect();
+    corpus_stats(metric, &hyps, &[refs])
+}
+
+fn scored(name: &str, labels: &[String], pred: Vec<u32>, gold: &[u32], cfg: &AssessConfig) -> Scored {
+    let metric = ClassificationMetric::new(labels.to_vec(), ClassScore::Accuracy);
+    let st = stats_of(&metric, labels, &pred, gold);
+    let ci = bootstrap_ci(&metric, &st, cfg.bootstrap, cfg.seed);
+    let e = eval_from_predictions(labels, gold, pred, None, name);
+    Scored {
+        name: name.into(),
+        accuracy: e.accuracy,
+        macro_f1: e.macro_f1,
+        ci,
+        confusion: e.confusion,
+        predictions: e.predictions,
+    }
+}
+
+fn paired(labels: &[String], gold: &[u32], base: &Scored, sys: &Scored, cfg: &AssessConfig) -> PairedResult {
+    let metric = ClassificationMetric::new(labels.to_vec(), ClassScore::Accuracy);
+    let b = stats_of(&metric, labels, &base.predictions, gold);
+    let s = stats_of(&metric, labels, &sys.predictions, gold);
+    paired_bootstrap(&metric, &b, &s, cfg.bootstrap, cfg.seed)
+}
+
+fn labeled(ds: &TextDataset, labels: &LabelSet, name: &str, rows: Option<&[usize]>) -> Result<LabeledTexts> {
+    let ids = labels.encode(ds)?;
+    let idx: Vec<usize> = rows
+        .map(|r| r.to_vec())
+        .unwrap_or_else(|| (0..ds.examples.len()).collect());
+    Ok(LabeledTexts {
+        name: name.into(),
+        texts: idx.iter().map(|&i| ds.examples[i].text.clone()).collect(),
+        pairs: None,
+        labels: idx.iter().map(|&i| ids[i]).collect(),
+    })
+}
+
+/// A stratified sample of `n` row indices (all rows when `n` is larger), sorted.
+fn sample(labels: &[u32], n: usize, seed: u64) -> Vec<usize> {
+    if n >= labels.len() {
+        return (0..labels.len()).collect();
+    }
+    let folds = (labels.len() / n.max(1)).max(1);
+    let f = stratified_folds(labels, folds, seed);
+    let mut idx: Vec<usize> = (0..labels.len()).filter(|&i| f[i] == 0).collect();
+    idx.truncate(n);
+    idx
+}
+
+fn entropy_bits(counts: &[usize]) -> f64 {
+    let n: usize = counts.iter().sum();
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / n as f64;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// Progress messages of an assessment.
+pub type Progress<'a> = &'a mut dyn FnMut(&str);
+
+/// Assesses `model_dir` on classification data.
+pub fn assess_classification(
+    model_dir: &Path,
+    train: &TextDataset,
+    eval: &TextDataset,
+    labels: &LabelSet,
+    cfg: &AssessConfig,
+    progress: Progress,
+) -> Result<Assessment> {
+    let t0 = Instant::now();
+    let device = Device::Cpu;
+    let names = labels.names().to_vec();
+    let k = names.len();
+    let train_ids = labels.encode(train)?;
+    let eval_data = labeled(eval, labels, "eval", None)?;
+    let gold = eval_data.labels.clone();
+    // Angle 4 first: the audit, with label noise on the feature rows.
+    let feat_idx = sample(&train_ids, cfg.feature_rows, cfg.seed);
+    let mut feat_ds = train.clone();
+    feat_ds.examples = feat_idx.iter().map(|&i| train.examples[i].clone()).collect();
+    progress("frozen features");
+    let probe_state = prepare_classifier(model_dir, &names, &Strategy::Probe, cfg.max_length, &device)?;
+    let train_feat_data = labeled(train, labels, "train", Some(&feat_idx))?;
+    let ftrain = features_of(&probe_state, &train_feat_data, 64)?;
+    let feval = features_of(&probe_state, &eval_data, 64)?;
+    progress("auditing the data");
+    let mut audit_full = audit_classification(
+        &[("train", train), ("eval", eval)],
+        labels,
+        None,
+        None,
+        &AuditOptions::default(),
+        &mut |m: &str| progress(m),
+    )?;
+    let with_model = audit_classification(
+        &[("train", &feat_ds)],
+        labels,
+        Some(model_dir),
+        Some(&ftrain),
+        &AuditOptions::default(),
+        &mut |m: &str| progress(m),
+    )?;
+    audit_full.token_fit = with_model.token_fit.clone();
+    audit_full.max_positions = with_model.max_positions;
+    audit_full.label_noise = with_model.label_noise.clone();
+    audit_full.findings.extend(
+        with_model
+            .findings
+            .iter()
+            .filter(|f| matches!(f.kind.as_str(), "label-noise" | "truncation" | "unknown-tokens"))
+            .cloned(),
+    );
+    audit_full.findings.sort_by_key(|f| f.severity);
+    let ytrain = &train_feat_data.labels;
+    let probe = LogisticRegression::fit(&ftrain, ytrain, k, ProbeConfig::default());
+    let probe_pred = argmax_rows(&probe.predict_proba(&feval), k);
+    let probe_scored = scored("probe", &names, probe_pred, &gold, cfg);
+    let knn = knn_predict(&ftrain, ytrain, &feval, 10, k);
+    let knn_acc = knn.iter().zip(&gold).filter(|(a, b)| a == b).count() as f64 / gold.len().max(1) as f64;
+    let mut counts = vec![0usize; k];
+    for &y in &train_ids {
+        counts[y as usize] += 1;
+    }
+    let majority = counts
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, &c)| c)
+        .map(|(i, _)| i)
+        .unwrap_or(0) as u32;
+    let majority_acc = gold.iter().filter(|&&g| g == majority).count() as f64 / gold.len().max(1) as f64;
+    // Angle 1: an existing head with the same labels.
+    let config = BertConfig::from_file(&model_dir.join("config.json"))?;
+    let has_head = config
+        .architectures
+        .as_ref()
+        .is_some_and(|a| a.iter().any(|s| s.contains("ForSequenceClassification")))
+        && config.labels() == names;
+    let existing_head = if has_head {
+        progress("the model's own head");
+        let st = prepare_classifier(model_dir, &names, &Strategy::Head, cfg.max_length, &device)?;
+        let e = evaluate_texts(&st, &eval_data, 64)?;
+        Some(scored("as-is", &names, e.predictions, &gold, cfg))
+    } else {
+        None
+    };
+    // Angle 3: the probe's learning curve.
+    progress("learning curve");
+    let mut curve = Vec::new();
+    for frac in [0.1, 0.2, 0.4, 0.7, 1.0] {
+        let n = ((ftrain.n as f64) * frac).round() as usize;
+        if n < 2 * k {
+            continue;
+        }
+        let idx = sample(ytrain, n, cfg.seed + 1);
+        let ys: Vec<u32> = idx.iter().map(|&i| ytrain[i]).collect();
+        let m = LogisticRegression::fit(&ftrain.select(&idx), &ys, k, ProbeConfig::default());
+        let p = argmax_rows(&m.predict_proba(&feval), k);
+        let acc = p.iter().zip(&gold).filter(|(a, b)| a == b).count() as f64 / gold.len().max(1) as f64;
+        curve.push((idx.len(), acc));
+    }
+    let pts: Vec<(f64, f64)> = curve.iter().map(|&(n, a)| (n as f64, a)).collect();
+    let fit = fit_power_law(&pts);
+    let predicted_at_2x = fit.zip(curve.last()).map(|(f, &(n, a))| {
+        let p = f.at(2.0 * n as f64);
+        (p, p - a)
+    });
+    // Pilots.
+    let pilot_idx = sample(&train_ids, cfg.pilot_rows, cfg.seed + 2);
+    let pilot_train = labeled(train, labels, "train", Some(&pilot_idx))?;
+    let mut pilots: Vec<Pilot> = Vec::new();
+    for strategy in &cfg.strategies {
+        if *strategy == Strategy::Probe {
+            pilots.push(Pilot {
+                strategy: "probe".into(),
+                rows: ftrain.n,
+                epochs: 0,
+                scored: probe_scored.clone(),
+                train_seconds: 0.0,
+                rows_per_s: 0.0,
+                full_epoch_seconds: 0.0,
+                trainable: k * ftrain.d + k,
+                peak_rss_mib: peak_rss_mib(),
+                vs_best: None,
+            });
+            continue;
+        }
+        progress(&format!("pilot: {strategy}"));
+        let job = ClassifyJob {
+            model_dir,
+            labels: names.clone(),
+            train: pilot_train.clone(),
+            eval: eval_data.clone(),
+            also_eval: vec![],
+            out: None,
+            resume: None,
+            config: ClassifyConfig {
+                strategy: strategy.clone(),
+                train: LoopConfig {
+                    epochs: cfg.pilot_epochs,
+                    batch_size: cfg.batch_size,
+                    seed: cfg.seed,
+                    ..Default::default()
+                },
+                max_length: cfg.max_length,
+                ..Default::default()
+            },
+            device: device.clone(),
+        };
+        let (summary, _) = train_classifier(job, |_| {})?;
+        let last = summary
+            .evals
+            .iter()
+            .max_by(|a, b| a.accuracy.partial_cmp(&b.accuracy).unwrap_or(std::cmp::Ordering::Equal))
+            .ok_or_else(|| AssessError::Invalid("a pilot ran no evaluation".into()))?;
+        let rps = summary.run.rows_per_s;
+        pilots.push(Pilot {
+            strategy: strategy.to_string(),
+            rows: pilot_train.texts.len(),
+            epochs: cfg.pilot_epochs,
+            scored: scored(&strategy.to_string(), &names, last.predictions.clone(), &gold, cfg),
+            train_seconds: summary.run.train_seconds,
+            rows_per_s: rps,
+            full_epoch_seconds: train.examples.len() as f64 / rps.max(1e-9),
+            trainable: summary.trainable,
+            peak_rss_mib: peak_rss_mib(),
+            vs_best: None,
+        });
+    }
+    let best_i = pilots
+        .iter()
+        .enumerate()
+        .max_by(|a, b| {
+            a.1.scored
+                .accuracy
+                .partial_cmp(&b.1.scored.accuracy)
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })
+        .map(|(i, _)| i)
+        .ok_or_else(|| AssessError::Invalid("no pilot strategies".into()))?;
+    let best = pilots[best_i].scored.clone();
+    for (i, p) in pilots.iter_mut().enumerate() {
+        if i != best_i {
+            p.vs_best = Some(paired(&names, &gold, &best, &p.scored, cfg));
+        }
+    }
+    let token_fit = audit_full.token_fit.first().cloned();
+    let complexity = Complexity {
+        classes: k,
+        label_entropy_bits: entropy_bits(&counts),
+        label_balance: if k > 1 {
+            entropy_bits(&counts) / (k as f64).log2()
+        } else {
+            1.0
+        },
+        majority_accuracy: majority_acc,
+        knn_accuracy: knn_acc,
+        probe_accuracy: probe_scored.accuracy,
+        token_fit,
+        max_positions: config.max_position_embeddings,
+    };
+    let quantity = Quantity {
+        train_rows: train.examples.len(),
+        per_class: names.iter().cloned().zip(counts.iter().copied()).collect(),
+        curve,
+        fit,
+        predicted_at_2x,
+    };
+    let as_is = AsIs {
+        existing_head,
+        probe: probe_scored,
+    };
+    let recommendation = recommend(
+        &as_is,
+        &complexity,
+        &quantity,
+        &audit_full,
+        &pilots,
+        best_i,
+        &names,
+        &gold,
+        cfg,
+    );
+    Ok(Assessment {
+        model: model_dir.to_path_buf(),
+        labels: names,
+        eval_rows: gold.len(),
+        as_is,
+        complexity,
+        quantity,
+        quality: audit_full,
+        pilots,
+        recommendation,
+        config: cfg.clone(),
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+fn strategy_rank(s: &str) -> usize {
+    match s.split(':').next().unwrap_or(s) {
+        "probe" => 0,
+        "head" => 1,
+        "lora" => 2,
+        "top" => 3,
+        "full" => 4,
+        _ => 5,
+    }
+}
+
+/// The decision rules; every reason cites a measured figure.
+#[allow(clippy::too_many_arguments)]
+fn recommend(
+    as_is: &AsIs,
+    cx: &Complexity,
+    qty: &Quantity,
+    audit: &AuditReport,
+    pilots: &[Pilot],
+    best_i: usize,
+    labels: &[String],
+    gold: &[u32],
+    cfg: &AssessConfig,
+) -> Recommendation {
+    let best = &pilots[best_i];
+    let pct = |x: f64| 100.0 * x;
+    let mut reasons = Vec::new();
+    // Does anything learn? Compare the best pilot with the majority baseline.
+    let gain_over_majority = best.scored.accuracy - cx.majority_accuracy;
+    let majority_pred = {
+        let maj = (0..labels.len())
+            .max_by_key(|&c| qty.per_class.get(&labels[c]).copied().unwrap_or(0))
+            .unwrap_or(0) as u32;
+        vec![maj; gold.len()]
+    };
+    let maj_scored = scored("majority", labels, majority_pred, gold, cfg);
+    let vs_majority = paired(labels, gold, &maj_scored, &best.scored, cfg);
+    let high: Vec<&str> = audit
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::High)
+        .map(|f| f.message.as_str())
+        .collect();
+    if vs_majority.p_value >= cfg.alpha || gain_over_majority < 0.02 {
+        reasons.push(format!(
+            "no strategy beats always predicting the most frequent label: best pilot ({}) {:.1}% vs majority {:.1}% (paired bootstrap p = {:.3})",
+            best.strategy,
+            pct(best.scored.accuracy),
+            pct(cx.majority_accuracy),
+            vs_majority.p_value
+        ));
+        reasons.push(format!(
+            "frozen features carry no signal either: probe {:.1}%, 10-NN {:.1}%",
+            pct(cx.probe_accuracy),
+            pct(cx.knn_accuracy)
+        ));
+        if let Some(n) = &audit.label_noise {
+            reasons.push(format!(
+                "confident learning estimates {:.0}% of training labels wrong (out-of-fold probe accuracy {:.1}%)",
+                pct(n.noise_rate_estimate),
+                pct(n.probe_oof_accuracy)
+            ));
+        }
+        reasons.extend(high.iter().map(|h| format!("data finding: {h}")));
+        return Recommendation {
+            verdict: Verdict::FixDataFirst,
+            headline: "Fix the data first: fine-tuning does not help, the labels are not learnable from these texts"
+                .into(),
+            reasons,
+        };
+    }
+    if !high.is_empty() {
+        reasons.extend(high.iter().map(|h| format!("data finding: {h}")));
+        reasons.push(format!(
+            "after that, the best pilot was {} at {:.1}% accuracy",
+            best.strategy,
+            pct(best.scored.accuracy)
+        ));
+        return Recommendation {
+            verdict: Verdict::FixDataFirst,
+            headline: "Fix the data first: the audit found problems that distort training or evaluation".into(),
+            reasons,
+        };
+    }
+    let target_met = |acc: f64| cfg.target.as_ref().map(|(_, t)| acc >= *t);
+    if let Some(h) = &as_is.existing_head {
+        let vs = paired(labels, gold, &best.scored, h, cfg);
+        if vs.p_value >= cfg.alpha || h.accuracy >= best.scored.accuracy || target_met(h.accuracy) == Some(true) {
+            reasons.push(format!(
+                "the model's own head scores {:.1}% (95% CI {:.1}-{:.1}); the best pilot ({}) {:.1}%, difference not significant (p = {:.3})",
+                pct(h.accuracy),
+                h.ci.lower,
+                h.ci.upper,
+                best.strategy,
+                pct(best.scored.accuracy),
+                vs.p_value
+            ));
+            return Recommendation {
+                verdict: Verdict::UseAsIs,
+                headline: "Use the model as it is: training does not measurably improve it".into(),
+                reasons,
+            };
+        }
+        reasons.push(format!(
+            "the model's own head scores {:.1}%, significantly below the best pilot's {:.1}% (p = {:.3})",
+            pct(h.accuracy),
+            pct(best.scored.accuracy),
+            vs.p_value
+        ));
+    }
+    // The cheapest strategy not significantly worse than the best.
+    let mut adequate: Vec<&Pilot> = pilots
+        .iter()
+        .filter(|p| p.vs_best.as_ref().is_none_or(|v| v.p_value >= cfg.alpha))
+        .collect();
+    adequate.sort_by_key(|p| strategy_rank(&p.strategy));
+    let choice = adequate.first().copied().unwrap_or(best);
+    for p in pilots {
+        let sig = match &p.vs_best {
+            None => "best".to_string(),
+            Some(v) => format!(
+                "{} than the best (p = {:.3})",
+                if v.p_value < cfg.alpha {
+                    "significantly worse"
+                } else {
+                    "not significantly different"
+                },
+                v.p_value
+            ),
+        };
+        reasons.push(format!(
+            "{}: {:.1}% accuracy (95% CI {:.1}-{:.1}), {sig}",
+            p.strategy,
+            pct(p.scored.accuracy),
+            p.scored.ci.lower,
+            p.scored.ci.upper
+        ));
+    }
+    reasons.push(format!(
+        "baselines: majority {:.1}%, 10-NN on frozen features {:.1}%",
+        pct(cx.majority_accuracy),
+        pct(cx.knn_accuracy)
+    ));
+    if let Some((p2, gain)) = qty.predicted_at_2x {
+        reasons.push(format!(
+            "probe learning curve: twice the data would bring {:+.1} points (to {:.1}%)",
+            pct(gain),
+            pct(p2)
+        ));
+    }
+    if choice.epochs > 0 {
+        reasons.push(format!(
+            "cost of {}: {:.0} rows/s on this machine, one epoch over all {} training rows ≈ {:.0} s; peak memory {:.0} MiB",
+            choice.strategy, choice.rows_per_s, qty.train_rows, choice.full_epoch_seconds, choice.peak_rss_mib
+        ));
+    }
+    if let Some(t) = target_met(best.scored.accuracy) {
+        reasons.push(format!(
+            "target {} >= {:.3}: {} by the best pilot ({:.3})",
+            cfg.target.as_ref().map(|t| t.0.as_str()).unwrap_or("accuracy"),
+            cfg.target.as_ref().map(|t| t.1).unwrap_or(0.0),
+            if t { "reached" } else { "not reached" },
+            best.scored.accuracy
+        ));
+    }
+    let full_needed = strategy_rank(&choice.strategy) >= 4;
+    let more_data_helps = qty.predicted_at_2x.is_some_and(|(_, g)| g >= 0.01);
+    if full_needed && (more_data_helps || target_met(best.scored.accuracy) == Some(false)) {
+        return Recommendation {
+            verdict: Verdict::FullFineTuneOrRetrain,
+            headline: format!(
+                "Full fine-tune, longer and with more data: only {} reaches the best accuracy, and the curve is still rising",
+                choice.strategy
+            ),
+            reasons,
+        };
+    }
+    Recommendation {
+        verdict: Verdict::FineTune {
+            strategy: choice.strategy.clone(),
+        },
+        headline: format!(
+            "Fine-tune with {}: the cheapest strategy not significantly worse than the best ({} at {:.1}%)",
+            choice.strategy,
+            best.strategy,
+            pct(best.scored.accuracy)
+        ),
+        reasons,
+    }
+}

@@ -1,0 +1,166 @@
+//! `retune assess`: does this pretrained model need fine-tuning or retraining for my task and
+//! data? Measures the four angles, runs pilot fine-tunes, recommends, and writes a report.
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use retune_assess::assess::{assess_classification, AssessConfig};
+use retune_assess::report;
+use retune_models::hub;
+use retune_train::strategy::Strategy;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::data_args::DataArgs;
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// Arguments of `retune assess`.
+#[derive(Args)]
+pub struct AssessArgs {
+    /// Model folder or hub id (`org/name[@revision]`).
+    #[arg(long)]
+    pub model: String,
+    /// `classify` (translation assessment: use `retune finetune --task translate` pilots).
+    #[arg(long, default_value = "classify")]
+    pub task: String,
+    /// Training data.
+    #[arg(long)]
+    pub train: String,
+    /// Evaluation data: every strategy is scored on the same rows.
+    #[arg(long)]
+    pub eval: String,
+    /// Time budget, e.g. `10m`, `90s`, `1h`: sets the pilots' sizes (under 7m: 1,500 rows;
+    /// under 30m: 4,000; more: 8,000 and a from-scratch pilot).
+    #[arg(long, default_value = "10m")]
+    pub budget: String,
+    /// The goal, e.g. `accuracy>=0.85`.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Pilot strategies, comma-separated (default by budget: probe,head,lora,full[,scratch]).
+    #[arg(long, value_delimiter = ',')]
+    pub strategies: Option<Vec<Strategy>>,
+    /// Training rows per pilot fine-tune (overrides the budget's choice).
+    #[arg(long)]
+    pub pilot_rows: Option<usize>,
+    /// Training rows for features, the learning curve and label noise (overrides the budget's).
+    #[arg(long)]
+    pub feature_rows: Option<usize>,
+    /// Longest input in tokens.
+    #[arg(long, default_value_t = 128)]
+    pub max_length: usize,
+    /// Seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Report folder: `report.html`, `report.md`, `assessment.json`.
+    #[arg(long, default_value = "runs/assess")]
+    pub out: PathBuf,
+    /// Print the assessment as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// Seconds of a budget like `10m`, `90s`, `1h`, `600`.
+pub fn parse_budget(s: &str) -> Result<f64> {
+    let s = s.trim();
+    let (num, unit) = match s.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("--budget {s}: write e.g. 10m, 90s or 1h"))?;
+    let mult = match unit {
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("--budget {s}: unit must be s, m or h").into()),
+    };
+    if v <= 0.0 {
+        return Err(format!("--budget {s}: must be positive").into());
+    }
+    Ok(v * mult)
+}
+
+/// `(metric, value)` of a target like `accuracy>=0.85`.
+pub fn parse_target(s: &str) -> Result<(String, f64)> {
+    let (m, v) = s
+        .split_once(">=")
+        .ok_or_else(|| format!("--target {s}: write METRIC>=VALUE, e.g. accuracy>=0.85"))?;
+    let m = m.trim().to_string();
+    if m != "accuracy" {
+        return Err(format!("--target {s}: the metric must be accuracy").into());
+    }
+    let mut v: f64 = v
+        .trim()
+        .parse()
+        .map_err(|_| format!("--target {s}: VALUE must be a number"))?;
+    if v > 1.0 {
+        v /= 100.0;
+    }
+    Ok((m, v))
+}
+
+/// Runs the command.
+pub fn run(args: AssessArgs) -> Result<()> {
+    if args.task != "classify" {
+        return Err(format!(
+            "--task {}: assess measures classification; for translation run `retune finetune --task translate` pilots",
+            args.task
+        )
+        .into());
+    }
+    let budget = parse_budget(&args.budget)?;
+    let model_dir = hub::resolve(&args.model)?;
+    let train = args.data.read(&args.train, None)?;
+    let labels = train.label_set()?;
+    let eval = args.data.read(&args.eval, Some(&labels))?;
+    let mut cfg = AssessConfig {
+        seed: args.seed,
+        max_length: args.max_length,
+        target: args.target.as_deref().map(parse_target).transpose()?,
+        ..Default::default()
+    };
+    let (pilot_rows, feature_rows) = if budget < 420.0 {
+        (1500, 2000)
+    } else if budget < 1800.0 {
+        (4000, 4000)
+    } else {
+        (8000, usize::MAX)
+    };
+    cfg.pilot_rows = args.pilot_rows.unwrap_or(pilot_rows);
+    cfg.feature_rows = args.feature_rows.unwrap_or(feature_rows);
+    if budget >= 1800.0 {
+        cfg.strategies.push(Strategy::Scratch);
+    }
+    if let Some(s) = &args.strategies {
+        cfg.strategies = s.clone();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} assess: {msg} [{elapsed}]")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let a = assess_classification(&model_dir, &train, &eval, &labels, &cfg, &mut |m: &str| {
+        bar.set_message(m.to_string())
+    })?;
+    bar.finish_and_clear();
+    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    let write = |name: &str, body: String| -> Result<PathBuf> {
+        let p = args.out.join(name);
+        std::fs::write(&p, body).map_err(|e| format!("{}: {e}", p.display()))?;
+        Ok(p)
+    };
+    let html = write("report.html", report::html(&a))?;
+    write("report.md", report::markdown(&a))?;
+    write("assessment.json", serde_json::to_string_pretty(&a)?)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&a)?);
+    } else {
+        print!("{}", report::terminal(&a));
+        println!("report: {}", html.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,222 @@
+//! `retune assess` end to end. Fast: the tiny random BERT fixture on a toy task, checking the
+//! reports are written and the HTML renders in headless Chromium. Honest: the real MiniLM on
+//! Rotten Tomatoes with shuffled labels must say the data is the problem, and on a task its
+//! frozen features already solve (questions vs. movie-review sentences) it must say use as-is or
+//! probe.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn retune() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_retune"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("retune-cli-assess-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn write_tsv(path: &Path, rows: &[(String, String)]) {
+    let mut s = String::from("text\tlabel\n");
+    for (t, l) in rows {
+        s.push_str(&format!("{t}\t{l}\n"));
+    }
+    std::fs::write(path, s).unwrap();
+}
+
+/// Rows of a TSV with a header (`text`, `label`).
+fn read_tsv(path: &Path) -> Vec<(String, String)> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let mut f = l.split('\t');
+            (f.next().unwrap().to_string(), f.next().unwrap().to_string())
+        })
+        .collect()
+}
+
+fn run_assess(model: &Path, train: &Path, eval: &Path, out: &Path, extra: &[&str]) -> serde_json::Value {
+    let o = retune()
+        .args(["assess", "--model"])
+        .arg(model)
+        .arg("--train")
+        .arg(train)
+        .arg("--eval")
+        .arg(eval)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "assess failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("RECOMMENDATION:"), "{stdout}");
+    assert!(stdout.contains("report: "), "{stdout}");
+    serde_json::from_str(&std::fs::read_to_string(out.join("assessment.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn tiny_model_writes_reports_that_render_in_chromium() {
+    let d = tmp("tiny");
+    let good = ["good", "great", "fine", "nice"];
+    let bad = ["bad", "awful", "poor", "sad"];
+    let mk = |n: usize, off: usize| -> Vec<(String, String)> {
+        (0..n)
+            .map(|i| {
+                let j = i + off;
+                let y = j % 2;
+                let w = if y == 1 { good[j % 4] } else { bad[j % 4] };
+                (
+                    format!("the movie was {w} and it {}", ["ran", "was", "is"][j % 3]),
+                    y.to_string(),
+                )
+            })
+            .collect()
+    };
+    write_tsv(&d.join("train.tsv"), &mk(120, 0));
+    write_tsv(&d.join("eval.tsv"), &mk(40, 500));
+    let model = root().join("crates/retune-models/tests/fixtures/bert-tiny-a");
+    let a = run_assess(
+        &model,
+        &d.join("train.tsv"),
+        &d.join("eval.tsv"),
+        &d.join("out"),
+        &[
+            "--strategies",
+            "probe,head,full",
+            "--pilot-rows",
+            "120",
+            "--target",
+            "accuracy>=0.9",
+        ],
+    );
+    assert_eq!(a["pilots"].as_array().unwrap().len(), 3);
+    assert!(a["recommendation"]["reasons"].as_array().unwrap().len() >= 2);
+    let html = std::fs::read_to_string(d.join("out/report.html")).unwrap();
+    assert!(html.starts_with("<!doctype html>") && html.trim_end().ends_with("</html>"));
+    assert_eq!(
+        html.matches("<svg").count(),
+        3,
+        "strategy chart, learning curve, confusion matrix"
+    );
+    assert!(!html.contains("<script") && !html.contains("http://") && !html.contains("https://"));
+    let md = std::fs::read_to_string(d.join("out/report.md")).unwrap();
+    assert!(md.contains("| strategy | accuracy |"));
+    // Render it in headless Chromium (installed by scripts/setup.sh): the DOM after layout keeps
+    // the recommendation and the three charts, and the screenshot is not blank.
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .expect("headless Chromium is missing: run scripts/setup.sh");
+    let url = format!("file://{}", d.join("out/report.html").display());
+    let common = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"];
+    let dom = Command::new(chromium)
+        .args(common)
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains("id=\"recommendation\""), "{dom}");
+    assert_eq!(dom.matches("<svg").count(), 3);
+    let shot = d.join("report.png");
+    let o = Command::new(chromium)
+        .args(common)
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg("--window-size=1000,1600")
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let png = std::fs::read(&shot).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(png.len() > 20_000, "screenshot of {} bytes looks blank", png.len());
+}
+
+fn minilm() -> PathBuf {
+    let m = root().join("models/all-MiniLM-L6-v2");
+    assert!(m.exists(), "{} is missing: run scripts/fetch_minilm.sh", m.display());
+    m
+}
+
+#[test]
+fn shuffled_labels_mean_fix_the_data() {
+    let d = tmp("shuffled");
+    let rt = root().join("data/sentiment_rt_polarity");
+    let mut train: Vec<(String, String)> = read_tsv(&rt.join("train.tsv"))
+        .into_iter()
+        .step_by(10)
+        .take(800)
+        .collect();
+    let eval: Vec<(String, String)> = read_tsv(&rt.join("validation.tsv"))
+        .into_iter()
+        .step_by(3)
+        .take(300)
+        .collect();
+    // Shuffle the training labels (a fixed permutation): texts and labels become unrelated.
+    let labels: Vec<String> = train.iter().map(|r| r.1.clone()).collect();
+    let n = labels.len();
+    for (i, row) in train.iter_mut().enumerate() {
+        row.1 = labels[(i * 7919 + 13) % n].clone();
+    }
+    write_tsv(&d.join("train.tsv"), &train);
+    write_tsv(&d.join("eval.tsv"), &eval);
+    let a = run_assess(
+        &minilm(),
+        &d.join("train.tsv"),
+        &d.join("eval.tsv"),
+        &d.join("out"),
+        &["--strategies", "probe,head,full", "--pilot-rows", "800"],
+    );
+    assert_eq!(
+        a["recommendation"]["verdict"]["verdict"], "fix_data_first",
+        "{:#}",
+        a["recommendation"]
+    );
+}
+
+#[test]
+fn a_task_the_frozen_features_solve_needs_no_fine_tuning() {
+    let d = tmp("solved");
+    // Questions (TREC) vs. movie-review sentences (Rotten Tomatoes).
+    let q = read_tsv(&root().join("data/trec_question_classification/train.tsv"));
+    let r = read_tsv(&root().join("data/sentiment_rt_polarity/train.tsv"));
+    let mk = |skip: usize, n: usize| -> Vec<(String, String)> {
+        let mut v = Vec::new();
+        for i in 0..n {
+            v.push((q[skip + i * 3].0.clone(), "question".to_string()));
+            v.push((r[skip + i * 7].0.clone(), "review".to_string()));
+        }
+        v
+    };
+    write_tsv(&d.join("train.tsv"), &mk(0, 300));
+    write_tsv(&d.join("eval.tsv"), &mk(1, 150));
+    let a = run_assess(
+        &minilm(),
+        &d.join("train.tsv"),
+        &d.join("eval.tsv"),
+        &d.join("out"),
+        &["--strategies", "probe,head,full", "--pilot-rows", "600"],
+    );
+    let verdict = &a["recommendation"]["verdict"];
+    let ok = verdict["verdict"] == "use_as_is" || (verdict["verdict"] == "fine_tune" && verdict["strategy"] == "probe");
+    assert!(ok, "{:#}", a["recommendation"]);
+    assert!(a["as_is"]["probe"]["accuracy"].as_f64().unwrap() > 0.95);
+}
