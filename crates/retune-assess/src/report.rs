@@ -241,7 +241,8 @@ fn curve_svg(a: &Assessment) -> String {
     }
     let lo = (ys.iter().cloned().fold(1.0, f64::min) - 0.05).max(0.0);
     let hi = (ys.iter().cloned().fold(0.0, f64::max) + 0.05).min(1.0);
-    let px = |n: f64| l + (w - l - r) * (n.ln() - 1f64.ln()) / (max_n.ln()).max(1e-9);
+    let min_n = q.curve.first().map(|c| c.0 as f64).unwrap_or(1.0).max(1.0);
+    let px = |n: f64| l + (w - l - r) * (n.ln() - min_n.ln()) / (max_n.ln() - min_n.ln()).max(1e-9);
     let py = |v: f64| t + (h - t - b) * (1.0 - (v - lo) / (hi - lo).max(1e-9));
     let mut s = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" aria-label="learning curve">"#
