@@ -86,7 +86,13 @@ mod tests {
     #[test]
     fn asymptote_is_bounded_and_the_fit_follows_the_points() {
         // The probe curve measured on Rotten Tomatoes (docs/assess.md).
-        let pts = [(400.0, 0.627), (800.0, 0.633), (1600.0, 0.693), (2800.0, 0.698), (4000.0, 0.726)];
+        let pts = [
+            (400.0, 0.627),
+            (800.0, 0.633),
+            (1600.0, 0.693),
+            (2800.0, 0.698),
+            (4000.0, 0.726),
+        ];
         let f = fit_power_law(&pts).unwrap();
         assert!(f.a <= 1.0 && f.b >= 0.0 && f.c >= 0.05, "{f:?}");
         assert!(f.rmse < 0.02, "{f:?}");

@@ -87,6 +87,7 @@ fn injected_label_flips_are_ranked_high_with_minilm() {
         &[("train", &ds)],
         &labels,
         Some(&model),
+        None,
         &AuditOptions::default(),
         |_| {},
     )

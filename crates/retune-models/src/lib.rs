@@ -29,6 +29,7 @@ pub mod generate;
 pub mod hub;
 pub mod marian;
 pub mod nn;
+pub mod ops;
 pub mod save;
 pub mod spm;
 pub mod text_tokenizer;

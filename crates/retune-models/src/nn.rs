@@ -4,7 +4,7 @@
 //! In training mode these blocks use composed operations (each with a backward); in inference
 //! mode the fused kernels, which are faster and give the same values to float precision.
 
-use candle_core::{DType, Device, Module, Result as CResult, Tensor, Var, D};
+use candle_core::{DType, Device, Module, Result as CResult, Tensor, Var};
 use candle_nn::VarMap;
 use rayon::prelude::*;
 use std::cell::Cell;
@@ -345,11 +345,7 @@ impl LayerNorm {
         if mode == Mode::Eval && x.is_contiguous() {
             return candle_nn::ops::layer_norm(x, &self.weight, &self.bias, self.eps as f32);
         }
-        let mean = x.mean_keepdim(D::Minus1)?;
-        let xc = x.broadcast_sub(&mean)?;
-        let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
-        let xn = xc.broadcast_div(&(var + self.eps)?.sqrt()?)?;
-        xn.broadcast_mul(&self.weight)?.broadcast_add(&self.bias)
+        crate::ops::layer_norm(x, &self.weight, &self.bias, self.eps)
     }
 }
 
@@ -357,7 +353,7 @@ impl LayerNorm {
 pub fn softmax_last(x: &Tensor, mode: Mode) -> CResult<Tensor> {
     match mode {
         Mode::Eval => candle_nn::ops::softmax_last_dim(x),
-        Mode::Train => candle_nn::ops::softmax(x, D::Minus1),
+        Mode::Train => crate::ops::softmax_last(x),
     }
 }
 
@@ -371,13 +367,11 @@ pub fn dropout(x: &Tensor, p: f64, mode: Mode) -> CResult<Tensor> {
         let (seed, c) = reserve(n);
         let scale = (1.0 / (1.0 - p)) as f32;
         let p = p as f32;
-        let mut mask = vec![0f32; n];
-        mask.par_chunks_mut(1 << 14).enumerate().for_each(|(k, chunk)| {
-            let base = c + (k << 14) as u64;
-            for (j, m) in chunk.iter_mut().enumerate() {
-                *m = if unit(seed, base + j as u64) < p { 0.0 } else { scale };
-            }
-        });
+        let mask: Vec<f32> = (0..n)
+            .into_par_iter()
+            .with_min_len(1 << 14)
+            .map(|i| if unit(seed, c + i as u64) < p { 0.0 } else { scale })
+            .collect();
         let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
         x.mul(&mask)
     } else {
@@ -388,7 +382,7 @@ pub fn dropout(x: &Tensor, p: f64, mode: Mode) -> CResult<Tensor> {
 /// The activations Hugging Face names in `hidden_act`.
 pub fn activation(name: &str, x: &Tensor) -> CResult<Tensor> {
     match name {
-        "gelu" => x.gelu_erf(),
+        "gelu" => crate::ops::gelu_erf(x),
         "gelu_new" | "gelu_pytorch_tanh" => x.gelu(),
         "relu" => x.relu(),
         "swish" | "silu" => x.silu(),

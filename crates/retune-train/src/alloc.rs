@@ -12,7 +12,9 @@ pub fn tune_allocator() {
         ONCE.call_once(|| {
             // SAFETY: mallopt only changes allocator parameters.
             unsafe {
-                libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 20);
+                // 32 MiB is glibc's largest allowed mmap threshold on 64-bit (a larger value is
+                // rejected and the default stays).
+                libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
                 libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
                 libc::mallopt(libc::M_TOP_PAD, 64 << 20);
             }

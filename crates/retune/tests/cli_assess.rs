@@ -111,7 +111,8 @@ fn tiny_model_writes_reports_that_render_in_chromium() {
         3,
         "strategy chart, learning curve, confusion matrix"
     );
-    assert!(!html.contains("<script") && !html.contains("http://") && !html.contains("https://"));
+    // Self-contained: no scripts and nothing loaded from elsewhere.
+    assert!(!html.contains("<script") && !html.contains("src=") && !html.contains("href=") && !html.contains("url("));
     let md = std::fs::read_to_string(d.join("out/report.md")).unwrap();
     assert!(md.contains("| strategy | accuracy |"));
     // Render it in headless Chromium (installed by scripts/setup.sh): the DOM after layout keeps

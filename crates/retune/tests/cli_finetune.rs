@@ -1,0 +1,189 @@
+//! `retune finetune` end to end: strategies and outputs on the tiny fixture, bad input errors,
+//! and continued fine-tuning of the real MiniLM from Rotten Tomatoes to Amazon/Yelp reporting what
+//! it forgets on the old task.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("retune-cli-finetune-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn finetune(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_retune"))
+        .arg("finetune")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn toy(path: &Path, n: usize, off: usize) {
+    let mut s = String::from("text\tlabel\n");
+    for i in 0..n {
+        let j = i + off;
+        let (w, y) = if j % 2 == 1 {
+            (["good", "great"][j % 2], "pos")
+        } else {
+            (["bad", "awful"][j % 2], "neg")
+        };
+        s.push_str(&format!(
+            "the film was {w} and {}\t{y}\n",
+            ["long", "short", "new"][j % 3]
+        ));
+    }
+    std::fs::write(path, s).unwrap();
+}
+
+#[test]
+fn strategies_write_their_outputs_on_the_tiny_model() {
+    let d = tmp("tiny");
+    toy(&d.join("train.tsv"), 64, 0);
+    toy(&d.join("eval.tsv"), 20, 100);
+    let model = root().join("crates/retune-models/tests/fixtures/bert-tiny-a");
+    let m = model.to_str().unwrap();
+    let (tr, ev) = (d.join("train.tsv"), d.join("eval.tsv"));
+    for strategy in ["probe", "head", "lora:4", "top:1", "full", "scratch"] {
+        let out = d.join(strategy.replace(':', "-"));
+        let o = finetune(&[
+            "--model",
+            m,
+            "--train",
+            tr.to_str().unwrap(),
+            "--eval",
+            ev.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--strategy",
+            strategy,
+            "--epochs",
+            "2",
+            "--batch-size",
+            "16",
+            "--json",
+        ]);
+        assert!(o.status.success(), "{strategy}: {}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        if strategy == "probe" {
+            assert!(out.join("probe.json").exists());
+            assert!(v["eval"]["accuracy"].as_f64().is_some());
+            continue;
+        }
+        assert_eq!(v["run"]["steps"], 8, "{strategy}: 64 rows / 16 x 2 epochs");
+        assert!(out.join("best/config.json").exists() && out.join("best/model.safetensors").exists());
+        assert!(out.join("log.jsonl").exists() && out.join("summary.json").exists());
+        assert_eq!(
+            out.join("best/adapter/adapter_config.json").exists(),
+            strategy.starts_with("lora")
+        );
+        let cfg: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("best/config.json")).unwrap()).unwrap();
+        // The fixture is a fine-tuned 3-label classifier: its labels stay, the data's new ones are
+        // appended (the head is resized, known rows kept).
+        assert_eq!(cfg["id2label"]["0"], "negative");
+        assert_eq!(cfg["id2label"]["3"], "neg");
+        assert_eq!(cfg["id2label"]["4"], "pos");
+    }
+}
+
+#[test]
+fn bad_input_is_one_clear_error() {
+    let d = tmp("bad");
+    toy(&d.join("train.tsv"), 8, 0);
+    std::fs::write(d.join("eval.tsv"), "text\tlabel\nfine movie\tpos\nodd one\tmaybe\n").unwrap();
+    let model = root().join("crates/retune-models/tests/fixtures/bert-tiny-a");
+    let o = finetune(&[
+        "--model",
+        model.to_str().unwrap(),
+        "--train",
+        d.join("train.tsv").to_str().unwrap(),
+        "--eval",
+        d.join("eval.tsv").to_str().unwrap(),
+        "--out",
+        d.join("o").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("eval.tsv:3") && err.contains("maybe"), "{err}");
+    let o = finetune(&[
+        "--model",
+        model.to_str().unwrap(),
+        "--train",
+        d.join("train.tsv").to_str().unwrap(),
+        "--eval",
+        d.join("train.tsv").to_str().unwrap(),
+        "--out",
+        d.join("o").to_str().unwrap(),
+        "--strategy",
+        "top:9",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("top:9") && err.contains("2 layers"),
+        "{err}"
+    );
+}
+
+#[test]
+fn continued_fine_tuning_reports_forgetting_on_the_old_task() {
+    let minilm = root().join("models/all-MiniLM-L6-v2");
+    assert!(
+        minilm.exists(),
+        "{} is missing: run scripts/fetch_minilm.sh",
+        minilm.display()
+    );
+    let d = tmp("continue");
+    let rt = root().join("data/sentiment_rt_polarity");
+    let ay = root().join("data/sentiment_amazon_yelp");
+    let p = |x: &Path| x.to_str().unwrap().to_string();
+    // 1. Rotten Tomatoes (a stratified-enough slice: the file is sorted by label, so take both ends).
+    let o = finetune(&[
+        "--model",
+        &p(&minilm),
+        "--train",
+        &format!("{}[25%:75%]", p(&rt.join("train.tsv"))),
+        "--eval",
+        &format!("{}[40%:60%]", p(&rt.join("validation.tsv"))),
+        "--out",
+        &p(&d.join("rt")),
+        "--epochs",
+        "1",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // 2. Continue on Amazon/Yelp, evaluating the old task before and after, with 5% replay.
+    let o = finetune(&[
+        "--model",
+        &p(&d.join("rt/best")),
+        "--train",
+        &p(&ay.join("train.tsv")),
+        "--eval",
+        &p(&ay.join("validation.tsv")),
+        "--also-eval",
+        &format!("old={}[40%:60%]", p(&rt.join("validation.tsv"))),
+        "--replay",
+        &format!("{}:0.05", p(&rt.join("train.tsv"))),
+        "--out",
+        &p(&d.join("ay")),
+        "--epochs",
+        "1",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let before = v["also_eval_before"][0]["accuracy"].as_f64().unwrap();
+    let after = v["also_eval_after"][0]["accuracy"].as_f64().unwrap();
+    let new_task = v["run"]["best"][0].as_f64().unwrap();
+    eprintln!("old task (RT) accuracy {before:.4} -> {after:.4}; new task (Amazon/Yelp) eval {new_task:.4}");
+    assert_eq!(v["also_eval_before"][0]["split"], "old");
+    assert!(before > 0.7, "the RT model should know RT: {before}");
+    assert!(new_task > 0.8, "Amazon/Yelp after continuing: {new_task}");
+    assert!((0.0..=1.0).contains(&after));
+}
