@@ -250,7 +250,7 @@ fn run_classify(args: FinetuneArgs) -> Result<()> {
     };
     if args.strategy == Strategy::Probe {
         let run = retune_train::classify::train_probe(&job, Default::default())?;
-        let mut out = serde_json::json!({"strategy": "probe", "eval": run.eval, "also_eval": run.also_eval,
+        let out = serde_json::json!({"strategy": "probe", "eval": run.eval, "also_eval": run.also_eval,
             "feature_seconds": run.feature_seconds, "fit_seconds": run.fit_seconds, "out": args.out});
         if args.json {
             println!("{}", serde_json::to_string_pretty(&out)?);
@@ -261,7 +261,6 @@ fn run_classify(args: FinetuneArgs) -> Result<()> {
             );
             println!("probe written to {}", args.out.join("probe.json").display());
         }
-        out["done"] = true.into();
         return Ok(());
     }
     let bar = ProgressBar::new(0);
