@@ -2,7 +2,6 @@
 //! fine-tuned model on new data (measuring what it forgets), or retrain a translation model.
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use retune_data::LabelSet;
 use retune_models::config::BertConfig;
 use retune_models::{hub, Device};
@@ -12,10 +11,11 @@ use retune_train::classify::{
 };
 use retune_train::schedule::ScheduleKind;
 use retune_train::strategy::Strategy;
-use retune_train::trainer::{LoopConfig, LoopEvent};
+use retune_train::trainer::LoopConfig;
 use std::path::PathBuf;
 
 use super::data_args::{labeled, DataArgs};
+use super::train_bar::{field, TrainBar};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -263,36 +263,19 @@ fn run_classify(args: FinetuneArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} step {pos}/{len} {msg} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let (summary, state) = train_classifier(job, |e| match e {
-        LoopEvent::Start {
-            total_steps, from_step, ..
-        } => {
-            bar.set_length(*total_steps as u64);
-            bar.set_position(*from_step as u64);
-        }
-        LoopEvent::Step {
-            step,
-            loss,
-            lr,
-            rows_per_s,
-        } => {
-            bar.set_position(*step as u64);
-            bar.set_message(format!("loss {loss:.4} lr {lr:.2e} {rows_per_s:.1} ex/s"));
-        }
-        LoopEvent::Eval { step, record, .. } => bar.println(format!(
-            "step {step}: {} accuracy {:.4} macro F1 {:.4} loss {:.4}",
-            record["split"].as_str().unwrap_or("eval"),
-            record["accuracy"].as_f64().unwrap_or(f64::NAN),
-            record["macro_f1"].as_f64().unwrap_or(f64::NAN),
-            record["loss"].as_f64().unwrap_or(f64::NAN)
-        )),
+    let bar = TrainBar::new("ex");
+    let (summary, state) = train_classifier(job, |e| {
+        bar.event(e, |step, r| {
+            format!(
+                "step {step}: {} accuracy {:.4} macro F1 {:.4} loss {:.4}",
+                r["split"].as_str().unwrap_or("eval"),
+                field(r, "accuracy"),
+                field(r, "macro_f1"),
+                field(r, "loss")
+            )
+        })
     })?;
-    bar.finish_and_clear();
+    bar.finish();
     let test_result = match &test {
         Some(t) => Some(evaluate_texts(&state, t, 64)?),
         None => None,

@@ -1,13 +1,12 @@
 //! `retune finetune --task translate`: fine-tune or retrain (from scratch) a Marian model.
 
-use indicatif::{ProgressBar, ProgressStyle};
 use retune_data::{read_pair_dataset, PairColumns};
 use retune_models::{hub, Device};
-use retune_train::trainer::LoopEvent;
 use retune_train::translate::{train_translator, PairTexts, TranslateConfig};
 
 use super::data_args::report_skipped;
 use super::finetune::FinetuneArgs;
+use super::train_bar::{field, TrainBar};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -53,11 +52,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
         ..Default::default()
     };
     let dev = Device::Cpu;
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} step {pos}/{len} {msg} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = TrainBar::new("pairs");
     let (summary, state) = train_translator(
         &model_dir,
         &train,
@@ -66,30 +61,13 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
         Some(&args.out),
         args.resume.as_deref(),
         &dev,
-        |e| match e {
-            LoopEvent::Start {
-                total_steps, from_step, ..
-            } => {
-                bar.set_length(*total_steps as u64);
-                bar.set_position(*from_step as u64);
-            }
-            LoopEvent::Step {
-                step,
-                loss,
-                lr,
-                rows_per_s,
-            } => {
-                bar.set_position(*step as u64);
-                bar.set_message(format!("loss {loss:.4} lr {lr:.2e} {rows_per_s:.1} pairs/s"));
-            }
-            LoopEvent::Eval { step, record, .. } => bar.println(format!(
-                "step {step}: BLEU {:.2} chrF {:.2}",
-                record["bleu"].as_f64().unwrap_or(f64::NAN),
-                record["chrf"].as_f64().unwrap_or(f64::NAN)
-            )),
+        |e| {
+            bar.event(e, |step, r| {
+                format!("step {step}: BLEU {:.2} chrF {:.2}", field(r, "bleu"), field(r, "chrf"))
+            })
         },
     )?;
-    bar.finish_and_clear();
+    bar.finish();
     let test_eval = match &test {
         Some(t) => Some(retune_train::translate::evaluate_translation(&state, t, &cfg, &dev)?),
         None => None,

@@ -7,4 +7,5 @@ pub mod eval;
 pub mod finetune;
 pub mod finetune_translate;
 pub mod predict;
+pub mod train_bar;
 pub mod translate;

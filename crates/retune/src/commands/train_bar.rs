@@ -1,0 +1,56 @@
+//! The progress bar of training runs: step, loss, learning rate, rows per second and ETA, with
+//! each evaluation printed above it.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use retune_train::trainer::LoopEvent;
+
+/// A progress bar fed by the training loop's events.
+pub struct TrainBar {
+    bar: ProgressBar,
+    unit: &'static str,
+}
+
+impl TrainBar {
+    /// A bar counting `unit`s per second (`ex` for examples, `pairs` for translation pairs).
+    pub fn new(unit: &'static str) -> TrainBar {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} step {pos}/{len} {msg} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        TrainBar { bar, unit }
+    }
+
+    /// Shows one event; `eval_line` words an evaluation record (step, record).
+    pub fn event(&self, e: &LoopEvent, eval_line: impl Fn(usize, &serde_json::Value) -> String) {
+        match e {
+            LoopEvent::Start {
+                total_steps, from_step, ..
+            } => {
+                self.bar.set_length(*total_steps as u64);
+                self.bar.set_position(*from_step as u64);
+            }
+            LoopEvent::Step {
+                step,
+                loss,
+                lr,
+                rows_per_s,
+            } => {
+                self.bar.set_position(*step as u64);
+                self.bar
+                    .set_message(format!("loss {loss:.4} lr {lr:.2e} {rows_per_s:.1} {}/s", self.unit));
+            }
+            LoopEvent::Eval { step, record, .. } => self.bar.println(eval_line(*step, record)),
+        }
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// A number of an evaluation record (NaN when absent).
+pub fn field(record: &serde_json::Value, key: &str) -> f64 {
+    record[key].as_f64().unwrap_or(f64::NAN)
+}
