@@ -433,12 +433,14 @@ pub fn audit_classification(
         let device = Device::Cpu;
         let st = prepare_classifier(model, labels.names(), &Strategy::Probe, usize::MAX, &device)?;
         let max_pos = st.config.max_position_embeddings;
+        // Lengths are counted without truncation (the model's tokenizer truncates at max_pos).
+        let counting = st.tokenizer.untruncated()?;
         max_positions = Some(max_pos);
-        let unk = st.tokenizer.inner().get_vocab(true).get("[UNK]").copied();
+        let unk = counting.inner().get_vocab(true).get("[UNK]").copied();
         let mut own_features = None;
         for (i, (name, _)) in splits.iter().enumerate() {
             progress(&format!("tokenizing {name}"));
-            let rows = st.tokenizer.encode_rows(&texts[i], None)?;
+            let rows = counting.encode_rows(&texts[i], None)?;
             let fit = token_fit(name, &rows, &texts[i], unk, max_pos);
             if fit.truncated_rows > 0 {
                 findings.push(Finding {
@@ -481,8 +483,7 @@ pub fn audit_classification(
                     pairs: None,
                     labels: ids[0].clone(),
                 };
-                let st_len = prepare_classifier(model, labels.names(), &Strategy::Probe, max_pos, &device)?;
-                own_features = Some(features_of(&st_len, &data, opts.batch_size)?);
+                own_features = Some(features_of(&st, &data, opts.batch_size)?);
             }
         }
         if let Some(f) = train_features.or(own_features.as_ref()) {

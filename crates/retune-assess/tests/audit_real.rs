@@ -138,3 +138,34 @@ fn injected_label_flips_are_ranked_high_with_minilm() {
     assert!(p2 >= 0.8, "questions vs reviews: {p2}");
     assert!((est2 - 0.05).abs() < 0.03, "estimated noise {est2}");
 }
+
+#[test]
+fn rows_longer_than_the_models_positions_are_counted() {
+    // The tiny fixture has 64 positions; one of the three texts is ~150 tokens long.
+    let d = std::env::temp_dir().join(format!("retune-audit-trunc-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    let long = vec!["the film was good and"; 30].join(" ");
+    std::fs::write(
+        d.join("t.tsv"),
+        format!("text\tlabel\na good film\t1\na bad film\t0\n{long}\t1\n"),
+    )
+    .unwrap();
+    let ds = read_text_dataset(
+        d.join("t.tsv").to_str().unwrap(),
+        &Columns::default(),
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    let labels = ds.label_set().unwrap();
+    let model = root().join("crates/retune-models/tests/fixtures/bert-tiny-a");
+    let opts = AuditOptions {
+        folds: 2,
+        ..Default::default()
+    };
+    let r = audit_classification(&[("train", &ds)], &labels, Some(&model), None, &opts, |_| {}).unwrap();
+    let fit = &r.token_fit[0];
+    assert_eq!(r.max_positions, Some(64));
+    assert_eq!(fit.truncated_rows, 1);
+    assert!(fit.max_tokens > 64, "{}", fit.max_tokens);
+    assert!(r.findings.iter().any(|f| f.kind == "truncation"));
+}

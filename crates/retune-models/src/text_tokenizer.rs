@@ -147,6 +147,20 @@ impl TextTokenizer {
             .collect())
     }
 
+    /// The same tokenizer without truncation (to measure how long texts really are).
+    pub fn untruncated(&self) -> Result<TextTokenizer> {
+        let mut inner = self.inner.clone();
+        inner.with_truncation(None).map_err(|e| ModelError::Tokenizer {
+            path: "<tokenizer>".into(),
+            message: e.to_string(),
+        })?;
+        Ok(TextTokenizer {
+            inner,
+            pad_id: self.pad_id,
+            max_length: usize::MAX,
+        })
+    }
+
     /// Pads rows to the longest of them (dynamic padding).
     pub fn pad(&self, rows: &[&EncodedRow]) -> EncodedBatch {
         let len = rows.iter().map(|r| r.ids.len()).max().unwrap_or(0);
