@@ -184,6 +184,24 @@ fn parse_replay(spec: &str) -> Result<(String, f64)> {
     Ok((data.to_string(), f))
 }
 
+/// Rewrites `OUT/summary.json` with the test evaluation added and, with `--json`, prints it;
+/// returns whether it was printed (then the text summary is skipped).
+pub fn write_summary(
+    out: &std::path::Path,
+    summary: &impl serde::Serialize,
+    test: &impl serde::Serialize,
+    print_json: bool,
+) -> Result<bool> {
+    let mut json = serde_json::to_value(summary)?;
+    json["test"] = serde_json::to_value(test)?;
+    let path = out.join("summary.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&json)?).map_err(|e| format!("{}: {e}", path.display()))?;
+    if print_json {
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    }
+    Ok(print_json)
+}
+
 /// Runs the command.
 pub fn run(args: FinetuneArgs) -> Result<()> {
     match args.task.as_str() {
@@ -280,12 +298,7 @@ fn run_classify(args: FinetuneArgs) -> Result<()> {
         Some(t) => Some(evaluate_texts(&state, t, 64)?),
         None => None,
     };
-    let mut json = serde_json::to_value(&summary)?;
-    json["test"] = serde_json::to_value(&test_result)?;
-    std::fs::write(args.out.join("summary.json"), serde_json::to_vec_pretty(&json)?)
-        .map_err(|e| format!("{}: {e}", args.out.join("summary.json").display()))?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&json)?);
+    if write_summary(&args.out, &summary, &test_result, args.json)? {
         return Ok(());
     }
     println!(

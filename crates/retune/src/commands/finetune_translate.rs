@@ -5,7 +5,7 @@ use retune_models::{hub, Device};
 use retune_train::translate::{train_translator, PairTexts, TranslateConfig};
 
 use super::data_args::report_skipped;
-use super::finetune::FinetuneArgs;
+use super::finetune::{write_summary, FinetuneArgs};
 use super::train_bar::{field, TrainBar};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -72,12 +72,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
         Some(t) => Some(retune_train::translate::evaluate_translation(&state, t, &cfg, &dev)?),
         None => None,
     };
-    let mut json = serde_json::to_value(&summary)?;
-    json["test"] = serde_json::to_value(&test_eval)?;
-    std::fs::write(args.out.join("summary.json"), serde_json::to_vec_pretty(&json)?)
-        .map_err(|e| format!("{}: {e}", args.out.join("summary.json").display()))?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&json)?);
+    if write_summary(&args.out, &summary, &test_eval, args.json)? {
         return Ok(());
     }
     println!(
