@@ -7,7 +7,7 @@ use retune_data::{LabelSet, TextDataset};
 use retune_metrics::classify::{ClassScore, ClassificationMetric};
 use retune_metrics::significance::{bootstrap_ci, paired_bootstrap, BootstrapCi, PairedResult};
 use retune_metrics::{corpus_stats, SegmentStats};
-use retune_models::config::BertConfig;
+use retune_models::arch::{Head, ModelConfig};
 use retune_train::classify::{
     eval_from_predictions, evaluate_texts, features_of, prepare_classifier, train_classifier, ClassifyConfig,
     ClassifyJob, LabeledTexts,
@@ -48,6 +48,9 @@ pub struct AssessConfig {
     pub max_length: usize,
     /// Rows per training batch of the pilots. Default 32.
     pub batch_size: usize,
+    /// Where models run. Default the CPU.
+    #[serde(skip)]
+    pub device: Device,
 }
 
 impl Default for AssessConfig {
@@ -68,6 +71,7 @@ impl Default for AssessConfig {
             seed: 42,
             max_length: 128,
             batch_size: 32,
+            device: retune_models::device::host(),
         }
     }
 }
@@ -307,7 +311,7 @@ pub fn assess_classification(
     progress: Progress,
 ) -> Result<Assessment> {
     let t0 = Instant::now();
-    let device = Device::Cpu;
+    let device = cfg.device.clone();
     let names = labels.names().to_vec();
     let k = names.len();
     let train_ids = labels.encode(train)?;
@@ -368,12 +372,8 @@ pub fn assess_classification(
         .unwrap_or(0) as u32;
     let majority_acc = gold.iter().filter(|&&g| g == majority).count() as f64 / gold.len().max(1) as f64;
     // Angle 1: an existing head with the same labels.
-    let config = BertConfig::from_file(&model_dir.join("config.json"))?;
-    let has_head = config
-        .architectures
-        .as_ref()
-        .is_some_and(|a| a.iter().any(|s| s.contains("ForSequenceClassification")))
-        && config.labels() == names;
+    let config = ModelConfig::from_dir(model_dir)?;
+    let has_head = config.checkpoint_head() == Some(Head::SequenceClassification) && config.labels.labels() == names;
     let existing_head = if has_head {
         progress("the model's own head");
         let st = prepare_classifier(model_dir, &names, &Strategy::Head, cfg.max_length, &device)?;
@@ -495,7 +495,7 @@ pub fn assess_classification(
         knn_accuracy: knn_acc,
         probe_accuracy: probe_scored.accuracy,
         token_fit,
-        max_positions: config.max_position_embeddings,
+        max_positions: config.arch().max_positions(),
     };
     let quantity = Quantity {
         train_rows: train.examples.len(),

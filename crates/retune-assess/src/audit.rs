@@ -64,6 +64,8 @@ pub struct AuditOptions {
     /// ranked injected flips best on Rotten Tomatoes (precision at the flip count 0.30 with
     /// C = 0.01, 0.26 with C = 1, scikit-learn on MiniLM features).
     pub noise_probe_c: f64,
+    /// Where the model runs. Default the CPU.
+    pub device: Device,
 }
 
 impl Default for AuditOptions {
@@ -76,6 +78,7 @@ impl Default for AuditOptions {
             seed: 0,
             batch_size: 64,
             noise_probe_c: 0.01,
+            device: retune_models::device::host(),
         }
     }
 }
@@ -430,13 +433,12 @@ pub fn audit_classification(
     let mut max_positions = None;
     if let Some(model) = model {
         progress("loading the model");
-        let device = Device::Cpu;
-        let st = prepare_classifier(model, labels.names(), &Strategy::Probe, usize::MAX, &device)?;
-        let max_pos = st.config.max_position_embeddings;
+        let st = prepare_classifier(model, labels.names(), &Strategy::Probe, usize::MAX, &opts.device)?;
+        let max_pos = st.config.arch().max_positions();
         // Lengths are counted without truncation (the model's tokenizer truncates at max_pos).
         let counting = st.tokenizer.untruncated()?;
         max_positions = Some(max_pos);
-        let unk = counting.inner().get_vocab(true).get("[UNK]").copied();
+        let unk = counting.unk_id();
         let mut own_features = None;
         for (i, (name, _)) in splits.iter().enumerate() {
             progress(&format!("tokenizing {name}"));

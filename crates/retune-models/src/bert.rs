@@ -1,298 +1,391 @@
-//! BERT encoder (embeddings, encoder, pooler) and its heads, with Hugging Face parameter names,
-//! attention masks in every attention, and real dropout in training mode.
+//! BERT (`model_type` `bert`): its config, the encoder (embeddings, shared post-LN layers,
+//! pooler) and its heads, with Hugging Face parameter names. RoBERTa reuses the encoder with
+//! its own position ids ([`Positions`]).
 
-use candle_core::{DType, Device, Result as CResult, Tensor, D};
+use candle_core::{Result as CResult, Tensor};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
 
-use crate::config::BertConfig;
+use crate::arch::{Architecture, EncoderInput, EncoderModel, Head, SpecialTokens};
+use crate::config::{check_activation, check_heads, invalid, LabelConfig};
 use crate::error::Result;
-use crate::nn::{activation, dropout, softmax_last, Embedding, LayerNorm, Linear, Mode, Params};
+use crate::layers::{first_token, run_layers, EncoderLayer, LayerNames, LayerShape};
+use crate::nn::{dropout, Embedding, LayerNorm, Linear, Mode, Params};
 
-/// A batch of tokenized inputs: ids, token types and attention mask, each (batch, length) u32.
-#[derive(Clone, Debug)]
-pub struct BertInput {
-    /// Token ids.
-    pub input_ids: Tensor,
-    /// Segment ids (0 for the first text, 1 for the pair).
-    pub token_type_ids: Tensor,
-    /// 1 for real tokens, 0 for padding.
-    pub attention_mask: Tensor,
+fn d_vocab() -> usize {
+    30522
+}
+fn d_hidden() -> usize {
+    768
+}
+fn d_layers() -> usize {
+    12
+}
+fn d_heads() -> usize {
+    12
+}
+fn d_inter() -> usize {
+    3072
+}
+fn d_act() -> String {
+    "gelu".into()
+}
+fn d_drop() -> f64 {
+    0.1
+}
+fn d_maxpos() -> usize {
+    512
+}
+fn d_types() -> usize {
+    2
+}
+fn d_init() -> f64 {
+    0.02
+}
+fn d_eps() -> f64 {
+    1e-12
+}
+fn d_pos_type() -> String {
+    "absolute".into()
 }
 
-struct Embeddings {
+/// `BertConfig` as `transformers` reads it; every default is Hugging Face's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BertConfig {
+    /// Vocabulary size. Default 30522.
+    #[serde(default = "d_vocab")]
+    pub vocab_size: usize,
+    /// Hidden size. Default 768.
+    #[serde(default = "d_hidden")]
+    pub hidden_size: usize,
+    /// Transformer layers. Default 12.
+    #[serde(default = "d_layers")]
+    pub num_hidden_layers: usize,
+    /// Attention heads. Default 12.
+    #[serde(default = "d_heads")]
+    pub num_attention_heads: usize,
+    /// Feed-forward size. Default 3072.
+    #[serde(default = "d_inter")]
+    pub intermediate_size: usize,
+    /// Activation: `gelu` (erf), `gelu_new` / `gelu_pytorch_tanh` (tanh), `relu`. Default `gelu`.
+    #[serde(default = "d_act")]
+    pub hidden_act: String,
+    /// Dropout on hidden states. Default 0.1.
+    #[serde(default = "d_drop")]
+    pub hidden_dropout_prob: f64,
+    /// Dropout on attention probabilities. Default 0.1.
+    #[serde(default = "d_drop")]
+    pub attention_probs_dropout_prob: f64,
+    /// Maximum positions. Default 512.
+    #[serde(default = "d_maxpos")]
+    pub max_position_embeddings: usize,
+    /// Token types. Default 2.
+    #[serde(default = "d_types")]
+    pub type_vocab_size: usize,
+    /// Std of the normal initializer. Default 0.02.
+    #[serde(default = "d_init")]
+    pub initializer_range: f64,
+    /// LayerNorm epsilon. Default 1e-12.
+    #[serde(default = "d_eps")]
+    pub layer_norm_eps: f64,
+    /// Padding token id (null in some configs). Default 0 (1 for RoBERTa).
+    #[serde(default)]
+    pub pad_token_id: Option<u32>,
+    /// Only `absolute` is supported. Default `absolute`.
+    #[serde(default = "d_pos_type")]
+    pub position_embedding_type: String,
+    /// Dropout before the classifier; `None` uses `hidden_dropout_prob`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classifier_dropout: Option<f64>,
+}
+
+impl BertConfig {
+    /// Size of one attention head.
+    pub fn head_dim(&self) -> usize {
+        self.hidden_size / self.num_attention_heads
+    }
+
+    /// The padding id (0 when the config has none).
+    pub fn pad_id(&self) -> u32 {
+        self.pad_token_id.unwrap_or(0)
+    }
+
+    /// Checks the fields the model code relies on.
+    pub fn check(&self, path: &Path) -> Result<()> {
+        check_heads(path, ("hidden_size", self.hidden_size), ("num_attention_heads", self.num_attention_heads))?;
+        if self.position_embedding_type != "absolute" {
+            return Err(invalid(
+                path,
+                format!(
+                    "field 'position_embedding_type': '{}' is not supported (only 'absolute')",
+                    self.position_embedding_type
+                ),
+            ));
+        }
+        check_activation(path, "hidden_act", &self.hidden_act)
+    }
+
+    fn layer_shape(&self) -> LayerShape {
+        LayerShape {
+            hidden: self.hidden_size,
+            intermediate: self.intermediate_size,
+            heads: self.num_attention_heads,
+            eps: self.layer_norm_eps,
+            act: self.hidden_act.clone(),
+            attn_dropout: self.attention_probs_dropout_prob,
+            attn_out_dropout: self.hidden_dropout_prob,
+            ffn_dropout: self.hidden_dropout_prob,
+        }
+    }
+
+    /// Dropout before a classifier.
+    pub fn classifier_dropout_p(&self) -> f64 {
+        self.classifier_dropout.unwrap_or(self.hidden_dropout_prob)
+    }
+}
+
+/// BERT's parameter names inside `encoder.layer.N.`.
+const BERT_LAYER: LayerNames = LayerNames {
+    qkvo: [
+        "attention.self.query",
+        "attention.self.key",
+        "attention.self.value",
+        "attention.output.dense",
+    ],
+    attn_norm: "attention.output.LayerNorm",
+    ffn: ["intermediate.dense", "output.dense"],
+    ffn_norm: "output.LayerNorm",
+};
+
+/// How position ids are counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Positions {
+    /// 0, 1, 2, ... for every row (BERT).
+    Absolute,
+    /// `padding_idx + 1 + k` for the k-th non-pad token, `padding_idx` for pads (RoBERTa's
+    /// `create_position_ids_from_input_ids`).
+    AfterPadding(u32),
+}
+
+impl Positions {
+    /// Position ids (batch, length) for `input_ids`.
+    pub fn ids(self, input_ids: &Tensor) -> CResult<Tensor> {
+        let (b, len) = input_ids.dims2()?;
+        match self {
+            Positions::Absolute => Tensor::arange(0u32, len as u32, input_ids.device())?
+                .unsqueeze(0)?
+                .broadcast_as((b, len))?
+                .contiguous(),
+            Positions::AfterPadding(pad) => {
+                let ids = input_ids.to_vec2::<u32>()?;
+                let mut out = Vec::with_capacity(b * len);
+                for row in ids {
+                    let mut k = 0;
+                    for id in row {
+                        if id == pad {
+                            out.push(pad);
+                        } else {
+                            k += 1;
+                            out.push(pad + k);
+                        }
+                    }
+                }
+                Tensor::from_vec(out, (b, len), input_ids.device())
+            }
+        }
+    }
+}
+
+/// Whether the encoder has its pooler (`pooler.dense` + tanh on the first token).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pooler {
+    /// Needed (BERT's sequence classification): created when the checkpoint has none, as
+    /// `from_pretrained` does.
+    Required,
+    /// Kept when the checkpoint has one (a bare `BertModel`).
+    IfPresent,
+    /// Not used (token classification, RoBERTa's heads): dropped from the parameters.
+    Unused,
+}
+
+/// The BERT encoder with its optional pooler (Hugging Face's `BertModel`, and RoBERTa's).
+pub struct BertModel {
     word: Embedding,
     position: Embedding,
     token_type: Embedding,
     norm: LayerNorm,
     dropout: f64,
-}
-
-struct SelfAttention {
-    query: Linear,
-    key: Linear,
-    value: Linear,
-    output: Linear,
-    norm: LayerNorm,
-    heads: usize,
-    head_dim: usize,
-    attn_dropout: f64,
-    hidden_dropout: f64,
-}
-
-struct Layer {
-    attention: SelfAttention,
-    intermediate: Linear,
-    output: Linear,
-    norm: LayerNorm,
-    act: String,
-    dropout: f64,
-}
-
-/// The BERT encoder with its pooler (Hugging Face's `BertModel`).
-pub struct BertModel {
-    embeddings: Embeddings,
-    layers: Vec<Layer>,
+    positions: Positions,
+    layers: Vec<EncoderLayer>,
     pooler: Option<Linear>,
     /// The configuration.
     pub config: BertConfig,
 }
 
 impl BertModel {
-    /// Builds the encoder from parameters named `{prefix}embeddings...` (prefix `bert.` for
-    /// checkpoints with a head, empty for a bare `BertModel`).
-    pub fn load(p: &Params, prefix: &str, config: &BertConfig) -> Result<BertModel> {
-        let c = config;
+    /// Builds the encoder from parameters named `{prefix}embeddings...` (`bert.`, `roberta.`).
+    pub fn load(p: &Params, prefix: &str, c: &BertConfig, positions: Positions, pooler: Pooler) -> Result<BertModel> {
         let h = c.hidden_size;
         let e = |n: &str| format!("{prefix}embeddings.{n}");
-        let embeddings = Embeddings {
+        let shape = c.layer_shape();
+        let layers = (0..c.num_hidden_layers)
+            .map(|i| EncoderLayer::load(p, &format!("{prefix}encoder.layer.{i}."), &BERT_LAYER, &shape))
+            .collect::<Result<Vec<_>>>()?;
+        let pooler_name = format!("{prefix}pooler.dense");
+        // A classification checkpoint without a pooler gets a new one, as from_pretrained does.
+        let pooler = match pooler {
+            Pooler::Required => Some(Linear::load_or_init(p, &pooler_name, h, h, c.initializer_range)?),
+            Pooler::IfPresent if p.contains(&format!("{pooler_name}.weight")) => Some(Linear::load(p, &pooler_name, h, h)?),
+            _ => None,
+        };
+        Ok(BertModel {
             word: Embedding::load(p, &e("word_embeddings"), c.vocab_size, h)?,
             position: Embedding::load(p, &e("position_embeddings"), c.max_position_embeddings, h)?,
             token_type: Embedding::load(p, &e("token_type_embeddings"), c.type_vocab_size, h)?,
             norm: LayerNorm::load(p, &e("LayerNorm"), h, c.layer_norm_eps)?,
             dropout: c.hidden_dropout_prob,
-        };
-        let mut layers = Vec::with_capacity(c.num_hidden_layers);
-        for i in 0..c.num_hidden_layers {
-            let l = |n: &str| format!("{prefix}encoder.layer.{i}.{n}");
-            layers.push(Layer {
-                attention: SelfAttention {
-                    query: Linear::load(p, &l("attention.self.query"), h, h)?,
-                    key: Linear::load(p, &l("attention.self.key"), h, h)?,
-                    value: Linear::load(p, &l("attention.self.value"), h, h)?,
-                    output: Linear::load(p, &l("attention.output.dense"), h, h)?,
-                    norm: LayerNorm::load(p, &l("attention.output.LayerNorm"), h, c.layer_norm_eps)?,
-                    heads: c.num_attention_heads,
-                    head_dim: c.head_dim(),
-                    attn_dropout: c.attention_probs_dropout_prob,
-                    hidden_dropout: c.hidden_dropout_prob,
-                },
-                intermediate: Linear::load(p, &l("intermediate.dense"), h, c.intermediate_size)?,
-                output: Linear::load(p, &l("output.dense"), c.intermediate_size, h)?,
-                norm: LayerNorm::load(p, &l("output.LayerNorm"), h, c.layer_norm_eps)?,
-                act: c.hidden_act.clone(),
-                dropout: c.hidden_dropout_prob,
-            });
-        }
-        let pooler_name = format!("{prefix}pooler.dense");
-        let pooler = if p.contains(&format!("{pooler_name}.weight")) {
-            Some(Linear::load(p, &pooler_name, h, h)?)
-        } else {
-            None
-        };
-        Ok(BertModel {
-            embeddings,
+            positions,
             layers,
             pooler,
-            config: config.clone(),
+            config: c.clone(),
         })
     }
 
     /// The last hidden states, shape (batch, length, hidden).
-    pub fn forward(&self, input: &BertInput, mode: Mode) -> CResult<Tensor> {
-        let (b, len) = input.input_ids.dims2()?;
-        let device = input.input_ids.device();
-        let positions = Tensor::arange(0u32, len as u32, device)?
-            .unsqueeze(0)?
-            .broadcast_as((b, len))?
-            .contiguous()?;
-        let emb = &self.embeddings;
-        let x = emb.word.forward(&input.input_ids)?;
-        let x = (x + emb.position.forward(&positions)?)?;
-        let x = (x + emb.token_type.forward(&input.token_type_ids)?)?;
-        let x = emb.norm.forward(&x, mode)?;
-        let mut x = dropout(&x, emb.dropout, mode)?;
-        // (1 - mask) * finfo(f32).min, broadcast over heads and query positions, as transformers does.
-        let mask = input.attention_mask.to_dtype(DType::F32)?;
-        let bias = ((mask.ones_like()? - mask)? * f32::MIN as f64)?.reshape((b, 1, 1, len))?;
-        for layer in &self.layers {
-            x = layer.forward(&x, &bias, mode)?;
-        }
-        Ok(x)
+    pub fn forward(&self, input: &EncoderInput, mode: Mode) -> CResult<Tensor> {
+        let positions = self.positions.ids(&input.input_ids)?;
+        let x = self.word.forward(&input.input_ids)?;
+        let x = (x + self.position.forward(&positions)?)?;
+        let x = (x + self.token_type.forward(&input.token_type_ids)?)?;
+        let x = self.norm.forward(&x, mode)?;
+        let x = dropout(&x, self.dropout, mode)?;
+        run_layers(&self.layers, x, &input.attention_mask, mode)
     }
 
-    /// `tanh(W h_[CLS] + b)`, Hugging Face's pooler output (None when the checkpoint has no pooler).
+    /// `tanh(W h_[CLS] + b)`, Hugging Face's pooler output (None when the model has no pooler).
     pub fn pool(&self, hidden: &Tensor) -> CResult<Option<Tensor>> {
         match &self.pooler {
-            Some(p) => Ok(Some(p.forward(&hidden.narrow(1, 0, 1)?.squeeze(1)?)?.tanh()?)),
+            Some(p) => Ok(Some(p.forward(&first_token(hidden)?)?.tanh()?)),
             None => Ok(None),
         }
     }
 }
 
-/// Mean of the hidden states over real tokens (sentence-transformers' mean pooling).
-pub fn mean_pool(hidden: &Tensor, attention_mask: &Tensor) -> CResult<Tensor> {
-    let m = attention_mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-    let sum = hidden.broadcast_mul(&m)?.sum(1)?;
-    let count = m.sum(1)?.clamp(1e-9, f64::MAX)?;
-    sum.broadcast_div(&count)
+/// BERT with a head: `BertModel`, `BertForSequenceClassification` (pooler, dropout, linear) or
+/// `BertForTokenClassification` (dropout, linear on every token).
+pub struct BertWithHead {
+    /// The encoder.
+    pub bert: BertModel,
+    classifier: Option<Linear>,
+    dropout: f64,
+    head: Head,
 }
 
-impl SelfAttention {
-    fn forward(&self, x: &Tensor, mask_bias: &Tensor, mode: Mode) -> CResult<Tensor> {
-        let (b, len, h) = x.dims3()?;
-        let split = |t: Tensor| -> CResult<Tensor> {
-            t.reshape((b, len, self.heads, self.head_dim))?
-                .transpose(1, 2)?
-                .contiguous()
+impl EncoderModel for BertWithHead {
+    fn hidden(&self, input: &EncoderInput, mode: Mode) -> CResult<Tensor> {
+        self.bert.forward(input, mode)
+    }
+
+    fn pooler_output(&self, hidden: &Tensor) -> CResult<Option<Tensor>> {
+        self.bert.pool(hidden)
+    }
+
+    fn head(&self, hidden: &Tensor, mode: Mode) -> CResult<Tensor> {
+        let Some(classifier) = &self.classifier else {
+            return Ok(hidden.clone());
         };
-        let q = split(self.query.forward(x)?)?;
-        let k = split(self.key.forward(x)?)?;
-        let v = split(self.value.forward(x)?)?;
-        let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(mask_bias)?;
-        let probs = softmax_last(&scores, mode)?;
-        let probs = dropout(&probs, self.attn_dropout, mode)?;
-        let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, len, h))?;
-        let out = dropout(&self.output.forward(&ctx)?, self.hidden_dropout, mode)?;
-        self.norm.forward(&(out + x)?, mode)
-    }
-}
-
-impl Layer {
-    fn forward(&self, x: &Tensor, mask_bias: &Tensor, mode: Mode) -> CResult<Tensor> {
-        let a = self.attention.forward(x, mask_bias, mode)?;
-        let i = activation(&self.act, &self.intermediate.forward(&a)?)?;
-        let o = dropout(&self.output.forward(&i)?, self.dropout, mode)?;
-        self.norm.forward(&(o + a)?, mode)
-    }
-}
-
-/// The kind of problem a sequence-classification head solves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProblemType {
-    /// One label per text (softmax, cross-entropy).
-    SingleLabel,
-    /// Any number of labels per text (sigmoid, binary cross-entropy).
-    MultiLabel,
-    /// A real value (mean squared error).
-    Regression,
-}
-
-impl ProblemType {
-    /// From `config.problem_type`, or as transformers infers it (1 label = regression).
-    pub fn of(config: &BertConfig) -> ProblemType {
-        match config.problem_type.as_deref() {
-            Some("multi_label_classification") => ProblemType::MultiLabel,
-            Some("regression") => ProblemType::Regression,
-            Some(_) => ProblemType::SingleLabel,
-            None if config.label_count() == 1 => ProblemType::Regression,
-            None => ProblemType::SingleLabel,
+        match self.head {
+            Head::SequenceClassification => match self.bert.pool(hidden)? {
+                Some(pooled) => classifier.forward(&dropout(&pooled, self.dropout, mode)?),
+                None => candle_core::bail!("BertForSequenceClassification needs pooler weights (bert.pooler.dense)"),
+            },
+            _ => classifier.forward(&dropout(hidden, self.dropout, mode)?),
         }
     }
 }
 
-/// `BertForSequenceClassification`: pooled output, dropout, linear classifier.
-pub struct BertForSequenceClassification {
-    /// The encoder.
-    pub bert: BertModel,
-    classifier: Linear,
-    dropout: f64,
-    /// How outputs are read.
-    pub problem: ProblemType,
-}
-
-impl BertForSequenceClassification {
-    /// Loads the model; a missing classifier is created (N(0, initializer_range), zero bias), as
-    /// `from_pretrained` does for a new head.
-    pub fn load(p: &Params, config: &BertConfig) -> Result<Self> {
-        let (bert, classifier, dropout) = load_with_classifier(p, config)?;
-        Ok(BertForSequenceClassification {
-            bert,
-            classifier,
-            dropout,
-            problem: ProblemType::of(config),
-        })
+impl Architecture for BertConfig {
+    fn model_type(&self) -> &'static str {
+        "bert"
     }
-
-    /// Logits, shape (batch, labels).
-    pub fn forward(&self, input: &BertInput, mode: Mode) -> CResult<Tensor> {
-        let hidden = self.bert.forward(input, mode)?;
-        let pooled = match self.bert.pool(&hidden)? {
-            Some(p) => p,
-            None => candle_core::bail!("BertForSequenceClassification needs pooler weights (bert.pooler.dense)"),
-        };
-        self.classifier.forward(&dropout(&pooled, self.dropout, mode)?)
+    fn hf_class(&self, head: Head) -> &'static str {
+        match head {
+            Head::Base => "BertModel",
+            Head::SequenceClassification => "BertForSequenceClassification",
+            Head::TokenClassification => "BertForTokenClassification",
+        }
     }
-}
-
-/// `BertForTokenClassification`: dropout and a linear classifier on every token.
-pub struct BertForTokenClassification {
-    /// The encoder.
-    pub bert: BertModel,
-    classifier: Linear,
-    dropout: f64,
-}
-
-impl BertForTokenClassification {
-    /// Loads the model (creating a missing classifier as for sequence classification).
-    pub fn load(p: &Params, config: &BertConfig) -> Result<Self> {
-        let (bert, classifier, dropout) = load_with_classifier(p, config)?;
-        Ok(BertForTokenClassification {
-            bert,
-            classifier,
-            dropout,
-        })
-    }
-
-    /// Logits, shape (batch, length, labels).
-    pub fn forward(&self, input: &BertInput, mode: Mode) -> CResult<Tensor> {
-        let hidden = self.bert.forward(input, mode)?;
-        self.classifier.forward(&dropout(&hidden, self.dropout, mode)?)
-    }
-}
-
-/// The encoder (under `bert.` when the checkpoint has a head, at the root for a bare
-/// `BertModel`), the classifier (created N(0, initializer_range) with a zero bias when absent,
-/// as `from_pretrained` does for a new head) and the classifier's dropout.
-fn load_with_classifier(p: &Params, config: &BertConfig) -> Result<(BertModel, Linear, f64)> {
-    let prefix = if p.contains("bert.embeddings.word_embeddings.weight") {
+    fn prefix(&self) -> &'static str {
         "bert."
-    } else {
-        ""
-    };
-    let bert = BertModel::load(p, prefix, config)?;
-    let classifier = Linear::load_or_init(
-        p,
-        "classifier",
-        config.hidden_size,
-        config.label_count(),
-        config.initializer_range,
-    )?;
-    let dropout = config.classifier_dropout.unwrap_or(config.hidden_dropout_prob);
-    Ok((bert, classifier, dropout))
-}
-
-/// Probabilities from logits: softmax (single label), sigmoid (multi-label), identity (regression).
-pub fn probabilities(logits: &Tensor, problem: ProblemType) -> CResult<Tensor> {
-    match problem {
-        ProblemType::SingleLabel => candle_nn::ops::softmax(logits, D::Minus1),
-        ProblemType::MultiLabel => candle_nn::ops::sigmoid(logits),
-        ProblemType::Regression => Ok(logits.clone()),
     }
-}
-
-/// A batch tensor (batch, length) of u32 from rows of ids.
-pub fn batch_tensor(rows: &[Vec<u32>], device: &Device) -> CResult<Tensor> {
-    let len = rows.first().map(|r| r.len()).unwrap_or(0);
-    let flat: Vec<u32> = rows.iter().flat_map(|r| r.iter().copied()).collect();
-    Tensor::from_vec(flat, (rows.len(), len), device)
+    fn outside_encoder(&self) -> &'static [&'static str] {
+        &["classifier", "cls", "qa_outputs"]
+    }
+    fn layers_path(&self) -> &'static str {
+        "encoder.layer"
+    }
+    fn num_layers(&self) -> usize {
+        self.num_hidden_layers
+    }
+    fn hidden_size(&self) -> usize {
+        self.hidden_size
+    }
+    fn vocab_size(&self) -> usize {
+        self.vocab_size
+    }
+    fn max_positions(&self) -> usize {
+        self.max_position_embeddings
+    }
+    fn initializer_range(&self) -> f64 {
+        self.initializer_range
+    }
+    fn pad_token_id(&self) -> u32 {
+        self.pad_id()
+    }
+    fn special_tokens(&self) -> SpecialTokens {
+        SpecialTokens {
+            pad: "[PAD]",
+            unk: "[UNK]",
+        }
+    }
+    fn lora_targets(&self) -> &'static [&'static str] {
+        &["attention.self.query", "attention.self.value"]
+    }
+    fn head_modules(&self, head: Head) -> &'static [&'static str] {
+        match head {
+            Head::Base => &[],
+            Head::SequenceClassification => &["pooler.dense", "classifier"],
+            Head::TokenClassification => &["classifier"],
+        }
+    }
+    fn output_projection(&self, head: Head) -> Option<&'static str> {
+        (head != Head::Base).then_some("classifier")
+    }
+    fn build(&self, p: &Params, head: Head, labels: &LabelConfig) -> Result<Box<dyn EncoderModel>> {
+        let pooler = match head {
+            Head::Base => Pooler::IfPresent,
+            Head::SequenceClassification => Pooler::Required,
+            Head::TokenClassification => Pooler::Unused,
+        };
+        let bert = BertModel::load(p, "bert.", self, Positions::Absolute, pooler)?;
+        let classifier = match head {
+            Head::Base => None,
+            _ => Some(Linear::load_or_init(
+                p,
+                "classifier",
+                self.hidden_size,
+                labels.label_count(),
+                self.initializer_range,
+            )?),
+        };
+        Ok(Box::new(BertWithHead {
+            bert,
+            classifier,
+            dropout: self.classifier_dropout_p(),
+            head,
+        }))
+    }
+    fn validate(&self, path: &Path) -> Result<()> {
+        self.check(path)
+    }
 }

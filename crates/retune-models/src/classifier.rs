@@ -1,13 +1,12 @@
-//! A ready-to-use text classifier: tokenizer + `BertForSequenceClassification`, batched by
-//! length with dynamic padding, results returned in input order.
+//! A ready-to-use text classifier: tokenizer + a sequence-classification model of any supported
+//! family, batched by length with dynamic padding, results returned in input order.
 
-use crate::bert::{batch_tensor, probabilities, BertForSequenceClassification, BertInput, ProblemType};
-use crate::config::BertConfig;
+use crate::arch::{EncoderInput, EncoderModel, Head, ModelConfig};
+use crate::config::ProblemType;
 use crate::error::Result;
-use crate::nn::{Mode, Params};
+use crate::nn::Mode;
 use crate::text_tokenizer::TextTokenizer;
-use crate::weights::Checkpoint;
-use candle_core::Device;
+use candle_core::{Device, Result as CResult, Tensor, D};
 use std::path::{Path, PathBuf};
 
 /// One row's prediction.
@@ -26,9 +25,11 @@ pub struct SequenceClassifier {
     /// The tokenizer.
     pub tokenizer: TextTokenizer,
     /// The model.
-    pub model: BertForSequenceClassification,
+    pub model: Box<dyn EncoderModel>,
     /// Its configuration.
-    pub config: BertConfig,
+    pub config: ModelConfig,
+    /// How outputs are read.
+    pub problem: ProblemType,
     /// Label names in id order.
     pub labels: Vec<String>,
     /// The folder it was loaded from.
@@ -39,12 +40,12 @@ pub struct SequenceClassifier {
 impl SequenceClassifier {
     /// Loads `config.json`, the weights and the tokenizer of `dir`.
     pub fn load(dir: &Path, device: &Device) -> Result<SequenceClassifier> {
-        let config = BertConfig::from_file(&dir.join("config.json"))?;
-        let params = Params::from_checkpoint(Checkpoint::load(dir, device)?, device)?;
-        let model = BertForSequenceClassification::load(&params, &config)?;
-        let tokenizer = TextTokenizer::load(dir, config.max_position_embeddings)?;
+        let config = ModelConfig::from_dir(dir)?;
+        let (_params, model) = config.load_model(dir, Head::SequenceClassification, device)?;
+        let tokenizer = TextTokenizer::for_model(dir, &config, usize::MAX)?;
         Ok(SequenceClassifier {
-            labels: config.labels(),
+            labels: config.labels.labels(),
+            problem: config.labels.problem(),
             tokenizer,
             model,
             config,
@@ -72,17 +73,13 @@ impl SequenceClassifier {
         let mut done = 0;
         for chunk in order.chunks(batch_size) {
             let enc = self.tokenizer.pad(&chunk.iter().map(|&i| &rows[i]).collect::<Vec<_>>());
-            let input = BertInput {
-                input_ids: batch_tensor(&enc.input_ids, &self.device)?,
-                token_type_ids: batch_tensor(&enc.token_type_ids, &self.device)?,
-                attention_mask: batch_tensor(&enc.attention_mask, &self.device)?,
-            };
-            let logits = self.model.forward(&input, Mode::Eval)?;
-            let probs = probabilities(&logits, self.model.problem)?;
+            let input = EncoderInput::from_batch(&enc, &self.device)?;
+            let logits = self.model.logits(&input, Mode::Eval)?;
+            let probs = probabilities(&logits, self.problem)?;
             let logits: Vec<Vec<f32>> = logits.to_vec2()?;
             let probs: Vec<Vec<f32>> = probs.to_vec2()?;
             for ((&i, l), p) in chunk.iter().zip(logits).zip(probs) {
-                let label = if self.model.problem == ProblemType::Regression {
+                let label = if self.problem == ProblemType::Regression {
                     0
                 } else {
                     l.iter()
@@ -99,5 +96,14 @@ impl SequenceClassifier {
             progress(done);
         }
         Ok(out.into_iter().flatten().collect())
+    }
+}
+
+/// Probabilities from logits: softmax (single label), sigmoid (multi-label), identity (regression).
+pub fn probabilities(logits: &Tensor, problem: ProblemType) -> CResult<Tensor> {
+    match problem {
+        ProblemType::SingleLabel => candle_nn::ops::softmax(logits, D::Minus1),
+        ProblemType::MultiLabel => candle_nn::ops::sigmoid(logits),
+        ProblemType::Regression => Ok(logits.clone()),
     }
 }

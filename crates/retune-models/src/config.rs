@@ -1,95 +1,16 @@
-//! Typed `config.json` for BERT-family encoders, with Hugging Face's defaults.
+//! Reading `config.json`: JSON with errors that name the file and the field, and the label
+//! fields every head shares (`id2label`, `label2id`, `num_labels`, `problem_type`). Each family's
+//! typed config lives in its own file (`bert.rs`, `distilbert.rs`, `roberta.rs`); the
+//! `model_type`-tagged [`crate::arch::ModelConfig`] picks one.
 
 use crate::error::{ModelError, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-fn d_vocab() -> usize {
-    30522
-}
-fn d_hidden() -> usize {
-    768
-}
-fn d_layers() -> usize {
-    12
-}
-fn d_heads() -> usize {
-    12
-}
-fn d_inter() -> usize {
-    3072
-}
-fn d_act() -> String {
-    "gelu".into()
-}
-fn d_drop() -> f64 {
-    0.1
-}
-fn d_maxpos() -> usize {
-    512
-}
-fn d_types() -> usize {
-    2
-}
-fn d_init() -> f64 {
-    0.02
-}
-fn d_eps() -> f64 {
-    1e-12
-}
-fn d_pos_type() -> String {
-    "absolute".into()
-}
-
-/// `BertConfig` as `transformers` reads it; every default is Hugging Face's.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct BertConfig {
-    /// Vocabulary size. Default 30522.
-    #[serde(default = "d_vocab")]
-    pub vocab_size: usize,
-    /// Hidden size. Default 768.
-    #[serde(default = "d_hidden")]
-    pub hidden_size: usize,
-    /// Transformer layers. Default 12.
-    #[serde(default = "d_layers")]
-    pub num_hidden_layers: usize,
-    /// Attention heads. Default 12.
-    #[serde(default = "d_heads")]
-    pub num_attention_heads: usize,
-    /// Feed-forward size. Default 3072.
-    #[serde(default = "d_inter")]
-    pub intermediate_size: usize,
-    /// Activation: `gelu` (erf), `gelu_new` / `gelu_pytorch_tanh` (tanh), `relu`. Default `gelu`.
-    #[serde(default = "d_act")]
-    pub hidden_act: String,
-    /// Dropout on hidden states. Default 0.1.
-    #[serde(default = "d_drop")]
-    pub hidden_dropout_prob: f64,
-    /// Dropout on attention probabilities. Default 0.1.
-    #[serde(default = "d_drop")]
-    pub attention_probs_dropout_prob: f64,
-    /// Maximum positions. Default 512.
-    #[serde(default = "d_maxpos")]
-    pub max_position_embeddings: usize,
-    /// Token types. Default 2.
-    #[serde(default = "d_types")]
-    pub type_vocab_size: usize,
-    /// Std of the normal initializer. Default 0.02.
-    #[serde(default = "d_init")]
-    pub initializer_range: f64,
-    /// LayerNorm epsilon. Default 1e-12.
-    #[serde(default = "d_eps")]
-    pub layer_norm_eps: f64,
-    /// Padding token id. Default 0.
-    #[serde(default)]
-    pub pad_token_id: u32,
-    /// Only `absolute` is supported. Default `absolute`.
-    #[serde(default = "d_pos_type")]
-    pub position_embedding_type: String,
-    /// Dropout before the classifier; `None` uses `hidden_dropout_prob`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub classifier_dropout: Option<f64>,
+/// The label fields of `config.json`, as `transformers`' `PretrainedConfig` reads them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LabelConfig {
     /// `single_label_classification`, `multi_label_classification` or `regression`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem_type: Option<String>,
@@ -102,66 +23,9 @@ pub struct BertConfig {
     /// Explicit label count (when `id2label` is absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_labels: Option<usize>,
-    /// Architectures named by the checkpoint (e.g. `BertForSequenceClassification`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub architectures: Option<Vec<String>>,
-    /// `bert` for BERT-family checkpoints.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model_type: Option<String>,
-    /// Every other field, kept so a saved config round-trips.
-    #[serde(flatten)]
-    pub extra: BTreeMap<String, serde_json::Value>,
 }
 
-impl BertConfig {
-    /// Reads and validates `config.json`.
-    pub fn from_file(path: &Path) -> Result<Self> {
-        let cfg: BertConfig = read_json_file(path)?;
-        cfg.validate(path)?;
-        Ok(cfg)
-    }
-
-    /// Checks the fields the model code relies on.
-    pub fn validate(&self, path: &Path) -> Result<()> {
-        let bad = |m: String| {
-            Err(ModelError::Config {
-                path: path.into(),
-                message: m,
-            })
-        };
-        check_model_type(path, self.model_type.as_deref(), "bert")?;
-        if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
-            return bad(format!(
-                "field 'hidden_size' ({}) must be a multiple of 'num_attention_heads' ({})",
-                self.hidden_size, self.num_attention_heads
-            ));
-        }
-        if self.position_embedding_type != "absolute" {
-            return bad(format!(
-                "field 'position_embedding_type': '{}' is not supported (only 'absolute')",
-                self.position_embedding_type
-            ));
-        }
-        if !matches!(
-            self.hidden_act.as_str(),
-            "gelu" | "gelu_new" | "gelu_pytorch_tanh" | "relu"
-        ) {
-            return bad(format!(
-                "field 'hidden_act': '{}' is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu)",
-                self.hidden_act
-            ));
-        }
-        if let Some(p) = &self.problem_type {
-            if !matches!(
-                p.as_str(),
-                "single_label_classification" | "multi_label_classification" | "regression"
-            ) {
-                return bad(format!("field 'problem_type': unknown value '{p}'"));
-            }
-        }
-        Ok(())
-    }
-
+impl LabelConfig {
     /// Number of labels: from `id2label`, else `num_labels`, else 2 (Hugging Face's default).
     pub fn label_count(&self) -> usize {
         self.id2label
@@ -184,10 +48,83 @@ impl BertConfig {
             .collect()
     }
 
-    /// Size of one attention head.
-    pub fn head_dim(&self) -> usize {
-        self.hidden_size / self.num_attention_heads
+    /// Sets the label list (both maps; `num_labels` dropped as `save_pretrained` does).
+    pub fn set_labels(&mut self, labels: &[String]) {
+        self.id2label = Some(labels.iter().enumerate().map(|(i, l)| (i.to_string(), l.clone())).collect());
+        self.label2id = Some(labels.iter().enumerate().map(|(i, l)| (l.clone(), i as i64)).collect());
+        self.num_labels = None;
     }
+
+    /// How outputs are read: from `problem_type`, or as transformers infers it (1 label = regression).
+    pub fn problem(&self) -> ProblemType {
+        match self.problem_type.as_deref() {
+            Some("multi_label_classification") => ProblemType::MultiLabel,
+            Some("regression") => ProblemType::Regression,
+            Some(_) => ProblemType::SingleLabel,
+            None if self.label_count() == 1 => ProblemType::Regression,
+            None => ProblemType::SingleLabel,
+        }
+    }
+
+    /// Checks `problem_type`.
+    pub fn validate(&self, path: &Path) -> Result<()> {
+        if let Some(p) = &self.problem_type {
+            if !matches!(
+                p.as_str(),
+                "single_label_classification" | "multi_label_classification" | "regression"
+            ) {
+                return Err(ModelError::Config {
+                    path: path.into(),
+                    message: format!("field 'problem_type': unknown value '{p}'"),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The kind of problem a sequence-classification head solves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProblemType {
+    /// One label per text (softmax, cross-entropy).
+    SingleLabel,
+    /// Any number of labels per text (sigmoid, binary cross-entropy).
+    MultiLabel,
+    /// A real value (mean squared error).
+    Regression,
+}
+
+/// A config error naming `path` and the message.
+pub fn invalid(path: &Path, message: String) -> ModelError {
+    ModelError::Config {
+        path: path.into(),
+        message,
+    }
+}
+
+/// Checks `hidden_act` / `activation` against what [`crate::nn::activation`] computes.
+pub fn check_activation(path: &Path, field: &str, act: &str) -> Result<()> {
+    if matches!(act, "gelu" | "gelu_new" | "gelu_pytorch_tanh" | "relu") {
+        return Ok(());
+    }
+    Err(invalid(
+        path,
+        format!("field '{field}': '{act}' is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu)"),
+    ))
+}
+
+/// Checks that `hidden` splits into `heads` heads.
+pub fn check_heads(path: &Path, hidden: (&str, usize), heads: (&str, usize)) -> Result<()> {
+    if heads.1 == 0 || hidden.1 % heads.1 != 0 {
+        return Err(invalid(
+            path,
+            format!(
+                "field '{}' ({}) must be a multiple of '{}' ({})",
+                hidden.0, hidden.1, heads.0, heads.1
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Parses a config, naming the field at fault in errors (`field 'hidden_size': invalid type ...`).
@@ -215,6 +152,7 @@ pub fn read_json_file<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> 
     })?;
     parse_json(&text, path)
 }
+
 
 /// Fails with [`ModelError::Architecture`] when `config.json` names another `model_type`.
 pub fn check_model_type(path: &Path, found: Option<&str>, expected: &str) -> Result<()> {

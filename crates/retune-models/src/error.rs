@@ -76,6 +76,14 @@ pub enum ModelError {
         /// What is wrong.
         message: String,
     },
+    /// The requested compute device cannot be used.
+    #[error("--device {spec}: {message}")]
+    Device {
+        /// What was asked for.
+        spec: String,
+        /// Why it cannot be used.
+        message: String,
+    },
     /// An error inside candle while computing.
     #[error("tensor computation: {0}")]
     Candle(#[from] candle_core::Error),

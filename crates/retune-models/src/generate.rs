@@ -12,7 +12,7 @@
 //! `sum_logprobs / gen_len^length_penalty` (`gen_len` counts generated tokens, `</s>` included);
 //! the best `k` others continue; `early_stopping` decides when an input is done.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::path::Path;
 
@@ -289,7 +289,7 @@ fn step(
     Ok(logits
         .squeeze(1)?
         .to_dtype(DType::F32)?
-        .to_device(&Device::Cpu)?
+        .to_device(&crate::device::host())?
         .to_vec2::<f32>()?)
 }
 

@@ -6,20 +6,6 @@ use crate::error::{ModelError, Result};
 use hf_hub::{Repo, RepoType};
 use std::path::{Path, PathBuf};
 
-/// Files a checkpoint folder may hold; the weights and tokenizer files that exist are fetched.
-const OPTIONAL_FILES: &[&str] = &[
-    "model.safetensors",
-    "model.safetensors.index.json",
-    "pytorch_model.bin",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "vocab.txt",
-    "source.spm",
-    "target.spm",
-    "vocab.json",
-    "generation_config.json",
-];
 
 /// The hub cache folder, as `huggingface_hub` chooses it.
 pub fn cache_dir() -> PathBuf {
@@ -99,10 +85,10 @@ pub fn resolve(model: &str) -> Result<PathBuf> {
         id: model.into(),
         message: format!("downloading config.json: {e}"),
     })?;
-    for f in OPTIONAL_FILES {
+    for f in crate::checkpoint_files::optional_files() {
         // Absent files are normal (a checkpoint has one weights format); a sharded index pulls its shards.
         if let Ok(local) = r.get(f) {
-            if *f == "model.safetensors.index.json" {
+            if f == "model.safetensors.index.json" {
                 if let Ok(text) = std::fs::read_to_string(&local) {
                     if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
                         let mut shards: Vec<&str> = v["weight_map"]

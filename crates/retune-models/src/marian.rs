@@ -346,7 +346,7 @@ fn layer_skipped(p: f64, mode: Mode, device: &Device) -> CResult<bool> {
     }
     let r = Tensor::rand(0f32, 1f32, (), device)?
         .to_dtype(DType::F32)?
-        .to_device(&Device::Cpu)?
+        .to_device(&crate::device::host())?
         .to_scalar::<f32>()?;
     Ok((r as f64) < p)
 }

@@ -40,6 +40,8 @@ pub struct Params {
     /// When set, [`Params::get`] creates a missing parameter instead of failing (a model built
     /// from its config alone): LayerNorm weights 1, biases 0, others N(0, this std).
     pub init_missing: Option<f64>,
+    /// Names handed out by [`Params::get`] since [`Params::track_use`] (None: not tracking).
+    used: std::sync::Mutex<Option<HashSet<String>>>,
 }
 
 impl Params {
@@ -62,6 +64,7 @@ impl Params {
             frozen: HashSet::new(),
             lora_scaling: 1.0,
             init_missing: None,
+            used: Default::default(),
         })
     }
 
@@ -74,7 +77,52 @@ impl Params {
             frozen: HashSet::new(),
             lora_scaling: 1.0,
             init_missing: None,
+            used: Default::default(),
         }
+    }
+
+    /// Starts recording which parameters a model build asks for.
+    pub fn track_use(&self) {
+        if let Ok(mut u) = self.used.lock() {
+            *u = Some(HashSet::new());
+        }
+    }
+
+    /// Removes every parameter not asked for since [`Params::track_use`] and stops recording.
+    pub fn retain_used(&self) {
+        let used = self.used.lock().ok().and_then(|mut u| u.take());
+        if let Some(used) = used {
+            for name in self.names() {
+                if !used.contains(&name) {
+                    self.remove(&name);
+                }
+            }
+        }
+    }
+
+    /// Re-initializes every parameter as transformers' `_init_weights` does: LayerNorm weight 1,
+    /// biases 0, everything else N(0, std).
+    pub fn reinitialize(&self, std: f64) -> Result<()> {
+        for name in self.names() {
+            if let Some(var) = self.var(&name) {
+                var.set(&initial_value(&name, var.dims(), std, &self.device)?)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every parameter's current value (contiguous), by name.
+    pub fn tensors(&self) -> Result<std::collections::HashMap<String, Tensor>> {
+        let data = self
+            .varmap
+            .data()
+            .lock()
+            .map_err(|_| ModelError::Candle(candle_core::Error::Msg("poisoned varmap".into())))?;
+        let mut out = std::collections::HashMap::with_capacity(data.len());
+        for (name, var) in data.iter() {
+            out.insert(name.clone(), var.as_tensor().contiguous()?);
+        }
+        Ok(out)
     }
 
     /// Every parameter name, sorted.
@@ -116,15 +164,12 @@ impl Params {
     pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
         if let Some(std) = self.init_missing {
             if !self.contains(name) {
-                let lower = name.to_ascii_lowercase();
-                let t = if name.ends_with("bias") {
-                    Tensor::zeros(shape, DType::F32, &self.device)?
-                } else if lower.contains("layernorm") || lower.contains("layer_norm") {
-                    Tensor::ones(shape, DType::F32, &self.device)?
-                } else {
-                    seeded_normal(shape, std, &self.device)?
-                };
-                self.insert(name, &t)?;
+                self.insert(name, &initial_value(name, shape, std, &self.device)?)?;
+            }
+        }
+        if let Ok(mut u) = self.used.lock() {
+            if let Some(u) = u.as_mut() {
+                u.insert(name.to_string());
             }
         }
         let data = self
@@ -168,6 +213,19 @@ impl Params {
         };
         self.insert(name, &t)?;
         self.get(name, shape)
+    }
+}
+
+/// A new parameter's value as transformers' `_init_weights` sets it: biases 0, LayerNorm
+/// weights 1 (every family's norms are named `LayerNorm` or `*layer_norm`), others N(0, std).
+fn initial_value(name: &str, shape: &[usize], std: f64, device: &Device) -> CResult<Tensor> {
+    let lower = name.to_ascii_lowercase();
+    if name.ends_with("bias") {
+        Tensor::zeros(shape, DType::F32, device)
+    } else if lower.contains("layernorm") || lower.contains("layer_norm") {
+        Tensor::ones(shape, DType::F32, device)
+    } else {
+        seeded_normal(shape, std, device)
     }
 }
 

@@ -3,25 +3,13 @@
 //! written beside its destination and renamed into place, so a crash never leaves half a
 //! checkpoint.
 
-use crate::config::BertConfig;
+use crate::arch::{Head, ModelConfig};
+use crate::checkpoint_files::TOKENIZER_FILES;
 use crate::error::{ModelError, Result};
 use crate::nn::Params;
 use candle_core::Tensor;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-
-/// Tokenizer files copied from the source checkpoint when present.
-pub const TOKENIZER_FILES: &[&str] = &[
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "vocab.txt",
-    "source.spm",
-    "target.spm",
-    "vocab.json",
-    "target_vocab.json",
-    "generation_config.json",
-];
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ModelError + '_ {
     move |source| ModelError::Io {
@@ -30,8 +18,9 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ModelError + '_ {
     }
 }
 
-/// Writes `files` (name → bytes) and `tensors` into the folder `dest`, atomically: everything
-/// goes into a temporary sibling folder that then replaces `dest`.
+/// Writes `files` (relative path → bytes; `adapter/…` makes the sub-folder) and `tensors` into
+/// the folder `dest`, atomically: everything goes into a temporary sibling folder that then
+/// replaces `dest`. The one checkpoint writer.
 pub fn write_checkpoint_dir(
     dest: &Path,
     files: &[(&str, Vec<u8>)],
@@ -54,19 +43,14 @@ pub fn write_checkpoint_dir(
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
     for (f, bytes) in files {
         let p = tmp.join(f);
+        if let Some(dir) = p.parent() {
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+        }
         std::fs::write(&p, bytes).map_err(io(&p))?;
     }
     let weights = tmp.join("model.safetensors");
-    let mut meta = HashMap::new();
-    meta.insert("format".to_string(), "pt".to_string());
-    let ordered: BTreeMap<&String, &Tensor> = tensors.iter().collect();
-    let views: Vec<(&String, &Tensor)> = ordered.into_iter().collect();
-    safetensors::serialize_to_file(views.iter().map(|(k, t)| (k.as_str(), *t)), Some(meta), &weights).map_err(|e| {
-        ModelError::Weights {
-            path: weights.clone(),
-            message: e.to_string(),
-        }
-    })?;
+    let bytes = safetensors_bytes(tensors, &weights)?;
+    std::fs::write(&weights, bytes).map_err(io(&weights))?;
     if let Some(src) = copy_from {
         for f in TOKENIZER_FILES {
             let s = src.join(f);
@@ -88,20 +72,6 @@ pub fn write_checkpoint_dir(
     Ok(())
 }
 
-/// The model's parameters (every variable of its var map), contiguous, by name.
-fn tensors_of(params: &Params, rename: impl Fn(&str) -> String) -> Result<HashMap<String, Tensor>> {
-    let data = params
-        .varmap
-        .data()
-        .lock()
-        .map_err(|_| ModelError::Candle(candle_core::Error::Msg("poisoned varmap".into())))?;
-    let mut tensors = HashMap::with_capacity(data.len());
-    for (name, var) in data.iter() {
-        tensors.insert(rename(name), var.as_tensor().contiguous()?);
-    }
-    Ok(tensors)
-}
-
 /// Saves a Marian model as `MarianMTModel` (the transformers 5 layout that
 /// [`crate::marian::MarianMTModel::load`] leaves in the var map: one shared embedding when tied,
 /// `final_logits_bias` kept), with its tokenizer and generation config.
@@ -111,7 +81,7 @@ pub fn save_marian(
     config: &crate::marian::MarianConfig,
     tokenizer_dir: Option<&Path>,
 ) -> Result<()> {
-    let tensors = tensors_of(params, |n| n.to_string())?;
+    let tensors = params.tensors()?;
     let mut cfg = config.clone();
     cfg.architectures = Some(vec!["MarianMTModel".into()]);
     cfg.model_type = Some("marian".into());
@@ -122,38 +92,63 @@ pub fn save_marian(
     write_checkpoint_dir(dest, &[("config.json", json)], &tensors, tokenizer_dir)
 }
 
-/// Saves a BERT sequence classifier as `BertForSequenceClassification`: parameters of a bare
-/// encoder (no `bert.` prefix, e.g. a sentence-transformers checkpoint) are renamed under
-/// `bert.`; the config gets the architecture and the label maps.
-pub fn save_bert_classifier(
+/// `tensors` as a safetensors file's bytes, names sorted, with `{"format": "pt"}` metadata as
+/// `save_pretrained` writes it (`path` names the file in errors).
+pub fn safetensors_bytes(tensors: &HashMap<String, Tensor>, path: &Path) -> Result<Vec<u8>> {
+    let mut meta = HashMap::new();
+    meta.insert("format".to_string(), "pt".to_string());
+    let ordered: BTreeMap<&String, &Tensor> = tensors.iter().collect();
+    safetensors::serialize(ordered.into_iter().map(|(k, t)| (k.as_str(), t)), Some(meta)).map_err(|e| {
+        ModelError::Weights {
+            path: path.into(),
+            message: e.to_string(),
+        }
+    })
+}
+
+/// A LoRA adapter in PEFT's layout, written to `adapter/` of a saved checkpoint.
+pub struct Adapter {
+    /// Tensors under PEFT names (`base_model.model.{module}.lora_A.weight`).
+    pub tensors: HashMap<String, Tensor>,
+    /// Rank.
+    pub r: usize,
+    /// Scaling numerator (`alpha / r` multiplies the update).
+    pub alpha: f64,
+}
+
+/// Saves an encoder with its head as the family's `*For…` class (`config.json` from `config`
+/// with the head's class and labels), with the tokenizer files of `tokenizer_dir`; `tensors`
+/// carry canonical names (LoRA already merged). An adapter goes to `dest/adapter/` in PEFT's
+/// layout (`adapter_config.json`, `adapter_model.safetensors`), in the same atomic write.
+pub fn save_encoder(
     dest: &Path,
-    params: &Params,
-    config: &BertConfig,
-    labels: &[String],
+    config: &ModelConfig,
+    head: Head,
+    tensors: &HashMap<String, Tensor>,
+    adapter: Option<&Adapter>,
     tokenizer_dir: Option<&Path>,
 ) -> Result<()> {
-    let tensors = tensors_of(params, |name| {
-        if name.starts_with("bert.") || name.starts_with("classifier.") {
-            name.to_string()
-        } else {
-            format!("bert.{name}")
-        }
-    })?;
-    let mut cfg = config.clone();
-    cfg.architectures = Some(vec!["BertForSequenceClassification".into()]);
-    cfg.model_type = Some("bert".into());
-    cfg.id2label = Some(
-        labels
+    let mut files: Vec<(&str, Vec<u8>)> = vec![("config.json", config.to_json(head)?)];
+    if let Some(a) = adapter {
+        let arch = config.arch();
+        let modules_to_save: Vec<&str> = arch
+            .head_modules(head)
             .iter()
-            .enumerate()
-            .map(|(i, l)| (i.to_string(), l.clone()))
-            .collect(),
-    );
-    cfg.label2id = Some(labels.iter().enumerate().map(|(i, l)| (l.clone(), i as i64)).collect());
-    cfg.num_labels = None;
-    let json = serde_json::to_vec_pretty(&cfg).map_err(|e| ModelError::Config {
-        path: dest.join("config.json"),
-        message: e.to_string(),
-    })?;
-    write_checkpoint_dir(dest, &[("config.json", json)], &tensors, tokenizer_dir)
+            .filter(|m| arch.outside_encoder().iter().any(|o| m.starts_with(o)))
+            .copied()
+            .collect();
+        let cfg = serde_json::json!({
+            "peft_type": "LORA", "task_type": head.peft_task_type(), "r": a.r, "lora_alpha": a.alpha,
+            "lora_dropout": 0.0, "target_modules": arch.peft_target_modules(),
+            "modules_to_save": modules_to_save, "bias": "none",
+            "base_model_name_or_path": tokenizer_dir.map(|d| d.display().to_string()),
+        });
+        let path = dest.join("adapter/adapter_model.safetensors");
+        files.push(("adapter/adapter_model.safetensors", safetensors_bytes(&a.tensors, &path)?));
+        files.push((
+            "adapter/adapter_config.json",
+            serde_json::to_vec_pretty(&cfg).map_err(|e| crate::config::invalid(&path, e.to_string()))?,
+        ));
+    }
+    write_checkpoint_dir(dest, &files, tensors, tokenizer_dir)
 }

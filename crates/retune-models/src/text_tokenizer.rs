@@ -34,6 +34,7 @@ pub struct EncodedRow {
 pub struct TextTokenizer {
     inner: Tokenizer,
     pad_id: u32,
+    unk_id: Option<u32>,
     /// Longest sequence kept (longer inputs are truncated).
     pub max_length: usize,
 }
@@ -46,9 +47,30 @@ fn tok_err(path: &Path, e: impl std::fmt::Display) -> ModelError {
 }
 
 impl TextTokenizer {
-    /// Loads the tokenizer of the model folder `dir`; `max_length` caps sequence length
-    /// (normally the model's `max_position_embeddings`).
+    /// Loads the tokenizer of the model folder `dir`, configured by `config` (the longest input
+    /// the model takes, its padding and unknown tokens when the tokenizer files name none);
+    /// `max_length` caps sequence length further.
+    pub fn for_model(dir: &Path, config: &crate::arch::ModelConfig, max_length: usize) -> Result<TextTokenizer> {
+        let arch = config.arch();
+        Self::load_with(dir, max_length.min(arch.max_positions()), arch.special_tokens(), arch.pad_token_id())
+    }
+
+    /// Loads the tokenizer of the model folder `dir` with BERT's special tokens as fallbacks;
+    /// `max_length` caps sequence length.
     pub fn load(dir: &Path, max_length: usize) -> Result<TextTokenizer> {
+        let bert = crate::arch::SpecialTokens {
+            pad: "[PAD]",
+            unk: "[UNK]",
+        };
+        Self::load_with(dir, max_length, bert, 0)
+    }
+
+    fn load_with(
+        dir: &Path,
+        max_length: usize,
+        special: crate::arch::SpecialTokens,
+        pad_fallback: u32,
+    ) -> Result<TextTokenizer> {
         let cfg_path = dir.join("tokenizer_config.json");
         let cfg: serde_json::Value = match std::fs::read_to_string(&cfg_path) {
             Ok(t) => serde_json::from_str(&t).map_err(|e| tok_err(&cfg_path, e))?,
@@ -59,7 +81,7 @@ impl TextTokenizer {
         let mut inner = if json.exists() {
             Tokenizer::from_file(&json).map_err(|e| tok_err(&json, e))?
         } else if vocab.exists() {
-            Self::wordpiece(&vocab, &cfg)?
+            Self::wordpiece(&vocab, &cfg, special.unk)?
         } else {
             return Err(ModelError::Tokenizer {
                 path: dir.into(),
@@ -79,16 +101,25 @@ impl TextTokenizer {
             }))
             .map_err(|e| tok_err(dir, e))?;
         inner.with_padding(None);
-        let pad_token = cfg.get("pad_token").and_then(|v| v.as_str()).unwrap_or("[PAD]");
-        let pad_id = inner.token_to_id(pad_token).unwrap_or(0);
+        // tokenizer_config.json names special tokens as strings or as {"content": ...} objects.
+        let named = |key: &str| {
+            cfg.get(key)
+                .and_then(|v| v.as_str().or_else(|| v.get("content").and_then(|c| c.as_str())))
+                .and_then(|t| inner.token_to_id(t))
+        };
+        let pad_id = named("pad_token")
+            .or_else(|| inner.token_to_id(special.pad))
+            .unwrap_or(pad_fallback);
+        let unk_id = named("unk_token").or_else(|| inner.token_to_id(special.unk));
         Ok(TextTokenizer {
             inner,
             pad_id,
+            unk_id,
             max_length,
         })
     }
 
-    fn wordpiece(vocab: &Path, cfg: &serde_json::Value) -> Result<Tokenizer> {
+    fn wordpiece(vocab: &Path, cfg: &serde_json::Value, unk: &str) -> Result<Tokenizer> {
         let lower = cfg.get("do_lower_case").and_then(|v| v.as_bool()).unwrap_or(true);
         let strip_accents = cfg.get("strip_accents").and_then(|v| v.as_bool());
         let chinese = cfg
@@ -96,7 +127,7 @@ impl TextTokenizer {
             .and_then(|v| v.as_bool())
             .unwrap_or(true);
         let wp = WordPiece::from_file(&vocab.to_string_lossy())
-            .unk_token("[UNK]".into())
+            .unk_token(unk.into())
             .build()
             .map_err(|e| tok_err(vocab, e))?;
         let mut t = Tokenizer::new(wp);
@@ -157,6 +188,7 @@ impl TextTokenizer {
         Ok(TextTokenizer {
             inner,
             pad_id: self.pad_id,
+            unk_id: self.unk_id,
             max_length: usize::MAX,
         })
     }
@@ -185,6 +217,16 @@ impl TextTokenizer {
     pub fn encode_batch(&self, texts: &[&str], pairs: Option<&[&str]>) -> Result<EncodedBatch> {
         let rows = self.encode_rows(texts, pairs)?;
         Ok(self.pad(&rows.iter().collect::<Vec<_>>()))
+    }
+
+    /// The unknown token's id, if the vocabulary has one.
+    pub fn unk_id(&self) -> Option<u32> {
+        self.unk_id
+    }
+
+    /// The padding token's id.
+    pub fn pad_id(&self) -> u32 {
+        self.pad_id
     }
 
     /// The underlying `tokenizers` tokenizer.

@@ -1,11 +1,10 @@
 //! Saving and reloading checkpoints, and clear errors for broken ones.
 
 use candle_core::Device;
-use retune_models::bert::{batch_tensor, BertForSequenceClassification, BertInput};
+use retune_models::arch::{batch_tensor, EncoderInput, Head, ModelConfig};
 use retune_models::classifier::SequenceClassifier;
-use retune_models::config::BertConfig;
 use retune_models::nn::{Mode, Params};
-use retune_models::save::save_bert_classifier;
+use retune_models::save::save_encoder;
 use retune_models::weights::Checkpoint;
 use retune_models::ModelError;
 use serde_json::Value;
@@ -32,10 +31,11 @@ fn copy_dir(from: &Path, to: &Path) {
 fn saved_classifier_reloads_with_the_same_logits() {
     let src = fixture("bert-tiny-b"); // pytorch_model.bin + vocab.txt: saved as safetensors
     let dev = Device::Cpu;
-    let cfg = BertConfig::from_file(&src.join("config.json")).unwrap();
-    let params = Params::from_checkpoint(Checkpoint::load(&src, &dev).unwrap(), &dev).unwrap();
+    let cfg = ModelConfig::from_dir(&src).unwrap();
+    let params = cfg.load_params(&src, &dev).unwrap();
+    let tensors = params.tensors().unwrap();
     let out = tmp("saved");
-    save_bert_classifier(&out, &params, &cfg, &cfg.labels(), Some(&src)).unwrap();
+    save_encoder(&out, &cfg, Head::SequenceClassification, &tensors, None, Some(&src)).unwrap();
     for f in ["config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json"] {
         assert!(out.join(f).exists(), "{f} missing");
     }
@@ -44,7 +44,7 @@ fn saved_classifier_reloads_with_the_same_logits() {
     let expected: Value = serde_json::from_str(&std::fs::read_to_string(src.join("expected.json")).unwrap()).unwrap();
     let case = &expected["cases"][1];
     let ids = |k: &str| -> Vec<Vec<u32>> { serde_json::from_value(case[k].clone()).unwrap() };
-    let input = BertInput {
+    let input = EncoderInput {
         input_ids: batch_tensor(&ids("input_ids"), &dev).unwrap(),
         token_type_ids: batch_tensor(&ids("token_type_ids"), &dev).unwrap(),
         attention_mask: batch_tensor(&ids("attention_mask"), &dev).unwrap(),
@@ -52,7 +52,7 @@ fn saved_classifier_reloads_with_the_same_logits() {
     let reloaded = SequenceClassifier::load(&out, &dev).unwrap();
     let got: Vec<f32> = reloaded
         .model
-        .forward(&input, Mode::Eval)
+        .logits(&input, Mode::Eval)
         .unwrap()
         .flatten_all()
         .unwrap()
@@ -68,7 +68,7 @@ fn saved_classifier_reloads_with_the_same_logits() {
         assert!((g - w).abs() < 1e-4, "{got:?} vs {want:?}");
     }
     // Saving over an existing checkpoint replaces it whole.
-    save_bert_classifier(&out, &params, &cfg, &cfg.labels(), Some(&src)).unwrap();
+    save_encoder(&out, &cfg, Head::SequenceClassification, &tensors, None, Some(&src)).unwrap();
     let leftovers: Vec<_> = std::fs::read_dir(out.parent().unwrap())
         .unwrap()
         .filter_map(|e| e.ok())
@@ -79,10 +79,8 @@ fn saved_classifier_reloads_with_the_same_logits() {
 
 fn load_err(dir: &Path) -> String {
     let dev = Device::Cpu;
-    let r = BertConfig::from_file(&dir.join("config.json")).and_then(|cfg| {
-        let p = Params::from_checkpoint(Checkpoint::load(dir, &dev)?, &dev)?;
-        BertForSequenceClassification::load(&p, &cfg).map(|_| ())
-    });
+    let r = ModelConfig::from_dir(dir)
+        .and_then(|cfg| cfg.load_model(dir, Head::SequenceClassification, &dev).map(|_| ()));
     match r {
         Err(e) => e.to_string(),
         Ok(()) => panic!("{} loaded but should not", dir.display()),
@@ -95,9 +93,17 @@ fn broken_checkpoints_give_clear_errors() {
 
     let d = tmp("badcfg");
     copy_dir(&src, &d);
-    std::fs::write(d.join("config.json"), r#"{"hidden_size": "thirty-two"}"#).unwrap();
+    std::fs::write(d.join("config.json"), r#"{"model_type": "bert", "hidden_size": "thirty-two"}"#).unwrap();
     let e = load_err(&d);
     assert!(e.contains("config.json") && e.contains("hidden_size"), "{e}");
+
+    // No model_type and no known class: the file and every supported type are named.
+    std::fs::write(d.join("config.json"), r#"{"hidden_size": 32}"#).unwrap();
+    let e = load_err(&d);
+    assert!(
+        e.contains("config.json") && e.contains("no model_type") && e.contains("bert, distilbert, roberta, xlm-roberta"),
+        "{e}"
+    );
 
     let d = tmp("heads");
     copy_dir(&src, &d);
@@ -114,7 +120,10 @@ fn broken_checkpoints_give_clear_errors() {
     cfg2["model_type"] = "gpt2".into();
     std::fs::write(d.join("config.json"), cfg2.to_string()).unwrap();
     let e = load_err(&d);
-    assert!(e.contains("unsupported architecture") && e.contains("gpt2"), "{e}");
+    assert!(
+        e.contains("unsupported architecture") && e.contains("gpt2") && e.contains("distilbert, roberta, xlm-roberta"),
+        "{e}"
+    );
 
     let d = tmp("truncated");
     copy_dir(&src, &d);

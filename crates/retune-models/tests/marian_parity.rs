@@ -4,7 +4,7 @@
 //! head dim 10) checkpoint. Expected values come from `scripts/fixtures/make_model_fixtures.py`.
 
 use candle_core::{DType, Device, Tensor};
-use retune_models::bert::batch_tensor;
+use retune_models::arch::batch_tensor;
 use retune_models::generate::{generate, translate, EarlyStopping, GenerationConfig};
 use retune_models::marian::{seq2seq_loss, shift_tokens_right, KvCache, MarianConfig, MarianMTModel, BUFFERS};
 use retune_models::nn::{Mode, Params};

@@ -4,8 +4,7 @@
 //! `cargo run --release -p retune-train --example bench_train_step -- models/all-MiniLM-L6-v2 [steps] [warmup]`
 //! (threads: `RAYON_NUM_THREADS`). Prints one JSON line.
 
-use candle_core::Device;
-use retune_models::bert::{batch_tensor, BertInput};
+use retune_models::arch::{batch_tensor, EncoderInput};
 use retune_models::nn::{self, Mode};
 use retune_train::classify::prepare_classifier;
 use retune_train::loss::cross_entropy_sum;
@@ -20,7 +19,7 @@ fn main() {
     let warmup: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(3);
     retune_train::alloc::tune_allocator();
     nn::set_seed(0);
-    let dev = Device::Cpu;
+    let dev = retune_models::device::select(&std::env::var("RETUNE_DEVICE").unwrap_or_else(|_| "cpu".into())).expect("device");
     let st = prepare_classifier(&model, &["0".into(), "1".into()], &Strategy::Full, 128, &dev).expect("model");
     let vars: Vec<_> = st
         .trainable
@@ -29,7 +28,7 @@ fn main() {
         .collect();
     let mut opt = AdamW::new(vars, AdamWConfig::default());
     let (b, l) = (32usize, 64usize);
-    let vocab = st.config.vocab_size as u64;
+    let vocab = st.config.arch().vocab_size() as u64;
     let mut rng = retune_train::batching::SplitMix(0);
     let ids: Vec<Vec<u32>> = (0..b)
         .map(|_| {
@@ -43,7 +42,7 @@ fn main() {
         .collect();
     let zeros = vec![vec![0u32; l]; b];
     let ones = vec![vec![1u32; l]; b];
-    let input = BertInput {
+    let input = EncoderInput {
         input_ids: batch_tensor(&ids, &dev).unwrap(),
         token_type_ids: batch_tensor(&zeros, &dev).unwrap(),
         attention_mask: batch_tensor(&ones, &dev).unwrap(),
@@ -53,7 +52,7 @@ fn main() {
     let (mut tf, mut tb, mut to) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..steps + warmup {
         let t0 = Instant::now();
-        let logits = st.model.forward(&input, Mode::Train).unwrap();
+        let logits = st.model.logits(&input, Mode::Train).unwrap();
         let (loss, n) = cross_entropy_sum(&logits, &targets, 0.0).unwrap();
         let _ = loss.to_scalar::<f32>().unwrap();
         let t1 = Instant::now();

@@ -1,12 +1,11 @@
-//! Fine-tuning a BERT-family sequence classifier: the training loop.
+//! Fine-tuning a sequence classifier of any supported encoder family: the training loop.
 
 use candle_core::{Device, Tensor};
 use retune_metrics::classify::ClassificationReport;
-use retune_models::bert::{batch_tensor, BertForSequenceClassification, BertInput};
-use retune_models::config::BertConfig;
+use retune_models::arch::{EncoderInput, EncoderModel, Head, ModelConfig};
 use retune_models::nn::{self, Mode, Params};
+use retune_models::save::Adapter;
 use retune_models::text_tokenizer::{EncodedRow, TextTokenizer};
-use retune_models::weights::Checkpoint;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -136,6 +135,8 @@ pub struct RunSummary {
     pub also_eval_before: Vec<EvalResult>,
     /// The same splits evaluated with the best model.
     pub also_eval_after: Vec<EvalResult>,
+    /// What the strategy decided that a person should hear about.
+    pub notes: Vec<String>,
 }
 
 /// A classifier being trained: parameters, model, tokenizer.
@@ -143,21 +144,25 @@ pub struct ClassifierState {
     /// Parameters (trainable and frozen).
     pub params: Params,
     /// The model built on them.
-    pub model: BertForSequenceClassification,
+    pub model: Box<dyn EncoderModel>,
     /// Configuration with the run's labels.
-    pub config: BertConfig,
+    pub config: ModelConfig,
+    /// The head trained.
+    pub head: Head,
     /// Tokenizer.
     pub tokenizer: TextTokenizer,
     /// Names of the trainable parameters.
     pub trainable: Vec<String>,
+    /// What the strategy decided that a person should hear about (frozen embeddings, ...).
+    pub notes: Vec<String>,
     /// Folder the model came from (tokenizer files are copied from it).
     pub source: PathBuf,
     /// Device.
     pub device: Device,
 }
 
-/// Reads a model folder and prepares it for `strategy` with a head for `labels`. A head whose
-/// labels differ is resized: rows of labels it knows are kept, new labels get new rows.
+/// Reads a model folder and prepares it for `strategy` with a sequence-classification head for
+/// `labels` (see [`prepare_model`]).
 pub fn prepare_classifier(
     model_dir: &Path,
     labels: &[String],
@@ -165,67 +170,97 @@ pub fn prepare_classifier(
     max_length: usize,
     device: &Device,
 ) -> Result<ClassifierState> {
-    let mut config = BertConfig::from_file(&model_dir.join("config.json"))?;
-    let mut params = Params::from_checkpoint(Checkpoint::load(model_dir, device)?, device)?;
-    let h = config.hidden_size;
-    let k = labels.len();
-    let std = config.initializer_range;
-    // Resize or create the head.
-    if let Some(w) = params.var("classifier.weight") {
-        let old = config.labels();
-        if old != labels {
-            let w_old = w.as_tensor().clone();
-            let b_old = params
-                .var("classifier.bias")
-                .map(|b| b.as_tensor().clone())
-                .unwrap_or(Tensor::zeros(w_old.dim(0)?, candle_core::DType::F32, device)?);
-            let w_new = nn::seeded_normal(&[k, h], std, device)?;
-            let mut rows = Vec::with_capacity(k);
-            let mut biases = Vec::with_capacity(k);
-            for (i, l) in labels.iter().enumerate() {
-                match old
-                    .iter()
-                    .position(|o| o == l)
-                    .filter(|&j| j < w_old.dim(0).unwrap_or(0))
-                {
-                    Some(j) => {
-                        rows.push(w_old.narrow(0, j, 1)?);
-                        biases.push(b_old.narrow(0, j, 1)?);
-                    }
-                    None => {
-                        rows.push(w_new.narrow(0, i, 1)?);
-                        biases.push(Tensor::zeros(1, candle_core::DType::F32, device)?);
-                    }
-                }
-            }
-            params.insert("classifier.weight", &Tensor::cat(&rows, 0)?)?;
-            params.insert("classifier.bias", &Tensor::cat(&biases, 0)?)?;
-        }
+    prepare_model(model_dir, Head::SequenceClassification, labels, strategy, max_length, device)
+}
+
+/// Reads a model folder of any supported family (or only its `config.json`, for `scratch`) and
+/// prepares it for `strategy` with `head` for `labels`. A head whose labels differ is resized:
+/// rows of labels it knows are kept, new labels get new rows. Parameters the model does not use
+/// are dropped, as `from_pretrained` ignores them.
+pub fn prepare_model(
+    model_dir: &Path,
+    head: Head,
+    labels: &[String],
+    strategy: &Strategy,
+    max_length: usize,
+    device: &Device,
+) -> Result<ClassifierState> {
+    let mut config = ModelConfig::from_dir(model_dir)?;
+    let std = config.arch().initializer_range();
+    let mut params = if retune_models::checkpoint_files::has_weights(model_dir) {
+        config.load_params(model_dir, device)?
+    } else if *strategy == Strategy::Scratch {
+        let mut p = Params::empty(device);
+        p.source = config.path.clone();
+        p.init_missing = Some(std);
+        p
+    } else {
+        return Err(TrainError::Invalid(format!(
+            "{}: no weights (model.safetensors or pytorch_model.bin); only --strategy scratch builds a model from config.json alone",
+            model_dir.display()
+        )));
+    };
+    if let Some(out) = config.arch().output_projection(head) {
+        resize_output(&params, out, &config.labels.labels(), labels, std)?;
     }
-    params.get_or_init("classifier.weight", &[k, h], std)?;
-    params.get_or_init("classifier.bias", &[k], 0.0)?;
-    config.id2label = Some(
-        labels
-            .iter()
-            .enumerate()
-            .map(|(i, l)| (i.to_string(), l.clone()))
-            .collect(),
-    );
-    config.label2id = Some(labels.iter().enumerate().map(|(i, l)| (l.clone(), i as i64)).collect());
-    config.num_labels = None;
-    config.problem_type = Some("single_label_classification".into());
-    let trainable = strategy::apply(strategy, &mut params, config.num_hidden_layers, std)?;
-    let model = BertForSequenceClassification::load(&params, &config)?;
-    let tokenizer = TextTokenizer::load(model_dir, max_length.min(config.max_position_embeddings))?;
+    config.labels.set_labels(labels);
+    config.labels.problem_type = Some("single_label_classification".into());
+    // Build once to create missing head parameters and to learn which parameters are used.
+    params.track_use();
+    config.build(&params, head)?;
+    params.retain_used();
+    params.init_missing = None;
+    let applied = strategy::apply(strategy, &mut params, config.arch(), head, std)?;
+    let model = config.build(&params, head)?;
+    let tokenizer = TextTokenizer::for_model(model_dir, &config, max_length)?;
     Ok(ClassifierState {
         params,
         model,
         config,
+        head,
         tokenizer,
-        trainable,
+        trainable: applied.trainable,
+        notes: applied.notes,
         source: model_dir.to_path_buf(),
         device: device.clone(),
     })
+}
+
+/// Re-orders the rows of the output projection `out` (`{out}.weight`, `{out}.bias`) from the
+/// checkpoint's labels `old` to `new`: known labels keep their rows, new ones get N(0, std)
+/// rows and zero biases. No-op when the labels agree or the checkpoint has no such head.
+fn resize_output(params: &Params, out: &str, old: &[String], new: &[String], std: f64) -> Result<()> {
+    let Some(w) = params.var(&format!("{out}.weight")) else {
+        return Ok(());
+    };
+    if old == new {
+        return Ok(());
+    }
+    let device = &params.device;
+    let w_old = w.as_tensor().clone();
+    let (rows_old, h) = w_old.dims2()?;
+    let b_old = params
+        .var(&format!("{out}.bias"))
+        .map(|b| b.as_tensor().clone())
+        .unwrap_or(Tensor::zeros(rows_old, candle_core::DType::F32, device)?);
+    let w_new = nn::seeded_normal(&[new.len(), h], std, device)?;
+    let mut rows = Vec::with_capacity(new.len());
+    let mut biases = Vec::with_capacity(new.len());
+    for (i, l) in new.iter().enumerate() {
+        match old.iter().position(|o| o == l).filter(|&j| j < rows_old) {
+            Some(j) => {
+                rows.push(w_old.narrow(0, j, 1)?);
+                biases.push(b_old.narrow(0, j, 1)?);
+            }
+            None => {
+                rows.push(w_new.narrow(0, i, 1)?);
+                biases.push(Tensor::zeros(1, candle_core::DType::F32, device)?);
+            }
+        }
+    }
+    params.insert(&format!("{out}.weight"), &Tensor::cat(&rows, 0)?)?;
+    params.insert(&format!("{out}.bias"), &Tensor::cat(&biases, 0)?)?;
+    Ok(())
 }
 
 fn encode(tok: &TextTokenizer, data: &LabeledTexts) -> Result<Vec<EncodedRow>> {
@@ -234,13 +269,8 @@ fn encode(tok: &TextTokenizer, data: &LabeledTexts) -> Result<Vec<EncodedRow>> {
     Ok(tok.encode_rows(&texts, pairs.as_deref())?)
 }
 
-fn input_of(tok: &TextTokenizer, rows: &[&EncodedRow], device: &Device) -> Result<BertInput> {
-    let enc = tok.pad(rows);
-    Ok(BertInput {
-        input_ids: batch_tensor(&enc.input_ids, device)?,
-        token_type_ids: batch_tensor(&enc.token_type_ids, device)?,
-        attention_mask: batch_tensor(&enc.attention_mask, device)?,
-    })
+fn input_of(tok: &TextTokenizer, rows: &[&EncodedRow], device: &Device) -> Result<EncoderInput> {
+    Ok(EncoderInput::from_batch(&tok.pad(rows), device)?)
 }
 
 /// Evaluates the classifier on encoded rows, streaming: only the confusion matrix and one
@@ -253,7 +283,7 @@ pub fn evaluate(
     split: &str,
     step: usize,
 ) -> Result<EvalResult> {
-    let k = state.config.label_count();
+    let k = state.config.labels.label_count();
     let mut confusion = vec![vec![0u64; k]; k];
     let mut predictions = vec![0u32; rows.len()];
     let mut loss_sum = 0.0;
@@ -261,7 +291,7 @@ pub fn evaluate(
     for batch in eval_batches(&lengths, batch_size) {
         let refs: Vec<&EncodedRow> = batch.iter().map(|&i| &rows[i]).collect();
         let input = input_of(&state.tokenizer, &refs, &state.device)?;
-        let logits = state.model.forward(&input, Mode::Eval)?;
+        let logits = state.model.logits(&input, Mode::Eval)?;
         let targets: Vec<i64> = batch.iter().map(|&i| labels[i] as i64).collect();
         let (loss, _) = cross_entropy_sum(&logits, &targets, 0.0)?;
         loss_sum += loss.to_scalar::<f32>()? as f64;
@@ -271,7 +301,7 @@ pub fn evaluate(
             confusion[labels[i] as usize][pred[j] as usize] += 1;
         }
     }
-    let names = state.config.labels();
+    let names = state.config.labels.labels();
     let report = ClassificationReport::from_confusion(names, confusion.clone());
     Ok(EvalResult {
         split: split.into(),
@@ -285,53 +315,32 @@ pub fn evaluate(
     })
 }
 
-/// The checkpoint tensors of the classifier under Hugging Face names (`bert.` prefix for a bare
-/// encoder), LoRA merged, plus the adapter tensors.
-fn export_tensors(params: &Params) -> Result<(HashMap<String, Tensor>, Vec<(String, Tensor)>)> {
-    let (plain, adapters) = merged_tensors(params)?;
-    let bare = !plain.iter().any(|(n, _)| n.starts_with("bert."));
-    let tensors = plain
-        .into_iter()
-        .map(|(n, t)| {
-            let n = if bare && !n.starts_with("classifier.") {
-                format!("bert.{n}")
-            } else {
-                n
-            };
-            (n, t)
-        })
-        .collect();
-    Ok((tensors, adapters))
-}
-
-/// Saves the classifier as a Hugging Face `BertForSequenceClassification` checkpoint in `dest`
+/// Saves the classifier as a Hugging Face checkpoint of its family's class for its head
+/// (`BertForSequenceClassification`, `DistilBertForTokenClassification`, ...) in `dest`
 /// (atomically), with the tokenizer files of the source model; LoRA updates are merged, and the
 /// adapter is also written to `dest/adapter/` in PEFT's layout.
 pub fn save_classifier(state: &ClassifierState, dest: &Path) -> Result<()> {
-    let (tensors, adapters) = export_tensors(&state.params)?;
-    let mut cfg = state.config.clone();
-    cfg.architectures = Some(vec!["BertForSequenceClassification".into()]);
-    cfg.model_type = Some("bert".into());
-    let json = serde_json::to_vec_pretty(&cfg).map_err(|e| TrainError::Invalid(e.to_string()))?;
-    retune_models::save::write_checkpoint_dir(dest, &[("config.json", json)], &tensors, Some(&state.source))?;
-    if !adapters.is_empty() {
-        let adir = dest.join("adapter");
-        std::fs::create_dir_all(&adir).map_err(io(&adir))?;
-        let map: HashMap<String, Tensor> = adapters.into_iter().collect();
-        candle_core::safetensors::save(&map, adir.join("adapter_model.safetensors"))?;
-        let r = map
-            .values()
-            .next()
-            .map(|t| t.dim(0).unwrap_or(0).min(t.dim(1).unwrap_or(0)))
+    let (plain, adapters) = merged_tensors(&state.params)?;
+    let tensors: HashMap<String, Tensor> = plain.into_iter().collect();
+    let adapter = (!adapters.is_empty()).then(|| {
+        let r = adapters
+            .first()
+            .map(|(_, t)| t.dim(0).unwrap_or(0).min(t.dim(1).unwrap_or(0)))
             .unwrap_or(0);
-        let cfg = serde_json::json!({
-            "peft_type": "LORA", "task_type": "SEQ_CLS", "r": r,
-            "lora_alpha": state.params.lora_scaling * r as f64, "lora_dropout": 0.0,
-            "target_modules": ["query", "value"], "modules_to_save": ["classifier"], "bias": "none",
-        });
-        let p = adir.join("adapter_config.json");
-        std::fs::write(&p, serde_json::to_vec_pretty(&cfg).unwrap_or_default()).map_err(io(&p))?;
-    }
+        Adapter {
+            tensors: adapters.into_iter().collect(),
+            r,
+            alpha: state.params.lora_scaling * r as f64,
+        }
+    });
+    retune_models::save::save_encoder(
+        dest,
+        &state.config,
+        state.head,
+        &tensors,
+        adapter.as_ref(),
+        Some(&state.source),
+    )?;
     Ok(())
 }
 
@@ -381,7 +390,7 @@ impl TrainTask for ClassifyTask<'_> {
         let refs: Vec<&EncodedRow> = rows.iter().map(|&i| &self.train_rows[i]).collect();
         let input = input_of(&self.state.tokenizer, &refs, &self.state.device)?;
         let targets: Vec<i64> = rows.iter().map(|&i| self.train_labels[i] as i64).collect();
-        let logits = self.state.model.forward(&input, Mode::Train)?;
+        let logits = self.state.model.logits(&input, Mode::Train)?;
         Ok(cross_entropy_sum(&logits, &targets, self.config.label_smoothing)?)
     }
     fn evaluate(&self, step: usize) -> Result<(f64, serde_json::Value)> {
@@ -477,6 +486,7 @@ pub fn train_classifier(job: ClassifyJob, on_event: impl FnMut(&LoopEvent)) -> R
         evals,
         also_eval_before: also_before,
         also_eval_after: also_after,
+        notes: state.notes.clone(),
     };
     if let Some(out) = &job.out {
         let p = out.join("summary.json");
@@ -540,7 +550,8 @@ pub struct ProbeRun {
 pub fn features_of(state: &ClassifierState, data: &LabeledTexts, batch_size: usize) -> Result<crate::probe::Features> {
     let rows = encode(&state.tokenizer, data)?;
     crate::probe::extract_features(
-        &state.model.bert,
+        state.model.as_ref(),
+        state.config.arch().hidden_size(),
         &state.tokenizer,
         &rows,
         batch_size,

@@ -270,7 +270,7 @@ impl AdamW {
     /// The optimizer state as tensors `exp_avg.{name}` and `exp_avg_sq.{name}` (for checkpoints).
     pub fn state_tensors(&self) -> Result<HashMap<String, Tensor>> {
         let mut out = HashMap::new();
-        let dev = candle_core::Device::Cpu;
+        let dev = retune_models::device::host();
         for s in &self.slots {
             let shape = s.var.shape().clone();
             out.insert(

@@ -4,7 +4,8 @@
 
 use candle_core::Device;
 use rayon::prelude::*;
-use retune_models::bert::{batch_tensor, mean_pool, BertInput, BertModel};
+use retune_models::arch::{EncoderInput, EncoderModel};
+use retune_models::layers::mean_pool;
 use retune_models::nn::Mode;
 use retune_models::text_tokenizer::{EncodedRow, TextTokenizer};
 
@@ -45,26 +46,21 @@ impl Features {
 /// Mean-pooled last hidden states of every row, computed in length-sorted batches in inference
 /// mode. `progress` gets the rows done.
 pub fn extract_features(
-    encoder: &BertModel,
+    encoder: &dyn EncoderModel,
+    d: usize,
     tokenizer: &TextTokenizer,
     rows: &[EncodedRow],
     batch_size: usize,
     device: &Device,
     mut progress: impl FnMut(usize),
 ) -> Result<Features> {
-    let d = encoder.config.hidden_size;
     let mut x = vec![0f32; rows.len() * d];
     let lengths: Vec<usize> = rows.iter().map(|r| r.ids.len()).collect();
     let mut done = 0;
     for batch in eval_batches(&lengths, batch_size) {
         let refs: Vec<&EncodedRow> = batch.iter().map(|&i| &rows[i]).collect();
-        let enc = tokenizer.pad(&refs);
-        let input = BertInput {
-            input_ids: batch_tensor(&enc.input_ids, device)?,
-            token_type_ids: batch_tensor(&enc.token_type_ids, device)?,
-            attention_mask: batch_tensor(&enc.attention_mask, device)?,
-        };
-        let hidden = encoder.forward(&input, Mode::Eval)?;
+        let input = EncoderInput::from_batch(&tokenizer.pad(&refs), device)?;
+        let hidden = encoder.hidden(&input, Mode::Eval)?;
         let pooled = mean_pool(&hidden, &input.attention_mask)?.to_vec2::<f32>()?;
         for (j, &i) in batch.iter().enumerate() {
             x[i * d..(i + 1) * d].copy_from_slice(&pooled[j]);

@@ -166,7 +166,7 @@ pub fn load_checkpoint(path: &Path) -> Result<Resumed> {
         path: sp.clone(),
         message: e.to_string(),
     })?;
-    let dev = candle_core::Device::Cpu;
+    let dev = retune_models::device::host();
     let load = |f: &str| -> Result<HashMap<String, Tensor>> {
         let p = dir.join(f);
         candle_core::safetensors::load(&p, &dev).map_err(|e| TrainError::Checkpoint {

@@ -1,7 +1,8 @@
 //! Training strategies, from cheapest to dearest: which parameters learn, and how.
 
 use candle_core::{DType, Tensor};
-use retune_models::nn::{seeded_normal, seeded_uniform, Params};
+use retune_models::arch::{Architecture, Head};
+use retune_models::nn::{seeded_uniform, Params};
 
 use crate::error::{Result, TrainError};
 
@@ -11,15 +12,16 @@ use crate::error::{Result, TrainError};
 pub enum Strategy {
     /// Frozen encoder, logistic regression on pooled features (no back-propagation).
     Probe,
-    /// Only the classification head learns: the pooler and the classifier (the encoder is frozen).
+    /// Only the head learns (BERT: pooler + classifier; DistilBERT: pre-classifier + classifier;
+    /// RoBERTa: the classification head); the encoder is frozen.
     Head,
     /// The top `layers` encoder layers, the pooler and the head learn.
     Top {
         /// How many of the last layers.
         layers: usize,
     },
-    /// Low-rank adapters on the attention query/value projections (plus the pooler and the
-    /// classifier); merged into the weights on save.
+    /// Low-rank adapters on the attention query/value projections (plus the head); merged into
+    /// the weights on save.
     Lora {
         /// Rank. Default 8.
         r: usize,
@@ -97,50 +99,36 @@ impl Strategy {
     }
 }
 
-/// Names of the encoder layers' attention projections that LoRA adapts (PEFT's default for BERT:
-/// `query` and `value`).
-fn lora_targets(names: &[String]) -> Vec<String> {
-    names
-        .iter()
-        .filter_map(|n| n.strip_suffix(".weight"))
-        .filter(|n| n.ends_with("attention.self.query") || n.ends_with("attention.self.value"))
-        .map(|n| n.to_string())
-        .collect()
+/// Vocabularies at least this large (XLM-R's 250,002 rows) keep their word embeddings frozen
+/// under `full`: the table would be most of the model's values, its AdamW moments twice that
+/// again, and a fine-tune updates only the rows its data uses. `scratch` trains them.
+pub const LARGE_VOCABULARY: usize = 100_000;
+
+/// What [`apply`] decided.
+#[derive(Clone, Debug, Default)]
+pub struct Applied {
+    /// Names of the parameters that learn.
+    pub trainable: Vec<String>,
+    /// Decisions a person should hear about (e.g. frozen embeddings), one line each.
+    pub notes: Vec<String>,
 }
 
-/// Re-initializes every parameter as transformers' `_init_weights` does: LayerNorm weight 1 and
-/// bias 0, other biases 0, everything else N(0, std).
-pub fn reinitialize(params: &Params, std: f64) -> Result<()> {
-    for name in params.names() {
-        let var = params.var(&name).expect("listed");
-        let shape = var.dims().to_vec();
-        let lower = name.to_ascii_lowercase();
-        let is_norm = lower.contains("layernorm") || lower.contains("layer_norm");
-        let t = if name.ends_with("bias") {
-            Tensor::zeros(shape.as_slice(), DType::F32, &params.device)?
-        } else if is_norm && name.ends_with("weight") {
-            Tensor::ones(shape.as_slice(), DType::F32, &params.device)?
-        } else {
-            seeded_normal(&shape, std, &params.device)?
-        };
-        var.set(&t)?;
-    }
-    Ok(())
-}
-
-/// Prepares `params` for `strategy` and returns the names of the parameters that learn (the
-/// others are marked frozen). Call before building the model. `layers` is the encoder depth,
-/// `head` the prefix of the new head's parameters (`classifier`).
-pub fn apply(strategy: &Strategy, params: &mut Params, layers: usize, init_std: f64) -> Result<Vec<String>> {
+/// Prepares `params` for `strategy`: marks every parameter that does not learn as frozen and
+/// returns the ones that do. Call before building the model. `arch` answers which parameters
+/// form the head, which layer each belongs to and which projections LoRA adapts.
+pub fn apply(
+    strategy: &Strategy,
+    params: &mut Params,
+    arch: &dyn Architecture,
+    head: Head,
+    init_std: f64,
+) -> Result<Applied> {
     let names = params.names();
-    let is_head = |n: &str| n.starts_with("classifier.");
-    let trainable: Vec<String> = match strategy {
+    let layers = arch.num_layers();
+    let is_head = |n: &str| arch.is_head_param(n, head);
+    let mut trainable: Vec<String> = match strategy {
         Strategy::Probe => Vec::new(),
-        Strategy::Head => names
-            .iter()
-            .filter(|n| is_head(n) || n.contains("pooler."))
-            .cloned()
-            .collect(),
+        Strategy::Head => names.iter().filter(|n| is_head(n)).cloned().collect(),
         Strategy::Top { layers: k } => {
             if *k > layers {
                 return Err(TrainError::Invalid(format!(
@@ -150,25 +138,20 @@ pub fn apply(strategy: &Strategy, params: &mut Params, layers: usize, init_std: 
             let first = layers - k;
             names
                 .iter()
-                .filter(|n| {
-                    is_head(n)
-                        || n.contains("pooler.")
-                        || n.split("encoder.layer.")
-                            .nth(1)
-                            .and_then(|rest| rest.split('.').next())
-                            .and_then(|i| i.parse::<usize>().ok())
-                            .is_some_and(|i| i >= first)
-                })
+                .filter(|n| is_head(n) || arch.layer_of(n).is_some_and(|i| i >= first))
                 .cloned()
                 .collect()
         }
         Strategy::Lora { r, alpha } => {
-            let mut t: Vec<String> = names
-                .iter()
-                .filter(|n| is_head(n) || n.contains("pooler."))
-                .cloned()
-                .collect();
-            for target in lora_targets(&names) {
+            let mut t: Vec<String> = names.iter().filter(|n| is_head(n)).cloned().collect();
+            let targets = arch.lora_modules(&names);
+            if targets.is_empty() {
+                return Err(TrainError::Invalid(format!(
+                    "--strategy lora: no attention projections ({}) found in the checkpoint",
+                    arch.lora_targets().join(", ")
+                )));
+            }
+            for target in targets {
                 let w = params.var(&format!("{target}.weight")).expect("listed");
                 let (out, inp) = w.dims2()?;
                 // PEFT: A ~ kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)), B = 0.
@@ -184,13 +167,24 @@ pub fn apply(strategy: &Strategy, params: &mut Params, layers: usize, init_std: 
         }
         Strategy::Full => names.clone(),
         Strategy::Scratch => {
-            reinitialize(params, init_std)?;
+            params.reinitialize(init_std)?;
             names.clone()
         }
     };
+    let mut fixed = arch.fixed_params();
+    let mut notes = Vec::new();
+    let embeddings = arch.word_embeddings();
+    if *strategy == Strategy::Full && arch.vocab_size() >= LARGE_VOCABULARY && trainable.contains(&embeddings) {
+        notes.push(format!(
+            "word embeddings frozen: the vocabulary has {} rows (≥ {LARGE_VOCABULARY}); every other parameter trains",
+            arch.vocab_size()
+        ));
+        fixed.push(embeddings);
+    }
+    trainable.retain(|n| !fixed.contains(n));
     let all = params.names();
     params.frozen = all.iter().filter(|n| !trainable.contains(n)).cloned().collect();
-    Ok(trainable)
+    Ok(Applied { trainable, notes })
 }
 
 /// The checkpoint tensors with LoRA updates folded into their base weights (`W + scale * B A`)

@@ -383,20 +383,15 @@ pub fn run_loop<T: TrainTask>(
     })
 }
 
-/// Sets parameters from a saved Hugging Face checkpoint (names with or without the `bert.`
-/// prefix). Only for checkpoints without LoRA adapters (merged weights cannot be split back).
+/// Sets parameters from a saved Hugging Face checkpoint (saved with the same canonical names).
+/// Only for checkpoints without LoRA adapters (merged weights cannot be split back).
 fn restore_from_saved(params: &Params, file: &Path) -> Result<()> {
     if params.names().iter().any(|n| n.contains(".lora_")) {
         return Ok(());
     }
     let saved = candle_core::safetensors::load(file, &params.device)?;
     for (name, t) in saved {
-        let key = if params.contains(&name) {
-            name.clone()
-        } else {
-            name.strip_prefix("bert.").unwrap_or(&name).to_string()
-        };
-        if let Some(v) = params.var(&key) {
+        if let Some(v) = params.var(&name) {
             if v.dims() == t.dims() {
                 v.set(&t)?;
             }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use crate::batching::eval_batches;
 use crate::error::{io, Result, TrainError};
 use crate::loss::{cross_entropy_sum, IGNORE_INDEX};
-use crate::strategy::{reinitialize, Strategy};
+use crate::strategy::Strategy;
 use crate::trainer::{run_loop, LoopConfig, LoopEvent, LoopOutcome, TrainTask};
 
 /// The recipe of a translation fine-tune or retraining.
@@ -89,19 +89,12 @@ pub struct TranslatorState {
     pub source: PathBuf,
 }
 
-/// Whether a model folder holds weights.
-pub fn has_weights(dir: &Path) -> bool {
-    ["model.safetensors", "model.safetensors.index.json", "pytorch_model.bin"]
-        .iter()
-        .any(|f| dir.join(f).exists())
-}
-
 /// Loads a Marian folder for `strategy`: `full` needs weights; `scratch` re-initializes them
 /// (N(0, init_std), LayerNorm 1/0) or builds the model from `config.json` alone.
 pub fn prepare_translator(model_dir: &Path, strategy: &Strategy, device: &Device) -> Result<TranslatorState> {
     let config = MarianConfig::from_file(&model_dir.join("config.json"))?;
     let std = config.init_std;
-    let params = match (strategy, has_weights(model_dir)) {
+    let params = match (strategy, retune_models::checkpoint_files::has_weights(model_dir)) {
         (Strategy::Full, _) | (Strategy::Scratch, true) => {
             Params::from_checkpoint(Checkpoint::load(model_dir, device)?, device)?
         }
@@ -122,7 +115,7 @@ pub fn prepare_translator(model_dir: &Path, strategy: &Strategy, device: &Device
     let _ = MarianMTModel::load(&params, &config)?; // settles tied names and creates missing tensors
     params.init_missing = None;
     if *strategy == Strategy::Scratch && !model_built_from_config {
-        reinitialize(&params, std)?;
+        params.reinitialize(std)?;
     }
     // transformers zeroes the padding row of the embeddings at initialization.
     if *strategy == Strategy::Scratch {

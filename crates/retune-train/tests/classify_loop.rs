@@ -3,7 +3,7 @@
 //! a resumed run reproduces the uninterrupted one, and training learns a learnable task.
 
 use candle_core::Device;
-use retune_models::bert::{batch_tensor, BertInput};
+use retune_models::arch::EncoderInput;
 use retune_models::nn::{self, Mode};
 use retune_train::classify::{
     prepare_classifier, save_classifier, train_classifier, ClassifyConfig, ClassifyJob, LabeledTexts,
@@ -13,37 +13,11 @@ use retune_train::strategy::Strategy;
 use retune_train::trainer::LoopConfig;
 use std::path::PathBuf;
 
+mod common;
+use common::{labels, tempdir, toy};
+
 fn tiny() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../retune-models/tests/fixtures/bert-tiny-a")
-}
-
-fn labels() -> Vec<String> {
-    vec!["neg".into(), "pos".into()]
-}
-
-/// A learnable toy task: texts with "good" words are positive, with "bad" words negative.
-fn toy(n: usize, name: &str, offset: usize) -> LabeledTexts {
-    let good = ["good", "great", "fine", "nice"];
-    let bad = ["bad", "awful", "poor", "sad"];
-    let fill = ["the", "movie", "was", "a", "film", "and", "it"];
-    let mut texts = Vec::new();
-    let mut ys = Vec::new();
-    for i in 0..n {
-        let j = i + offset;
-        let y = (j * 7 + j / 3) % 2;
-        let w = if y == 1 { good[j % 4] } else { bad[j % 4] };
-        let len = 2 + j % 5;
-        let mut words: Vec<&str> = (0..len).map(|k| fill[(j + k) % fill.len()]).collect();
-        words.insert(j % (len + 1), w);
-        texts.push(words.join(" "));
-        ys.push(y as u32);
-    }
-    LabeledTexts {
-        name: name.into(),
-        texts,
-        pairs: None,
-        labels: ys,
-    }
 }
 
 fn one_batch_loss(strategy: &Strategy) -> (retune_train::classify::ClassifierState, candle_core::Tensor) {
@@ -52,12 +26,8 @@ fn one_batch_loss(strategy: &Strategy) -> (retune_train::classify::ClassifierSta
     let data = toy(8, "t", 0);
     let texts: Vec<&str> = data.texts.iter().map(|s| s.as_str()).collect();
     let enc = st.tokenizer.encode_batch(&texts, None).unwrap();
-    let input = BertInput {
-        input_ids: batch_tensor(&enc.input_ids, &Device::Cpu).unwrap(),
-        token_type_ids: batch_tensor(&enc.token_type_ids, &Device::Cpu).unwrap(),
-        attention_mask: batch_tensor(&enc.attention_mask, &Device::Cpu).unwrap(),
-    };
-    let logits = st.model.forward(&input, Mode::Train).unwrap();
+    let input = EncoderInput::from_batch(&enc, &Device::Cpu).unwrap();
+    let logits = st.model.logits(&input, Mode::Train).unwrap();
     let targets: Vec<i64> = data.labels.iter().map(|&y| y as i64).collect();
     let (loss, _) = cross_entropy_sum(&logits, &targets, 0.0).unwrap();
     (st, loss)
@@ -160,12 +130,6 @@ fn one_step_changes_every_trainable_parameter() {
     }
 }
 
-fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("retune-train-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
 fn job(
     cfg: ClassifyConfig,
     train: LabeledTexts,
@@ -235,14 +199,10 @@ fn lora_merge_gives_the_same_logits() {
     }
     let texts = ["the good movie", "a bad film and it was"];
     let enc = st.tokenizer.encode_batch(&texts, None).unwrap();
-    let input = BertInput {
-        input_ids: batch_tensor(&enc.input_ids, &Device::Cpu).unwrap(),
-        token_type_ids: batch_tensor(&enc.token_type_ids, &Device::Cpu).unwrap(),
-        attention_mask: batch_tensor(&enc.attention_mask, &Device::Cpu).unwrap(),
-    };
+    let input = EncoderInput::from_batch(&enc, &Device::Cpu).unwrap();
     let with_adapter = st
         .model
-        .forward(&input, Mode::Eval)
+        .logits(&input, Mode::Eval)
         .unwrap()
         .flatten_all()
         .unwrap()
@@ -254,7 +214,7 @@ fn lora_merge_gives_the_same_logits() {
     let merged = retune_models::classifier::SequenceClassifier::load(&dir, &Device::Cpu).unwrap();
     let logits = merged
         .model
-        .forward(&input, Mode::Eval)
+        .logits(&input, Mode::Eval)
         .unwrap()
         .flatten_all()
         .unwrap()

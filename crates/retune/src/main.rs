@@ -28,7 +28,7 @@ enum Command {
     /// Find what is wrong with the data: duplicates, leakage, lengths, unknown tokens, label noise.
     Audit(Box<commands::audit::AuditArgs>),
     /// Fine-tune (probe, head, top:K, LoRA, full), retrain from scratch, or continue on new data.
-    Finetune(Box<commands::finetune::FinetuneArgs>),
+    Finetune(Box<commands::finetune_args::FinetuneArgs>),
 }
 
 fn main() -> ExitCode {

@@ -5,7 +5,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use retune_assess::assess::{assess_classification, AssessConfig};
 use retune_assess::report;
-use retune_models::hub;
+use super::model_args::ModelArgs;
 use retune_train::strategy::Strategy;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,9 +17,9 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 /// Arguments of `retune assess`.
 #[derive(Args)]
 pub struct AssessArgs {
-    /// Model folder or hub id (`org/name[@revision]`).
-    #[arg(long)]
-    pub model: String,
+    /// The model (folder or hub id) and device.
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// `classify` (translation assessment: use `retune finetune --task translate` pilots).
     #[arg(long, default_value = "classify")]
     pub task: String,
@@ -112,7 +112,7 @@ pub fn run(args: AssessArgs) -> Result<()> {
         .into());
     }
     let budget = parse_budget(&args.budget)?;
-    let model_dir = hub::resolve(&args.model)?;
+    let (model_dir, device) = args.model.resolve()?;
     let train = args.data.read(&args.train, None)?;
     let labels = train.label_set()?;
     let eval = args.data.read(&args.eval, Some(&labels))?;
@@ -120,6 +120,7 @@ pub fn run(args: AssessArgs) -> Result<()> {
         seed: args.seed,
         max_length: args.max_length,
         target: args.target.as_deref().map(parse_target).transpose()?,
+        device,
         ..Default::default()
     };
     let (pilot_rows, feature_rows) = if budget < 420.0 {

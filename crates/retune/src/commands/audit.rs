@@ -5,6 +5,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use retune_assess::audit::{audit_classification, audit_translation, AuditOptions, AuditReport, Severity};
 use retune_data::{read_pair_dataset, LabelSet, PairColumns};
 use retune_models::hub;
+
+use super::model_args::DeviceArgs;
 use std::time::Duration;
 
 use super::data_args::{report_skipped, DataArgs};
@@ -49,14 +51,20 @@ pub struct AuditArgs {
     pub json: bool,
     #[command(flatten)]
     pub data: DataArgs,
+    /// Where the model runs.
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 /// The audit options from the flags.
-fn options(args: &AuditArgs) -> AuditOptions {
-    let mut o = AuditOptions::default();
+fn options(args: &AuditArgs) -> Result<AuditOptions> {
+    let mut o = AuditOptions {
+        device: args.device.device()?,
+        ..Default::default()
+    };
     o.checks.near_dup_threshold = args.near_dup_threshold;
     o.folds = args.folds.max(2);
-    o
+    Ok(o)
 }
 
 /// Runs the command.
@@ -78,7 +86,7 @@ pub fn run(args: AuditArgs) -> Result<()> {
             }
             let refs: Vec<(&str, &retune_data::TextDataset)> = splits.iter().map(|(n, d)| (*n, d)).collect();
             let model = args.model.as_deref().map(hub::resolve).transpose()?;
-            audit_classification(&refs, &labels, model.as_deref(), None, &options(&args), |m| {
+            audit_classification(&refs, &labels, model.as_deref(), None, &options(&args)?, |m| {
                 bar.set_message(m.to_string())
             })?
         }
@@ -101,7 +109,7 @@ pub fn run(args: AuditArgs) -> Result<()> {
             }
             let refs: Vec<(&str, &retune_data::PairDataset)> = splits.iter().map(|(n, d)| (*n, d)).collect();
             let lang = args.target_lang.clone().unwrap_or_else(|| args.target_column.clone());
-            audit_translation(&refs, &lang, &options(&args))?
+            audit_translation(&refs, &lang, &options(&args)?)?
         }
         other => return Err(format!("--task {other}: use classify or translate").into()),
     };

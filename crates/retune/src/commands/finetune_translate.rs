@@ -1,11 +1,10 @@
 //! `retune finetune --task translate`: fine-tune or retrain (from scratch) a Marian model.
 
 use retune_data::{read_pair_dataset, PairColumns};
-use retune_models::{hub, Device};
 use retune_train::translate::{train_translator, PairTexts, TranslateConfig};
 
 use super::data_args::report_skipped;
-use super::finetune::{write_summary, FinetuneArgs};
+use super::finetune_args::{write_summary, FinetuneArgs};
 use super::train_bar::{field, TrainBar};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -29,7 +28,7 @@ fn read_pairs(args: &FinetuneArgs, spec: &str, name: &str) -> Result<PairTexts> 
 
 /// Runs the translation fine-tune.
 pub fn run(args: FinetuneArgs) -> Result<()> {
-    let model_dir = hub::resolve(&args.model)?;
+    let (model_dir, dev) = args.model.resolve()?;
     let train = read_pairs(&args, &args.train, "train")?;
     let eval = read_pairs(&args, &args.eval, "eval")?;
     let test = match &args.test {
@@ -51,7 +50,6 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
         target_lang: args.target_lang.clone(),
         ..Default::default()
     };
-    let dev = Device::Cpu;
     let bar = TrainBar::new("pairs");
     let (summary, state) = train_translator(
         &model_dir,

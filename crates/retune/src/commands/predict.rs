@@ -4,7 +4,7 @@
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use retune_models::classifier::SequenceClassifier;
-use retune_models::{hub, Device};
+use super::model_args::ModelArgs;
 use serde_json::json;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,9 +14,9 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 /// Arguments of `retune predict`.
 #[derive(Args)]
 pub struct PredictArgs {
-    /// Model folder or hub id (`org/name[@revision]`), a sequence-classification checkpoint.
-    #[arg(long)]
-    model: String,
+    /// The model (a sequence-classification checkpoint) and device.
+    #[command(flatten)]
+    model: ModelArgs,
     /// Input: a `.tsv` / `.csv` file with a header (see --text-column), or plain text, one row a line.
     #[arg(long)]
     input: PathBuf,
@@ -95,8 +95,8 @@ fn read_rows(path: &Path, text_col: &str, pair_col: Option<&str>) -> Result<(Vec
 
 /// Runs `retune predict`.
 pub fn run(a: PredictArgs) -> Result<()> {
-    let dir = hub::resolve(&a.model)?;
-    let clf = SequenceClassifier::load(&dir, &Device::Cpu)?;
+    let (dir, device) = a.model.resolve()?;
+    let clf = SequenceClassifier::load(&dir, &device)?;
     let (texts, pairs) = read_rows(&a.input, &a.text_column, a.text_pair_column.as_deref())?;
     let t: Vec<&str> = texts.iter().map(String::as_str).collect();
     let p: Option<Vec<&str>> = pairs.as_ref().map(|v| v.iter().map(String::as_str).collect());

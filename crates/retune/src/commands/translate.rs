@@ -8,7 +8,7 @@ use retune_models::marian::{MarianConfig, MarianMTModel};
 use retune_models::nn::Params;
 use retune_models::spm::MarianTokenizer;
 use retune_models::weights::Checkpoint;
-use retune_models::{hub, Device};
+use super::model_args::ModelArgs;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
@@ -17,9 +17,9 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 /// Arguments of `retune translate`.
 #[derive(Args)]
 pub struct TranslateArgs {
-    /// Marian model folder or hub id (e.g. Helsinki-NLP/opus-mt-en-zh).
-    #[arg(long)]
-    model: String,
+    /// The Marian model (folder or hub id, e.g. Helsinki-NLP/opus-mt-en-zh) and device.
+    #[command(flatten)]
+    model: ModelArgs,
     /// Input file, one sentence a line (default: standard input).
     #[arg(long)]
     input: Option<PathBuf>,
@@ -43,8 +43,7 @@ pub struct TranslateArgs {
 
 /// Runs `retune translate`.
 pub fn run(a: TranslateArgs) -> Result<()> {
-    let dir = hub::resolve(&a.model)?;
-    let dev = Device::Cpu;
+    let (dir, dev) = a.model.resolve()?;
     let cfg = MarianConfig::from_file(&dir.join("config.json"))?;
     let params = Params::from_checkpoint(Checkpoint::load(&dir, &dev)?, &dev)?;
     let model = MarianMTModel::load(&params, &cfg)?;
