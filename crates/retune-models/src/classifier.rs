@@ -99,6 +99,83 @@ impl SequenceClassifier {
     }
 }
 
+/// One token's predicted tag.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct TokenTag {
+    /// The token as the tokenizer writes it (`##ing`, `Ġthe`, `▁the`).
+    pub token: String,
+    /// Byte range in the text.
+    pub start: usize,
+    /// End of the byte range.
+    pub end: usize,
+    /// Index of the best label.
+    pub label: usize,
+    /// Its softmax probability.
+    pub probability: f32,
+}
+
+/// A token tagger (a `*ForTokenClassification` checkpoint of any supported family).
+pub struct TokenTagger {
+    /// The tokenizer.
+    pub tokenizer: TextTokenizer,
+    /// The model.
+    pub model: Box<dyn EncoderModel>,
+    /// Its configuration.
+    pub config: ModelConfig,
+    /// Label names in id order.
+    pub labels: Vec<String>,
+    device: Device,
+}
+
+impl TokenTagger {
+    /// Loads `config.json`, the weights and the tokenizer of `dir`.
+    pub fn load(dir: &Path, device: &Device) -> Result<TokenTagger> {
+        let config = ModelConfig::from_dir(dir)?;
+        let (_params, model) = config.load_model(dir, Head::TokenClassification, device)?;
+        let tokenizer = TextTokenizer::for_model(dir, &config, usize::MAX)?;
+        Ok(TokenTagger {
+            labels: config.labels.labels(),
+            tokenizer,
+            model,
+            config,
+            device: device.clone(),
+        })
+    }
+
+    /// Tags every token (special tokens left out) of every text, `batch_size` texts at a time
+    /// grouped by length; `progress` gets the texts done. Results are in input order.
+    pub fn predict(&self, texts: &[&str], batch_size: usize, mut progress: impl FnMut(usize)) -> Result<Vec<Vec<TokenTag>>> {
+        let rows = self.tokenizer.encode_spans(texts)?;
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| rows[i].0.ids.len());
+        let mut out: Vec<Vec<TokenTag>> = vec![Vec::new(); texts.len()];
+        let mut done = 0;
+        for chunk in order.chunks(batch_size.max(1)) {
+            let enc = self.tokenizer.pad(&chunk.iter().map(|&i| &rows[i].0).collect::<Vec<_>>());
+            let input = EncoderInput::from_batch(&enc, &self.device)?;
+            let probs = candle_nn::ops::softmax(&self.model.logits(&input, Mode::Eval)?, D::Minus1)?;
+            let best: Vec<Vec<u32>> = probs.argmax(D::Minus1)?.to_vec2()?;
+            let top: Vec<Vec<f32>> = probs.max(D::Minus1)?.to_vec2()?;
+            for (j, &i) in chunk.iter().enumerate() {
+                let spans = &rows[i].1;
+                out[i] = (0..spans.tokens.len())
+                    .filter(|&t| !spans.special[t])
+                    .map(|t| TokenTag {
+                        token: spans.tokens[t].clone(),
+                        start: spans.offsets[t].0,
+                        end: spans.offsets[t].1,
+                        label: best[j][t] as usize,
+                        probability: top[j][t],
+                    })
+                    .collect();
+            }
+            done += chunk.len();
+            progress(done);
+        }
+        Ok(out)
+    }
+}
+
 /// Probabilities from logits: softmax (single label), sigmoid (multi-label), identity (regression).
 pub fn probabilities(logits: &Tensor, problem: ProblemType) -> CResult<Tensor> {
     match problem {

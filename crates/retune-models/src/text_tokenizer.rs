@@ -30,6 +30,17 @@ pub struct EncodedRow {
     pub type_ids: Vec<u32>,
 }
 
+/// Where an encoded row's tokens come from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenSpans {
+    /// Token strings.
+    pub tokens: Vec<String>,
+    /// Byte range of each token in its text ((0, 0) for special tokens).
+    pub offsets: Vec<(usize, usize)>,
+    /// Whether each token is a special token.
+    pub special: Vec<bool>,
+}
+
 /// A tokenizer for an encoder checkpoint.
 pub struct TextTokenizer {
     inner: Tokenizer,
@@ -174,6 +185,39 @@ impl TextTokenizer {
             .map(|e| EncodedRow {
                 ids: e.get_ids().to_vec(),
                 type_ids: e.get_type_ids().to_vec(),
+            })
+            .collect())
+    }
+
+    /// Encodes texts like [`TextTokenizer::encode_rows`], also returning each token's text,
+    /// byte offsets in its text, and whether it is a special token (`[CLS]`, `</s>`, ...).
+    pub fn encode_spans(&self, texts: &[&str]) -> Result<Vec<(EncodedRow, TokenSpans)>> {
+        let inputs: Vec<EncodeInput> = texts.iter().map(|a| EncodeInput::Single((*a).into())).collect();
+        let enc = self
+            .inner
+            .encode_batch_char_offsets(inputs, true)
+            .map_err(|e| ModelError::Tokenizer {
+                path: "<tokenizer>".into(),
+                message: e.to_string(),
+            })?;
+        Ok(enc
+            .iter()
+            .zip(texts)
+            .map(|(e, text)| {
+                // Character offsets to byte offsets of `text`.
+                let bytes: Vec<usize> = text.char_indices().map(|(b, _)| b).chain([text.len()]).collect();
+                let at = |c: usize| bytes.get(c).copied().unwrap_or(text.len());
+                (
+                    EncodedRow {
+                        ids: e.get_ids().to_vec(),
+                        type_ids: e.get_type_ids().to_vec(),
+                    },
+                    TokenSpans {
+                        tokens: e.get_tokens().to_vec(),
+                        offsets: e.get_offsets().iter().map(|&(s, t)| (at(s), at(t))).collect(),
+                        special: e.get_special_tokens_mask().iter().map(|&m| m == 1).collect(),
+                    },
+                )
             })
             .collect())
     }

@@ -1,9 +1,11 @@
-//! `retune predict`: label and probabilities for every row of a file, from a classifier
-//! checkpoint (a local folder or a hub id).
+//! `retune predict`: label and probabilities for every row of a file from a sequence classifier,
+//! or a tag for every token from a token classifier (a local folder or a hub id; the head is
+//! read from the checkpoint's class).
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use retune_models::classifier::SequenceClassifier;
+use retune_models::arch::{Head, ModelConfig};
+use retune_models::classifier::{SequenceClassifier, TokenTagger};
 use super::model_args::ModelArgs;
 use serde_json::json;
 use std::io::Write;
@@ -14,7 +16,7 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 /// Arguments of `retune predict`.
 #[derive(Args)]
 pub struct PredictArgs {
-    /// The model (a sequence-classification checkpoint) and device.
+    /// The model (a sequence- or token-classification checkpoint) and device.
     #[command(flatten)]
     model: ModelArgs,
     /// Input: a `.tsv` / `.csv` file with a header (see --text-column), or plain text, one row a line.
@@ -96,15 +98,21 @@ fn read_rows(path: &Path, text_col: &str, pair_col: Option<&str>) -> Result<(Vec
 /// Runs `retune predict`.
 pub fn run(a: PredictArgs) -> Result<()> {
     let (dir, device) = a.model.resolve()?;
-    let clf = SequenceClassifier::load(&dir, &device)?;
     let (texts, pairs) = read_rows(&a.input, &a.text_column, a.text_pair_column.as_deref())?;
     let t: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let p: Option<Vec<&str>> = pairs.as_ref().map(|v| v.iter().map(String::as_str).collect());
     let bar = ProgressBar::new(t.len() as u64);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} rows {per_sec} eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    if ModelConfig::from_dir(&dir)?.checkpoint_head() == Some(Head::TokenClassification) {
+        if pairs.is_some() {
+            return Err("--text-pair-column: a token classifier tags single texts".into());
+        }
+        return tag_tokens(&TokenTagger::load(&dir, &device)?, &t, &a, &bar);
+    }
+    let clf = SequenceClassifier::load(&dir, &device)?;
+    let p: Option<Vec<&str>> = pairs.as_ref().map(|v| v.iter().map(String::as_str).collect());
     let preds = clf.predict(&t, p.as_deref(), a.batch_size, |done| bar.set_position(done as u64))?;
     bar.finish_and_clear();
     let stdout = std::io::stdout();
@@ -126,6 +134,30 @@ pub fn run(a: PredictArgs) -> Result<()> {
         } else {
             let probs: Vec<String> = pr.probabilities.iter().map(|p| format!("{p:.4}")).collect();
             writeln!(out, "{label}\t{}", probs.join("\t"))?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Tags every token of every row: with `--json` one object per row (each token's text, byte
+/// range, tag and probability), otherwise one line per row of `token/TAG` pairs.
+fn tag_tokens(tagger: &TokenTagger, texts: &[&str], a: &PredictArgs, bar: &ProgressBar) -> Result<()> {
+    let tags = tagger.predict(texts, a.batch_size, |done| bar.set_position(done as u64))?;
+    bar.finish_and_clear();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let name = |t: &retune_models::classifier::TokenTag| tagger.labels.get(t.label).cloned().unwrap_or_default();
+    for (i, row) in tags.iter().enumerate() {
+        if a.json {
+            let tokens: Vec<serde_json::Value> = row
+                .iter()
+                .map(|t| json!({"token": t.token, "start": t.start, "end": t.end, "tag": name(t), "probability": t.probability}))
+                .collect();
+            writeln!(out, "{}", json!({"row": i + 1, "tokens": tokens}))?;
+        } else {
+            let line: Vec<String> = row.iter().map(|t| format!("{}/{}", t.token, name(t))).collect();
+            writeln!(out, "{}", line.join(" "))?;
         }
     }
     out.flush()?;
