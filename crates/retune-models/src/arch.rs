@@ -149,9 +149,9 @@ pub trait Architecture {
     /// Whether `name` (a weight or bias) belongs to the trainable head of `head`.
     fn is_head_param(&self, name: &str, head: Head) -> bool {
         let rest = name.strip_prefix(self.prefix()).unwrap_or(name);
-        self.head_modules(head).iter().any(|m| {
-            rest.strip_prefix(m).is_some_and(|r| r.starts_with('.'))
-        })
+        self.head_modules(head)
+            .iter()
+            .any(|m| rest.strip_prefix(m).is_some_and(|r| r.starts_with('.')))
     }
     /// The LoRA-adapted modules among `names` (full module paths, without `.weight`).
     fn lora_modules(&self, names: &[String]) -> Vec<String> {
@@ -233,11 +233,16 @@ impl ModelConfig {
                     .and_then(|a| a.get(0))
                     .and_then(|a| a.as_str())
                     .unwrap_or("");
-                [("XLMRoberta", "xlm-roberta"), ("Roberta", "roberta"), ("DistilBert", "distilbert"), ("Bert", "bert")]
-                    .iter()
-                    .find(|(p, _)| class.starts_with(p))
-                    .map(|(_, t)| t.to_string())
-                    .ok_or_else(|| unsupported("no model_type (and no known architectures)".into()))?
+                [
+                    ("XLMRoberta", "xlm-roberta"),
+                    ("Roberta", "roberta"),
+                    ("DistilBert", "distilbert"),
+                    ("Bert", "bert"),
+                ]
+                .iter()
+                .find(|(p, _)| class.starts_with(p))
+                .map(|(_, t)| t.to_string())
+                .ok_or_else(|| unsupported("no model_type (and no known architectures)".into()))?
             }
         };
         let arch = match model_type.as_str() {
@@ -297,7 +302,8 @@ impl ModelConfig {
         for k in ["id2label", "label2id", "num_labels", "problem_type"] {
             raw.remove(k);
         }
-        let labels = serde_json::to_value(&self.labels).map_err(|e| crate::config::invalid(&self.path, e.to_string()))?;
+        let labels =
+            serde_json::to_value(&self.labels).map_err(|e| crate::config::invalid(&self.path, e.to_string()))?;
         if let serde_json::Value::Object(m) = labels {
             raw.extend(m);
         }

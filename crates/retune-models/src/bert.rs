@@ -112,7 +112,11 @@ impl BertConfig {
 
     /// Checks the fields the model code relies on.
     pub fn check(&self, path: &Path) -> Result<()> {
-        check_heads(path, ("hidden_size", self.hidden_size), ("num_attention_heads", self.num_attention_heads))?;
+        check_heads(
+            path,
+            ("hidden_size", self.hidden_size),
+            ("num_attention_heads", self.num_attention_heads),
+        )?;
         if self.position_embedding_type != "absolute" {
             return Err(invalid(
                 path,
@@ -235,7 +239,9 @@ impl BertModel {
         // A classification checkpoint without a pooler gets a new one, as from_pretrained does.
         let pooler = match pooler {
             Pooler::Required => Some(Linear::load_or_init(p, &pooler_name, h, h, c.initializer_range)?),
-            Pooler::IfPresent if p.contains(&format!("{pooler_name}.weight")) => Some(Linear::load(p, &pooler_name, h, h)?),
+            Pooler::IfPresent if p.contains(&format!("{pooler_name}.weight")) => {
+                Some(Linear::load(p, &pooler_name, h, h)?)
+            }
             _ => None,
         };
         Ok(BertModel {

@@ -144,14 +144,21 @@ impl TokenTagger {
 
     /// Tags every token (special tokens left out) of every text, `batch_size` texts at a time
     /// grouped by length; `progress` gets the texts done. Results are in input order.
-    pub fn predict(&self, texts: &[&str], batch_size: usize, mut progress: impl FnMut(usize)) -> Result<Vec<Vec<TokenTag>>> {
+    pub fn predict(
+        &self,
+        texts: &[&str],
+        batch_size: usize,
+        mut progress: impl FnMut(usize),
+    ) -> Result<Vec<Vec<TokenTag>>> {
         let rows = self.tokenizer.encode_spans(texts)?;
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| rows[i].0.ids.len());
         let mut out: Vec<Vec<TokenTag>> = vec![Vec::new(); texts.len()];
         let mut done = 0;
         for chunk in order.chunks(batch_size.max(1)) {
-            let enc = self.tokenizer.pad(&chunk.iter().map(|&i| &rows[i].0).collect::<Vec<_>>());
+            let enc = self
+                .tokenizer
+                .pad(&chunk.iter().map(|&i| &rows[i].0).collect::<Vec<_>>());
             let input = EncoderInput::from_batch(&enc, &self.device)?;
             let probs = candle_nn::ops::softmax(&self.model.logits(&input, Mode::Eval)?, D::Minus1)?;
             let best: Vec<Vec<u32>> = probs.argmax(D::Minus1)?.to_vec2()?;

@@ -50,7 +50,13 @@ impl LabelConfig {
 
     /// Sets the label list (both maps; `num_labels` dropped as `save_pretrained` does).
     pub fn set_labels(&mut self, labels: &[String]) {
-        self.id2label = Some(labels.iter().enumerate().map(|(i, l)| (i.to_string(), l.clone())).collect());
+        self.id2label = Some(
+            labels
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (i.to_string(), l.clone()))
+                .collect(),
+        );
         self.label2id = Some(labels.iter().enumerate().map(|(i, l)| (l.clone(), i as i64)).collect());
         self.num_labels = None;
     }
@@ -152,7 +158,6 @@ pub fn read_json_file<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> 
     })?;
     parse_json(&text, path)
 }
-
 
 /// Fails with [`ModelError::Architecture`] when `config.json` names another `model_type`.
 pub fn check_model_type(path: &Path, found: Option<&str>, expected: &str) -> Result<()> {

@@ -93,7 +93,12 @@ const EPS: f64 = 1e-12;
 
 /// DistilBERT's parameter names inside `transformer.layer.N.`.
 const DISTILBERT_LAYER: LayerNames = LayerNames {
-    qkvo: ["attention.q_lin", "attention.k_lin", "attention.v_lin", "attention.out_lin"],
+    qkvo: [
+        "attention.q_lin",
+        "attention.k_lin",
+        "attention.v_lin",
+        "attention.out_lin",
+    ],
     attn_norm: "sa_layer_norm",
     ffn: ["ffn.lin1", "ffn.lin2"],
     ffn_norm: "output_layer_norm",
@@ -129,7 +134,10 @@ impl DistilBertModel {
     pub fn load(p: &Params, c: &DistilBertConfig) -> Result<DistilBertModel> {
         let (h, rows) = (c.dim, c.max_position_embeddings);
         if c.sinusoidal_pos_embds && !p.contains(POSITIONS) {
-            p.insert(POSITIONS, &Tensor::from_vec(sinusoidal_table(rows, h), (rows, h), &p.device)?)?;
+            p.insert(
+                POSITIONS,
+                &Tensor::from_vec(sinusoidal_table(rows, h), (rows, h), &p.device)?,
+            )?;
         }
         let shape = LayerShape {
             hidden: h,
@@ -142,7 +150,14 @@ impl DistilBertModel {
             ffn_dropout: c.dropout,
         };
         let layers = (0..c.n_layers)
-            .map(|i| EncoderLayer::load(p, &format!("distilbert.transformer.layer.{i}."), &DISTILBERT_LAYER, &shape))
+            .map(|i| {
+                EncoderLayer::load(
+                    p,
+                    &format!("distilbert.transformer.layer.{i}."),
+                    &DISTILBERT_LAYER,
+                    &shape,
+                )
+            })
             .collect::<Result<Vec<_>>>()?;
         let mut position = Embedding::load(p, "distilbert.embeddings.position_embeddings", rows, h)?;
         if c.sinusoidal_pos_embds {

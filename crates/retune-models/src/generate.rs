@@ -1,4 +1,4 @@
-//! Greedy and beam-search generation for [`MarianMTModel`], batched, with the decoder's
+//! Greedy and beam-search generation for any [`Seq2Seq`] model (Marian: `marian.rs`), batched, with the decoder's
 //! key/value cache (cross-attention keys and values computed once per input), giving the same
 //! tokens and `sequences_scores` as transformers' `generate()` (5.x beam search).
 //!
@@ -12,15 +12,57 @@
 //! `sum_logprobs / gen_len^length_penalty` (`gen_len` counts generated tokens, `</s>` included);
 //! the best `k` others continue; `early_stopping` decides when an input is done.
 
-use candle_core::{DType, Tensor};
+use candle_core::{DType, Device, Result as CResult, Tensor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::path::Path;
 
 use crate::config::parse_json;
 use crate::error::{ModelError, Result};
-use crate::marian::{MarianConfig, MarianMTModel, TokenIds};
-use crate::nn::Mode;
-use crate::spm::MarianTokenizer;
+
+/// What search needs from an encoder-decoder: encode the source once, then score one next token
+/// at a time with a key/value cache. Implemented by each sequence-to-sequence family
+/// (`marian.rs`); this module imports none of them.
+pub trait Seq2Seq {
+    /// The encoded source as the decoder reads it (cross-attention keys and values).
+    type Encoded;
+    /// The decoder's key/value cache.
+    type Cache;
+    /// Where the model runs.
+    fn device(&self) -> &Device;
+    /// Encodes `input_ids` u32 (batch, len) with `attention_mask` (batch, len), inference mode.
+    fn encode_source(&self, input_ids: &Tensor, attention_mask: &Tensor) -> CResult<Self::Encoded>;
+    /// Rows of an encoded batch.
+    fn rows(encoded: &Self::Encoded) -> CResult<usize>;
+    /// The encoded rows at `rows` (u32 indices), in that order (beams copy their input's row).
+    fn select_rows(encoded: &Self::Encoded, rows: &Tensor) -> CResult<Self::Encoded>;
+    /// An empty cache.
+    fn new_cache(&self) -> Self::Cache;
+    /// Re-orders the cache's rows (beams follow their parents).
+    fn reorder_cache(cache: &mut Self::Cache, rows: &Tensor) -> CResult<()>;
+    /// Logits (rows, 1, vocab) of the token after `last` (rows, 1), given everything cached.
+    fn next_logits(&self, last: &Tensor, encoded: &Self::Encoded, cache: &mut Self::Cache) -> CResult<Tensor>;
+}
+
+/// One token id or several (transformers accepts both for `eos_token_id` and
+/// `forced_eos_token_id`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TokenIds {
+    /// A single id.
+    One(u32),
+    /// Several ids.
+    Many(Vec<u32>),
+}
+
+impl TokenIds {
+    /// The ids as a list.
+    pub fn to_vec(&self) -> Vec<u32> {
+        match self {
+            TokenIds::One(i) => vec![*i],
+            TokenIds::Many(v) => v.clone(),
+        }
+    }
+}
 
 /// When beam search stops for an input (transformers' `early_stopping`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -117,29 +159,11 @@ fn some_or_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 }
 
 impl GenerationConfig {
-    /// transformers' `GenerationConfig` defaults, with special tokens and the legacy generation
-    /// fields (`bad_words_ids`, `num_beams`, `max_length`, `length_penalty`, `early_stopping`)
-    /// taken from the model's `config.json`.
-    pub fn from_model_config(c: &MarianConfig) -> GenerationConfig {
-        GenerationConfig {
-            max_length: c.max_length.unwrap_or(20),
-            num_beams: c.num_beams.unwrap_or(1),
-            length_penalty: c.length_penalty.unwrap_or(1.0),
-            early_stopping: c.early_stopping.unwrap_or_default(),
-            bad_words_ids: c.bad_words_ids.clone().unwrap_or_default(),
-            forced_eos_token_id: c.forced_eos_token_id.as_ref().map(TokenIds::to_vec).unwrap_or_default(),
-            eos_token_ids: c.eos_ids(),
-            pad_token_id: c.pad_token_id,
-            decoder_start_token_id: c.decoder_start_token_id,
-            num_return_sequences: 1,
-            renormalize_logits: false,
-        }
-    }
-
-    /// The model folder's settings: [`from_model_config`](Self::from_model_config), overridden
-    /// by every field `generation_config.json` sets (when the file exists).
-    pub fn from_model_dir(dir: &Path, config: &MarianConfig) -> Result<GenerationConfig> {
-        let mut g = GenerationConfig::from_model_config(config);
+    /// The model folder's settings: `defaults` (from the model's `config.json`, e.g.
+    /// [`crate::marian::MarianConfig::generation_config`]), overridden by every field
+    /// `generation_config.json` sets (when the file exists).
+    pub fn from_model_dir(dir: &Path, defaults: GenerationConfig) -> Result<GenerationConfig> {
+        let mut g = defaults;
         let path = dir.join("generation_config.json");
         if !path.exists() {
             return Ok(g);
@@ -261,15 +285,14 @@ pub struct Generated {
 
 /// Generates from a batch: `input_ids` u32 (batch, len), `attention_mask` (batch, len).
 /// Greedy when `num_beams` is 1, beam search otherwise.
-pub fn generate(
-    model: &MarianMTModel,
+pub fn generate<M: Seq2Seq>(
+    model: &M,
     input_ids: &Tensor,
     attention_mask: &Tensor,
     cfg: &GenerationConfig,
 ) -> Result<Generated> {
     cfg.validate()?;
-    let hidden = model.encode(input_ids, attention_mask, Mode::Eval)?;
-    let cross = model.cross_attention_state(&hidden, attention_mask)?;
+    let cross = model.encode_source(input_ids, attention_mask)?;
     if cfg.num_beams == 1 {
         greedy(model, &cross, cfg)
     } else {
@@ -278,14 +301,9 @@ pub fn generate(
 }
 
 /// One decoding step: logits of the next token for each row, (rows, vocab) on the CPU.
-fn step(
-    model: &MarianMTModel,
-    last: &[u32],
-    cross: &crate::marian::CrossAttentionState,
-    cache: &mut crate::marian::KvCache,
-) -> Result<Vec<Vec<f32>>> {
+fn step<M: Seq2Seq>(model: &M, last: &[u32], cross: &M::Encoded, cache: &mut M::Cache) -> Result<Vec<Vec<f32>>> {
     let ids = Tensor::from_vec(last.to_vec(), (last.len(), 1), model.device())?;
-    let logits = model.decode(&ids, None, cross, Some(cache), Mode::Eval)?;
+    let logits = model.next_logits(&ids, cross, cache)?;
     Ok(logits
         .squeeze(1)?
         .to_dtype(DType::F32)?
@@ -293,15 +311,11 @@ fn step(
         .to_vec2::<f32>()?)
 }
 
-fn greedy(
-    model: &MarianMTModel,
-    cross: &crate::marian::CrossAttentionState,
-    cfg: &GenerationConfig,
-) -> Result<Generated> {
-    let n = cross.batch()?;
+fn greedy<M: Seq2Seq>(model: &M, cross: &M::Encoded, cfg: &GenerationConfig) -> Result<Generated> {
+    let n = M::rows(cross)?;
     let mut seqs = vec![vec![cfg.decoder_start_token_id]; n];
     let mut unfinished = vec![true; n];
-    let mut cache = crate::marian::KvCache::new();
+    let mut cache = model.new_cache();
     let mut cur_len = 1;
     while cur_len < cfg.max_length && unfinished.iter().any(|&u| u) {
         let last: Vec<u32> = seqs.iter().map(|s| *s.last().expect("start token")).collect();
@@ -356,18 +370,14 @@ struct Hypothesis {
     finished: bool,
 }
 
-fn beam_search(
-    model: &MarianMTModel,
-    cross: &crate::marian::CrossAttentionState,
-    cfg: &GenerationConfig,
-) -> Result<Generated> {
-    let batch = cross.batch()?;
+fn beam_search<M: Seq2Seq>(model: &M, cross: &M::Encoded, cfg: &GenerationConfig) -> Result<Generated> {
+    let batch = M::rows(cross)?;
     let k = cfg.num_beams;
     let keep = 2usize.max(1 + cfg.eos_token_ids.len()) * k;
     let lp = cfg.length_penalty;
     let start = cfg.decoder_start_token_id;
     let rows: Vec<u32> = (0..batch as u32).flat_map(|b| std::iter::repeat_n(b, k)).collect();
-    let cross = cross.select_rows(&Tensor::from_vec(rows, batch * k, model.device())?)?;
+    let cross = M::select_rows(cross, &Tensor::from_vec(rows, batch * k, model.device())?)?;
 
     let mut running: Vec<Vec<u32>> = vec![vec![start]; batch * k];
     let mut running_scores: Vec<f32> = (0..batch * k).map(|i| if i % k == 0 { 0.0 } else { -1e9 }).collect();
@@ -383,7 +393,7 @@ fn beam_search(
         batch
     ];
     let mut improvable = vec![true; batch];
-    let mut cache = crate::marian::KvCache::new();
+    let mut cache = model.new_cache();
     let mut cur_len = 1usize;
 
     while cur_len < cfg.max_length {
@@ -452,7 +462,7 @@ fn beam_search(
             let scores: Vec<f32> = merged.iter().map(|h| h.score).collect();
             finished[b] = top_k(&scores, k).into_iter().map(|i| merged[i].clone()).collect();
         }
-        cache.reorder(&Tensor::from_vec(parents, batch * k, model.device())?)?;
+        M::reorder_cache(&mut cache, &Tensor::from_vec(parents, batch * k, model.device())?)?;
         running = next_running;
         running_scores = next_scores;
         cur_len += 1;
@@ -495,31 +505,4 @@ fn beam_search(
         sequences,
         scores: Some(scores),
     })
-}
-
-/// Translates `texts` (each may start with a target-language code such as `>>cmn_Hans<<`):
-/// tokenizes, pads to the longest, generates, and decodes without special tokens.
-pub fn translate(
-    model: &MarianMTModel,
-    tokenizer: &MarianTokenizer,
-    texts: &[&str],
-    cfg: &GenerationConfig,
-) -> Result<Vec<String>> {
-    if texts.is_empty() {
-        return Ok(Vec::new());
-    }
-    let pad = tokenizer.pad_id();
-    let ids: Vec<Vec<u32>> = texts.iter().map(|t| tokenizer.encode_source(t)).collect();
-    let width = ids.iter().map(Vec::len).max().unwrap_or(0);
-    let mut flat = Vec::with_capacity(ids.len() * width);
-    let mut mask = Vec::with_capacity(ids.len() * width);
-    for row in &ids {
-        flat.extend(row.iter().copied().chain(std::iter::repeat_n(pad, width - row.len())));
-        mask.extend((0..width).map(|i| u32::from(i < row.len())));
-    }
-    let dev = model.device();
-    let input_ids = Tensor::from_vec(flat, (ids.len(), width), dev)?;
-    let attention_mask = Tensor::from_vec(mask, (ids.len(), width), dev)?;
-    let out = generate(model, &input_ids, &attention_mask, cfg)?;
-    Ok(out.sequences.iter().map(|s| tokenizer.decode(s, true)).collect())
 }

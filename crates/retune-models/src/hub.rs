@@ -6,7 +6,6 @@ use crate::error::{ModelError, Result};
 use hf_hub::{Repo, RepoType};
 use std::path::{Path, PathBuf};
 
-
 /// The hub cache folder, as `huggingface_hub` chooses it.
 pub fn cache_dir() -> PathBuf {
     if let Some(p) = std::env::var_os("HF_HUB_CACHE") {

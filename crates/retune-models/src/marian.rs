@@ -15,8 +15,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::error::{ModelError, Result};
-use crate::generate::EarlyStopping;
+use crate::generate::{EarlyStopping, GenerationConfig, Seq2Seq, TokenIds};
 use crate::nn::{activation, dropout, softmax_last, Embedding, LayerNorm, Linear, Mode, Params};
+use crate::spm::MarianTokenizer;
 
 /// LayerNorm epsilon of every Marian layer (PyTorch's `nn.LayerNorm` default).
 pub const LAYER_NORM_EPS: f64 = 1e-5;
@@ -24,27 +25,6 @@ pub const LAYER_NORM_EPS: f64 = 1e-5;
 /// Parameters that are buffers in transformers: saved with the checkpoint but never trained. They
 /// stay in the [`Params`] var map (so saving writes them) and are detached in the forward pass.
 pub const BUFFERS: &[&str] = &["final_logits_bias"];
-
-/// One token id or several (transformers accepts both for `eos_token_id` and
-/// `forced_eos_token_id`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum TokenIds {
-    /// A single id.
-    One(u32),
-    /// Several ids.
-    Many(Vec<u32>),
-}
-
-impl TokenIds {
-    /// The ids as a list.
-    pub fn to_vec(&self) -> Vec<u32> {
-        match self {
-            TokenIds::One(i) => vec![*i],
-            TokenIds::Many(v) => v.clone(),
-        }
-    }
-}
 
 fn d_vocab() -> usize {
     58101
@@ -195,6 +175,26 @@ pub struct MarianConfig {
 }
 
 impl MarianConfig {
+    /// transformers' `GenerationConfig` defaults, with special tokens and the legacy generation
+    /// fields (`bad_words_ids`, `num_beams`, `max_length`, `length_penalty`, `early_stopping`)
+    /// taken from the model's `config.json`.
+    pub fn generation_config(&self) -> GenerationConfig {
+        let c = self;
+        GenerationConfig {
+            max_length: c.max_length.unwrap_or(20),
+            num_beams: c.num_beams.unwrap_or(1),
+            length_penalty: c.length_penalty.unwrap_or(1.0),
+            early_stopping: c.early_stopping.unwrap_or_default(),
+            bad_words_ids: c.bad_words_ids.clone().unwrap_or_default(),
+            forced_eos_token_id: c.forced_eos_token_id.as_ref().map(TokenIds::to_vec).unwrap_or_default(),
+            eos_token_ids: c.eos_ids(),
+            pad_token_id: c.pad_token_id,
+            decoder_start_token_id: c.decoder_start_token_id,
+            num_return_sequences: 1,
+            renormalize_logits: false,
+        }
+    }
+
     /// Reads and validates `config.json`; errors name the field at fault.
     pub fn from_file(path: &Path) -> Result<Self> {
         let cfg: MarianConfig = crate::config::read_json_file(path)?;
@@ -868,4 +868,58 @@ pub fn seq2seq_loss(logits: &Tensor, labels: &Tensor) -> CResult<Tensor> {
     let keep = keep.to_dtype(DType::F32)?;
     let n = keep.sum_all()?.to_dtype(DType::F32)?;
     (picked * &keep)?.sum_all()?.neg()?.div(&n)
+}
+
+impl Seq2Seq for MarianMTModel {
+    type Encoded = CrossAttentionState;
+    type Cache = KvCache;
+    fn device(&self) -> &Device {
+        MarianMTModel::device(self)
+    }
+    fn encode_source(&self, input_ids: &Tensor, attention_mask: &Tensor) -> CResult<CrossAttentionState> {
+        let hidden = self.encode(input_ids, attention_mask, Mode::Eval)?;
+        self.cross_attention_state(&hidden, attention_mask)
+    }
+    fn rows(encoded: &CrossAttentionState) -> CResult<usize> {
+        encoded.batch()
+    }
+    fn select_rows(encoded: &CrossAttentionState, rows: &Tensor) -> CResult<CrossAttentionState> {
+        encoded.select_rows(rows)
+    }
+    fn new_cache(&self) -> KvCache {
+        KvCache::new()
+    }
+    fn reorder_cache(cache: &mut KvCache, rows: &Tensor) -> CResult<()> {
+        cache.reorder(rows)
+    }
+    fn next_logits(&self, last: &Tensor, encoded: &CrossAttentionState, cache: &mut KvCache) -> CResult<Tensor> {
+        self.decode(last, None, encoded, Some(cache), Mode::Eval)
+    }
+}
+
+/// Translates `texts` (each may start with a target-language code such as `>>cmn_Hans<<`):
+/// tokenizes, pads to the longest, generates, and decodes without special tokens.
+pub fn translate(
+    model: &MarianMTModel,
+    tokenizer: &MarianTokenizer,
+    texts: &[&str],
+    cfg: &GenerationConfig,
+) -> Result<Vec<String>> {
+    if texts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pad = tokenizer.pad_id();
+    let ids: Vec<Vec<u32>> = texts.iter().map(|t| tokenizer.encode_source(t)).collect();
+    let width = ids.iter().map(Vec::len).max().unwrap_or(0);
+    let mut flat = Vec::with_capacity(ids.len() * width);
+    let mut mask = Vec::with_capacity(ids.len() * width);
+    for row in &ids {
+        flat.extend(row.iter().copied().chain(std::iter::repeat_n(pad, width - row.len())));
+        mask.extend((0..width).map(|i| u32::from(i < row.len())));
+    }
+    let dev = model.device();
+    let input_ids = Tensor::from_vec(flat, (ids.len(), width), dev)?;
+    let attention_mask = Tensor::from_vec(mask, (ids.len(), width), dev)?;
+    let out = crate::generate::generate(model, &input_ids, &attention_mask, cfg)?;
+    Ok(out.sequences.iter().map(|s| tokenizer.decode(s, true)).collect())
 }

@@ -115,7 +115,9 @@ impl Architecture for RobertaConfig {
         self.encoder.vocab_size
     }
     fn max_positions(&self) -> usize {
-        self.encoder.max_position_embeddings.saturating_sub(self.pad_id() as usize + 1)
+        self.encoder
+            .max_position_embeddings
+            .saturating_sub(self.pad_id() as usize + 1)
     }
     fn initializer_range(&self) -> f64 {
         self.encoder.initializer_range

@@ -140,7 +140,10 @@ pub fn save_encoder(
             "base_model_name_or_path": tokenizer_dir.map(|d| d.display().to_string()),
         });
         let path = dest.join("adapter/adapter_model.safetensors");
-        files.push(("adapter/adapter_model.safetensors", safetensors_bytes(&a.tensors, &path)?));
+        files.push((
+            "adapter/adapter_model.safetensors",
+            safetensors_bytes(&a.tensors, &path)?,
+        ));
         files.push((
             "adapter/adapter_config.json",
             serde_json::to_vec_pretty(&cfg).map_err(|e| crate::config::invalid(&path, e.to_string()))?,

@@ -63,7 +63,12 @@ impl TextTokenizer {
     /// `max_length` caps sequence length further.
     pub fn for_model(dir: &Path, config: &crate::arch::ModelConfig, max_length: usize) -> Result<TextTokenizer> {
         let arch = config.arch();
-        Self::load_with(dir, max_length.min(arch.max_positions()), arch.special_tokens(), arch.pad_token_id())
+        Self::load_with(
+            dir,
+            max_length.min(arch.max_positions()),
+            arch.special_tokens(),
+            arch.pad_token_id(),
+        )
     }
 
     /// Loads the tokenizer of the model folder `dir` with BERT's special tokens as fallbacks;

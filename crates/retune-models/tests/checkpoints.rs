@@ -79,8 +79,8 @@ fn saved_classifier_reloads_with_the_same_logits() {
 
 fn load_err(dir: &Path) -> String {
     let dev = Device::Cpu;
-    let r = ModelConfig::from_dir(dir)
-        .and_then(|cfg| cfg.load_model(dir, Head::SequenceClassification, &dev).map(|_| ()));
+    let r =
+        ModelConfig::from_dir(dir).and_then(|cfg| cfg.load_model(dir, Head::SequenceClassification, &dev).map(|_| ()));
     match r {
         Err(e) => e.to_string(),
         Ok(()) => panic!("{} loaded but should not", dir.display()),
@@ -93,7 +93,11 @@ fn broken_checkpoints_give_clear_errors() {
 
     let d = tmp("badcfg");
     copy_dir(&src, &d);
-    std::fs::write(d.join("config.json"), r#"{"model_type": "bert", "hidden_size": "thirty-two"}"#).unwrap();
+    std::fs::write(
+        d.join("config.json"),
+        r#"{"model_type": "bert", "hidden_size": "thirty-two"}"#,
+    )
+    .unwrap();
     let e = load_err(&d);
     assert!(e.contains("config.json") && e.contains("hidden_size"), "{e}");
 
@@ -101,7 +105,9 @@ fn broken_checkpoints_give_clear_errors() {
     std::fs::write(d.join("config.json"), r#"{"hidden_size": 32}"#).unwrap();
     let e = load_err(&d);
     assert!(
-        e.contains("config.json") && e.contains("no model_type") && e.contains("bert, distilbert, roberta, xlm-roberta"),
+        e.contains("config.json")
+            && e.contains("no model_type")
+            && e.contains("bert, distilbert, roberta, xlm-roberta"),
         "{e}"
     );
 

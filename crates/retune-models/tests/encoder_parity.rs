@@ -265,8 +265,16 @@ fn real_distilbert_tagger_matches_transformers() {
         let logits = model.head(&hidden, Mode::Eval).unwrap();
         let out = &case["outputs"];
         let (first, last, sums) = head_tail(&hidden);
-        assert_close(&first, &floats(&out["last_hidden_state_first5"]), &format!("{what} hidden first5"));
-        assert_close(&last, &floats(&out["last_hidden_state_last5"]), &format!("{what} hidden last5"));
+        assert_close(
+            &first,
+            &floats(&out["last_hidden_state_first5"]),
+            &format!("{what} hidden first5"),
+        );
+        assert_close(
+            &last,
+            &floats(&out["last_hidden_state_last5"]),
+            &format!("{what} hidden last5"),
+        );
         // Sums over 768 values: float32 noise against transformers' own float64 sum is ~4e-5.
         let want = floats(&out["last_hidden_state_token_sum"]);
         let worst = sums.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
@@ -276,13 +284,23 @@ fn real_distilbert_tagger_matches_transformers() {
         }
         let tagging = &case["tagging"];
         let (lf, ll, _) = head_tail(&logits);
-        assert_close(&lf, &floats(&tagging["logits_first5"]), &format!("{what} logits first5"));
+        assert_close(
+            &lf,
+            &floats(&tagging["logits_first5"]),
+            &format!("{what} logits first5"),
+        );
         assert_close(&ll, &floats(&tagging["logits_last5"]), &format!("{what} logits last5"));
         let pred: Vec<Vec<u32>> = logits.argmax(2).unwrap().to_vec2().unwrap();
         let mask = ids(&case["attention_mask"]);
         let want = ids(&tagging["predicted_ids"]);
         for (r, (p, w)) in pred.iter().zip(&want).enumerate() {
-            let real = |v: &[u32]| -> Vec<u32> { v.iter().zip(&mask[r]).filter(|(_, &m)| m == 1).map(|(&x, _)| x).collect() };
+            let real = |v: &[u32]| -> Vec<u32> {
+                v.iter()
+                    .zip(&mask[r])
+                    .filter(|(_, &m)| m == 1)
+                    .map(|(&x, _)| x)
+                    .collect()
+            };
             assert_eq!(real(p), real(w), "{what} row {r}: predicted tags");
         }
     }

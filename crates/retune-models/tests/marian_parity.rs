@@ -5,7 +5,8 @@
 
 use candle_core::{DType, Device, Tensor};
 use retune_models::arch::batch_tensor;
-use retune_models::generate::{generate, translate, EarlyStopping, GenerationConfig};
+use retune_models::generate::{generate, EarlyStopping, GenerationConfig};
+use retune_models::marian::translate;
 use retune_models::marian::{seq2seq_loss, shift_tokens_right, KvCache, MarianConfig, MarianMTModel, BUFFERS};
 use retune_models::nn::{Mode, Params};
 use retune_models::spm::MarianTokenizer;
@@ -168,7 +169,7 @@ fn cached_decoding_equals_full_decoding() {
 }
 
 fn generation_config(model: &MarianMTModel, kwargs: &Value) -> GenerationConfig {
-    let mut g = GenerationConfig::from_model_config(&model.config);
+    let mut g = model.config.generation_config();
     let u = |k: &str| kwargs[k].as_u64().map(|x| x as usize);
     g.max_length = u("max_length").unwrap();
     g.num_beams = u("num_beams").unwrap();
@@ -238,7 +239,7 @@ fn generation_defaults_and_translate() {
     for name in FIXTURES {
         let d = dir(name);
         let (_, model) = load(name);
-        let g = GenerationConfig::from_model_dir(&d, &model.config).unwrap();
+        let g = GenerationConfig::from_model_dir(&d, model.config.generation_config()).unwrap();
         let pad = model.config.pad_token_id;
         assert_eq!((g.num_beams, g.max_length, g.length_penalty), (4, 64, 1.0));
         assert_eq!(g.bad_words_ids, vec![vec![pad]]);

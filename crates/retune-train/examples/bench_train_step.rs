@@ -19,7 +19,8 @@ fn main() {
     let warmup: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(3);
     retune_train::alloc::tune_allocator();
     nn::set_seed(0);
-    let dev = retune_models::device::select(&std::env::var("RETUNE_DEVICE").unwrap_or_else(|_| "cpu".into())).expect("device");
+    let dev = retune_models::device::select(&std::env::var("RETUNE_DEVICE").unwrap_or_else(|_| "cpu".into()))
+        .expect("device");
     let st = prepare_classifier(&model, &["0".into(), "1".into()], &Strategy::Full, 128, &dev).expect("model");
     let vars: Vec<_> = st
         .trainable

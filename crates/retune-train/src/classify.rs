@@ -170,7 +170,14 @@ pub fn prepare_classifier(
     max_length: usize,
     device: &Device,
 ) -> Result<ClassifierState> {
-    prepare_model(model_dir, Head::SequenceClassification, labels, strategy, max_length, device)
+    prepare_model(
+        model_dir,
+        Head::SequenceClassification,
+        labels,
+        strategy,
+        max_length,
+        device,
+    )
 }
 
 /// Reads a model folder of any supported family (or only its `config.json`, for `scratch`) and

@@ -6,7 +6,7 @@ use candle_core::{Device, Tensor};
 use retune_metrics::bleu::{Bleu, BleuConfig};
 use retune_metrics::chrf::{Chrf, ChrfConfig};
 use retune_metrics::tokenizers::Tokenizer as BleuTokenizer;
-use retune_models::generate::{generate, GenerationConfig};
+use retune_models::generate::generate;
 use retune_models::marian::{MarianConfig, MarianMTModel, BUFFERS};
 use retune_models::nn::{self, Mode, Params};
 use retune_models::spm::MarianTokenizer;
@@ -215,7 +215,7 @@ pub fn evaluate_translation(
     let n = cfg.eval_rows.unwrap_or(data.sources.len()).min(data.sources.len());
     let (src, _) = encode_pairs(&state.tokenizer, data, cfg.max_length);
     let src = &src[..n];
-    let mut gen = GenerationConfig::from_model_config(&state.config);
+    let mut gen = state.config.generation_config();
     gen.num_beams = cfg.num_beams.max(1);
     gen.max_length = cfg.gen_max_length;
     let lengths: Vec<usize> = src.iter().map(|r| r.len()).collect();

@@ -46,7 +46,8 @@ fn every_family_and_strategy_gets_gradients_exactly_where_it_trains() {
             let st = prepare_classifier(&fixture(name), &labels(), &strategy, 64, &Device::Cpu).unwrap();
             let data = toy(8, "t", 0);
             let texts: Vec<&str> = data.texts.iter().map(|s| s.as_str()).collect();
-            let input = EncoderInput::from_batch(&st.tokenizer.encode_batch(&texts, None).unwrap(), &Device::Cpu).unwrap();
+            let input =
+                EncoderInput::from_batch(&st.tokenizer.encode_batch(&texts, None).unwrap(), &Device::Cpu).unwrap();
             let logits = st.model.logits(&input, Mode::Train).unwrap();
             let targets: Vec<i64> = data.labels.iter().map(|&y| y as i64).collect();
             let (loss, _) = cross_entropy_sum(&logits, &targets, 0.0).unwrap();
@@ -75,7 +76,9 @@ fn every_family_and_strategy_gets_gradients_exactly_where_it_trains() {
                     for target in lora {
                         for l in 0..layers {
                             assert!(
-                                adapters.iter().any(|n| n.contains(&format!("layer.{l}.{target}.lora_B"))),
+                                adapters
+                                    .iter()
+                                    .any(|n| n.contains(&format!("layer.{l}.{target}.lora_B"))),
                                 "{what}: no adapter on layer {l} {target}: {adapters:?}"
                             );
                         }
@@ -83,8 +86,14 @@ fn every_family_and_strategy_gets_gradients_exactly_where_it_trains() {
                     assert_eq!(t.len(), 4 + adapters.len(), "{what}: head + adapters");
                 }
                 Strategy::Top { .. } => {
-                    assert!(t.iter().all(|n| !n.contains("layer.0.") && !n.contains("embeddings")), "{what}: {t:?}");
-                    assert!(t.iter().any(|n| n.contains(&format!("layer.{}.", layers - 1))), "{what}");
+                    assert!(
+                        t.iter().all(|n| !n.contains("layer.0.") && !n.contains("embeddings")),
+                        "{what}: {t:?}"
+                    );
+                    assert!(
+                        t.iter().any(|n| n.contains(&format!("layer.{}.", layers - 1))),
+                        "{what}"
+                    );
                 }
                 _ => {
                     // DistilBERT's sinusoidal table is fixed, as in transformers.
@@ -135,15 +144,26 @@ fn a_short_fine_tune_lowers_the_loss_and_reloads_on_every_family() {
         let saved: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(best.join("config.json")).unwrap()).unwrap();
         assert!(
-            saved["architectures"][0].as_str().unwrap().ends_with("ForSequenceClassification"),
+            saved["architectures"][0]
+                .as_str()
+                .unwrap()
+                .ends_with("ForSequenceClassification"),
             "{name}: {}",
             saved["architectures"]
         );
         let clf = retune_models::classifier::SequenceClassifier::load(&best, &Device::Cpu).unwrap();
         let texts: Vec<&str> = eval.texts.iter().map(|s| s.as_str()).collect();
         let preds = clf.predict(&texts, None, 16, |_| {}).unwrap();
-        let acc = preds.iter().zip(&eval.labels).filter(|(p, &y)| p.label as u32 == y).count() as f64 / 40.0;
+        let acc = preds
+            .iter()
+            .zip(&eval.labels)
+            .filter(|(p, &y)| p.label as u32 == y)
+            .count() as f64
+            / 40.0;
         let best_acc = summary.run.best.unwrap().0;
-        assert!((acc - best_acc).abs() < 1e-9, "{name}: reloaded accuracy {acc} vs best {best_acc}");
+        assert!(
+            (acc - best_acc).abs() < 1e-9,
+            "{name}: reloaded accuracy {acc} vs best {best_acc}"
+        );
     }
 }

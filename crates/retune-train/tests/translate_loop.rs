@@ -3,7 +3,6 @@
 //! the saved checkpoint reloads with the same translations.
 
 use candle_core::Device;
-use retune_models::generate::GenerationConfig;
 use retune_train::strategy::Strategy;
 use retune_train::trainer::{LoopConfig, LoopEvent};
 use retune_train::translate::{evaluate_translation, prepare_translator, train_translator, PairTexts, TranslateConfig};
@@ -68,7 +67,7 @@ fn memorizes_pairs_loss_falls_and_bleu_rises() {
     let a = evaluate_translation(&state, &data, &cfg, &Device::Cpu).unwrap();
     let b = evaluate_translation(&again, &data, &cfg, &Device::Cpu).unwrap();
     assert_eq!(a.hypotheses, b.hypotheses);
-    let _ = GenerationConfig::from_model_config(&again.config);
+    let _ = again.config.generation_config();
 }
 
 #[test]

@@ -182,20 +182,35 @@ fn translate_matches_transformers_generate() {
 #[test]
 fn predict_tags_tokens_of_a_token_classifier_as_transformers_does() {
     let model = root().join("models/quire-distilbert");
-    assert!(model.join("model.safetensors").exists(), "run scripts/fetch_quire_distilbert.sh");
+    assert!(
+        model.join("model.safetensors").exists(),
+        "run scripts/fetch_quire_distilbert.sh"
+    );
     let golden: Value = serde_json::from_str(
         &std::fs::read_to_string(root().join("crates/retune-models/tests/fixtures/quire_distilbert_expected.json"))
             .unwrap(),
     )
     .unwrap();
     let case = &golden["cases"][0];
-    let texts: Vec<&str> = case["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    let texts: Vec<&str> = case["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
     let dir = std::env::temp_dir().join(format!("retune-predict-tags-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let input = dir.join("rows.txt");
     std::fs::write(&input, format!("{}\n", texts.join("\n"))).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_retune"))
-        .args(["predict", "--model", model.to_str().unwrap(), "--input", input.to_str().unwrap(), "--json"])
+        .args([
+            "predict",
+            "--model",
+            model.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--json",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -223,7 +238,10 @@ fn predict_tags_tokens_of_a_token_classifier_as_transformers_does() {
         assert_eq!(got, want, "row {r}");
         // Byte offsets point at the token's text (WordPiece `##` continuations excepted).
         for t in row["tokens"].as_array().unwrap() {
-            let (s, e) = (t["start"].as_u64().unwrap() as usize, t["end"].as_u64().unwrap() as usize);
+            let (s, e) = (
+                t["start"].as_u64().unwrap() as usize,
+                t["end"].as_u64().unwrap() as usize,
+            );
             let tok = t["token"].as_str().unwrap().trim_start_matches("##");
             if tok != "[UNK]" {
                 assert_eq!(&texts[r][s..e], tok, "row {r}");

@@ -1,11 +1,11 @@
 //! `retune assess`: does this pretrained model need fine-tuning or retraining for my task and
 //! data? Measures the four angles, runs pilot fine-tunes, recommends, and writes a report.
 
+use super::model_args::ModelArgs;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use retune_assess::assess::{assess_classification, AssessConfig};
 use retune_assess::report;
-use super::model_args::ModelArgs;
 use retune_train::strategy::Strategy;
 use std::path::PathBuf;
 use std::time::Duration;

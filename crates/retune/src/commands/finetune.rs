@@ -17,8 +17,7 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 /// in the training data are appended: the head is resized), else the training data's labels.
 fn run_labels(config: &ModelConfig, train: &retune_data::TextDataset) -> Result<LabelSet> {
     let from_data = train.label_set()?;
-    let fine_tuned =
-        config.checkpoint_head() == Some(Head::SequenceClassification) && config.labels.id2label.is_some();
+    let fine_tuned = config.checkpoint_head() == Some(Head::SequenceClassification) && config.labels.id2label.is_some();
     if !fine_tuned {
         return Ok(from_data);
     }

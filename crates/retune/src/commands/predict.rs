@@ -2,11 +2,11 @@
 //! or a tag for every token from a token classifier (a local folder or a hub id; the head is
 //! read from the checkpoint's class).
 
+use super::model_args::ModelArgs;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use retune_models::arch::{Head, ModelConfig};
 use retune_models::classifier::{SequenceClassifier, TokenTagger};
-use super::model_args::ModelArgs;
 use serde_json::json;
 use std::io::Write;
 use std::path::{Path, PathBuf};

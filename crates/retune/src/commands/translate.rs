@@ -1,14 +1,15 @@
 //! `retune translate`: Marian translation from standard input or a file, batched by length,
 //! greedy or beam search, output in input order.
 
+use super::model_args::ModelArgs;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use retune_models::generate::{translate, EarlyStopping, GenerationConfig};
+use retune_models::generate::{EarlyStopping, GenerationConfig};
+use retune_models::marian::translate;
 use retune_models::marian::{MarianConfig, MarianMTModel};
 use retune_models::nn::Params;
 use retune_models::spm::MarianTokenizer;
 use retune_models::weights::Checkpoint;
-use super::model_args::ModelArgs;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
@@ -48,7 +49,7 @@ pub fn run(a: TranslateArgs) -> Result<()> {
     let params = Params::from_checkpoint(Checkpoint::load(&dir, &dev)?, &dev)?;
     let model = MarianMTModel::load(&params, &cfg)?;
     let tok = MarianTokenizer::from_dir(&dir)?;
-    let mut gen = GenerationConfig::from_model_dir(&dir, &cfg)?;
+    let mut gen = GenerationConfig::from_model_dir(&dir, cfg.generation_config())?;
     if let Some(b) = a.beams {
         gen.num_beams = b.max(1);
     }
