@@ -1,515 +1,7 @@
-//! Translation Edit Rate (TER) that gives the same numbers as sacrebleu 2.6.0's
-//! `sacrebleu.metrics.TER` (a re-implementation of Tercom).
-//!
-//! The pieces, in the order sacrebleu applies them:
-//!
-//! * **Pre-processing** (`TER._preprocess_segment`): trailing whitespace is
-//!   stripped and the Tercom tokenizer (`TercomTokenizer.__call__`) is applied:
-//!   lowercasing (unless `case_sensitive`), optional Western normalisation
-//!   (`normalized`), optional CJK splitting (`normalized` + `asian_support`),
-//!   optional punctuation removal (`no_punct`, plus CJK punctuation with
-//!   `asian_support`), and finally whitespace collapsing with Python's
-//!   `str.split()` (whose whitespace set is Unicode `White_Space` plus the
-//!   separators U+001C..U+001F).
-//!   sacrebleu pre-processes every *reference* twice (once when the reference
-//!   cache is built, once more inside `_extract_reference_info`) and the
-//!   hypothesis once; [`Ter::segment_stats`] does the same, which matters only
-//!   with `normalized` (the normaliser is not idempotent, e.g. `a.,5`).
-//! * **Edit distance with shifts** (`lib_ter.translation_edit_rate`): greedy
-//!   search for the block shift that lowers a beam-restricted Levenshtein
-//!   distance the most (ranked by gain, then longer block, then earlier hypothesis
-//!   position, then earlier target position), repeated while the gain is
-//!   positive. Blocks are at most 10 words, source and reference start at most
-//!   50 positions apart, the Levenshtein matrix is restricted to a beam of 25
-//!   cells either side of the length-ratio diagonal, and the whole search stops
-//!   (discarding the pending shift) once 1000 shift candidates have been scored.
-//! * **Statistics**: per segment `[edits against the best reference, average
-//!   reference length]`; corpus TER is `100 * sum(edits) / sum(lengths)`.
-//!
-//! Implementation notes (all exact, no change of semantics; about 30x faster
-//! than sacrebleu):
-//!
-//! * Words are interned to integer ids per segment pair; hypothesis words that
-//!   are not in the reference share one id. Buffers live in a thread-local
-//!   scratch area, so [`Ter`] is `Sync` and scoring allocates little.
-//! * Block pairs are enumerated in sacrebleu's order from per-word position
-//!   lists of the reference; candidate counting (the 1000 cap) and ranking,
-//!   ties included, are replayed exactly. Only candidates that could beat the
-//!   current best with a positive gain need their exact distance: the others
-//!   are abandoned as soon as a bound proves it.
-//! * Any path through a cell outside the beam needs at least `lb_out`
-//!   insertions + deletions (a function of the two lengths). A distance below
-//!   `lb_out` is therefore the same with and without the beam, and so are the
-//!   optimal paths and the trace. Such distances are computed with the
-//!   bit-parallel Levenshtein algorithm (Myers 1999 / Hyyrö's blocks), starting
-//!   from the stored row of the unshifted hypothesis at the first changed word,
-//!   and either stopping once the row re-joins the unshifted one or combining
-//!   with the cost-to-go of the unchanged suffix. Only when a distance can reach
-//!   `lb_out` (long or very unequal segments) is the beam applied literally,
-//!   with scalar rows (again re-using prefix rows and a restricted
-//!   cost-to-go matrix).
-//! * sacrebleu's trie cache of matrix rows only saves time and is not needed.
+//! Edit distance with shifts (`lib_ter.translation_edit_rate`): the greedy block-shift search over a
+//! beam-restricted Levenshtein distance, with bit-parallel rows where the beam cannot matter.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
-
-/// Largest block of words that one shift may move (Tercom's `MAX_SHIFT_SIZE`).
-const MAX_SHIFT_SIZE: usize = 10;
-/// Largest distance between the hypothesis and reference start of a block.
-const MAX_SHIFT_DIST: usize = 50;
-/// Half-width of the Levenshtein beam around the pseudo-diagonal.
-const BEAM_WIDTH: usize = 25;
-/// Number of scored shift candidates after which sacrebleu gives up shifting.
-const MAX_SHIFT_CANDIDATES: usize = 1000;
-/// "Infinite" cost of cells outside the beam (sacrebleu uses `int(1e16)`); any
-/// finite cost is far below it and sums of two of them fit in an `i32`.
-const INF: i32 = 1 << 29;
-
-/// Options of sacrebleu's `TER(...)` / `TercomTokenizer(...)`.
-///
-/// `Default` gives sacrebleu's defaults: every flag `false` (lowercased input,
-/// no normalisation, punctuation kept, no special CJK treatment).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct TerOptions {
-    /// `normalized`: Western tokenisation of punctuation, XML entity decoding
-    /// (`&quot; &amp; &lt; &gt;`), line joining; with `asian_support` also splits
-    /// CJK characters and CJK punctuation into single-character tokens.
-    pub normalized: bool,
-    /// `no_punct`: removes `. , ? : ; ! " ( )`; with `asian_support` also CJK and
-    /// full-width punctuation.
-    pub no_punct: bool,
-    /// `asian_support`: enables the CJK parts of `normalized` / `no_punct`
-    /// (has no effect on its own).
-    pub asian_support: bool,
-    /// `case_sensitive`: when `false` (sacrebleu's default) input is lowercased
-    /// with Python's `str.lower()` semantics.
-    pub case_sensitive: bool,
-}
-
-/// The TER metric with fixed options; cheap to build, `Send + Sync`, and
-/// stateless apart from thread-local scratch buffers, so segments can be scored
-/// in parallel.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Ter {
-    opts: TerOptions,
-}
-
-impl Ter {
-    /// A TER scorer with the given options (`TER(normalized=..., no_punct=...,
-    /// asian_support=..., case_sensitive=...)` in sacrebleu).
-    pub fn new(opts: TerOptions) -> Self {
-        Ter { opts }
-    }
-
-    /// The options this scorer was built with.
-    pub fn options(&self) -> &TerOptions {
-        &self.opts
-    }
-
-    /// The Tercom tokenizer alone (sacrebleu's `TercomTokenizer.__call__`): the
-    /// returned string holds the tokens separated by single ASCII spaces.
-    pub fn tercom_tokenize(&self, s: &str) -> String {
-        let mut out = String::new();
-        tokenize_into(&self.opts, s, &mut out);
-        out
-    }
-
-    /// sacrebleu's `TER._preprocess_segment`: strips trailing (Python)
-    /// whitespace, then applies [`Ter::tercom_tokenize`]. Hypotheses go through
-    /// this once, references twice (see the module documentation).
-    pub fn preprocess(&self, s: &str) -> String {
-        self.tercom_tokenize(s.trim_end_matches(is_py_whitespace))
-    }
-
-    /// Segment statistics `[num_edits, ref_length]` exactly as sacrebleu's
-    /// `TER._compute_segment_statistics` after its pre-processing: the fewest
-    /// edits (shifts + Levenshtein operations) over all references, and the
-    /// average of the references' token counts.
-    ///
-    /// With an empty `references` slice (sacrebleu would divide by zero) the
-    /// result is that of a single empty reference: `[hypothesis tokens, 0]`.
-    pub fn segment_stats(&self, hypothesis: &str, references: &[&str]) -> [f64; 2] {
-        self.segment_stats_prepared(hypothesis, &self.prepare_references(references))
-    }
-
-    /// Pre-processes the references of one segment (twice, as sacrebleu does),
-    /// so that several hypotheses (systems) can be scored against them with
-    /// [`Ter::segment_stats_prepared`] without tokenizing them again.
-    pub fn prepare_references(&self, references: &[&str]) -> TerReferences {
-        let mut once = String::new();
-        let tokenized = references
-            .iter()
-            .map(|r| {
-                let mut twice = String::new();
-                tokenize_into(&self.opts, r.trim_end_matches(is_py_whitespace), &mut once);
-                tokenize_into(&self.opts, once.trim_end_matches(is_py_whitespace), &mut twice);
-                twice
-            })
-            .collect();
-        TerReferences { tokenized }
-    }
-
-    /// [`Ter::segment_stats`] with references from [`Ter::prepare_references`]
-    /// (which must come from a scorer with the same options).
-    pub fn segment_stats_prepared(&self, hypothesis: &str, references: &TerReferences) -> [f64; 2] {
-        let mut hyp_tok = String::new();
-        tokenize_into(&self.opts, hypothesis.trim_end_matches(is_py_whitespace), &mut hyp_tok);
-        let hyp_words: Vec<&str> = split_tokens(&hyp_tok).collect();
-        let refs = &references.tokenized;
-        if refs.is_empty() {
-            return [hyp_words.len() as f64, 0.0];
-        }
-        let mut best = usize::MAX;
-        let mut total_len = 0usize;
-        let mut ref_words: Vec<&str> = Vec::new();
-        for r in refs {
-            ref_words.clear();
-            ref_words.extend(split_tokens(r));
-            let (edits, len) = translation_edit_rate(&hyp_words, &ref_words);
-            total_len += len;
-            best = best.min(edits);
-        }
-        [best as f64, total_len as f64 / refs.len() as f64]
-    }
-
-    /// Sums segment statistics in order (sacrebleu's `sum_of_lists`), giving the
-    /// corpus statistics that [`Ter::score_from_stats`] expects.
-    pub fn sum_stats(stats: &[[f64; 2]]) -> [f64; 2] {
-        stats.iter().fold([0.0, 0.0], |acc, s| [acc[0] + s[0], acc[1] + s[1]])
-    }
-
-    /// Corpus TER (in percent) from summed statistics, sacrebleu's
-    /// `TER._compute_score_from_stats`: `100 * edits / ref_length`; when the
-    /// total reference length is 0 the score is 100 if there are edits and 0
-    /// otherwise.
-    pub fn score_from_stats(stats: &[f64; 2]) -> f64 {
-        let (edits, len) = (stats[0], stats[1]);
-        let ratio = if len > 0.0 {
-            edits / len
-        } else if edits > 0.0 {
-            1.0
-        } else {
-            0.0
-        };
-        100.0 * ratio
-    }
-
-    /// Corpus TER of parallel hypotheses and per-segment references
-    /// (`references[i]` are the references of `hypotheses[i]`); convenience
-    /// over [`Ter::segment_stats`], [`Ter::sum_stats`] and
-    /// [`Ter::score_from_stats`].
-    pub fn corpus_score(&self, hypotheses: &[&str], references: &[Vec<&str>]) -> f64 {
-        let stats: Vec<[f64; 2]> = hypotheses
-            .iter()
-            .zip(references)
-            .map(|(h, r)| self.segment_stats(h, r))
-            .collect();
-        Self::score_from_stats(&Self::sum_stats(&stats))
-    }
-}
-
-/// The references of one segment after sacrebleu's pre-processing (see
-/// [`Ter::prepare_references`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TerReferences {
-    /// Each reference's tokens, separated by single spaces.
-    tokenized: Vec<String>,
-}
-
-impl TerReferences {
-    /// The pre-processed references (tokens separated by single spaces).
-    pub fn tokenized(&self) -> &[String] {
-        &self.tokenized
-    }
-}
-
-pub use crate::text::is_py_whitespace;
-
-/// Tokens of an already tokenized string (single-space separated, no leading
-/// or trailing space, empty string = no tokens).
-fn split_tokens(s: &str) -> impl Iterator<Item = &str> {
-    s.split(' ').filter(|w| !w.is_empty())
-}
-
-// ---------------------------------------------------------------------------
-// Tokenizer
-// ---------------------------------------------------------------------------
-
-/// Writes the Tercom tokenization of `s` into `out` (cleared first).
-fn tokenize_into(opts: &TerOptions, s: &str, out: &mut String) {
-    out.clear();
-    if s.is_empty() {
-        return;
-    }
-    if !opts.normalized && s.is_ascii() {
-        // Same steps fused into one pass: lowercase, drop punctuation, collapse
-        // whitespace (ASCII part of Python's set: \t \n \v \f \r, 0x1c-0x1f, space).
-        let mut gap = false;
-        for &b in s.as_bytes() {
-            if matches!(b, b'\t'..=b'\r' | 0x1c..=0x1f | b' ') {
-                gap = true;
-                continue;
-            }
-            if opts.no_punct && matches!(b, b'.' | b',' | b'?' | b':' | b';' | b'!' | b'"' | b'(' | b')') {
-                continue;
-            }
-            if gap && !out.is_empty() {
-                out.push(' ');
-            }
-            gap = false;
-            out.push(if opts.case_sensitive { b } else { b.to_ascii_lowercase() } as char);
-        }
-        return;
-    }
-    let mut cur: String = if opts.case_sensitive { s.to_owned() } else { py_lower(s) };
-    if opts.normalized {
-        cur = normalize_general_and_western(&cur);
-        if opts.asian_support {
-            cur = map_chars(&cur, |c| if is_asian_split(c) { Some(true) } else { None });
-        }
-    }
-    if opts.no_punct {
-        let asian = opts.asian_support;
-        cur = map_chars(&cur, |c| {
-            if matches!(c, '.' | ',' | '?' | ':' | ';' | '!' | '"' | '(' | ')')
-                || (asian && (is_asian_punct(c) || is_full_width_punct(c)))
-            {
-                Some(false)
-            } else {
-                None
-            }
-        });
-    }
-    collapse_whitespace(&cur, out);
-}
-
-/// `' '.join(s.split())` appended to the empty `out`.
-fn collapse_whitespace(s: &str, out: &mut String) {
-    if s.is_ascii() {
-        for w in s.as_bytes().split(|&b| matches!(b, b'\t'..=b'\r' | 0x1c..=0x1f | b' ')) {
-            if !w.is_empty() {
-                if !out.is_empty() {
-                    out.push(' ');
-                }
-                // ASCII, hence valid UTF-8.
-                out.push_str(std::str::from_utf8(w).expect("ASCII"));
-            }
-        }
-        return;
-    }
-    for w in s.split(is_py_whitespace).filter(|w| !w.is_empty()) {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(w);
-    }
-}
-
-/// Python 3.11's `str.lower()`: the full Unicode lowercase mapping with the
-/// final-sigma rule, as Rust's `str::to_lowercase`, except for the letters that
-/// got a lowercase mapping after Unicode 14.0 (Python 3.11's tables), which
-/// are kept as they are.
-fn py_lower(s: &str) -> String {
-    if s.is_ascii() {
-        return s.to_ascii_lowercase();
-    }
-    if !s.chars().any(is_newer_uppercase) {
-        return s.to_lowercase();
-    }
-    // Those letters are unassigned (neither cased nor case-ignorable) for
-    // Python, so cutting the text at them leaves the final-sigma context intact.
-    let mut out = String::with_capacity(s.len());
-    let mut seg_start = 0;
-    for (i, c) in s.char_indices() {
-        if is_newer_uppercase(c) {
-            out.push_str(&s[seg_start..i].to_lowercase());
-            out.push(c);
-            seg_start = i + c.len_utf8();
-        }
-    }
-    out.push_str(&s[seg_start..].to_lowercase());
-    out
-}
-
-/// Letters with a lowercase mapping in Rust's Unicode tables but not in
-/// Unicode 14.0 (found by comparing `str.lower()` and `to_lowercase` over all
-/// code points).
-fn is_newer_uppercase(c: char) -> bool {
-    matches!(c,
-        '\u{1c89}' | '\u{a7cb}'..='\u{a7cc}' | '\u{a7ce}' | '\u{a7d2}' | '\u{a7d4}' | '\u{a7da}'
-        | '\u{a7dc}' | '\u{10d50}'..='\u{10d65}' | '\u{16ea0}'..='\u{16eb8}')
-}
-
-/// Rewrites each char: `f(c) == Some(true)` surrounds it with spaces,
-/// `Some(false)` drops it, `None` keeps it.
-fn map_chars(s: &str, f: impl Fn(char) -> Option<bool>) -> String {
-    let mut out = String::with_capacity(s.len() + 16);
-    for c in s.chars() {
-        match f(c) {
-            Some(true) => {
-                out.push(' ');
-                out.push(c);
-                out.push(' ');
-            }
-            Some(false) => {}
-            None => out.push(c),
-        }
-    }
-    out
-}
-
-/// CJK characters that the Asian normaliser splits to character level:
-/// ideographs (+ extension A), strokes, radicals, compatibility blocks,
-/// enclosed letters (sacrebleu's range U+3200..U+3F22), and CJK / full-width
-/// punctuation. (sacrebleu's Hiragana/Katakana rules are anchored with `^` at
-/// a string that always starts with a space at that point, so they never fire.)
-fn is_asian_split(c: char) -> bool {
-    matches!(c,
-        '\u{4e00}'..='\u{9fff}'
-        | '\u{3400}'..='\u{4dbf}'
-        | '\u{31c0}'..='\u{31ef}'
-        | '\u{2e80}'..='\u{2eff}'
-        | '\u{3300}'..='\u{33ff}'
-        | '\u{f900}'..='\u{faff}'
-        | '\u{fe30}'..='\u{fe4f}'
-        | '\u{3200}'..='\u{3f22}')
-        || is_asian_punct(c)
-        || is_full_width_punct(c)
-}
-
-/// sacrebleu's `TercomTokenizer.ASIAN_PUNCT` character class.
-fn is_asian_punct(c: char) -> bool {
-    matches!(c,
-        '\u{3001}' | '\u{3002}' | '\u{3008}'..='\u{3011}' | '\u{3014}'..='\u{301f}'
-        | '\u{ff61}'..='\u{ff65}' | '\u{30fb}')
-}
-
-/// sacrebleu's `TercomTokenizer.FULL_WIDTH_PUNCT` character class.
-fn is_full_width_punct(c: char) -> bool {
-    matches!(
-        c,
-        '\u{ff0e}'
-            | '\u{ff0c}'
-            | '\u{ff1f}'
-            | '\u{ff1a}'
-            | '\u{ff1b}'
-            | '\u{ff01}'
-            | '\u{ff02}'
-            | '\u{ff08}'
-            | '\u{ff09}'
-    )
-}
-
-/// ASCII characters of the class `[{-~[-\` -&(-+:-@/]` that the Western
-/// normaliser surrounds with spaces.
-fn is_western_punct(b: u8) -> bool {
-    matches!(b, b'{'..=b'~' | b'['..=b'`' | b' '..=b'&' | b'('..=b'+' | b':'..=b'@' | b'/')
-}
-
-/// sacrebleu's `_normalize_general_and_western`. The regex substitutions are
-/// replayed as left-to-right, non-overlapping scans over UTF-8 bytes; every
-/// pattern byte is ASCII, and `[^0-9]` against a multi-byte character behaves
-/// the same byte-wise because continuation bytes are never `.`, `,` or `-`.
-fn normalize_general_and_western(s: &str) -> String {
-    let mut t: String = if s.contains('\n') {
-        s.replace("\n-", "").replace('\n', " ")
-    } else {
-        s.to_owned()
-    };
-    if t.contains('&') {
-        t = t
-            .replace("&quot;", "\"")
-            .replace("&amp;", "&")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">");
-    }
-    // " {sent} " with punctuation tokenised.
-    let mut a: Vec<u8> = Vec::with_capacity(t.len() * 2 + 4);
-    a.push(b' ');
-    for &b in t.as_bytes() {
-        if is_western_punct(b) {
-            a.extend_from_slice(&[b' ', b, b' ']);
-        } else {
-            a.push(b);
-        }
-    }
-    a.push(b' ');
-    // Possessives: "'s " -> " 's ". ("'s$" cannot match: the text ends in a space.)
-    let mut b: Vec<u8> = Vec::with_capacity(a.len() + 8);
-    let mut i = 0;
-    while let Some(off) = a[i..].iter().position(|&x| x == b'\'') {
-        let p = i + off;
-        b.extend_from_slice(&a[i..p]);
-        if a.get(p + 1) == Some(&b's') && a.get(p + 2) == Some(&b' ') {
-            b.extend_from_slice(b" 's ");
-            i = p + 3;
-        } else {
-            b.push(b'\'');
-            i = p + 1;
-        }
-    }
-    b.extend_from_slice(&a[i..]);
-    let is_pc = |x: &u8| *x == b'.' || *x == b',';
-    // ([^0-9])([\.,]) -> "\1 \2 ": a match starts right before a '.' or ','
-    // that is not already consumed.
-    a.clear();
-    let mut i = 0;
-    while i < b.len() {
-        let Some(off) = b[i + 1..].iter().position(is_pc) else {
-            break;
-        };
-        let p = i + 1 + off;
-        a.extend_from_slice(&b[i..p - 1]);
-        if !b[p - 1].is_ascii_digit() {
-            a.extend_from_slice(&[b[p - 1], b' ', b[p], b' ']);
-            i = p + 1;
-        } else {
-            a.push(b[p - 1]);
-            i = p;
-        }
-    }
-    a.extend_from_slice(&b[i.min(b.len())..]);
-    // ([\.,])([^0-9]) -> " \1 \2"
-    b.clear();
-    let mut i = 0;
-    while let Some(off) = a[i..].iter().position(is_pc) {
-        let p = i + off;
-        b.extend_from_slice(&a[i..p]);
-        if p + 1 < a.len() && !a[p + 1].is_ascii_digit() {
-            b.extend_from_slice(&[b' ', a[p], b' ', a[p + 1]]);
-            i = p + 2;
-        } else {
-            b.push(a[p]);
-            i = p + 1;
-        }
-    }
-    b.extend_from_slice(&a[i..]);
-    // ([0-9])(-) -> "\1 \2 ": a match starts right before a '-'.
-    a.clear();
-    let mut i = 0;
-    while i < b.len() {
-        let Some(off) = b[i + 1..].iter().position(|&x| x == b'-') else {
-            break;
-        };
-        let p = i + 1 + off;
-        a.extend_from_slice(&b[i..p - 1]);
-        if b[p - 1].is_ascii_digit() {
-            a.extend_from_slice(&[b[p - 1], b' ', b'-', b' ']);
-            i = p + 1;
-        } else {
-            a.push(b[p - 1]);
-            i = p;
-        }
-    }
-    a.extend_from_slice(&b[i.min(b.len())..]);
-    // Only ASCII bytes were inserted or removed, at character boundaries.
-    String::from_utf8(a).expect("normaliser keeps UTF-8 valid")
-}
-
-// ---------------------------------------------------------------------------
-// Edit distance with shifts
-// ---------------------------------------------------------------------------
+use super::*;
 
 use crate::hashing::FxHasher;
 
@@ -550,7 +42,7 @@ thread_local! {
 
 /// Reusable buffers of one TER computation (one per thread).
 #[derive(Default)]
-struct Scratch {
+pub(super) struct Scratch {
     /// Current hypothesis (word ids), `n` words.
     hyp: Vec<u32>,
     /// Reference word ids, `m` words.
@@ -608,7 +100,7 @@ struct Scratch {
 }
 
 /// Outcome of scoring one shift candidate against the running best.
-struct Best {
+pub(super) struct Best {
     delta: i32,
     len: usize,
     start_h: usize,
@@ -624,7 +116,7 @@ impl Scratch {
     /// distance that can still matter and every optimal path are the same with
     /// and without the beam, so only bit-parallel rows are kept. Before that the
     /// beam-restricted scalar matrices give the distance and the trace.
-    fn run(&mut self) -> usize {
+    pub(super) fn run(&mut self) -> usize {
         let n = self.hyp.len();
         let m = self.refw.len();
         let w = m + 1;
@@ -673,7 +165,7 @@ impl Scratch {
 
     /// sacrebleu's beam: pseudo-diagonal `floor(i * m / n)`, half-width 25
     /// (widened for extreme length ratios), last row always complete.
-    fn setup_beam(&mut self, n: usize, m: usize) {
+    pub(super) fn setup_beam(&mut self, n: usize, m: usize) {
         self.lo.clear();
         self.hi.clear();
         self.lo.push(0);
@@ -702,7 +194,7 @@ impl Scratch {
 
     /// Smallest number of insertions + deletions on any path through a cell
     /// outside the beam (`i64::MAX` if there is none).
-    fn lb_out(&self) -> i64 {
+    pub(super) fn lb_out(&self) -> i64 {
         let n = self.hyp.len() as i64;
         let m = self.refw.len() as i64;
         let mut best = i64::MAX;
@@ -727,7 +219,7 @@ impl Scratch {
     }
 
     /// Match masks of the reference and the (unrestricted) first row.
-    fn setup_bit_parallel(&mut self) {
+    pub(super) fn setup_bit_parallel(&mut self) {
         let n = self.hyp.len();
         let m = self.refw.len();
         let nb = m.div_ceil(64);
@@ -774,7 +266,7 @@ impl Scratch {
     }
 
     /// Recomputes bit-parallel rows `start..=n` of `self.hyp` (row `start-1` valid).
-    fn states_from(&mut self, start: usize) {
+    pub(super) fn states_from(&mut self, start: usize) {
         let n = self.hyp.len();
         let nb = self.nb;
         for i in start..=n {
@@ -793,7 +285,7 @@ impl Scratch {
 
     /// Distance of `hyp[..i]` to `ref[..j]` (beam applied unless in fast mode).
     #[inline]
-    fn val(&self, i: usize, j: usize) -> i32 {
+    pub(super) fn val(&self, i: usize, j: usize) -> i32 {
         if !self.fast {
             return self.fwd[i * (self.refw.len() + 1) + j];
         }
@@ -814,7 +306,7 @@ impl Scratch {
 
     /// `D(i, j) - D(i, j - 1)` for `j >= 1`.
     #[inline]
-    fn step(&self, i: usize, j: usize) -> i32 {
+    pub(super) fn step(&self, i: usize, j: usize) -> i32 {
         if !self.fast {
             let w = self.refw.len() + 1;
             return self.fwd[i * w + j] - self.fwd[i * w + j - 1];
@@ -826,7 +318,7 @@ impl Scratch {
     }
 
     /// Recomputes forward rows `start..=n` of `self.hyp` (row `start-1` valid).
-    fn forward_from(&mut self, start: usize) {
+    pub(super) fn forward_from(&mut self, start: usize) {
         let n = self.hyp.len();
         let m = self.refw.len();
         let w = m + 1;
@@ -839,7 +331,7 @@ impl Scratch {
     }
 
     /// Recomputes backward rows `last..=0` going down (rows above `last` valid).
-    fn backward_down_to(&mut self, last: usize) {
+    pub(super) fn backward_down_to(&mut self, last: usize) {
         let n = self.hyp.len();
         let m = self.refw.len();
         let w = m + 1;
@@ -874,7 +366,7 @@ impl Scratch {
     /// Trace of the optimal alignment (sacrebleu's tie-breaking: match /
     /// substitution, then deletion, then insertion of the reference-to-
     /// hypothesis DP), flipped and turned into `align`, `herr`, `rerr`.
-    fn trace_alignment(&mut self) {
+    pub(super) fn trace_alignment(&mut self) {
         let n = self.hyp.len();
         let m = self.refw.len();
         self.ops.clear();
@@ -970,7 +462,7 @@ impl Scratch {
 
     /// sacrebleu's `_shift`: enumerates candidates in its order, counts them,
     /// and keeps the best one with a positive gain in `self.best`.
-    fn best_shift(&mut self, pre_score: i32, checked: &mut usize) -> ShiftResult {
+    pub(super) fn best_shift(&mut self, pre_score: i32, checked: &mut usize) -> ShiftResult {
         let n = self.hyp.len();
         let m = self.refw.len();
         let mut best: Option<Best> = None;
@@ -1009,7 +501,7 @@ impl Scratch {
 
     /// The candidates of one matching block (sacrebleu's filters, then one
     /// candidate per distinct consecutive target position).
-    fn try_block(
+    pub(super) fn try_block(
         &mut self,
         start_h: usize,
         start_r: usize,
@@ -1080,7 +572,7 @@ impl Scratch {
     /// many rows remain, combines row `r` with the cost-to-go of the shared
     /// suffix: `min_j D(r, j) + back(r, j)`.
     #[inline(never)]
-    fn unrestricted_cost<const NB: usize>(&mut self, k: usize, r: usize, max_cost: i32) -> Option<i32> {
+    pub(super) fn unrestricted_cost<const NB: usize>(&mut self, k: usize, r: usize, max_cost: i32) -> Option<i32> {
         let n = self.hyp.len();
         let m = self.refw.len();
         let last_bit = self.last_bit;
@@ -1137,7 +629,7 @@ impl Scratch {
     }
 
     /// [`Scratch::unrestricted_cost`] for any number of blocks (rows `k+1..=n`).
-    fn unrestricted_cost_any(&mut self, k: usize, r: usize, max_cost: i32) -> Option<i32> {
+    pub(super) fn unrestricted_cost_any(&mut self, k: usize, r: usize, max_cost: i32) -> Option<i32> {
         let n = self.hyp.len();
         let nb = self.nb;
         self.st_a.clear();
@@ -1167,7 +659,7 @@ impl Scratch {
 
     /// Makes the cost-to-go rows for `i = r..=n` of `self.back` valid; rows for
     /// `i >= back_from` are kept from earlier calls.
-    fn ensure_back(&mut self, r: usize) {
+    pub(super) fn ensure_back(&mut self, r: usize) {
         let n = self.hyp.len();
         let nb = self.nb;
         for i in (r..self.back_from).rev() {
@@ -1186,7 +678,7 @@ impl Scratch {
     }
 
     /// Edit distance of `self.cand` if it is at most `max_cost`, else `None`.
-    fn candidate_cost(&mut self, max_cost: i32) -> Option<i32> {
+    pub(super) fn candidate_cost(&mut self, max_cost: i32) -> Option<i32> {
         let n = self.hyp.len();
         let m = self.refw.len();
         let w = m + 1;
@@ -1240,7 +732,7 @@ impl Scratch {
 }
 
 /// How one round of the shift search ended.
-enum ShiftResult {
+pub(super) enum ShiftResult {
     /// 1000 candidates were scored: stop, the pending shift is discarded.
     Abort,
     /// No shift lowers the edit distance.
@@ -1255,7 +747,7 @@ enum ShiftResult {
 /// grows by one per row (deleting hypothesis words). Returns the change of the
 /// value in the last column.
 #[inline]
-fn myers_row(prev: &[u64], cur: &mut [u64], eq: &[u64], last_bit: u32) -> i32 {
+pub(super) fn myers_row(prev: &[u64], cur: &mut [u64], eq: &[u64], last_bit: u32) -> i32 {
     let nb = eq.len();
     let mut hin: i32 = 1;
     for b in 0..nb {
@@ -1285,7 +777,7 @@ fn myers_row(prev: &[u64], cur: &mut [u64], eq: &[u64], last_bit: u32) -> i32 {
 
 /// Whether two bit-parallel rows agree on all real columns.
 #[inline]
-fn same_row(a: &[u64], b: &[u64], last_bit: u32) -> bool {
+pub(super) fn same_row(a: &[u64], b: &[u64], last_bit: u32) -> bool {
     let last = a.len() - 2;
     for t in 0..last {
         if a[t] != b[t] {
@@ -1299,7 +791,7 @@ fn same_row(a: &[u64], b: &[u64], last_bit: u32) -> bool {
 /// [`myers_row`] with the block count known at compile time and the row
 /// kept in registers.
 #[inline(always)]
-fn myers_step_n<const NB: usize>(pv: &mut [u64; NB], mv: &mut [u64; NB], eq: &[u64], last_bit: u32) -> i32 {
+pub(super) fn myers_step_n<const NB: usize>(pv: &mut [u64; NB], mv: &mut [u64; NB], eq: &[u64], last_bit: u32) -> i32 {
     let mut hin: i32 = 1;
     for b in 0..NB {
         let e = eq[b];
@@ -1327,7 +819,7 @@ fn myers_step_n<const NB: usize>(pv: &mut [u64; NB], mv: &mut [u64; NB], eq: &[u
 /// One beam-restricted Levenshtein row: `cur[lo..hi]` from `prev` (cells
 /// outside the beam are `INF`); returns the row minimum.
 #[inline]
-fn compute_row(prev: &[i32], cur: &mut [i32], word: u32, refw: &[u32], lo: usize, hi: usize) -> i32 {
+pub(super) fn compute_row(prev: &[i32], cur: &mut [i32], word: u32, refw: &[u32], lo: usize, hi: usize) -> i32 {
     let w = refw.len() + 1;
     let prev = &prev[..w];
     let cur = &mut cur[..w];
@@ -1356,7 +848,7 @@ fn compute_row(prev: &[i32], cur: &mut [i32], word: u32, refw: &[u32], lo: usize
 
 /// sacrebleu's `_perform_shift`: moves `words[start..start+len]` so that it
 /// starts before position `target` (with Python's slice clamping).
-fn perform_shift(words: &[u32], start: usize, len: usize, target: usize, out: &mut Vec<u32>) {
+pub(super) fn perform_shift(words: &[u32], start: usize, len: usize, target: usize, out: &mut Vec<u32>) {
     out.clear();
     let n = words.len();
     if target < start {
@@ -1379,69 +871,10 @@ fn perform_shift(words: &[u32], start: usize, len: usize, target: usize, out: &m
     debug_assert_eq!(out.len(), n);
 }
 
-fn common_prefix(a: &[u32], b: &[u32]) -> usize {
+pub(super) fn common_prefix(a: &[u32], b: &[u32]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
-fn common_suffix(a: &[u32], b: &[u32]) -> usize {
+pub(super) fn common_suffix(a: &[u32], b: &[u32]) -> usize {
     a.iter().rev().zip(b.iter().rev()).take_while(|(x, y)| x == y).count()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ter_is_sync() {
-        fn assert_sync<T: Sync + Send>() {}
-        assert_sync::<Ter>();
-    }
-
-    #[test]
-    fn basic_cases() {
-        let ter = Ter::default();
-        assert_eq!(ter.segment_stats("", &[""]), [0.0, 0.0]);
-        assert_eq!(ter.segment_stats("a b", &[""]), [2.0, 0.0]);
-        assert_eq!(ter.segment_stats("", &["a b"]), [2.0, 2.0]);
-        assert_eq!(ter.segment_stats("A b", &["a B"]), [0.0, 2.0]);
-        // one shift moves "c d" to the front
-        assert_eq!(ter.segment_stats("a b c d", &["c d a b"]), [1.0, 4.0]);
-        assert_eq!(Ter::score_from_stats(&[3.0, 0.0]), 100.0);
-        assert_eq!(Ter::score_from_stats(&[0.0, 0.0]), 0.0);
-    }
-}
-
-/// TER as a [`SegmentMetric`]: statistics `[edits, reference length]`.
-impl crate::corpus::SegmentMetric for Ter {
-    fn name(&self) -> String {
-        "TER".into()
-    }
-    fn num_stats(&self) -> usize {
-        2
-    }
-    fn segment_stats(&self, hypothesis: &str, references: &[&str], out: &mut [f64]) {
-        out.copy_from_slice(&Ter::segment_stats(self, hypothesis, references));
-    }
-    fn score_from_stats(&self, stats: &[f64]) -> f64 {
-        Ter::score_from_stats(&[stats[0], stats[1]])
-    }
-}
-
-impl Ter {
-    /// sacrebleu's signature: `nrefs:1|case:lc|tok:tercom|norm:no|punct:yes|asian:no|version:2.6.0`.
-    pub fn signature(&self, nrefs: Option<usize>, resampling: crate::corpus::Resampling) -> String {
-        let o = &self.opts;
-        let yn = |b: bool| if b { "yes" } else { "no" }.to_string();
-        crate::corpus::signature(
-            nrefs,
-            resampling,
-            &[
-                ("case", if o.case_sensitive { "mixed" } else { "lc" }.into()),
-                ("tok", "tercom".into()),
-                ("norm", yn(o.normalized)),
-                ("punct", yn(!o.no_punct)),
-                ("asian", yn(o.asian_support)),
-            ],
-        )
-    }
 }

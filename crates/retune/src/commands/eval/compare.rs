@@ -1,0 +1,186 @@
+//! `retune eval compare`: paired significance tests of systems against a baseline.
+
+use super::*;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(super) enum CompareMetric {
+    Bleu,
+    Chrf,
+    Ter,
+    Rouge,
+    Meteor,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+pub(super) enum TestKind {
+    /// Paired bootstrap resampling.
+    Bs,
+    /// Paired approximate randomization.
+    Ar,
+}
+
+#[derive(Args)]
+pub(super) struct CompareArgs {
+    /// The metric to compare on.
+    #[arg(long, default_value = "bleu")]
+    pub(super) metric: CompareMetric,
+    /// Baseline system's output.
+    #[arg(long)]
+    pub(super) baseline: PathBuf,
+    /// Another system's output; repeat for several.
+    #[arg(long = "system", required = true)]
+    pub(super) systems: Vec<PathBuf>,
+    /// Reference file; repeat for several references.
+    #[arg(long = "ref", short = 'r', required = true)]
+    pub(super) refs: Vec<PathBuf>,
+    /// bs (paired bootstrap, 1000 resamples) or ar (approximate randomization, 10000 trials).
+    #[arg(long, default_value = "bs")]
+    pub(super) test: TestKind,
+    /// Resamples or trials (0 = sacrebleu's default for the test).
+    #[arg(long, default_value_t = 0)]
+    pub(super) samples: usize,
+    /// Seed.
+    #[arg(long, default_value_t = significance::DEFAULT_SEED)]
+    pub(super) seed: u64,
+    /// Lower-case before scoring (BLEU, chrF).
+    #[arg(long, short = 'l')]
+    pub(super) lowercase: bool,
+    #[command(flatten)]
+    pub(super) bleu: BleuOpts,
+    #[command(flatten)]
+    pub(super) chrf: ChrfOpts,
+    #[command(flatten)]
+    pub(super) ter: TerOpts,
+    #[command(flatten)]
+    pub(super) rouge: RougeOpts,
+    #[command(flatten)]
+    pub(super) meteor: MeteorOpts,
+    /// Decimals in the text output.
+    #[arg(long, short = 'w', default_value_t = 2)]
+    pub(super) width: usize,
+    /// Machine-readable JSON on standard output.
+    #[arg(long)]
+    pub(super) json: bool,
+}
+
+pub(super) fn run_compare(a: CompareArgs) -> Result<()> {
+    let (bl_hyps, refs) = load(&a.baseline, &a.refs)?;
+    let nrefs = Some(refs.len());
+    let (metric, sig_fields): (Box<dyn SegmentMetric>, SignatureFn) = match a.metric {
+        CompareMetric::Bleu => {
+            let m = a.bleu.metric(a.lowercase, false)?;
+            let m2 = m.clone();
+            (Box::new(m), Box::new(move |r| m2.signature(nrefs, r)))
+        }
+        CompareMetric::Chrf => {
+            let m = a.chrf.metric(a.lowercase)?;
+            let m2 = m.clone();
+            (Box::new(m), Box::new(move |r| m2.signature(nrefs, r)))
+        }
+        CompareMetric::Ter => {
+            let m = a.ter.metric();
+            let m2 = m.clone();
+            (Box::new(m), Box::new(move |r| m2.signature(nrefs, r)))
+        }
+        CompareMetric::Rouge => (
+            Box::new(a.rouge.metric()?),
+            Box::new(move |_| format!("nrefs:{}|agg:mean|rouge-score:0.1.2", refs_len(nrefs))),
+        ),
+        CompareMetric::Meteor => (
+            Box::new(a.meteor.metric()?),
+            Box::new(move |_| format!("nrefs:{}|nltk:3.10.4", refs_len(nrefs))),
+        ),
+    };
+    if bl_hyps.is_empty() {
+        return Err(format!("{}: no segments to compare", a.baseline.display()).into());
+    }
+    let n = if a.samples > 0 {
+        a.samples
+    } else if a.test == TestKind::Bs {
+        significance::DEFAULT_BOOTSTRAP
+    } else {
+        significance::DEFAULT_AR_TRIALS
+    };
+    let bl = corpus_stats(metric.as_ref(), &bl_hyps, &refs);
+    let bl_ci = significance::bootstrap_ci(metric.as_ref(), &bl, significance::DEFAULT_BOOTSTRAP, a.seed);
+    let mut rows = vec![
+        json!({"system": a.baseline.display().to_string(), "baseline": true, "score": metric.score_from_stats(&bl.sum()), "ci": bl_ci}),
+    ];
+    for s in &a.systems {
+        let (hyps, _) = load(s, &[])?;
+        if hyps.len() != bl_hyps.len() {
+            return Err(MetricsError::LineCount {
+                path: s.clone(),
+                found: hyps.len(),
+                expected_from: a.baseline.clone(),
+                expected: bl_hyps.len(),
+            }
+            .into());
+        }
+        let st = corpus_stats(metric.as_ref(), &hyps, &refs);
+        let r = match a.test {
+            TestKind::Bs => significance::paired_bootstrap(metric.as_ref(), &bl, &st, n, a.seed),
+            TestKind::Ar => {
+                significance::paired_ar(metric.as_ref(), &bl, &st, n, significance::DEFAULT_BOOTSTRAP, a.seed)
+            }
+        };
+        rows.push(json!({"system": s.display().to_string(), "baseline": false, "score": r.score, "p_value": r.p_value, "ci": r.ci}));
+    }
+    let resamp = match a.test {
+        TestKind::Bs => Resampling {
+            bootstrap: Some(n),
+            ar: None,
+            seed: Some(a.seed),
+        },
+        TestKind::Ar => Resampling {
+            bootstrap: Some(significance::DEFAULT_BOOTSTRAP),
+            ar: Some(n),
+            seed: Some(a.seed),
+        },
+    };
+    let sig = sig_fields(resamp);
+    if a.json {
+        return print_json(
+            &json!({"metric": metric.name(), "test": if a.test == TestKind::Bs {"paired-bs"} else {"paired-ar"}, "signature": sig, "systems": rows}),
+        );
+    }
+    let w = a.width;
+    let name_w = rows
+        .iter()
+        .map(|r| r["system"].as_str().unwrap_or("").chars().count())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    println!(
+        "{:<name_w$}  {:>12}  {:>20}  {:>8}",
+        "system",
+        metric.name(),
+        "95% CI (μ ± half)",
+        "p-value"
+    );
+    for r in &rows {
+        let ci = &r["ci"];
+        let ci_s = format!(
+            "{:.w$} ± {:.w$}",
+            ci["mean"].as_f64().unwrap_or(f64::NAN),
+            ci["half_width"].as_f64().unwrap_or(f64::NAN)
+        );
+        let p = r["p_value"]
+            .as_f64()
+            .map(|p| format!("{p:.4}{}", if p < 0.05 { " *" } else { "" }))
+            .unwrap_or_else(|| "(baseline)".into());
+        println!(
+            "{:<name_w$}  {:>12.w$}  {:>20}  {:>8}",
+            r["system"].as_str().unwrap_or(""),
+            r["score"].as_f64().unwrap_or(f64::NAN),
+            ci_s,
+            p
+        );
+    }
+    println!("signature: {sig}");
+    println!("* p < 0.05: significantly different from the baseline");
+    Ok(())
+}
+
+/// Builds a metric's signature for given resampling settings.
+type SignatureFn = Box<dyn Fn(Resampling) -> String>;

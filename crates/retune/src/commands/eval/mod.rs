@@ -1,0 +1,212 @@
+//! `retune eval`: corpus metrics from line-aligned files, as sacrebleu / rouge-score / nltk
+//! compute them, with bootstrap intervals and paired tests.
+
+use clap::{Args, Subcommand, ValueEnum};
+use retune_metrics::bleu::{Bleu, BleuConfig, Smooth};
+use retune_metrics::chrf::{Chrf, ChrfConfig};
+use retune_metrics::classify::{ClassScore, ClassificationMetric, ClassificationReport};
+use retune_metrics::corpus::{corpus_stats, Resampling, SegmentMetric, SegmentStats};
+use retune_metrics::io::read_lines;
+use retune_metrics::mean::{MeanColumn, MeteorMetric, RougeMetric};
+use retune_metrics::meteor::{Meteor, MeteorParams};
+use retune_metrics::rouge::RougeType;
+use retune_metrics::significance::{self, BootstrapCi};
+use retune_metrics::ter::{Ter, TerOptions};
+use retune_metrics::tokenizers::Tokenizer;
+use retune_metrics::wordnet::{self, WordNet};
+use retune_metrics::MetricsError;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+mod classify;
+mod compare;
+mod text;
+
+use classify::*;
+use compare::*;
+use text::*;
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// Arguments of `retune eval`.
+#[derive(Args)]
+pub struct EvalArgs {
+    #[command(subcommand)]
+    metric: Metric,
+}
+
+#[derive(Subcommand)]
+enum Metric {
+    /// Corpus BLEU (sacrebleu 2.6.0).
+    Bleu(BleuArgs),
+    /// chrF / chrF++ (sacrebleu 2.6.0).
+    Chrf(ChrfArgs),
+    /// Translation edit rate (sacrebleu 2.6.0 TER).
+    Ter(TerArgs),
+    /// Mean ROUGE precision / recall / F-measure (rouge-score 0.1.2).
+    Rouge(RougeArgs),
+    /// Mean METEOR (nltk 3.10.4 meteor_score on whitespace tokens, WordNet 3.0).
+    Meteor(MeteorArgs),
+    /// Accuracy, precision / recall / F1 per class and averaged, MCC, confusion matrix.
+    Classify(ClassifyArgs),
+    /// Paired significance test of systems against a baseline (sacrebleu --paired-bs / --paired-ar).
+    Compare(CompareArgs),
+}
+
+/// Inputs and reporting options shared by the text metrics.
+#[derive(Args, Clone)]
+struct Common {
+    /// Hypothesis file, one segment a line (`-` for standard input).
+    #[arg(long = "hyp", short = 'i', value_name = "FILE")]
+    hyp: PathBuf,
+    /// Reference file, line-aligned with the hypotheses; repeat for several references.
+    #[arg(long = "ref", short = 'r', value_name = "FILE", required = true)]
+    refs: Vec<PathBuf>,
+    /// Bootstrap 95% confidence interval (sacrebleu's resamples: numpy default_rng(seed)).
+    #[arg(long)]
+    ci: bool,
+    /// Bootstrap resamples for --ci.
+    #[arg(long, default_value_t = significance::DEFAULT_BOOTSTRAP)]
+    n_bootstrap: usize,
+    /// Seed of the resampling (sacrebleu's SACREBLEU_SEED default).
+    #[arg(long, default_value_t = significance::DEFAULT_SEED)]
+    seed: u64,
+    /// Decimals in the text output.
+    #[arg(long, short = 'w', default_value_t = 2)]
+    width: usize,
+    /// Machine-readable JSON on standard output.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `retune eval`.
+pub fn run(args: EvalArgs) -> Result<()> {
+    match args.metric {
+        Metric::Bleu(a) => run_bleu(a),
+        Metric::Chrf(a) => {
+            let m = a.opts.metric(a.lowercase)?;
+            let sig = |r| m.signature(Some(a.common.refs.len()), r);
+            run_simple(&a.common, &m, &sig)
+        }
+        Metric::Ter(a) => {
+            let m = a.opts.metric();
+            let sig = |r| m.signature(Some(a.common.refs.len()), r);
+            run_simple(&a.common, &m, &sig)
+        }
+        Metric::Rouge(a) => run_rouge(a),
+        Metric::Meteor(a) => {
+            let m = a.opts.metric()?;
+            let o = &a.opts;
+            let sig = |_r: Resampling| {
+                format!(
+                    "nrefs:{}|alpha:{}|beta:{}|gamma:{}|tok:whitespace|nltk:3.10.4",
+                    a.common.refs.len(),
+                    o.alpha,
+                    o.meteor_beta,
+                    o.gamma
+                )
+            };
+            run_simple(&a.common, &m, &sig)
+        }
+        Metric::Classify(a) => run_classify(a),
+        Metric::Compare(a) => run_compare(a),
+    }
+}
+
+/// Hypotheses and reference streams, checked to be line-aligned.
+fn load(hyp: &Path, refs: &[PathBuf]) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+    let hyps = read_lines(hyp)?;
+    let mut streams = Vec::with_capacity(refs.len());
+    for r in refs {
+        let lines = read_lines(r)?;
+        if lines.len() != hyps.len() {
+            return Err(MetricsError::LineCount {
+                path: r.clone(),
+                found: lines.len(),
+                expected_from: hyp.to_path_buf(),
+                expected: hyps.len(),
+            }
+            .into());
+        }
+        streams.push(lines);
+    }
+    Ok((hyps, streams))
+}
+
+fn ci_of(metric: &dyn SegmentMetric, stats: &SegmentStats, common: &Common) -> Result<Option<BootstrapCi>> {
+    if !common.ci {
+        return Ok(None);
+    }
+    if stats.is_empty() {
+        return Err("--ci: cannot resample an empty corpus".into());
+    }
+    if common.n_bootstrap < 2 {
+        return Err("--n-bootstrap must be at least 2".into());
+    }
+    Ok(Some(significance::bootstrap_ci(
+        metric,
+        stats,
+        common.n_bootstrap,
+        common.seed,
+    )))
+}
+
+fn resampling(common: &Common) -> Resampling {
+    if common.ci {
+        Resampling {
+            bootstrap: Some(common.n_bootstrap),
+            ar: None,
+            seed: Some(common.seed),
+        }
+    } else {
+        Resampling::default()
+    }
+}
+
+/// sacrebleu's `Score.format`: `NAME = 12.34 (μ = 12.30 ± 0.50) VERBOSE`.
+fn score_line(name: &str, score: f64, ci: Option<&BootstrapCi>, verbose: &str, w: usize) -> String {
+    let mut s = format!("{name} = {score:.w$}");
+    if let Some(ci) = ci {
+        s += &format!(" (μ = {:.w$} ± {:.w$})", ci.mean, ci.half_width);
+    }
+    if !verbose.is_empty() {
+        s += " ";
+        s += verbose;
+    }
+    s
+}
+
+fn ci_json(ci: &Option<BootstrapCi>) -> Value {
+    match ci {
+        Some(c) => serde_json::to_value(c).unwrap_or(Value::Null),
+        None => Value::Null,
+    }
+}
+
+fn print_json(v: &Value) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+/// A metric whose report is one number: chrF, TER, METEOR.
+fn run_simple(common: &Common, m: &dyn SegmentMetric, sig: &dyn Fn(Resampling) -> String) -> Result<()> {
+    let (hyps, refs) = load(&common.hyp, &common.refs)?;
+    let stats = corpus_stats(m, &hyps, &refs);
+    let score = m.score_from_stats(&stats.sum());
+    let ci = ci_of(m, &stats, common)?;
+    let sig = sig(resampling(common));
+    if common.json {
+        print_json(
+            &json!({"name": m.name(), "score": score, "signature": sig, "segments": hyps.len(), "ci": ci_json(&ci)}),
+        )
+    } else {
+        println!("{}", score_line(&m.name(), score, ci.as_ref(), "", common.width));
+        println!("signature: {sig}");
+        Ok(())
+    }
+}
+
+fn refs_len(n: Option<usize>) -> usize {
+    n.unwrap_or(0)
+}
