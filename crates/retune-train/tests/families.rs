@@ -167,3 +167,46 @@ fn a_short_fine_tune_lowers_the_loss_and_reloads_on_every_family() {
         );
     }
 }
+
+/// An XLM-R-sized vocabulary (≥ 100,000 rows) keeps its word embeddings frozen under `full`, and
+/// says so; `scratch` (random embeddings) trains them.
+#[test]
+fn large_vocabularies_keep_word_embeddings_frozen_under_full() {
+    use retune_models::arch::{Head, ModelConfig};
+    let src = fixture("xlmr-tiny-seq");
+    let dir = tempdir("xlmr-large-vocab");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(src.join("config.json")).unwrap()).unwrap();
+    cfg["vocab_size"] = 100_000.into();
+    std::fs::write(dir.join("config.json"), cfg.to_string()).unwrap();
+    for f in ["tokenizer.json", "tokenizer_config.json"] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    // Weights for the config, as a model built from config.json alone would have them.
+    let config = ModelConfig::from_dir(&dir).unwrap();
+    let mut params = retune_models::nn::Params::empty(&Device::Cpu);
+    params.init_missing = Some(0.02);
+    config.build(&params, Head::SequenceClassification).unwrap();
+    retune_models::save::save_encoder(
+        &dir,
+        &config,
+        Head::SequenceClassification,
+        &params.tensors().unwrap(),
+        None,
+        Some(&src),
+    )
+    .unwrap();
+    let emb = "roberta.embeddings.word_embeddings.weight".to_string();
+    let full = prepare_classifier(&dir, &labels(), &Strategy::Full, 64, &Device::Cpu).unwrap();
+    assert!(!full.trainable.contains(&emb), "{:?}", full.trainable);
+    assert!(full.trainable.contains(&"roberta.embeddings.position_embeddings.weight".to_string()));
+    assert_eq!(full.notes.len(), 1);
+    assert!(full.notes[0].contains("100000 rows"), "{}", full.notes[0]);
+    let scratch = prepare_classifier(&dir, &labels(), &Strategy::Scratch, 64, &Device::Cpu).unwrap();
+    assert!(scratch.trainable.contains(&emb));
+    assert!(scratch.notes.is_empty());
+    // The tiny fixture's 400 rows train under `full`.
+    let small = prepare_classifier(&src, &labels(), &Strategy::Full, 64, &Device::Cpu).unwrap();
+    assert!(small.trainable.contains(&emb) && small.notes.is_empty());
+}
