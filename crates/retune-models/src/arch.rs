@@ -79,9 +79,17 @@ pub fn batch_tensor(rows: &[Vec<u32>], device: &Device) -> CResult<Tensor> {
 pub trait EncoderModel {
     /// The last hidden states, shape (batch, length, hidden).
     fn hidden(&self, input: &EncoderInput, mode: Mode) -> CResult<Tensor>;
-    /// The head applied to hidden states: (batch, labels) for sequence classification,
-    /// (batch, length, labels) for token classification, the hidden states for [`Head::Base`].
-    fn head(&self, hidden: &Tensor, mode: Mode) -> CResult<Tensor>;
+    /// What the head reads from the hidden states: the first token's state (batch, hidden) for
+    /// sequence heads, every state for token heads. A frozen encoder's head inputs can be computed
+    /// once per text and fed to [`EncoderModel::head_on`] (the `head` strategy).
+    fn head_input(&self, hidden: &Tensor) -> CResult<Tensor>;
+    /// The head applied to its input: (batch, labels) for sequence classification,
+    /// (batch, length, labels) for token classification, the input itself for [`Head::Base`].
+    fn head_on(&self, input: &Tensor, mode: Mode) -> CResult<Tensor>;
+    /// The head applied to hidden states.
+    fn head(&self, hidden: &Tensor, mode: Mode) -> CResult<Tensor> {
+        self.head_on(&self.head_input(hidden)?, mode)
+    }
     /// The pooler's output (BERT's `tanh(W h_[CLS] + b)`), when the model has a pooler.
     fn pooler_output(&self, _hidden: &Tensor) -> CResult<Option<Tensor>> {
         Ok(None)

@@ -221,7 +221,7 @@ pub struct BertModel {
     dropout: f64,
     positions: Positions,
     layers: Vec<EncoderLayer>,
-    pooler: Option<Linear>,
+    pub(crate) pooler: Option<Linear>,
     /// The configuration.
     pub config: BertConfig,
 }
@@ -296,16 +296,26 @@ impl EncoderModel for BertWithHead {
         self.bert.pool(hidden)
     }
 
-    fn head(&self, hidden: &Tensor, mode: Mode) -> CResult<Tensor> {
-        let Some(classifier) = &self.classifier else {
-            return Ok(hidden.clone());
-        };
+    fn head_input(&self, hidden: &Tensor) -> CResult<Tensor> {
         match self.head {
-            Head::SequenceClassification => match self.bert.pool(hidden)? {
-                Some(pooled) => classifier.forward(&dropout(&pooled, self.dropout, mode)?),
-                None => candle_core::bail!("BertForSequenceClassification needs pooler weights (bert.pooler.dense)"),
-            },
-            _ => classifier.forward(&dropout(hidden, self.dropout, mode)?),
+            Head::SequenceClassification => first_token(hidden),
+            _ => Ok(hidden.clone()),
+        }
+    }
+
+    fn head_on(&self, x: &Tensor, mode: Mode) -> CResult<Tensor> {
+        let Some(classifier) = &self.classifier else {
+            return Ok(x.clone());
+        };
+        match (self.head, &self.bert.pooler) {
+            (Head::SequenceClassification, Some(pooler)) => {
+                let pooled = pooler.forward(x)?.tanh()?;
+                classifier.forward(&dropout(&pooled, self.dropout, mode)?)
+            }
+            (Head::SequenceClassification, None) => {
+                candle_core::bail!("BertForSequenceClassification needs pooler weights (bert.pooler.dense)")
+            }
+            _ => classifier.forward(&dropout(x, self.dropout, mode)?),
         }
     }
 }

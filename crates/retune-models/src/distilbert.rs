@@ -205,14 +205,22 @@ impl EncoderModel for DistilBertWithHead {
         self.distilbert.forward(input, mode)
     }
 
-    fn head(&self, hidden: &Tensor, mode: Mode) -> CResult<Tensor> {
+    fn head_input(&self, hidden: &Tensor) -> CResult<Tensor> {
+        match &self.head {
+            DistilBertHead::Sequence { .. } => first_token(hidden),
+            _ => Ok(hidden.clone()),
+        }
+    }
+
+    fn head_on(&self, x: &Tensor, mode: Mode) -> CResult<Tensor> {
+        let hidden = x;
         match &self.head {
             DistilBertHead::Base => Ok(hidden.clone()),
             DistilBertHead::Sequence {
                 pre_classifier,
                 classifier,
             } => {
-                let x = pre_classifier.forward(&first_token(hidden)?)?.relu()?;
+                let x = pre_classifier.forward(x)?.relu()?;
                 classifier.forward(&dropout(&x, self.dropout, mode)?)
             }
             DistilBertHead::Token { classifier } => classifier.forward(&dropout(hidden, self.dropout, mode)?),

@@ -6,7 +6,7 @@
 use candle_core::{DType, Result as CResult, Tensor};
 
 use crate::error::Result;
-use crate::nn::{activation, dropout, softmax_last, LayerNorm, Linear, Mode, Params};
+use crate::nn::{activation, dropout, LayerNorm, Linear, Mode, Params};
 
 /// Where a family keeps a layer's parameters, relative to the layer's prefix.
 pub struct LayerNames {
@@ -112,8 +112,7 @@ impl SelfAttention {
         let k = split(self.key.forward(x)?)?;
         let v = split(self.value.forward(x)?)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(mask_bias)?;
-        let probs = softmax_last(&scores, mode)?;
+        let probs = crate::ops::masked_softmax(&q.matmul(&k.t()?)?, mask_bias, scale)?;
         let probs = dropout(&probs, self.attn_dropout, mode)?;
         let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, len, h))?;
         dropout(&self.output.forward(&ctx)?, self.out_dropout, mode)

@@ -345,34 +345,24 @@ impl Linear {
         })
     }
 
-    /// Applies the layer to `x` of shape (..., in).
+    /// Applies the layer to `x` of shape (..., in): the fused linear op (`ops::linear`), plus the
+    /// LoRA update `scale · (x Aᵀ) Bᵀ` when adapters are attached.
     pub fn forward(&self, x: &Tensor) -> CResult<Tensor> {
-        let y = match x.dims() {
-            [b, l, i] => x
-                .reshape((b * l, *i))?
-                .matmul(&self.weight.t()?)?
-                .reshape((*b, *l, ()))?,
-            _ => x.broadcast_matmul(&self.weight.t()?)?,
+        let mut dims = x.dims().to_vec();
+        let inner = *dims.last().unwrap_or(&0);
+        let rows = x.elem_count() / inner.max(1);
+        let x2 = x.reshape((rows, inner))?;
+        let mut y = match &self.bias {
+            Some(b) => crate::ops::linear(&x2, &self.weight, b)?,
+            None => x2.matmul(&self.weight.t()?)?,
         };
-        let y = match &self.lora {
-            Some((a, b, scale)) => {
-                let dims = x.dims().to_vec();
-                let inner = *dims.last().unwrap_or(&0);
-                let rows = x.elem_count() / inner.max(1);
-                let x2 = x.reshape((rows, inner))?;
-                let d = (x2.matmul(&a.t()?)?.matmul(&b.t()?)? * *scale)?;
-                let mut out_dims = dims;
-                if let Some(last) = out_dims.last_mut() {
-                    *last = b.dim(0)?;
-                }
-                (y + d.reshape(out_dims)?)?
-            }
-            None => y,
-        };
-        match &self.bias {
-            Some(b) => y.broadcast_add(b),
-            None => Ok(y),
+        if let Some((a, b, scale)) = &self.lora {
+            y = (y + (x2.matmul(&a.t()?)?.matmul(&b.t()?)? * *scale)?)?;
         }
+        if let Some(last) = dims.last_mut() {
+            *last = self.weight.dim(0)?;
+        }
+        y.reshape(dims)
     }
 }
 

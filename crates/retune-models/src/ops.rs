@@ -4,7 +4,7 @@
 //! parallel pass per row. On other devices, or for non-contiguous f32 inputs, the composed
 //! operations are used.
 
-use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Storage, Tensor, D};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Storage, Tensor, D};
 use rayon::prelude::*;
 
 /// Runs `f` on the contiguous f32 CPU data of `t` (copied only when it is not contiguous).
@@ -204,6 +204,217 @@ pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
         return x.apply_op1(SoftmaxOp);
     }
     candle_nn::ops::softmax(x, D::Minus1)
+}
+
+/// `y = x Wᵀ + b` for x (m, k), W (n, k), b (n), all contiguous f32 on the CPU: one gemm into a
+/// buffer that already holds the bias. The backward computes `dx = dy W` only when x needs a
+/// gradient, `dW = dyᵀ x` only when W does (a frozen weight — LoRA, top:K, head — costs no
+/// weight-gradient matmul), and `db` as a parallel column sum in a fixed order (the same bits
+/// whatever the thread count). The composed graph (matmul, broadcast add) computes every one of
+/// them and reduces the bias gradient with a generic kernel.
+struct LinearOp;
+
+/// Rows per task of the bias-gradient column sum (fixed, so the sum's order never changes).
+const BIAS_GRAD_ROWS: usize = 64;
+
+impl CustomOp3 for LinearOp {
+    fn name(&self) -> &'static str {
+        "retune-linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (x, w, b) = (slice(s1, l1)?, slice(s2, l2)?, slice(s3, l3)?);
+        let (m, k) = l1.shape().dims2()?;
+        let (n, k2) = l2.shape().dims2()?;
+        if k != k2 || b.len() != n {
+            candle_core::bail!(
+                "linear: x {:?}, weight {:?}, bias {:?}",
+                l1.dims(),
+                l2.dims(),
+                l3.dims()
+            );
+        }
+        let mut y = Vec::with_capacity(m * n);
+        for _ in 0..m {
+            y.extend_from_slice(b);
+        }
+        let threads = rayon::current_num_threads();
+        let par = if threads > 1 && m * n * k >= 1 << 15 {
+            gemm::Parallelism::Rayon(threads)
+        } else {
+            gemm::Parallelism::None
+        };
+        // SAFETY: y is m×n (row stride n), x is m×k (row stride k), W is n×k read as Wᵀ (k×n:
+        // row stride 1, column stride k); every index stays inside its slice.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                y.as_mut_ptr(),
+                1,
+                n as isize,
+                true,
+                x.as_ptr(),
+                1,
+                k as isize,
+                w.as_ptr(),
+                k as isize,
+                1,
+                1.0f32,
+                1.0f32,
+                false,
+                false,
+                false,
+                par,
+            );
+        }
+        Ok((CpuStorage::F32(y), Shape::from((m, n))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let grad = grad.contiguous()?;
+        let dx = if x.track_op() { Some(grad.matmul(w)?) } else { None };
+        let dw = if w.track_op() { Some(grad.t()?.matmul(x)?) } else { None };
+        let db = if b.track_op() {
+            let n = b.elem_count();
+            let sums = with_data(&grad, |g| {
+                let partial: Vec<Vec<f32>> = g
+                    .par_chunks(n * BIAS_GRAD_ROWS)
+                    .map(|rows| {
+                        let mut acc = vec![0f32; n];
+                        for r in rows.chunks(n) {
+                            acc.iter_mut().zip(r).for_each(|(a, v)| *a += v);
+                        }
+                        acc
+                    })
+                    .collect();
+                let mut total = vec![0f32; n];
+                for p in partial {
+                    total.iter_mut().zip(p).for_each(|(t, v)| *t += v);
+                }
+                total
+            })?;
+            Some(Tensor::from_vec(sums, n, b.device())?)
+        } else {
+            None
+        };
+        Ok((dx, dw, db))
+    }
+}
+
+/// `x Wᵀ + b` for x (rows, in), weight (out, in), bias (out): fused on CPU f32 (see
+/// [`LinearOp`]: no gradient work for frozen arguments), candle's matmul and broadcast add
+/// elsewhere.
+pub fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    if fusable(x) && fusable(weight) && fusable(bias) && x.rank() == 2 {
+        return x.apply_op3(weight, bias, LinearOp);
+    }
+    x.matmul(&weight.t()?)?.broadcast_add(bias)
+}
+
+/// `softmax(scale · scores + mask_bias)` over the last dimension in one pass, for attention:
+/// scores (batch, heads, queries, keys), mask_bias (batch, 1, 1, keys). The backward gives the
+/// scores their gradient (`scale · y ⊙ (g − Σ y g)`) and the constant mask none, where the
+/// composed graph (scale, broadcast add, softmax) would reduce a gradient for the mask over
+/// heads and queries and allocate a buffer per node.
+struct MaskedSoftmaxOp {
+    scale: f32,
+}
+
+impl CustomOp2 for MaskedSoftmaxOp {
+    fn name(&self) -> &'static str {
+        "retune-masked-softmax"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (x, bias) = (slice(s1, l1)?, slice(s2, l2)?);
+        let dims = l1.dims();
+        let d = *dims.last().unwrap_or(&1);
+        // Rows per batch item: heads × queries; the bias has one row of `d` per batch item.
+        let per_item = dims[1..dims.len() - 1].iter().product::<usize>().max(1);
+        if bias.len() != (x.len() / (per_item * d)) * d {
+            candle_core::bail!("masked softmax: bias {:?} does not fit scores {:?}", l2.dims(), dims);
+        }
+        let scale = self.scale;
+        let mut y = vec![0f32; x.len()];
+        y.par_chunks_mut(d * ROWS_PER_TASK)
+            .zip(x.par_chunks(d * ROWS_PER_TASK))
+            .enumerate()
+            .for_each(|(t, (yr, xr))| {
+                for (r, (yo, xi)) in yr.chunks_mut(d).zip(xr.chunks(d)).enumerate() {
+                    let row = t * ROWS_PER_TASK + r;
+                    let bi = &bias[(row / per_item) * d..(row / per_item + 1) * d];
+                    let mut m = f32::NEG_INFINITY;
+                    for j in 0..d {
+                        yo[j] = xi[j] * scale + bi[j];
+                        m = m.max(yo[j]);
+                    }
+                    let mut s = 0f32;
+                    for v in yo.iter_mut() {
+                        *v = (*v - m).exp();
+                        s += *v;
+                    }
+                    let inv = 1.0 / s;
+                    yo.iter_mut().for_each(|v| *v *= inv);
+                }
+            });
+        Ok((CpuStorage::F32(y), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        _x: &Tensor,
+        _bias: &Tensor,
+        res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let d = res.dim(D::Minus1)?;
+        let grad = grad.contiguous()?;
+        let scale = self.scale;
+        let dx = with_data(res, |y| {
+            with_data(&grad, |g| {
+                let mut dx = vec![0f32; y.len()];
+                dx.par_chunks_mut(d * ROWS_PER_TASK)
+                    .zip(y.par_chunks(d * ROWS_PER_TASK))
+                    .zip(g.par_chunks(d * ROWS_PER_TASK))
+                    .for_each(|((dxr, yr), gr)| {
+                        for ((o, yi), gi) in dxr.chunks_mut(d).zip(yr.chunks(d)).zip(gr.chunks(d)) {
+                            let dot: f32 = yi.iter().zip(gi).map(|(a, b)| a * b).sum();
+                            for j in 0..d {
+                                o[j] = scale * yi[j] * (gi[j] - dot);
+                            }
+                        }
+                    });
+                dx
+            })
+        })??;
+        Ok((Some(Tensor::from_vec(dx, res.shape(), res.device())?), None))
+    }
+}
+
+/// Attention probabilities `softmax(scale · scores + mask_bias)`: fused on CPU f32 (forward and
+/// backward in one pass each, no gradient for the mask), composed operations elsewhere.
+pub fn masked_softmax(scores: &Tensor, mask_bias: &Tensor, scale: f64) -> Result<Tensor> {
+    if fusable(scores) && fusable(mask_bias) {
+        return scores.apply_op2(mask_bias, MaskedSoftmaxOp { scale: scale as f32 });
+    }
+    candle_nn::ops::softmax(&(scores * scale)?.broadcast_add(&mask_bias.detach())?, D::Minus1)
 }
 
 /// erf with absolute error below 1.2e-7 (Numerical Recipes' `erfc` Chebyshev fit), branch-free

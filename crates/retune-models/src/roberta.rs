@@ -66,11 +66,19 @@ impl EncoderModel for RobertaWithHead {
         self.roberta.forward(input, mode)
     }
 
-    fn head(&self, hidden: &Tensor, mode: Mode) -> CResult<Tensor> {
+    fn head_input(&self, hidden: &Tensor) -> CResult<Tensor> {
+        match &self.head {
+            RobertaHead::Sequence { .. } => first_token(hidden),
+            _ => Ok(hidden.clone()),
+        }
+    }
+
+    fn head_on(&self, x: &Tensor, mode: Mode) -> CResult<Tensor> {
+        let hidden = x;
         match &self.head {
             RobertaHead::Base => Ok(hidden.clone()),
             RobertaHead::Sequence { dense, out_proj } => {
-                let x = dropout(&first_token(hidden)?, self.dropout, mode)?;
+                let x = dropout(x, self.dropout, mode)?;
                 let x = dense.forward(&x)?.tanh()?;
                 out_proj.forward(&dropout(&x, self.dropout, mode)?)
             }

@@ -81,3 +81,64 @@ fn gelu_matches_candles_erf_gelu_and_its_gradient() {
         assert!((ops::erf(v) - want).abs() < 2e-7, "erf({v})");
     }
 }
+
+#[test]
+fn masked_softmax_matches_composed_values_and_gradients() {
+    let dev = Device::Cpu;
+    retune_models::nn::set_seed(9);
+    // (batch 2, heads 3, queries 5, keys 5); the second item has two padded keys.
+    let x = Var::from_tensor(&seeded_normal(&[2, 3, 5, 5], 3.0, &dev).unwrap()).unwrap();
+    let mask = Tensor::new(&[[1f32, 1., 1., 1., 1.], [1., 1., 1., 0., 0.]], &dev).unwrap();
+    let bias = ((mask.ones_like().unwrap() - &mask).unwrap() * f32::MIN as f64)
+        .unwrap()
+        .reshape((2, 1, 1, 5))
+        .unwrap();
+    let up = seeded_normal(&[2, 3, 5, 5], 1.0, &dev).unwrap();
+    let scale = 1.0 / 8f64.sqrt();
+    let fused = ops::masked_softmax(x.as_tensor(), &bias, scale).unwrap();
+    let comp = candle_nn::ops::softmax(
+        &(x.as_tensor() * scale).unwrap().broadcast_add(&bias).unwrap(),
+        D::Minus1,
+    )
+    .unwrap();
+    assert!(max_diff(&fused, &comp) < 1e-6);
+    // Padded keys get exactly zero probability.
+    let padded = fused.narrow(0, 1, 1).unwrap().narrow(3, 3, 2).unwrap();
+    assert_eq!(
+        padded.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap(),
+        0.0
+    );
+    let gf = (fused * &up).unwrap().sum_all().unwrap().backward().unwrap();
+    let gc = (comp * &up).unwrap().sum_all().unwrap().backward().unwrap();
+    assert!(max_diff(gf.get(x.as_tensor()).unwrap(), gc.get(x.as_tensor()).unwrap()) < 1e-5);
+}
+
+#[test]
+fn linear_matches_composed_values_and_gradients_and_skips_frozen_weights() {
+    let dev = Device::Cpu;
+    retune_models::nn::set_seed(10);
+    // 37 rows (not a multiple of the bias-gradient chunk), 24 in, 13 out.
+    let x = Var::from_tensor(&seeded_normal(&[37, 24], 1.0, &dev).unwrap()).unwrap();
+    let w = Var::from_tensor(&seeded_normal(&[13, 24], 0.5, &dev).unwrap()).unwrap();
+    let b = Var::from_tensor(&seeded_normal(&[13], 0.5, &dev).unwrap()).unwrap();
+    let up = seeded_normal(&[37, 13], 1.0, &dev).unwrap();
+    let fused = ops::linear(x.as_tensor(), w.as_tensor(), b.as_tensor()).unwrap();
+    let comp = x
+        .as_tensor()
+        .matmul(&w.as_tensor().t().unwrap())
+        .unwrap()
+        .broadcast_add(b.as_tensor())
+        .unwrap();
+    assert!(max_diff(&fused, &comp) < 1e-5);
+    let gf = (fused * &up).unwrap().sum_all().unwrap().backward().unwrap();
+    let gc = (comp * &up).unwrap().sum_all().unwrap().backward().unwrap();
+    for (name, v) in [("x", &x), ("weight", &w), ("bias", &b)] {
+        let d = max_diff(gf.get(v.as_tensor()).unwrap(), gc.get(v.as_tensor()).unwrap());
+        assert!(d < 1e-4, "d{name}: {d}");
+    }
+    // A frozen (detached) weight and bias get no gradient; the input's is unchanged.
+    let frozen = ops::linear(x.as_tensor(), &w.as_tensor().detach(), &b.as_tensor().detach()).unwrap();
+    let gz = (frozen * &up).unwrap().sum_all().unwrap().backward().unwrap();
+    assert!(gz.get(w.as_tensor()).is_none() && gz.get(b.as_tensor()).is_none());
+    assert!(max_diff(gz.get(x.as_tensor()).unwrap(), gc.get(x.as_tensor()).unwrap()) < 1e-6);
+}

@@ -290,15 +290,30 @@ pub fn evaluate(
     split: &str,
     step: usize,
 ) -> Result<EvalResult> {
-    let k = state.config.labels.label_count();
-    let mut confusion = vec![vec![0u64; k]; k];
-    let mut predictions = vec![0u32; rows.len()];
-    let mut loss_sum = 0.0;
     let lengths: Vec<usize> = rows.iter().map(|r| r.ids.len()).collect();
-    for batch in eval_batches(&lengths, batch_size) {
+    evaluate_batches(state, &lengths, labels, batch_size, split, step, |batch| {
         let refs: Vec<&EncodedRow> = batch.iter().map(|&i| &rows[i]).collect();
         let input = input_of(&state.tokenizer, &refs, &state.device)?;
-        let logits = state.model.logits(&input, Mode::Eval)?;
+        Ok(state.model.logits(&input, Mode::Eval)?)
+    })
+}
+
+/// The evaluation loop over length-grouped batches, with `logits_of` giving a batch's logits.
+fn evaluate_batches(
+    state: &ClassifierState,
+    lengths: &[usize],
+    labels: &[u32],
+    batch_size: usize,
+    split: &str,
+    step: usize,
+    logits_of: impl Fn(&[usize]) -> Result<Tensor>,
+) -> Result<EvalResult> {
+    let k = state.config.labels.label_count();
+    let mut confusion = vec![vec![0u64; k]; k];
+    let mut predictions = vec![0u32; lengths.len()];
+    let mut loss_sum = 0.0;
+    for batch in eval_batches(lengths, batch_size) {
+        let logits = logits_of(&batch)?;
         let targets: Vec<i64> = batch.iter().map(|&i| labels[i] as i64).collect();
         let (loss, _) = cross_entropy_sum(&logits, &targets, 0.0)?;
         loss_sum += loss.to_scalar::<f32>()? as f64;
@@ -313,13 +328,46 @@ pub fn evaluate(
     Ok(EvalResult {
         split: split.into(),
         step,
-        loss: loss_sum / rows.len().max(1) as f64,
+        loss: loss_sum / lengths.len().max(1) as f64,
         accuracy: report.accuracy,
         macro_f1: report.macro_avg.f1,
-        rows: rows.len(),
+        rows: lengths.len(),
         confusion,
         predictions,
     })
+}
+
+/// The head's inputs of every row (n, hidden), computed once by the frozen encoder in inference
+/// mode, for the `head` strategy: the encoder's outputs never change, so each text goes through
+/// it once instead of once per epoch (its dropout is off: it acts as a feature extractor).
+/// None for heads that read every token.
+fn cached_head_inputs(state: &ClassifierState, rows: &[EncodedRow], batch_size: usize) -> Result<Option<Tensor>> {
+    let lengths: Vec<usize> = rows.iter().map(|r| r.ids.len()).collect();
+    let mut parts: Vec<(Vec<usize>, Tensor)> = Vec::new();
+    for batch in eval_batches(&lengths, batch_size) {
+        let refs: Vec<&EncodedRow> = batch.iter().map(|&i| &rows[i]).collect();
+        let input = input_of(&state.tokenizer, &refs, &state.device)?;
+        let x = state.model.head_input(&state.model.hidden(&input, Mode::Eval)?)?;
+        if x.rank() != 2 {
+            return Ok(None);
+        }
+        parts.push((batch, x));
+    }
+    let d = state.config.arch().hidden_size();
+    let mut flat = vec![0f32; rows.len() * d];
+    for (batch, x) in parts {
+        let x: Vec<Vec<f32>> = x.to_device(&retune_models::device::host())?.to_vec2()?;
+        for (j, &i) in batch.iter().enumerate() {
+            flat[i * d..(i + 1) * d].copy_from_slice(&x[j]);
+        }
+    }
+    Ok(Some(Tensor::from_vec(flat, (rows.len(), d), &state.device)?))
+}
+
+/// The rows `idx` of cached head inputs.
+fn rows_of(cache: &Tensor, idx: &[usize]) -> Result<Tensor> {
+    let ids: Vec<u32> = idx.iter().map(|&i| i as u32).collect();
+    Ok(cache.index_select(&Tensor::from_vec(ids, idx.len(), cache.device())?, 0)?)
 }
 
 /// Saves the classifier as a Hugging Face checkpoint of its family's class for its head
@@ -391,6 +439,8 @@ struct ClassifyTask<'a> {
     eval: &'a LabeledTexts,
     config: &'a ClassifyConfig,
     evals: std::cell::RefCell<Vec<EvalResult>>,
+    /// Head inputs of the train and eval rows when the encoder is frozen (`head`).
+    cache: Option<(Tensor, Tensor)>,
 }
 
 impl TrainTask for ClassifyTask<'_> {
@@ -404,21 +454,41 @@ impl TrainTask for ClassifyTask<'_> {
         self.train_rows.iter().map(|r| r.ids.len()).collect()
     }
     fn batch_loss(&self, rows: &[usize]) -> Result<(Tensor, usize)> {
-        let refs: Vec<&EncodedRow> = rows.iter().map(|&i| &self.train_rows[i]).collect();
-        let input = input_of(&self.state.tokenizer, &refs, &self.state.device)?;
         let targets: Vec<i64> = rows.iter().map(|&i| self.train_labels[i] as i64).collect();
-        let logits = self.state.model.logits(&input, Mode::Train)?;
+        let logits = match &self.cache {
+            Some((train, _)) => self.state.model.head_on(&rows_of(train, rows)?, Mode::Train)?,
+            None => {
+                let refs: Vec<&EncodedRow> = rows.iter().map(|&i| &self.train_rows[i]).collect();
+                let input = input_of(&self.state.tokenizer, &refs, &self.state.device)?;
+                self.state.model.logits(&input, Mode::Train)?
+            }
+        };
         Ok(cross_entropy_sum(&logits, &targets, self.config.label_smoothing)?)
     }
     fn evaluate(&self, step: usize) -> Result<(f64, serde_json::Value)> {
-        let e = evaluate(
-            self.state,
-            self.eval_rows,
-            &self.eval.labels,
-            self.config.eval_batch_size,
-            &self.eval.name,
-            step,
-        )?;
+        let (state, cfg) = (self.state, self.config);
+        let e = match &self.cache {
+            Some((_, eval)) => {
+                let lengths: Vec<usize> = self.eval_rows.iter().map(|r| r.ids.len()).collect();
+                evaluate_batches(
+                    state,
+                    &lengths,
+                    &self.eval.labels,
+                    cfg.eval_batch_size,
+                    &self.eval.name,
+                    step,
+                    |b| Ok(state.model.head_on(&rows_of(eval, b)?, Mode::Eval)?),
+                )?
+            }
+            None => evaluate(
+                state,
+                self.eval_rows,
+                &self.eval.labels,
+                cfg.eval_batch_size,
+                &self.eval.name,
+                step,
+            )?,
+        };
         let record = serde_json::json!({"split": e.split, "accuracy": e.accuracy, "macro_f1": e.macro_f1,
             "loss": e.loss});
         let v = e.value(self.config.metric);
@@ -456,6 +526,14 @@ pub fn train_classifier(job: ClassifyJob, on_event: impl FnMut(&LoopEvent)) -> R
             also_before.push(evaluate(&state, rows, &d.labels, cfg.eval_batch_size, &d.name, 0)?);
         }
     }
+    let cache = match cfg.strategy {
+        Strategy::Head => cached_head_inputs(&state, &train_rows, cfg.eval_batch_size)?.zip(cached_head_inputs(
+            &state,
+            &eval_rows,
+            cfg.eval_batch_size,
+        )?),
+        _ => None,
+    };
     // Draws made so far (new head, adapters) are part of the recipe; the loop's stream starts here.
     let recipe = serde_json::json!({"task": "classify", "config": cfg, "labels": job.labels,
         "model": job.model_dir});
@@ -467,6 +545,7 @@ pub fn train_classifier(job: ClassifyJob, on_event: impl FnMut(&LoopEvent)) -> R
         eval: &job.eval,
         config: &cfg,
         evals: Default::default(),
+        cache,
     };
     let outcome = run_loop(
         &task,

@@ -200,7 +200,9 @@ fn large_vocabularies_keep_word_embeddings_frozen_under_full() {
     let emb = "roberta.embeddings.word_embeddings.weight".to_string();
     let full = prepare_classifier(&dir, &labels(), &Strategy::Full, 64, &Device::Cpu).unwrap();
     assert!(!full.trainable.contains(&emb), "{:?}", full.trainable);
-    assert!(full.trainable.contains(&"roberta.embeddings.position_embeddings.weight".to_string()));
+    assert!(full
+        .trainable
+        .contains(&"roberta.embeddings.position_embeddings.weight".to_string()));
     assert_eq!(full.notes.len(), 1);
     assert!(full.notes[0].contains("100000 rows"), "{}", full.notes[0]);
     let scratch = prepare_classifier(&dir, &labels(), &Strategy::Scratch, 64, &Device::Cpu).unwrap();
@@ -209,4 +211,47 @@ fn large_vocabularies_keep_word_embeddings_frozen_under_full() {
     // The tiny fixture's 400 rows train under `full`.
     let small = prepare_classifier(&src, &labels(), &Strategy::Full, 64, &Device::Cpu).unwrap();
     assert!(small.trainable.contains(&emb) && small.notes.is_empty());
+}
+
+/// `head` runs the frozen encoder once per text and trains the head on the cached inputs: the
+/// evaluation it reports must equal a full pass (encoder + head) over the same rows.
+#[test]
+fn head_strategy_on_cached_encoder_outputs_evaluates_like_a_full_pass() {
+    for &(name, _, _) in FAMILIES {
+        let model: &'static std::path::Path = Box::leak(fixture(name).into_boxed_path());
+        let eval = toy(40, "eval", 1000);
+        let cfg = ClassifyConfig {
+            strategy: Strategy::Head,
+            lr: Some(1e-2),
+            train: LoopConfig {
+                epochs: 2,
+                batch_size: 16,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let job = ClassifyJob {
+            model_dir: model,
+            labels: labels(),
+            train: toy(64, "train", 0),
+            eval: eval.clone(),
+            also_eval: vec![],
+            out: None,
+            resume: None,
+            config: cfg,
+            device: Device::Cpu,
+        };
+        let (summary, state) = train_classifier(job, |_| {}).unwrap();
+        // The returned classifier holds the best evaluated parameters.
+        let best_step = summary.run.best.unwrap().1;
+        let reported = summary.evals.iter().find(|e| e.step == best_step).unwrap();
+        let full = evaluate_texts(&state, &eval, 8).unwrap();
+        assert_eq!(reported.predictions, full.predictions, "{name}");
+        assert!(
+            (reported.loss - full.loss).abs() < 1e-5,
+            "{name}: {} vs {}",
+            reported.loss,
+            full.loss
+        );
+    }
 }
