@@ -1,8 +1,10 @@
-//! Fused CPU kernels with a backward pass for training: LayerNorm, softmax over the last
-//! dimension, and the erf GELU. candle composes these from many small operations in training
-//! mode (each allocating its output and its gradient); these compute forward and backward in one
-//! parallel pass per row. On other devices, or for non-contiguous f32 inputs, the composed
-//! operations are used.
+//! Fused CPU kernels with a backward pass for training: linear layers (matmul + bias), attention
+//! probabilities (scale + mask + softmax), LayerNorm, softmax over the last dimension, and the
+//! erf GELU. candle composes these from many small operations (each allocating its output and
+//! its gradient, and computing gradients for frozen weights and constant masks too); these
+//! compute forward and backward in one pass each. On other devices, for non-contiguous f32
+//! inputs, or when `RETUNE_UNFUSED` names them, the composed operations are used. Each has a
+//! parity test against the composed operations (`tests/fused_ops.rs`).
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Storage, Tensor, D};
 use rayon::prelude::*;
@@ -28,6 +30,91 @@ fn slice<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
 
 fn fusable(t: &Tensor) -> bool {
     t.device().is_cpu() && t.dtype() == candle_core::DType::F32 && t.is_contiguous()
+}
+
+/// Whether the fused kernel `name` is switched off by `RETUNE_UNFUSED` (a comma-separated list of
+/// `linear`, `attention`, `layer_norm`, `softmax`, `gelu`, or `all`): the composed operations run
+/// instead, for benchmarks and for checking a kernel against its reference in a real run.
+fn unfused(name: &str) -> bool {
+    static LIST: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let list = LIST.get_or_init(|| {
+        std::env::var("RETUNE_UNFUSED")
+            .unwrap_or_default()
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    });
+    list.iter().any(|s| s == name || s == "all")
+}
+
+/// Calls `$f` compiled for AVX2 when the CPU has it (chosen at run time; the generic build is
+/// SSE2-only), the baseline version otherwise. Both compute the same arithmetic.
+macro_rules! simd_dispatch {
+    ($f:ident($($arg:expr),*)) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2 (checked above).
+                unsafe { avx2::$f($($arg),*) }
+            } else {
+                $f($($arg),*)
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            $f($($arg),*)
+        }
+    }};
+}
+
+#[inline(always)]
+fn gelu_forward(yo: &mut [f32], xi: &[f32]) {
+    for (o, &v) in yo.iter_mut().zip(xi) {
+        *o = 0.5 * v * (1.0 + erf(v * std::f32::consts::FRAC_1_SQRT_2));
+    }
+}
+
+#[inline(always)]
+fn gelu_backward(o: &mut [f32], xi: &[f32], gi: &[f32], inv_sqrt_2pi: f32) {
+    for ((o, &v), &gv) in o.iter_mut().zip(xi).zip(gi) {
+        let cdf = 0.5 * (1.0 + erf(v * std::f32::consts::FRAC_1_SQRT_2));
+        *o = gv * (cdf + v * inv_sqrt_2pi * exp_fast(-0.5 * v * v));
+    }
+}
+
+/// `softmax(scale · x + bias)` of one row into `yo`.
+#[inline(always)]
+fn softmax_row(yo: &mut [f32], xi: &[f32], bias: Option<&[f32]>, scale: f32) {
+    match bias {
+        Some(b) => yo
+            .iter_mut()
+            .zip(xi)
+            .zip(b)
+            .for_each(|((o, &x), &b)| *o = x * scale + b),
+        None => yo.iter_mut().zip(xi).for_each(|(o, &x)| *o = x * scale),
+    }
+    let m = yo.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+    yo.iter_mut().for_each(|v| *v = exp_fast(*v - m));
+    let inv = 1.0 / yo.iter().sum::<f32>();
+    yo.iter_mut().for_each(|v| *v *= inv);
+}
+
+/// The same kernels compiled with AVX2 enabled.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn gelu_forward(yo: &mut [f32], xi: &[f32]) {
+        super::gelu_forward(yo, xi)
+    }
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn gelu_backward(o: &mut [f32], xi: &[f32], gi: &[f32], c: f32) {
+        super::gelu_backward(o, xi, gi, c)
+    }
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn softmax_row(yo: &mut [f32], xi: &[f32], bias: Option<&[f32]>, scale: f32) {
+        super::softmax_row(yo, xi, bias, scale)
+    }
 }
 
 const ROWS_PER_TASK: usize = 16;
@@ -135,7 +222,7 @@ impl CustomOp3 for LayerNormOp {
 /// Layer normalization over the last dimension with a fused backward (CPU f32); composed
 /// operations elsewhere.
 pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Result<Tensor> {
-    if fusable(x) && fusable(weight) && fusable(bias) {
+    if !unfused("layer_norm") && fusable(x) && fusable(weight) && fusable(bias) {
         return x.apply_op3(weight, bias, LayerNormOp { eps: eps as f32 });
     }
     let mean = x.mean_keepdim(D::Minus1)?;
@@ -160,14 +247,7 @@ impl CustomOp1 for SoftmaxOp {
             .zip(x.par_chunks(d * ROWS_PER_TASK))
             .for_each(|(yr, xr)| {
                 for (yo, xi) in yr.chunks_mut(d).zip(xr.chunks(d)) {
-                    let m = xi.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-                    let mut s = 0f32;
-                    for j in 0..d {
-                        yo[j] = (xi[j] - m).exp();
-                        s += yo[j];
-                    }
-                    let inv = 1.0 / s;
-                    yo.iter_mut().for_each(|v| *v *= inv);
+                    simd_dispatch!(softmax_row(yo, xi, None, 1.0));
                 }
             });
         Ok((CpuStorage::F32(y), l.shape().clone()))
@@ -200,7 +280,7 @@ impl CustomOp1 for SoftmaxOp {
 /// Softmax over the last dimension with a fused backward (CPU f32); candle's composed softmax
 /// elsewhere.
 pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
-    if fusable(x) {
+    if !unfused("softmax") && fusable(x) {
         return x.apply_op1(SoftmaxOp);
     }
     candle_nn::ops::softmax(x, D::Minus1)
@@ -322,7 +402,7 @@ impl CustomOp3 for LinearOp {
 /// [`LinearOp`]: no gradient work for frozen arguments), candle's matmul and broadcast add
 /// elsewhere.
 pub fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
-    if fusable(x) && fusable(weight) && fusable(bias) && x.rank() == 2 {
+    if !unfused("linear") && fusable(x) && fusable(weight) && fusable(bias) && x.rank() == 2 {
         return x.apply_op3(weight, bias, LinearOp);
     }
     x.matmul(&weight.t()?)?.broadcast_add(bias)
@@ -360,18 +440,7 @@ impl CustomOp2 for MaskedSoftmaxOp {
                 for (r, (yo, xi)) in yr.chunks_mut(d).zip(xr.chunks(d)).enumerate() {
                     let row = t * ROWS_PER_TASK + r;
                     let bi = &bias[(row / per_item) * d..(row / per_item + 1) * d];
-                    let mut m = f32::NEG_INFINITY;
-                    for j in 0..d {
-                        yo[j] = xi[j] * scale + bi[j];
-                        m = m.max(yo[j]);
-                    }
-                    let mut s = 0f32;
-                    for v in yo.iter_mut() {
-                        *v = (*v - m).exp();
-                        s += *v;
-                    }
-                    let inv = 1.0 / s;
-                    yo.iter_mut().for_each(|v| *v *= inv);
+                    simd_dispatch!(softmax_row(yo, xi, Some(bi), scale));
                 }
             });
         Ok((CpuStorage::F32(y), l1.shape().clone()))
@@ -411,10 +480,41 @@ impl CustomOp2 for MaskedSoftmaxOp {
 /// Attention probabilities `softmax(scale · scores + mask_bias)`: fused on CPU f32 (forward and
 /// backward in one pass each, no gradient for the mask), composed operations elsewhere.
 pub fn masked_softmax(scores: &Tensor, mask_bias: &Tensor, scale: f64) -> Result<Tensor> {
-    if fusable(scores) && fusable(mask_bias) {
+    if !unfused("attention") && fusable(scores) && fusable(mask_bias) {
         return scores.apply_op2(mask_bias, MaskedSoftmaxOp { scale: scale as f32 });
     }
-    candle_nn::ops::softmax(&(scores * scale)?.broadcast_add(&mask_bias.detach())?, D::Minus1)
+    softmax_last(&(scores * scale)?.broadcast_add(&mask_bias.detach())?)
+}
+
+/// `e^x` in f32 arithmetic that the compiler vectorizes (libm's `expf` is a scalar call that
+/// took an eighth of inference time in the GELU and the softmax): `2^n · p(r)` with
+/// `n = round(x log2 e)`, `r = x − n ln 2` in two parts, and Cephes' degree-5 polynomial; within
+/// 2 ulp of `expf` on [-87.3, 88.7], exactly 0 below (a masked attention score stays 0), +inf above.
+#[inline(always)]
+pub fn exp_fast(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const C1: f32 = 0.693_359_4;
+    const C2: f32 = -2.121_944_4e-4;
+    let xc = x.clamp(-87.336_55, 88.722_83);
+    // Round to nearest by adding and subtracting 1.5·2^23 (plain SSE2 arithmetic, where
+    // `f32::round` is a libm call that stops vectorization).
+    const ROUND: f32 = 12_582_912.0;
+    let n = (xc * LOG2E + ROUND) - ROUND;
+    let r = xc - n * C1 - n * C2;
+    let r2 = r * r;
+    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1)
+        * r
+        + 5.000_000_1e-1;
+    let y = p * r2 + r + 1.0;
+    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    let v = y * scale;
+    if x < -87.336_55 {
+        0.0
+    } else if x > 88.722_83 {
+        f32::INFINITY
+    } else {
+        v
+    }
 }
 
 /// erf with absolute error below 1.2e-7 (Numerical Recipes' `erfc` Chebyshev fit), branch-free
@@ -423,16 +523,14 @@ pub fn masked_softmax(scores: &Tensor, mask_bias: &Tensor, scale: f64) -> Result
 pub fn erf(x: f32) -> f32 {
     let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t
-        * (-z * z - 1.265_512_23
-            + t * (1.000_023_68
-                + t * (0.374_091_96
-                    + t * (0.096_784_18
-                        + t * (-0.186_288_06
-                            + t * (0.278_868_07
-                                + t * (-1.135_203_98
-                                    + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
-            .exp();
+    let poly = -z * z - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let r = t * exp_fast(poly);
     let v = 1.0 - r;
     if x >= 0.0 {
         v
@@ -451,11 +549,9 @@ impl CustomOp1 for GeluOp {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = slice(s, l)?;
         let mut y = vec![0f32; x.len()];
-        y.par_chunks_mut(4096).zip(x.par_chunks(4096)).for_each(|(yo, xi)| {
-            for (o, &v) in yo.iter_mut().zip(xi) {
-                *o = 0.5 * v * (1.0 + erf(v * std::f32::consts::FRAC_1_SQRT_2));
-            }
-        });
+        y.par_chunks_mut(4096)
+            .zip(x.par_chunks(4096))
+            .for_each(|(yo, xi)| simd_dispatch!(gelu_forward(yo, xi)));
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
 
@@ -468,12 +564,7 @@ impl CustomOp1 for GeluOp {
                 dx.par_chunks_mut(4096)
                     .zip(x.par_chunks(4096))
                     .zip(g.par_chunks(4096))
-                    .for_each(|((o, xi), gi)| {
-                        for ((o, &v), &gv) in o.iter_mut().zip(xi).zip(gi) {
-                            let cdf = 0.5 * (1.0 + erf(v * std::f32::consts::FRAC_1_SQRT_2));
-                            *o = gv * (cdf + v * inv_sqrt_2pi * (-0.5 * v * v).exp());
-                        }
-                    });
+                    .for_each(|((o, xi), gi)| simd_dispatch!(gelu_backward(o, xi, gi, inv_sqrt_2pi)));
                 dx
             })
         })??;
@@ -483,7 +574,7 @@ impl CustomOp1 for GeluOp {
 
 /// GELU with the exact erf, fused forward and backward (CPU f32); candle's `gelu_erf` elsewhere.
 pub fn gelu_erf(x: &Tensor) -> Result<Tensor> {
-    if fusable(x) {
+    if !unfused("gelu") && fusable(x) {
         return x.apply_op1(GeluOp);
     }
     x.gelu_erf()

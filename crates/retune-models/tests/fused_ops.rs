@@ -142,3 +142,27 @@ fn linear_matches_composed_values_and_gradients_and_skips_frozen_weights() {
     assert!(gz.get(w.as_tensor()).is_none() && gz.get(b.as_tensor()).is_none());
     assert!(max_diff(gz.get(x.as_tensor()).unwrap(), gc.get(x.as_tensor()).unwrap()) < 1e-6);
 }
+
+#[test]
+fn fast_exp_is_within_two_ulp_of_libm_and_exact_at_the_ends() {
+    let mut worst = 0f64;
+    let mut x = -87.0f32;
+    while x < 88.0 {
+        let (got, want) = (ops::exp_fast(x) as f64, (x as f64).exp());
+        worst = worst.max(((got - want) / want).abs());
+        x += 0.0137;
+    }
+    // 2 ulp of f32 is 2.4e-7 relative.
+    assert!(worst < 2.4e-7, "max relative error {worst}");
+    assert_eq!(ops::exp_fast(0.0), 1.0);
+    assert_eq!(ops::exp_fast(-100.0), 0.0);
+    assert_eq!(ops::exp_fast(f32::MIN), 0.0);
+    assert_eq!(ops::exp_fast(100.0), f32::INFINITY);
+    // erf against its odd symmetry and known values (Abramowitz & Stegun tables).
+    for (x, e) in [(0.5f32, 0.520_499_9f32), (1.0, 0.842_700_8), (2.0, 0.995_322_3)] {
+        assert!(
+            (ops::erf(x) - e).abs() < 2e-7 && (ops::erf(-x) + e).abs() < 2e-7,
+            "erf({x})"
+        );
+    }
+}
