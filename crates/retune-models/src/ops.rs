@@ -232,6 +232,31 @@ pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Resul
     xn.broadcast_mul(weight)?.broadcast_add(bias)
 }
 
+/// The gradient of `y = softmax(scale · x + c)` with respect to x, row by row over the last
+/// dimension: `scale · y ⊙ (g − Σ y g)`.
+fn softmax_grad(y: &Tensor, grad: &Tensor, scale: f32) -> Result<Tensor> {
+    let d = y.dim(D::Minus1)?;
+    let grad = grad.contiguous()?;
+    let dx = with_data(y, |y| {
+        with_data(&grad, |g| {
+            let mut dx = vec![0f32; y.len()];
+            dx.par_chunks_mut(d * ROWS_PER_TASK)
+                .zip(y.par_chunks(d * ROWS_PER_TASK))
+                .zip(g.par_chunks(d * ROWS_PER_TASK))
+                .for_each(|((dxr, yr), gr)| {
+                    for ((o, yi), gi) in dxr.chunks_mut(d).zip(yr.chunks(d)).zip(gr.chunks(d)) {
+                        let dot: f32 = yi.iter().zip(gi).map(|(a, b)| a * b).sum();
+                        for j in 0..d {
+                            o[j] = scale * yi[j] * (gi[j] - dot);
+                        }
+                    }
+                });
+            dx
+        })
+    })??;
+    Tensor::from_vec(dx, y.shape(), y.device())
+}
+
 struct SoftmaxOp;
 
 impl CustomOp1 for SoftmaxOp {
@@ -254,26 +279,7 @@ impl CustomOp1 for SoftmaxOp {
     }
 
     fn bwd(&self, _arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let d = res.dim(D::Minus1)?;
-        let grad = grad.contiguous()?;
-        let dx = with_data(res, |y| {
-            with_data(&grad, |g| {
-                let mut dx = vec![0f32; y.len()];
-                dx.par_chunks_mut(d * ROWS_PER_TASK)
-                    .zip(y.par_chunks(d * ROWS_PER_TASK))
-                    .zip(g.par_chunks(d * ROWS_PER_TASK))
-                    .for_each(|((dxr, yr), gr)| {
-                        for ((o, yi), gi) in dxr.chunks_mut(d).zip(yr.chunks(d)).zip(gr.chunks(d)) {
-                            let dot: f32 = yi.iter().zip(gi).map(|(a, b)| a * b).sum();
-                            for j in 0..d {
-                                o[j] = yi[j] * (gi[j] - dot);
-                            }
-                        }
-                    });
-                dx
-            })
-        })??;
-        Ok(Some(Tensor::from_vec(dx, res.shape(), res.device())?))
+        Ok(Some(softmax_grad(res, grad, 1.0)?))
     }
 }
 
@@ -453,27 +459,7 @@ impl CustomOp2 for MaskedSoftmaxOp {
         res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let d = res.dim(D::Minus1)?;
-        let grad = grad.contiguous()?;
-        let scale = self.scale;
-        let dx = with_data(res, |y| {
-            with_data(&grad, |g| {
-                let mut dx = vec![0f32; y.len()];
-                dx.par_chunks_mut(d * ROWS_PER_TASK)
-                    .zip(y.par_chunks(d * ROWS_PER_TASK))
-                    .zip(g.par_chunks(d * ROWS_PER_TASK))
-                    .for_each(|((dxr, yr), gr)| {
-                        for ((o, yi), gi) in dxr.chunks_mut(d).zip(yr.chunks(d)).zip(gr.chunks(d)) {
-                            let dot: f32 = yi.iter().zip(gi).map(|(a, b)| a * b).sum();
-                            for j in 0..d {
-                                o[j] = scale * yi[j] * (gi[j] - dot);
-                            }
-                        }
-                    });
-                dx
-            })
-        })??;
-        Ok((Some(Tensor::from_vec(dx, res.shape(), res.device())?), None))
+        Ok((Some(softmax_grad(res, grad, self.scale)?), None))
     }
 }
 
