@@ -159,62 +159,76 @@ impl CustomOp3 for LayerNormOp {
         &self,
         x: &Tensor,
         w: &Tensor,
-        _b: &Tensor,
+        b: &Tensor,
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let d = w.elem_count();
         let grad = grad.contiguous()?;
+        // Frozen LayerNorm parameters (LoRA, top:K, head) need no weight or bias gradient.
+        let params_grad = w.track_op() || b.track_op();
         let (dx, dw, db) = with_data(x, |x| {
             with_data(w, |w| {
                 with_data(&grad, |g| {
                     let mut dx = vec![0f32; x.len()];
-                    let (dw, db) = dx
+                    // Per-task partial sums of dw and db, collected in task order and added in
+                    // that order: the same bits whatever the thread count or scheduling.
+                    let partial: Vec<(Vec<f32>, Vec<f32>)> = dx
                         .par_chunks_mut(d * ROWS_PER_TASK)
                         .zip(x.par_chunks(d * ROWS_PER_TASK))
                         .zip(g.par_chunks(d * ROWS_PER_TASK))
-                        .fold(
-                            || (vec![0f32; d], vec![0f32; d]),
-                            |(mut dw, mut db), ((dxr, xr), gr)| {
-                                let mut xhat = vec![0f32; d];
-                                for ((dxo, xi), gi) in dxr.chunks_mut(d).zip(xr.chunks(d)).zip(gr.chunks(d)) {
-                                    let mean = xi.iter().sum::<f32>() / d as f32;
-                                    let var = xi.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / d as f32;
-                                    let rstd = 1.0 / (var + self.eps).sqrt();
-                                    let (mut s1, mut s2) = (0f32, 0f32);
+                        .map(|((dxr, xr), gr)| {
+                            let (mut dw, mut db) = if params_grad {
+                                (vec![0f32; d], vec![0f32; d])
+                            } else {
+                                (Vec::new(), Vec::new())
+                            };
+                            let mut xhat = vec![0f32; d];
+                            for ((dxo, xi), gi) in dxr.chunks_mut(d).zip(xr.chunks(d)).zip(gr.chunks(d)) {
+                                let mean = xi.iter().sum::<f32>() / d as f32;
+                                let var = xi.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / d as f32;
+                                let rstd = 1.0 / (var + self.eps).sqrt();
+                                let (mut s1, mut s2) = (0f32, 0f32);
+                                for j in 0..d {
+                                    xhat[j] = (xi[j] - mean) * rstd;
+                                    let dxh = gi[j] * w[j];
+                                    s1 += dxh;
+                                    s2 += dxh * xhat[j];
+                                }
+                                if params_grad {
                                     for j in 0..d {
-                                        xhat[j] = (xi[j] - mean) * rstd;
-                                        let dxh = gi[j] * w[j];
-                                        s1 += dxh;
-                                        s2 += dxh * xhat[j];
                                         dw[j] += gi[j] * xhat[j];
                                         db[j] += gi[j];
                                     }
-                                    let (m1, m2) = (s1 / d as f32, s2 / d as f32);
-                                    for j in 0..d {
-                                        dxo[j] = rstd * (gi[j] * w[j] - m1 - xhat[j] * m2);
-                                    }
                                 }
-                                (dw, db)
-                            },
-                        )
-                        .reduce(
-                            || (vec![0f32; d], vec![0f32; d]),
-                            |(mut a, mut b), (c, e)| {
-                                a.iter_mut().zip(&c).for_each(|(x, y)| *x += y);
-                                b.iter_mut().zip(&e).for_each(|(x, y)| *x += y);
-                                (a, b)
-                            },
-                        );
+                                let (m1, m2) = (s1 / d as f32, s2 / d as f32);
+                                for j in 0..d {
+                                    dxo[j] = rstd * (gi[j] * w[j] - m1 - xhat[j] * m2);
+                                }
+                            }
+                            (dw, db)
+                        })
+                        .collect();
+                    let (mut dw, mut db) = (vec![0f32; d], vec![0f32; d]);
+                    if params_grad {
+                        for (pw, pb) in partial {
+                            dw.iter_mut().zip(&pw).for_each(|(a, v)| *a += v);
+                            db.iter_mut().zip(&pb).for_each(|(a, v)| *a += v);
+                        }
+                    }
                     (dx, dw, db)
                 })
             })
         })???;
         let dev = x.device();
+        let dx = Some(Tensor::from_vec(dx, x.shape(), dev)?);
+        if !params_grad {
+            return Ok((dx, None, None));
+        }
         Ok((
-            Some(Tensor::from_vec(dx, x.shape(), dev)?),
-            Some(Tensor::from_vec(dw, w.shape(), dev)?),
-            Some(Tensor::from_vec(db, w.shape(), dev)?),
+            dx,
+            w.track_op().then(|| Tensor::from_vec(dw, w.shape(), dev)).transpose()?,
+            b.track_op().then(|| Tensor::from_vec(db, w.shape(), dev)).transpose()?,
         ))
     }
 }
