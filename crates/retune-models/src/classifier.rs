@@ -9,6 +9,14 @@ use crate::text_tokenizer::TextTokenizer;
 use candle_core::{Device, Result as CResult, Tensor, D};
 use std::path::{Path, PathBuf};
 
+/// The config, the model with `head` and the tokenizer of the folder `dir`.
+fn load_parts(dir: &Path, head: Head, device: &Device) -> Result<(ModelConfig, Box<dyn EncoderModel>, TextTokenizer)> {
+    let config = ModelConfig::from_dir(dir)?;
+    let (_params, model) = config.load_model(dir, head, device)?;
+    let tokenizer = TextTokenizer::for_model(dir, &config, usize::MAX)?;
+    Ok((config, model, tokenizer))
+}
+
 /// One row's prediction.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Prediction {
@@ -40,9 +48,7 @@ pub struct SequenceClassifier {
 impl SequenceClassifier {
     /// Loads `config.json`, the weights and the tokenizer of `dir`.
     pub fn load(dir: &Path, device: &Device) -> Result<SequenceClassifier> {
-        let config = ModelConfig::from_dir(dir)?;
-        let (_params, model) = config.load_model(dir, Head::SequenceClassification, device)?;
-        let tokenizer = TextTokenizer::for_model(dir, &config, usize::MAX)?;
+        let (config, model, tokenizer) = load_parts(dir, Head::SequenceClassification, device)?;
         Ok(SequenceClassifier {
             labels: config.labels.labels(),
             problem: config.labels.problem(),
@@ -130,9 +136,7 @@ pub struct TokenTagger {
 impl TokenTagger {
     /// Loads `config.json`, the weights and the tokenizer of `dir`.
     pub fn load(dir: &Path, device: &Device) -> Result<TokenTagger> {
-        let config = ModelConfig::from_dir(dir)?;
-        let (_params, model) = config.load_model(dir, Head::TokenClassification, device)?;
-        let tokenizer = TextTokenizer::for_model(dir, &config, usize::MAX)?;
+        let (config, model, tokenizer) = load_parts(dir, Head::TokenClassification, device)?;
         Ok(TokenTagger {
             labels: config.labels.labels(),
             tokenizer,

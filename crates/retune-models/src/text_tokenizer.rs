@@ -41,6 +41,23 @@ pub struct TokenSpans {
     pub special: Vec<bool>,
 }
 
+impl EncodedRow {
+    fn of(e: &tokenizers::Encoding) -> EncodedRow {
+        EncodedRow {
+            ids: e.get_ids().to_vec(),
+            type_ids: e.get_type_ids().to_vec(),
+        }
+    }
+}
+
+/// A tokenizer error while encoding (not tied to a file).
+fn encode_err(e: impl std::fmt::Display) -> ModelError {
+    ModelError::Tokenizer {
+        path: "<tokenizer>".into(),
+        message: e.to_string(),
+    }
+}
+
 /// A tokenizer for an encoder checkpoint.
 pub struct TextTokenizer {
     inner: Tokenizer,
@@ -178,33 +195,15 @@ impl TextTokenizer {
                 .collect(),
             None => texts.iter().map(|a| EncodeInput::Single((*a).into())).collect(),
         };
-        let enc = self
-            .inner
-            .encode_batch(inputs, true)
-            .map_err(|e| ModelError::Tokenizer {
-                path: "<tokenizer>".into(),
-                message: e.to_string(),
-            })?;
-        Ok(enc
-            .iter()
-            .map(|e| EncodedRow {
-                ids: e.get_ids().to_vec(),
-                type_ids: e.get_type_ids().to_vec(),
-            })
-            .collect())
+        let enc = self.inner.encode_batch(inputs, true).map_err(encode_err)?;
+        Ok(enc.iter().map(EncodedRow::of).collect())
     }
 
     /// Encodes texts like [`TextTokenizer::encode_rows`], also returning each token's text,
     /// byte offsets in its text, and whether it is a special token (`[CLS]`, `</s>`, ...).
     pub fn encode_spans(&self, texts: &[&str]) -> Result<Vec<(EncodedRow, TokenSpans)>> {
         let inputs: Vec<EncodeInput> = texts.iter().map(|a| EncodeInput::Single((*a).into())).collect();
-        let enc = self
-            .inner
-            .encode_batch_char_offsets(inputs, true)
-            .map_err(|e| ModelError::Tokenizer {
-                path: "<tokenizer>".into(),
-                message: e.to_string(),
-            })?;
+        let enc = self.inner.encode_batch_char_offsets(inputs, true).map_err(encode_err)?;
         Ok(enc
             .iter()
             .zip(texts)
@@ -213,10 +212,7 @@ impl TextTokenizer {
                 let bytes: Vec<usize> = text.char_indices().map(|(b, _)| b).chain([text.len()]).collect();
                 let at = |c: usize| bytes.get(c).copied().unwrap_or(text.len());
                 (
-                    EncodedRow {
-                        ids: e.get_ids().to_vec(),
-                        type_ids: e.get_type_ids().to_vec(),
-                    },
+                    EncodedRow::of(e),
                     TokenSpans {
                         tokens: e.get_tokens().to_vec(),
                         offsets: e.get_offsets().iter().map(|&(s, t)| (at(s), at(t))).collect(),

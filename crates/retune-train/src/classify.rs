@@ -341,9 +341,16 @@ fn evaluate_batches(
 /// mode, for the `head` strategy: the encoder's outputs never change, so each text goes through
 /// it once instead of once per epoch (its dropout is off: it acts as a feature extractor).
 /// None for heads that read every token.
-fn cached_head_inputs(state: &ClassifierState, rows: &[EncodedRow], batch_size: usize) -> Result<Option<Tensor>> {
+/// `progress` gets the rows done.
+fn cached_head_inputs(
+    state: &ClassifierState,
+    rows: &[EncodedRow],
+    batch_size: usize,
+    mut progress: impl FnMut(usize),
+) -> Result<Option<Tensor>> {
     let lengths: Vec<usize> = rows.iter().map(|r| r.ids.len()).collect();
     let mut parts: Vec<(Vec<usize>, Tensor)> = Vec::new();
+    let mut done = 0;
     for batch in eval_batches(&lengths, batch_size) {
         let refs: Vec<&EncodedRow> = batch.iter().map(|&i| &rows[i]).collect();
         let input = input_of(&state.tokenizer, &refs, &state.device)?;
@@ -351,6 +358,8 @@ fn cached_head_inputs(state: &ClassifierState, rows: &[EncodedRow], batch_size: 
         if x.rank() != 2 {
             return Ok(None);
         }
+        done += batch.len();
+        progress(done);
         parts.push((batch, x));
     }
     let d = state.config.arch().hidden_size();
@@ -502,7 +511,10 @@ impl TrainTask for ClassifyTask<'_> {
 
 /// Runs a fine-tune; returns its summary and the trained classifier (holding the best
 /// evaluated parameters).
-pub fn train_classifier(job: ClassifyJob, on_event: impl FnMut(&LoopEvent)) -> Result<(RunSummary, ClassifierState)> {
+pub fn train_classifier(
+    job: ClassifyJob,
+    mut on_event: impl FnMut(&LoopEvent),
+) -> Result<(RunSummary, ClassifierState)> {
     let cfg = job.config.clone();
     if cfg.strategy == Strategy::Probe {
         return Err(TrainError::Invalid(
@@ -527,11 +539,17 @@ pub fn train_classifier(job: ClassifyJob, on_event: impl FnMut(&LoopEvent)) -> R
         }
     }
     let cache = match cfg.strategy {
-        Strategy::Head => cached_head_inputs(&state, &train_rows, cfg.eval_batch_size)?.zip(cached_head_inputs(
-            &state,
-            &eval_rows,
-            cfg.eval_batch_size,
-        )?),
+        Strategy::Head => {
+            let (n, total) = (train_rows.len(), train_rows.len() + eval_rows.len());
+            on_event(&LoopEvent::Encoding { done: 0, total });
+            let train = cached_head_inputs(&state, &train_rows, cfg.eval_batch_size, |done| {
+                on_event(&LoopEvent::Encoding { done, total })
+            })?;
+            let eval = cached_head_inputs(&state, &eval_rows, cfg.eval_batch_size, |done| {
+                on_event(&LoopEvent::Encoding { done: n + done, total })
+            })?;
+            train.zip(eval)
+        }
         _ => None,
     };
     // Draws made so far (new head, adapters) are part of the recipe; the loop's stream starts here.
@@ -553,7 +571,7 @@ pub fn train_classifier(job: ClassifyJob, on_event: impl FnMut(&LoopEvent)) -> R
         recipe,
         job.out.as_deref(),
         job.resume.as_deref(),
-        on_event,
+        &mut on_event,
     )?;
     let evals = task.evals.take();
     let mut also_after = Vec::new();

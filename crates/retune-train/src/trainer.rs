@@ -91,6 +91,13 @@ impl Default for LoopConfig {
 /// What the loop reports while it runs (for progress bars).
 #[derive(Clone, Debug)]
 pub enum LoopEvent {
+    /// Texts went through the frozen encoder once, before training (the `head` strategy).
+    Encoding {
+        /// Texts done.
+        done: usize,
+        /// Texts in all.
+        total: usize,
+    },
     /// Training begins.
     Start {
         /// Total optimizer steps planned.

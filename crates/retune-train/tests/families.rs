@@ -25,6 +25,21 @@ const FAMILIES: &[(&str, usize, [&str; 2])] = &[
     ("xlmr-tiny-seq", 2, ["attention.self.query", "attention.self.value"]),
 ];
 
+/// A job on fixture `name` with the toy task (nothing written unless `out` is given).
+fn job(name: &str, config: ClassifyConfig, train: usize, eval: usize, out: Option<PathBuf>) -> ClassifyJob<'static> {
+    ClassifyJob {
+        model_dir: Box::leak(fixture(name).into_boxed_path()),
+        labels: labels(),
+        train: toy(train, "train", 0),
+        eval: toy(eval, "eval", 1000),
+        also_eval: vec![],
+        out,
+        resume: None,
+        config,
+        device: Device::Cpu,
+    }
+}
+
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../retune-models/tests/fixtures")
@@ -125,17 +140,7 @@ fn a_short_fine_tune_lowers_the_loss_and_reloads_on_every_family() {
         nn::set_seed(cfg.train.seed);
         let before = prepare_classifier(model, &labels(), &cfg.strategy, 64, &Device::Cpu).unwrap();
         let loss0 = evaluate_texts(&before, &eval, 64).unwrap().loss;
-        let job = ClassifyJob {
-            model_dir: model,
-            labels: labels(),
-            train: toy(96, "train", 0),
-            eval: eval.clone(),
-            also_eval: vec![],
-            out: Some(dir.clone()),
-            resume: None,
-            config: cfg,
-            device: Device::Cpu,
-        };
+        let job = job(name, cfg, 96, 40, Some(dir.clone()));
         let (summary, _) = train_classifier(job, |_| {}).unwrap();
         let last = summary.evals.last().unwrap();
         assert!(last.loss < loss0, "{name}: eval loss {loss0} -> {}", last.loss);
@@ -218,7 +223,6 @@ fn large_vocabularies_keep_word_embeddings_frozen_under_full() {
 #[test]
 fn head_strategy_on_cached_encoder_outputs_evaluates_like_a_full_pass() {
     for &(name, _, _) in FAMILIES {
-        let model: &'static std::path::Path = Box::leak(fixture(name).into_boxed_path());
         let eval = toy(40, "eval", 1000);
         let cfg = ClassifyConfig {
             strategy: Strategy::Head,
@@ -230,17 +234,7 @@ fn head_strategy_on_cached_encoder_outputs_evaluates_like_a_full_pass() {
             },
             ..Default::default()
         };
-        let job = ClassifyJob {
-            model_dir: model,
-            labels: labels(),
-            train: toy(64, "train", 0),
-            eval: eval.clone(),
-            also_eval: vec![],
-            out: None,
-            resume: None,
-            config: cfg,
-            device: Device::Cpu,
-        };
+        let job = job(name, cfg, 64, 40, None);
         let (summary, state) = train_classifier(job, |_| {}).unwrap();
         // The returned classifier holds the best evaluated parameters.
         let best_step = summary.run.best.unwrap().1;
@@ -261,7 +255,6 @@ fn head_strategy_on_cached_encoder_outputs_evaluates_like_a_full_pass() {
 #[test]
 fn the_same_seed_gives_bit_identical_weights() {
     for &(name, _, _) in FAMILIES {
-        let model: &'static std::path::Path = Box::leak(fixture(name).into_boxed_path());
         let run = || {
             let cfg = ClassifyConfig {
                 strategy: Strategy::Full,
@@ -274,17 +267,7 @@ fn the_same_seed_gives_bit_identical_weights() {
                 },
                 ..Default::default()
             };
-            let job = ClassifyJob {
-                model_dir: model,
-                labels: labels(),
-                train: toy(192, "train", 0),
-                eval: toy(16, "eval", 1000),
-                also_eval: vec![],
-                out: None,
-                resume: None,
-                config: cfg,
-                device: Device::Cpu,
-            };
+            let job = job(name, cfg, 192, 16, None);
             let (_, state) = train_classifier(job, |_| {}).unwrap();
             let mut t: Vec<(String, Vec<u32>)> = state
                 .params

@@ -13,20 +13,33 @@ pub struct TrainBar {
 impl TrainBar {
     /// A bar counting `unit`s per second (`ex` for examples, `pairs` for translation pairs).
     pub fn new(unit: &'static str) -> TrainBar {
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template("{bar:30} step {pos}/{len} {msg} eta {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        TrainBar { bar, unit }
+        let t = TrainBar {
+            bar: ProgressBar::new(0),
+            unit,
+        };
+        t.style("{bar:30} step {pos}/{len} {msg} eta {eta}");
+        t
+    }
+
+    fn style(&self, template: &str) {
+        self.bar
+            .set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
     }
 
     /// Shows one event; `eval_line` words an evaluation record (step, record).
     pub fn event(&self, e: &LoopEvent, eval_line: impl Fn(usize, &serde_json::Value) -> String) {
         match e {
+            LoopEvent::Encoding { done, total } => {
+                if *done == 0 {
+                    self.style("{bar:30} {pos}/{len} texts through the frozen encoder eta {eta}");
+                }
+                self.bar.set_length(*total as u64);
+                self.bar.set_position(*done as u64);
+            }
             LoopEvent::Start {
                 total_steps, from_step, ..
             } => {
+                self.style("{bar:30} step {pos}/{len} {msg} eta {eta}");
                 self.bar.set_length(*total_steps as u64);
                 self.bar.set_position(*from_step as u64);
             }
