@@ -7,6 +7,7 @@ use candle_core::{DType, Result as CResult, Tensor};
 
 use crate::error::Result;
 use crate::nn::{activation, dropout, LayerNorm, Linear, Mode, Params};
+use crate::ops::{FusedLayer, FusedLinear};
 
 /// Where a family keeps a layer's parameters, relative to the layer's prefix.
 pub struct LayerNames {
@@ -89,14 +90,65 @@ impl EncoderLayer {
     }
 
     /// Applies the layer to `x` (batch, length, hidden) with an additive mask bias
-    /// (batch, 1, 1, length).
+    /// (batch, 1, 1, length): as one fused operation where it applies (CPU f32, erf GELU; see
+    /// [`crate::ops::layer`]), composed otherwise.
     pub fn forward(&self, x: &Tensor, mask_bias: &Tensor, mode: Mode) -> CResult<Tensor> {
+        self.forward_on(x, mask_bias, mode, LayerPath::Fused)
+    }
+
+    /// [`EncoderLayer::forward`] on a chosen path; [`LayerPath::Fused`] falls back to the
+    /// composed operations where the fused layer does not apply.
+    pub fn forward_on(&self, x: &Tensor, mask_bias: &Tensor, mode: Mode, path: LayerPath) -> CResult<Tensor> {
+        if path == LayerPath::Fused && !crate::ops::unfused("layer") {
+            if let Some(fused) = self.fused() {
+                if fused.applicable(x, mask_bias) {
+                    return fused.forward(x, mask_bias, mode);
+                }
+            }
+        }
         let a = self.attention.forward(x, mask_bias, mode)?;
         let a = self.attn_norm.forward(&(a + x)?, mode)?;
         let i = activation(&self.act, &self.ffn_in.forward(&a)?)?;
         let o = dropout(&self.ffn_out.forward(&i)?, self.ffn_dropout, mode)?;
         self.ffn_norm.forward(&(o + a)?, mode)
     }
+}
+
+impl EncoderLayer {
+    /// The layer's parameters for the fused operation (None for activations other than the
+    /// erf GELU, or linear maps without a bias).
+    fn fused(&self) -> Option<FusedLayer> {
+        if self.act != "gelu" {
+            return None;
+        }
+        let lin = |l: &Linear| -> Option<FusedLinear> {
+            Some(FusedLinear {
+                weight: l.weight.clone(),
+                bias: l.bias.clone()?,
+                lora: l.lora.as_ref().map(|(a, b, s)| (a.clone(), b.clone(), *s as f32)),
+            })
+        };
+        let at = &self.attention;
+        Some(FusedLayer {
+            qkvo: [lin(&at.query)?, lin(&at.key)?, lin(&at.value)?, lin(&at.output)?],
+            attn_norm: (self.attn_norm.weight.clone(), self.attn_norm.bias.clone()),
+            ffn_in: lin(&self.ffn_in)?,
+            ffn_out: lin(&self.ffn_out)?,
+            ffn_norm: (self.ffn_norm.weight.clone(), self.ffn_norm.bias.clone()),
+            heads: at.heads,
+            eps: self.attn_norm.eps as f32,
+            dropout: [at.attn_dropout as f32, at.out_dropout as f32, self.ffn_dropout as f32],
+        })
+    }
+}
+
+/// How [`EncoderLayer::forward_on`] computes the layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayerPath {
+    /// One fused operation where it applies (the default).
+    Fused,
+    /// candle's operations, one node each (the reference).
+    Composed,
 }
 
 impl SelfAttention {

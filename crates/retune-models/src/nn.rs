@@ -251,7 +251,7 @@ pub fn set_rng_state(state: (u64, u64)) {
 }
 
 /// Reserves `n` numbers of the stream; returns `(seed, first counter)`.
-fn reserve(n: usize) -> (u64, u64) {
+pub(crate) fn reserve(n: usize) -> (u64, u64) {
     RNG.with(|r| {
         let (seed, c) = r.get();
         r.set((seed, c.wrapping_add(n as u64)));
@@ -271,7 +271,7 @@ fn mix(seed: u64, i: u64) -> u64 {
 
 /// Uniform in [0, 1) with 24 bits.
 #[inline]
-fn unit(seed: u64, i: u64) -> f32 {
+pub(crate) fn unit(seed: u64, i: u64) -> f32 {
     (mix(seed, i) >> 40) as f32 * (1.0 / (1u64 << 24) as f32)
 }
 

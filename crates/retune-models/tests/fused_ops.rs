@@ -166,3 +166,226 @@ fn fast_exp_is_within_two_ulp_of_libm_and_exact_at_the_ends() {
         );
     }
 }
+
+mod fused_layer {
+    //! The fused encoder layer (`ops::layer`) against the composed layer: outputs and the
+    //! gradient of every parameter and of the input, in training mode with dropout (both paths
+    //! draw the same masks from the seeded stream), with LoRA, frozen parameters and a frozen
+    //! input.
+
+    use super::max_diff;
+    use candle_core::{Device, Tensor, Var};
+    use retune_models::layers::{mask_bias, EncoderLayer, LayerNames, LayerPath, LayerShape};
+    use retune_models::nn::{seeded_normal, set_seed, Mode, Params};
+    use retune_models::ops;
+
+    const NAMES: LayerNames = LayerNames {
+        qkvo: ["q", "k", "v", "o"],
+        attn_norm: "ln1",
+        ffn: ["ffn_in", "ffn_out"],
+        ffn_norm: "ln2",
+    };
+
+    fn shape(dropout: f64) -> LayerShape {
+        LayerShape {
+            hidden: 24,
+            intermediate: 40,
+            heads: 3,
+            eps: 1e-12,
+            act: "gelu".into(),
+            attn_dropout: dropout,
+            attn_out_dropout: dropout,
+            ffn_dropout: dropout,
+        }
+    }
+
+    /// Parameters N(0, 0.3) (LayerNorm weights around 1), LoRA (rank 4) on `lora`, `frozen`
+    /// parameters detached.
+    fn params(lora: &[&str], frozen: &[&str]) -> Params {
+        let dev = Device::Cpu;
+        set_seed(21);
+        let mut p = Params::empty(&dev);
+        p.init_missing = Some(0.3);
+        // Load once to create every parameter, then perturb biases and norms away from 0 / 1.
+        EncoderLayer::load(&p, "", &NAMES, &shape(0.0)).unwrap();
+        for name in p.names() {
+            let var = p.var(&name).unwrap();
+            let noise = seeded_normal(var.dims(), 0.2, &dev).unwrap();
+            var.set(&(var.as_tensor() + noise).unwrap()).unwrap();
+        }
+        for target in lora {
+            let (out, inp) = p.var(&format!("{target}.weight")).unwrap().as_tensor().dims2().unwrap();
+            p.insert(
+                &format!("{target}.lora_A.weight"),
+                &seeded_normal(&[4, inp], 0.3, &dev).unwrap(),
+            )
+            .unwrap();
+            p.insert(
+                &format!("{target}.lora_B.weight"),
+                &seeded_normal(&[out, 4], 0.3, &dev).unwrap(),
+            )
+            .unwrap();
+        }
+        p.lora_scaling = 2.0;
+        p.frozen = frozen.iter().map(|s| s.to_string()).collect();
+        p
+    }
+
+    struct Run {
+        y: Tensor,
+        grads: Vec<(String, Option<Tensor>)>,
+        dx: Option<Tensor>,
+    }
+
+    fn run(p: &Params, x: &Tensor, x_var: Option<&Var>, mode: Mode, dropout: f64, path: LayerPath) -> Run {
+        let dev = Device::Cpu;
+        let layer = EncoderLayer::load(p, "", &NAMES, &shape(dropout)).unwrap();
+        // Batch 3 × length 7; the second sequence has 3 padded positions, the third 1.
+        let mask = Tensor::new(
+            &[[1u32, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 1, 0]],
+            &dev,
+        )
+        .unwrap();
+        let bias = mask_bias(&mask).unwrap();
+        set_seed(5);
+        let y = layer.forward_on(x, &bias, mode, path).unwrap();
+        let up = {
+            set_seed(6);
+            seeded_normal(y.dims(), 1.0, &dev).unwrap()
+        };
+        let mut grads = Vec::new();
+        let mut dx = None;
+        if mode == Mode::Train {
+            let g = ops::backward(&(&y * &up).unwrap().sum_all().unwrap()).unwrap();
+            for name in p.names() {
+                let var = p.var(&name).unwrap();
+                grads.push((name, g.get(var.as_tensor()).cloned()));
+            }
+            dx = x_var.and_then(|v| g.get(v.as_tensor()).cloned());
+        }
+        grads.sort_by(|a, b| a.0.cmp(&b.0));
+        Run { y, grads, dx }
+    }
+
+    fn max_abs(t: &Tensor) -> f32 {
+        t.abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    }
+
+    /// Largest difference relative to the reference's largest magnitude.
+    fn rel(a: &Tensor, b: &Tensor) -> f32 {
+        max_diff(a, b) / max_abs(b).max(1e-12)
+    }
+
+    fn check(lora: &[&str], frozen: &[&str], x_trains: bool, mode: Mode, dropout: f64) {
+        let dev = Device::Cpu;
+        let p = params(lora, frozen);
+        set_seed(4);
+        let x0 = seeded_normal(&[3, 7, 24], 1.0, &dev).unwrap();
+        let x_var = Var::from_tensor(&x0).unwrap();
+        let x = if x_trains {
+            x_var.as_tensor().clone()
+        } else {
+            x0.clone()
+        };
+        let f = run(&p, &x, Some(&x_var), mode, dropout, LayerPath::Fused);
+        let c = run(&p, &x, Some(&x_var), mode, dropout, LayerPath::Composed);
+        let dy = rel(&f.y, &c.y);
+        assert!(dy < 1e-5, "output differs by {dy} (relative)");
+        assert_eq!(f.grads.len(), c.grads.len());
+        for ((name, gf), (_, gc)) in f.grads.iter().zip(&c.grads) {
+            match (gf, gc) {
+                // The key bias's gradient is zero in exact arithmetic (softmax ignores a
+                // constant added to a row of scores): both paths give rounding noise.
+                (Some(gf), Some(gc)) if name == "k.bias" => {
+                    assert!(
+                        max_abs(gf) < 1e-4 && max_abs(gc) < 1e-4,
+                        "{} {}",
+                        max_abs(gf),
+                        max_abs(gc)
+                    );
+                }
+                (Some(gf), Some(gc)) => {
+                    let d = rel(gf, gc);
+                    assert!(d < 1e-5, "gradient of {name} differs by {d} (relative)");
+                }
+                (None, None) => {}
+                _ => panic!("gradient of {name}: fused {} composed {}", gf.is_some(), gc.is_some()),
+            }
+            let trains = !frozen.contains(&name.as_str());
+            assert_eq!(gf.is_some(), trains && mode == Mode::Train, "{name}");
+        }
+        match (&f.dx, &c.dx) {
+            (Some(a), Some(b)) => assert!(rel(a, b) < 1e-5, "input gradient differs by {}", rel(a, b)),
+            (None, None) => assert!(!x_trains || mode == Mode::Eval),
+            _ => panic!("input gradient on one path only"),
+        }
+    }
+
+    #[test]
+    fn full_training_with_dropout() {
+        check(&[], &[], true, Mode::Train, 0.1);
+    }
+
+    #[test]
+    fn lora_on_a_frozen_layer_with_a_frozen_input() {
+        let frozen = [
+            "q.weight",
+            "q.bias",
+            "k.weight",
+            "k.bias",
+            "v.weight",
+            "v.bias",
+            "o.weight",
+            "o.bias",
+            "ln1.weight",
+            "ln1.bias",
+            "ffn_in.weight",
+            "ffn_in.bias",
+            "ffn_out.weight",
+            "ffn_out.bias",
+            "ln2.weight",
+            "ln2.bias",
+        ];
+        check(&["q", "v"], &frozen, false, Mode::Train, 0.1);
+    }
+
+    #[test]
+    fn lora_everywhere_trained_input_no_dropout() {
+        check(
+            &["q", "k", "v", "o", "ffn_in", "ffn_out"],
+            &["q.weight", "ffn_out.bias"],
+            true,
+            Mode::Train,
+            0.0,
+        );
+    }
+
+    #[test]
+    fn only_the_feed_forward_trains() {
+        let frozen = [
+            "q.weight",
+            "q.bias",
+            "k.weight",
+            "k.bias",
+            "v.weight",
+            "v.bias",
+            "o.weight",
+            "o.bias",
+            "ln1.weight",
+            "ln1.bias",
+        ];
+        check(&[], &frozen, false, Mode::Train, 0.1);
+    }
+
+    #[test]
+    fn inference() {
+        check(&[], &[], false, Mode::Eval, 0.1);
+    }
+}

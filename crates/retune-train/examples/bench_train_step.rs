@@ -57,7 +57,7 @@ fn main() {
         let (loss, n) = cross_entropy_sum(&logits, &targets, 0.0).unwrap();
         let _ = loss.to_scalar::<f32>().unwrap();
         let t1 = Instant::now();
-        let grads = loss.backward().unwrap();
+        let grads = retune_models::ops::backward(&loss).unwrap();
         opt.accumulate(&grads, n as f64).unwrap();
         drop(grads);
         let t2 = Instant::now();

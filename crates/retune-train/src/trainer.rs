@@ -270,7 +270,7 @@ pub fn run_loop<T: TrainTask>(
                     step: st.step + 1,
                 });
             }
-            let grads = loss.backward()?;
+            let grads = retune_models::ops::backward(&loss)?;
             opt.accumulate(&grads, count as f64)?;
             drop(grads);
             loss_acc += lv;

@@ -33,9 +33,9 @@ fn fusable(t: &Tensor) -> bool {
 }
 
 /// Whether the fused kernel `name` is switched off by `RETUNE_UNFUSED` (a comma-separated list of
-/// `linear`, `attention`, `layer_norm`, `softmax`, `gelu`, or `all`): the composed operations run
+/// `layer`, `linear`, `attention`, `layer_norm`, `softmax`, `gelu`, or `all`): the composed operations run
 /// instead, for benchmarks and for checking a kernel against its reference in a real run.
-fn unfused(name: &str) -> bool {
+pub(crate) fn unfused(name: &str) -> bool {
     static LIST: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     let list = LIST.get_or_init(|| {
         std::env::var("RETUNE_UNFUSED")
@@ -117,7 +117,186 @@ mod avx2 {
     }
 }
 
+pub mod layer;
+
+pub use layer::{backward, FusedLayer, FusedLinear};
+
 const ROWS_PER_TASK: usize = 16;
+
+/// LayerNorm of each row of `x` (rows of `w.len()`) into `y`.
+pub(crate) fn layer_norm_rows(x: &[f32], w: &[f32], b: &[f32], eps: f32, y: &mut [f32]) {
+    let d = w.len();
+    y.par_chunks_mut(d * ROWS_PER_TASK)
+        .zip(x.par_chunks(d * ROWS_PER_TASK))
+        .for_each(|(yr, xr)| {
+            for (yo, xi) in yr.chunks_mut(d).zip(xr.chunks(d)) {
+                let mean = xi.iter().sum::<f32>() / d as f32;
+                let var = xi.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / d as f32;
+                let rstd = 1.0 / (var + eps).sqrt();
+                for j in 0..d {
+                    yo[j] = (xi[j] - mean) * rstd * w[j] + b[j];
+                }
+            }
+        });
+}
+
+/// The LayerNorm backward of rows of `x` for the output gradient `g`: the input gradient into
+/// `dx` and, when `params_grad`, the weight and bias gradients (empty vectors otherwise). Partial
+/// sums of dw and db are collected per task and added in task order: the same bits whatever the
+/// thread count or scheduling.
+pub(crate) fn layer_norm_rows_backward(
+    x: &[f32],
+    w: &[f32],
+    g: &[f32],
+    eps: f32,
+    dx: &mut [f32],
+    params_grad: bool,
+) -> (Vec<f32>, Vec<f32>) {
+    let d = w.len();
+    let partial: Vec<(Vec<f32>, Vec<f32>)> = dx
+        .par_chunks_mut(d * ROWS_PER_TASK)
+        .zip(x.par_chunks(d * ROWS_PER_TASK))
+        .zip(g.par_chunks(d * ROWS_PER_TASK))
+        .map(|((dxr, xr), gr)| {
+            let (mut dw, mut db) = if params_grad {
+                (vec![0f32; d], vec![0f32; d])
+            } else {
+                (Vec::new(), Vec::new())
+            };
+            let mut xhat = vec![0f32; d];
+            for ((dxo, xi), gi) in dxr.chunks_mut(d).zip(xr.chunks(d)).zip(gr.chunks(d)) {
+                let mean = xi.iter().sum::<f32>() / d as f32;
+                let var = xi.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / d as f32;
+                let rstd = 1.0 / (var + eps).sqrt();
+                let (mut s1, mut s2) = (0f32, 0f32);
+                for j in 0..d {
+                    xhat[j] = (xi[j] - mean) * rstd;
+                    let dxh = gi[j] * w[j];
+                    s1 += dxh;
+                    s2 += dxh * xhat[j];
+                }
+                if params_grad {
+                    for j in 0..d {
+                        dw[j] += gi[j] * xhat[j];
+                        db[j] += gi[j];
+                    }
+                }
+                let (m1, m2) = (s1 / d as f32, s2 / d as f32);
+                for j in 0..d {
+                    dxo[j] = rstd * (gi[j] * w[j] - m1 - xhat[j] * m2);
+                }
+            }
+            (dw, db)
+        })
+        .collect();
+    if !params_grad {
+        return (Vec::new(), Vec::new());
+    }
+    let (mut dw, mut db) = (vec![0f32; d], vec![0f32; d]);
+    for (pw, pb) in partial {
+        dw.iter_mut().zip(&pw).for_each(|(a, v)| *a += v);
+        db.iter_mut().zip(&pb).for_each(|(a, v)| *a += v);
+    }
+    (dw, db)
+}
+
+/// Sum of the rows of `g` (rows of `n`), in a fixed order: per-task partial sums of
+/// [`BIAS_GRAD_ROWS`] rows added in task order (the same bits whatever the thread count).
+pub(crate) fn column_sum(g: &[f32], n: usize) -> Vec<f32> {
+    let partial: Vec<Vec<f32>> = g
+        .par_chunks(n * BIAS_GRAD_ROWS)
+        .map(|rows| {
+            let mut acc = vec![0f32; n];
+            for r in rows.chunks(n) {
+                acc.iter_mut().zip(r).for_each(|(a, v)| *a += v);
+            }
+            acc
+        })
+        .collect();
+    let mut total = vec![0f32; n];
+    for p in partial {
+        total.iter_mut().zip(p).for_each(|(t, v)| *t += v);
+    }
+    total
+}
+
+/// A matrix operand of [`matmul`]: element (i, j) at `ptr[i * rs + j * cs]`.
+#[derive(Clone, Copy)]
+pub(crate) struct Mat {
+    pub ptr: *const f32,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+/// `dst (m×n, row stride dst_rs) = [dst +] scale · a (m×k) · b (k×n)`, on the rayon pool when
+/// `parallel` and the product is large enough.
+///
+/// # Safety
+/// Every element the strides address must lie inside its allocation, and `dst` must not
+/// overlap `a` or `b` nor be written by another thread meanwhile.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn matmul(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_rs: usize,
+    a: Mat,
+    b: Mat,
+    accumulate: bool,
+    scale: f32,
+    parallel: bool,
+) {
+    let threads = rayon::current_num_threads();
+    let par = if parallel && threads > 1 && m * n * k >= 1 << 15 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst,
+        1,
+        dst_rs as isize,
+        accumulate,
+        a.ptr,
+        a.cs as isize,
+        a.rs as isize,
+        b.ptr,
+        b.cs as isize,
+        b.rs as isize,
+        1.0f32,
+        scale,
+        false,
+        false,
+        false,
+        par,
+    );
+}
+
+/// erf-GELU of `x` into `y`, in parallel chunks.
+pub(crate) fn gelu_rows(x: &[f32], y: &mut [f32]) {
+    y.par_chunks_mut(4096)
+        .zip(x.par_chunks(4096))
+        .for_each(|(yo, xi)| simd_dispatch!(gelu_forward(yo, xi)));
+}
+
+/// The erf-GELU backward: `dx = g · GELU'(x)`, in parallel chunks.
+pub(crate) fn gelu_rows_backward(x: &[f32], g: &[f32], dx: &mut [f32]) {
+    let inv_sqrt_2pi = 0.398_942_3_f32;
+    dx.par_chunks_mut(4096)
+        .zip(x.par_chunks(4096))
+        .zip(g.par_chunks(4096))
+        .for_each(|((o, xi), gi)| simd_dispatch!(gelu_backward(o, xi, gi, inv_sqrt_2pi)));
+}
+
+/// `softmax(scale · x + bias)` of one row into `y` (AVX2 when the CPU has it).
+#[inline]
+pub(crate) fn softmax_row_into(y: &mut [f32], x: &[f32], bias: &[f32], scale: f32) {
+    simd_dispatch!(softmax_row(y, x, Some(bias), scale))
+}
 
 struct LayerNormOp {
     eps: f32,
@@ -138,20 +317,8 @@ impl CustomOp3 for LayerNormOp {
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let (x, w, b) = (slice(s1, l1)?, slice(s2, l2)?, slice(s3, l3)?);
-        let d = w.len();
         let mut y = vec![0f32; x.len()];
-        y.par_chunks_mut(d * ROWS_PER_TASK)
-            .zip(x.par_chunks(d * ROWS_PER_TASK))
-            .for_each(|(yr, xr)| {
-                for (yo, xi) in yr.chunks_mut(d).zip(xr.chunks(d)) {
-                    let mean = xi.iter().sum::<f32>() / d as f32;
-                    let var = xi.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / d as f32;
-                    let rstd = 1.0 / (var + self.eps).sqrt();
-                    for j in 0..d {
-                        yo[j] = (xi[j] - mean) * rstd * w[j] + b[j];
-                    }
-                }
-            });
+        layer_norm_rows(x, w, b, self.eps, &mut y);
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
 
@@ -163,7 +330,6 @@ impl CustomOp3 for LayerNormOp {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let d = w.elem_count();
         let grad = grad.contiguous()?;
         // Frozen LayerNorm parameters (LoRA, top:K, head) need no weight or bias gradient.
         let params_grad = w.track_op() || b.track_op();
@@ -171,51 +337,7 @@ impl CustomOp3 for LayerNormOp {
             with_data(w, |w| {
                 with_data(&grad, |g| {
                     let mut dx = vec![0f32; x.len()];
-                    // Per-task partial sums of dw and db, collected in task order and added in
-                    // that order: the same bits whatever the thread count or scheduling.
-                    let partial: Vec<(Vec<f32>, Vec<f32>)> = dx
-                        .par_chunks_mut(d * ROWS_PER_TASK)
-                        .zip(x.par_chunks(d * ROWS_PER_TASK))
-                        .zip(g.par_chunks(d * ROWS_PER_TASK))
-                        .map(|((dxr, xr), gr)| {
-                            let (mut dw, mut db) = if params_grad {
-                                (vec![0f32; d], vec![0f32; d])
-                            } else {
-                                (Vec::new(), Vec::new())
-                            };
-                            let mut xhat = vec![0f32; d];
-                            for ((dxo, xi), gi) in dxr.chunks_mut(d).zip(xr.chunks(d)).zip(gr.chunks(d)) {
-                                let mean = xi.iter().sum::<f32>() / d as f32;
-                                let var = xi.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / d as f32;
-                                let rstd = 1.0 / (var + self.eps).sqrt();
-                                let (mut s1, mut s2) = (0f32, 0f32);
-                                for j in 0..d {
-                                    xhat[j] = (xi[j] - mean) * rstd;
-                                    let dxh = gi[j] * w[j];
-                                    s1 += dxh;
-                                    s2 += dxh * xhat[j];
-                                }
-                                if params_grad {
-                                    for j in 0..d {
-                                        dw[j] += gi[j] * xhat[j];
-                                        db[j] += gi[j];
-                                    }
-                                }
-                                let (m1, m2) = (s1 / d as f32, s2 / d as f32);
-                                for j in 0..d {
-                                    dxo[j] = rstd * (gi[j] * w[j] - m1 - xhat[j] * m2);
-                                }
-                            }
-                            (dw, db)
-                        })
-                        .collect();
-                    let (mut dw, mut db) = (vec![0f32; d], vec![0f32; d]);
-                    if params_grad {
-                        for (pw, pb) in partial {
-                            dw.iter_mut().zip(&pw).for_each(|(a, v)| *a += v);
-                            db.iter_mut().zip(&pb).for_each(|(a, v)| *a += v);
-                        }
-                    }
+                    let (dw, db) = layer_norm_rows_backward(x, w, g, self.eps, &mut dx, params_grad);
                     (dx, dw, db)
                 })
             })
@@ -393,23 +515,7 @@ impl CustomOp3 for LinearOp {
         let dw = if w.track_op() { Some(grad.t()?.matmul(x)?) } else { None };
         let db = if b.track_op() {
             let n = b.elem_count();
-            let sums = with_data(&grad, |g| {
-                let partial: Vec<Vec<f32>> = g
-                    .par_chunks(n * BIAS_GRAD_ROWS)
-                    .map(|rows| {
-                        let mut acc = vec![0f32; n];
-                        for r in rows.chunks(n) {
-                            acc.iter_mut().zip(r).for_each(|(a, v)| *a += v);
-                        }
-                        acc
-                    })
-                    .collect();
-                let mut total = vec![0f32; n];
-                for p in partial {
-                    total.iter_mut().zip(p).for_each(|(t, v)| *t += v);
-                }
-                total
-            })?;
+            let sums = with_data(&grad, |g| column_sum(g, n))?;
             Some(Tensor::from_vec(sums, n, b.device())?)
         } else {
             None
@@ -499,14 +605,18 @@ pub fn exp_fast(x: f32) -> f32 {
     // Round to nearest by adding and subtracting 1.5·2^23 (plain SSE2 arithmetic, where
     // `f32::round` is a libm call that stops vectorization).
     const ROUND: f32 = 12_582_912.0;
-    let n = (xc * LOG2E + ROUND) - ROUND;
+    let t = xc * LOG2E + ROUND;
+    let n = t - ROUND;
+    // The integer `n` sits in the low mantissa bits of `t`: reading it from the bits keeps the
+    // loop vectorized (`n as i32` saturates and checks for NaN lane by lane, in scalar code).
+    let ni = t.to_bits().wrapping_sub(ROUND.to_bits()) as i32;
     let r = xc - n * C1 - n * C2;
     let r2 = r * r;
     let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1)
         * r
         + 5.000_000_1e-1;
     let y = p * r2 + r + 1.0;
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    let scale = f32::from_bits((ni.wrapping_add(127) as u32) << 23);
     let v = y * scale;
     if x < -87.336_55 {
         0.0
@@ -549,22 +659,16 @@ impl CustomOp1 for GeluOp {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = slice(s, l)?;
         let mut y = vec![0f32; x.len()];
-        y.par_chunks_mut(4096)
-            .zip(x.par_chunks(4096))
-            .for_each(|(yo, xi)| simd_dispatch!(gelu_forward(yo, xi)));
+        gelu_rows(x, &mut y);
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
 
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         let grad = grad.contiguous()?;
-        let inv_sqrt_2pi = 0.398_942_3_f32;
         let dx = with_data(arg, |x| {
             with_data(&grad, |g| {
                 let mut dx = vec![0f32; x.len()];
-                dx.par_chunks_mut(4096)
-                    .zip(x.par_chunks(4096))
-                    .zip(g.par_chunks(4096))
-                    .for_each(|((o, xi), gi)| simd_dispatch!(gelu_backward(o, xi, gi, inv_sqrt_2pi)));
+                gelu_rows_backward(x, g, &mut dx);
                 dx
             })
         })??;

@@ -1,0 +1,810 @@
+//! One post-LayerNorm encoder layer (self-attention → dropout → residual + LayerNorm → GELU
+//! feed-forward → dropout → residual + LayerNorm) as a single operation on CPU f32, its forward
+//! and backward written out in the manner of llm.c.
+//!
+//! candle's autograd builds a node for every operation of the layer (about thirty), allocates
+//! each node's output and each gradient, and adds every gradient into a zero tensor it allocates
+//! first. Here the layer is one node: the forward keeps the activations its backward needs (the
+//! projections, the attention probabilities, the residual sums before each LayerNorm, the
+//! feed-forward activations), the dropout masks are not stored but drawn again from the seeded
+//! counter stream (the same numbers the composed layer draws, in the same order), attention runs
+//! per (sequence, head) straight on the strided projections (no transposed copies), and the
+//! backward computes weight gradients only for parameters that train.
+//!
+//! candle's custom operations take at most three tensors and return gradients only for them, so
+//! the parameters' gradients travel beside the graph: the backward deposits them in a
+//! thread-local store that [`backward`] (the replacement of `Tensor::backward` for graphs that
+//! may hold fused layers) moves into the [`GradStore`]. A parameter-only layer (frozen input,
+//! trained weights) still needs candle to call its backward: the operation then takes a scalar
+//! variable as an anchor so that its output is tracked.
+//!
+//! The composed layer (`layers::EncoderLayer` with [`crate::layers::LayerPath::Composed`]) is
+//! the reference; `tests/fused_ops.rs` checks outputs and every gradient against it.
+
+use std::cell::RefCell;
+use std::sync::Mutex;
+
+use candle_core::backprop::GradStore;
+use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Storage, Tensor, Var};
+use rayon::prelude::*;
+
+use super::{
+    column_sum, gelu_rows, gelu_rows_backward, layer_norm_rows, layer_norm_rows_backward, matmul, slice,
+    softmax_row_into, Mat,
+};
+use crate::nn::{reserve, unit, Mode};
+
+/// A linear map `x Wᵀ + b + scale · (x Aᵀ) Bᵀ` of a fused layer.
+#[derive(Clone, Debug)]
+pub struct FusedLinear {
+    /// Weight (out, in).
+    pub weight: Tensor,
+    /// Bias (out).
+    pub bias: Tensor,
+    /// LoRA adapters A (r, in), B (out, r) and their scale.
+    pub lora: Option<(Tensor, Tensor, f32)>,
+}
+
+/// The parameters and settings of one post-LN encoder layer with the erf GELU.
+#[derive(Clone, Debug)]
+pub struct FusedLayer {
+    /// Query, key, value and output projections.
+    pub qkvo: [FusedLinear; 4],
+    /// LayerNorm after attention (weight, bias).
+    pub attn_norm: (Tensor, Tensor),
+    /// Feed-forward in.
+    pub ffn_in: FusedLinear,
+    /// Feed-forward out.
+    pub ffn_out: FusedLinear,
+    /// LayerNorm after the feed-forward (weight, bias).
+    pub ffn_norm: (Tensor, Tensor),
+    /// Attention heads.
+    pub heads: usize,
+    /// LayerNorm epsilon.
+    pub eps: f32,
+    /// Dropout on the attention probabilities, on the attention output and on the feed-forward
+    /// output.
+    pub dropout: [f32; 3],
+}
+
+impl FusedLinear {
+    fn tensors(&self) -> Vec<&Tensor> {
+        let mut v = vec![&self.weight, &self.bias];
+        if let Some((a, b, _)) = &self.lora {
+            v.push(a);
+            v.push(b);
+        }
+        v
+    }
+}
+
+impl FusedLayer {
+    /// The linear maps in a fixed order: query, key, value, output, feed-forward in and out.
+    fn linears(&self) -> [&FusedLinear; 6] {
+        let [q, k, v, o] = &self.qkvo;
+        [q, k, v, o, &self.ffn_in, &self.ffn_out]
+    }
+
+    /// Every parameter tensor: the linear maps in [`FusedLayer::linears`] order, then the two
+    /// LayerNorms.
+    fn tensors(&self) -> Vec<&Tensor> {
+        let mut v: Vec<&Tensor> = self.linears().iter().flat_map(|l| l.tensors()).collect();
+        v.extend([&self.attn_norm.0, &self.attn_norm.1, &self.ffn_norm.0, &self.ffn_norm.1]);
+        v
+    }
+
+    /// Whether the fused operation can run `x` (batch, length, hidden) with `mask_bias`
+    /// (batch, 1, 1, length): contiguous f32 on the CPU, heads dividing the hidden size.
+    pub fn applicable(&self, x: &Tensor, mask_bias: &Tensor) -> bool {
+        let cpu_f32 = |t: &Tensor| t.device().is_cpu() && t.dtype() == DType::F32 && t.is_contiguous();
+        let Ok((b, l, h)) = x.dims3() else {
+            return false;
+        };
+        cpu_f32(x)
+            && cpu_f32(mask_bias)
+            && mask_bias.elem_count() == b * l
+            && self.heads > 0
+            && h % self.heads == 0
+            && self.qkvo[0].weight.dims() == [h, h]
+            && self.tensors().iter().all(|t| cpu_f32(t))
+    }
+
+    /// Runs the layer on `x` (batch, length, hidden) with the additive `mask_bias`
+    /// (batch, 1, 1, length). In training mode the dropout masks are drawn from the seeded stream
+    /// in the composed layer's order, and the result tracks gradients when `x` or a parameter
+    /// does.
+    pub fn forward(&self, x: &Tensor, mask_bias: &Tensor, mode: Mode) -> Result<Tensor> {
+        let train = mode == Mode::Train;
+        let (b, l, h) = x.dims3()?;
+        let params_track = self.tensors().iter().any(|t| t.track_op());
+        let save = train && (params_track || x.track_op());
+        let mut masks = [None; 3];
+        if train {
+            let sizes = [b * self.heads * l * l, b * l * h, b * l * h];
+            for ((m, &p), n) in masks.iter_mut().zip(&self.dropout).zip(sizes) {
+                if p >= 1.0 {
+                    candle_core::bail!("fused layer: dropout {p} must be below 1");
+                }
+                if p > 0.0 {
+                    *m = Some(reserve(n));
+                }
+            }
+        }
+        let op = LayerOp {
+            layer: self.clone(),
+            masks,
+            save,
+            saved: Mutex::new(None),
+        };
+        if !save {
+            return x.apply_op3_no_bwd(mask_bias, &mask_bias.zeros_like()?, &op);
+        }
+        let anchor = if params_track && !x.track_op() {
+            Var::zeros(1, DType::F32, x.device())?.as_tensor().clone()
+        } else {
+            Tensor::zeros(1, DType::F32, x.device())?
+        };
+        x.apply_op3(mask_bias, &anchor, op)
+    }
+}
+
+thread_local! {
+    /// Parameter gradients deposited by fused backward passes on this thread, for [`backward`].
+    static DEPOSITS: RefCell<Vec<(Tensor, Tensor)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `loss.backward()` for graphs that may hold fused layers: candle's backward, then the
+/// gradients the fused layers computed for their parameters, added into the store.
+pub fn backward(loss: &Tensor) -> Result<GradStore> {
+    DEPOSITS.with(|d| d.borrow_mut().clear());
+    let grads = loss.backward();
+    let deposits = DEPOSITS.with(|d| std::mem::take(&mut *d.borrow_mut()));
+    let mut grads = grads?;
+    for (param, g) in deposits {
+        let g = match grads.get(&param) {
+            Some(prev) => (prev + &g)?,
+            None => g,
+        };
+        grads.insert(&param, g);
+    }
+    Ok(grads)
+}
+
+fn deposit(param: &Tensor, grad: Vec<f32>) -> Result<()> {
+    let g = Tensor::from_vec(grad, param.shape(), param.device())?;
+    DEPOSITS.with(|d| d.borrow_mut().push((param.clone(), g)));
+    Ok(())
+}
+
+/// Runs `f` on the contiguous f32 CPU data of each tensor.
+fn with_slices<R>(ts: &[&Tensor], f: impl FnOnce(&[&[f32]]) -> R) -> Result<R> {
+    let guards: Vec<_> = ts.iter().map(|t| t.storage_and_layout()).collect();
+    let mut slices = Vec::with_capacity(ts.len());
+    for (g, l) in &guards {
+        match (&**g, l.contiguous_offsets()) {
+            (Storage::Cpu(CpuStorage::F32(v)), Some((a, b))) => slices.push(&v[a..b]),
+            _ => candle_core::bail!("fused layer: every tensor must be contiguous f32 on the CPU"),
+        }
+    }
+    Ok(f(&slices))
+}
+
+/// A linear map's data.
+#[derive(Clone, Copy)]
+struct LinView<'a> {
+    w: &'a [f32],
+    b: &'a [f32],
+    /// A, B, scale, rank.
+    lora: Option<(&'a [f32], &'a [f32], f32, usize)>,
+    n_out: usize,
+    n_in: usize,
+}
+
+/// The layer's data, from the slices of [`FusedLayer::tensors`].
+struct View<'a> {
+    lin: [LinView<'a>; 6],
+    ln1: (&'a [f32], &'a [f32]),
+    ln2: (&'a [f32], &'a [f32]),
+}
+
+fn view<'a>(layer: &FusedLayer, s: &[&'a [f32]]) -> Result<View<'a>> {
+    let mut i = 0;
+    let mut lin = Vec::with_capacity(6);
+    for fl in layer.linears() {
+        let (n_out, n_in) = fl.weight.dims2()?;
+        let (w, b) = (s[i], s[i + 1]);
+        i += 2;
+        let lora = match &fl.lora {
+            Some((a, _, scale)) => {
+                let r = a.dim(0)?;
+                i += 2;
+                Some((s[i - 2], s[i - 1], *scale, r))
+            }
+            None => None,
+        };
+        lin.push(LinView {
+            w,
+            b,
+            lora,
+            n_out,
+            n_in,
+        });
+    }
+    let lin: [LinView<'a>; 6] = lin
+        .try_into()
+        .map_err(|_| candle_core::Error::Msg("fused layer: six linear maps".into()))?;
+    Ok(View {
+        lin,
+        ln1: (s[i], s[i + 1]),
+        ln2: (s[i + 2], s[i + 3]),
+    })
+}
+
+/// A pointer that parallel tasks write through, each into its own disjoint block.
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+// SAFETY: the tasks that share it write disjoint elements (one (sequence, head) block each).
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+
+impl SendPtr {
+    /// The pointer `off` elements in (a method, so closures capture the whole `SendPtr`).
+    fn at(&self, off: usize) -> *mut f32 {
+        self.0.wrapping_add(off)
+    }
+}
+
+fn rows(x: &[f32], rs: usize) -> Mat {
+    Mat {
+        ptr: x.as_ptr(),
+        rs,
+        cs: 1,
+    }
+}
+
+fn cols(x: &[f32], cs: usize) -> Mat {
+    Mat {
+        ptr: x.as_ptr(),
+        rs: 1,
+        cs,
+    }
+}
+
+/// `x Wᵀ + b (+ scale · (x Aᵀ) Bᵀ)` for x (m, in); also returns `x Aᵀ` for the backward.
+fn linear_forward(v: &LinView, x: &[f32], m: usize) -> (Vec<f32>, Option<Vec<f32>>) {
+    let (n, k) = (v.n_out, v.n_in);
+    let mut y = Vec::with_capacity(m * n);
+    for _ in 0..m {
+        y.extend_from_slice(v.b);
+    }
+    // SAFETY: y is m×n, x is m×k, W is n×k read as Wᵀ; A is r×k, B is n×r.
+    unsafe {
+        matmul(m, n, k, y.as_mut_ptr(), n, rows(x, k), cols(v.w, k), true, 1.0, true);
+    }
+    let xa = v.lora.map(|(a, bm, scale, r)| {
+        let mut xa = vec![0f32; m * r];
+        unsafe {
+            matmul(m, r, k, xa.as_mut_ptr(), r, rows(x, k), cols(a, k), false, 1.0, true);
+            matmul(m, n, r, y.as_mut_ptr(), n, rows(&xa, r), cols(bm, r), true, scale, true);
+        }
+        xa
+    });
+    (y, xa)
+}
+
+/// Which of a linear map's parameters train: weight, bias, LoRA A, LoRA B.
+#[derive(Clone, Copy)]
+struct Trains([bool; 4]);
+
+impl Trains {
+    fn of(l: &FusedLinear) -> Trains {
+        let (a, b) = l
+            .lora
+            .as_ref()
+            .map(|(a, b, _)| (a.track_op(), b.track_op()))
+            .unwrap_or((false, false));
+        Trains([l.weight.track_op(), l.bias.track_op(), a, b])
+    }
+    fn any(&self) -> bool {
+        self.0.iter().any(|&t| t)
+    }
+}
+
+/// The backward of [`linear_forward`] for the output gradient `dy` (m, out): deposits the
+/// gradients of the parameters that train and, when `dx` is given, writes (or, with
+/// `accumulate`, adds) the input gradient into it.
+#[allow(clippy::too_many_arguments)]
+fn linear_backward(
+    fl: &FusedLinear,
+    v: &LinView,
+    trains: Trains,
+    x: &[f32],
+    xa: Option<&[f32]>,
+    dy: &[f32],
+    m: usize,
+    dx: Option<&mut [f32]>,
+    accumulate: bool,
+) -> Result<()> {
+    let (n, k) = (v.n_out, v.n_in);
+    let [tw, tb, ta, tbm] = trains.0;
+    if tw {
+        let mut dw = vec![0f32; n * k];
+        // SAFETY: dW (n×k) = dyᵀ (n×m) · x (m×k).
+        unsafe { matmul(n, k, m, dw.as_mut_ptr(), k, cols(dy, n), rows(x, k), false, 1.0, true) };
+        deposit(&fl.weight, dw)?;
+    }
+    if tb {
+        deposit(&fl.bias, column_sum(dy, n))?;
+    }
+    let dx_ptr = dx.map(|d| d.as_mut_ptr());
+    if let Some(p) = dx_ptr {
+        // SAFETY: dx (m×k) = dy (m×n) · W (n×k).
+        unsafe { matmul(m, k, n, p, k, rows(dy, n), rows(v.w, k), accumulate, 1.0, true) };
+    }
+    if let (Some((a, bm, scale, r)), Some((ta_t, tb_t, _))) = (v.lora, fl.lora.as_ref()) {
+        let xa = xa.ok_or_else(|| candle_core::Error::Msg("fused layer: LoRA input not saved".into()))?;
+        if tbm {
+            let mut db = vec![0f32; n * r];
+            // SAFETY: dB (n×r) = scale · dyᵀ (n×m) · xa (m×r).
+            unsafe {
+                matmul(
+                    n,
+                    r,
+                    m,
+                    db.as_mut_ptr(),
+                    r,
+                    cols(dy, n),
+                    rows(xa, r),
+                    false,
+                    scale,
+                    true,
+                )
+            };
+            deposit(tb_t, db)?;
+        }
+        if ta || dx_ptr.is_some() {
+            let mut t = vec![0f32; m * r];
+            // SAFETY: t (m×r) = dy (m×n) · B (n×r).
+            unsafe { matmul(m, r, n, t.as_mut_ptr(), r, rows(dy, n), rows(bm, r), false, 1.0, true) };
+            if ta {
+                let mut da = vec![0f32; r * k];
+                // SAFETY: dA (r×k) = scale · tᵀ (r×m) · x (m×k).
+                unsafe { matmul(r, k, m, da.as_mut_ptr(), k, cols(&t, r), rows(x, k), false, scale, true) };
+                deposit(ta_t, da)?;
+            }
+            if let Some(p) = dx_ptr {
+                // SAFETY: dx (m×k) += scale · t (m×r) · A (r×k).
+                unsafe { matmul(m, k, r, p, k, rows(&t, r), rows(a, k), true, scale, true) };
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The dropout multiplier of element `i` of a stream reserved at `(seed, c)`.
+#[inline]
+fn keep(mask: (u64, u64), p: f32, i: usize) -> f32 {
+    if unit(mask.0, mask.1 + i as u64) < p {
+        0.0
+    } else {
+        1.0 / (1.0 - p)
+    }
+}
+
+/// `y[i] = a[i] · keep(i) + r[i]` (dropout then residual), or `a + r` without dropout.
+fn dropout_add(a: &[f32], r: &[f32], mask: Option<(u64, u64)>, p: f32) -> Vec<f32> {
+    let mut y = vec![0f32; a.len()];
+    const CHUNK: usize = 1 << 14;
+    y.par_chunks_mut(CHUNK).enumerate().for_each(|(c, yo)| {
+        let base = c * CHUNK;
+        for (j, o) in yo.iter_mut().enumerate() {
+            let i = base + j;
+            let scaled = match mask {
+                Some(m) => a[i] * keep(m, p, i),
+                None => a[i],
+            };
+            *o = scaled + r[i];
+        }
+    });
+    y
+}
+
+/// The gradient through a dropout: `g · keep(i)` (a copy without dropout).
+fn dropout_grad(g: &[f32], mask: Option<(u64, u64)>, p: f32) -> Vec<f32> {
+    let Some(m) = mask else {
+        return g.to_vec();
+    };
+    let mut y = vec![0f32; g.len()];
+    const CHUNK: usize = 1 << 14;
+    y.par_chunks_mut(CHUNK).enumerate().for_each(|(c, yo)| {
+        let base = c * CHUNK;
+        for (j, o) in yo.iter_mut().enumerate() {
+            *o = g[base + j] * keep(m, p, base + j);
+        }
+    });
+    y
+}
+
+/// Activations kept for the backward.
+struct Saved {
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    /// `x Aᵀ` of each linear map with LoRA, in [`FusedLayer::linears`] order.
+    xa: [Option<Vec<f32>>; 6],
+    /// Attention probabilities before dropout, (batch, heads, length, length).
+    probs: Vec<f32>,
+    ctx: Vec<f32>,
+    /// Residual sum before the first LayerNorm, and its output.
+    s1: Vec<f32>,
+    h1: Vec<f32>,
+    /// Feed-forward pre-activation and activation.
+    u: Vec<f32>,
+    g: Vec<f32>,
+    /// Residual sum before the second LayerNorm.
+    s2: Vec<f32>,
+}
+
+struct LayerOp {
+    layer: FusedLayer,
+    /// Dropout streams (seed, first counter) of the attention probabilities, the attention
+    /// output and the feed-forward output.
+    masks: [Option<(u64, u64)>; 3],
+    save: bool,
+    saved: Mutex<Option<Saved>>,
+}
+
+impl LayerOp {
+    fn run(&self, x: &[f32], mask_bias: &[f32], (b, l, h): (usize, usize, usize)) -> Result<Vec<f32>> {
+        let layer = &self.layer;
+        let tensors = layer.tensors();
+        with_slices(&tensors, |s| -> Result<Vec<f32>> {
+            let v = view(layer, s)?;
+            let m = b * l;
+            let nh = layer.heads;
+            let d = h / nh;
+            let scale = (1.0 / (d as f64).sqrt()) as f32;
+            let (q, xa_q) = linear_forward(&v.lin[0], x, m);
+            let (k, xa_k) = linear_forward(&v.lin[1], x, m);
+            let (vv, xa_v) = linear_forward(&v.lin[2], x, m);
+            let mut probs = vec![0f32; b * nh * l * l];
+            let mut ctx = vec![0f32; m * h];
+            let ctx_ptr = SendPtr(ctx.as_mut_ptr());
+            let (pmask, p_attn) = (self.masks[0], layer.dropout[0]);
+            probs.par_chunks_mut(l * l).enumerate().for_each(|(bh, pr)| {
+                let (bi, hi) = (bh / nh, bh % nh);
+                let off = bi * l * h + hi * d;
+                let mut scores = vec![0f32; l * l];
+                // SAFETY: q and k blocks are l×d with row stride h inside q/k; scores is l×l.
+                unsafe {
+                    matmul(
+                        l,
+                        l,
+                        d,
+                        scores.as_mut_ptr(),
+                        l,
+                        rows(&q[off..], h),
+                        cols(&k[off..], h),
+                        false,
+                        1.0,
+                        false,
+                    )
+                };
+                let mb = &mask_bias[bi * l..(bi + 1) * l];
+                for (po, si) in pr.chunks_mut(l).zip(scores.chunks(l)) {
+                    softmax_row_into(po, si, mb, scale);
+                }
+                let dropped;
+                let pd: &[f32] = match pmask {
+                    Some(mk) => {
+                        let base = bh * l * l;
+                        dropped = pr
+                            .iter()
+                            .enumerate()
+                            .map(|(i, &p)| p * keep(mk, p_attn, base + i))
+                            .collect::<Vec<f32>>();
+                        &dropped
+                    }
+                    None => pr,
+                };
+                // SAFETY: this task alone writes the ctx block of (bi, hi): l×d, row stride h.
+                unsafe {
+                    matmul(
+                        l,
+                        d,
+                        l,
+                        ctx_ptr.at(off),
+                        h,
+                        rows(pd, l),
+                        rows(&vv[off..], h),
+                        false,
+                        1.0,
+                        false,
+                    )
+                };
+            });
+            let (ao, xa_o) = linear_forward(&v.lin[3], &ctx, m);
+            let s1 = dropout_add(&ao, x, self.masks[1], layer.dropout[1]);
+            drop(ao);
+            let mut h1 = vec![0f32; m * h];
+            layer_norm_rows(&s1, v.ln1.0, v.ln1.1, layer.eps, &mut h1);
+            let (u, xa_i) = linear_forward(&v.lin[4], &h1, m);
+            let mut g = vec![0f32; u.len()];
+            gelu_rows(&u, &mut g);
+            let (f, xa_f) = linear_forward(&v.lin[5], &g, m);
+            let s2 = dropout_add(&f, &h1, self.masks[2], layer.dropout[2]);
+            drop(f);
+            let mut y = vec![0f32; m * h];
+            layer_norm_rows(&s2, v.ln2.0, v.ln2.1, layer.eps, &mut y);
+            if self.save {
+                let saved = Saved {
+                    q,
+                    k,
+                    v: vv,
+                    xa: [xa_q, xa_k, xa_v, xa_o, xa_i, xa_f],
+                    probs,
+                    ctx,
+                    s1,
+                    h1,
+                    u,
+                    g,
+                    s2,
+                };
+                *self
+                    .saved
+                    .lock()
+                    .map_err(|_| candle_core::Error::Msg("fused layer: poisoned".into()))? = Some(saved);
+            }
+            Ok(y)
+        })?
+    }
+
+    fn backward(&self, x: &Tensor, dy: &Tensor) -> Result<Option<Tensor>> {
+        let saved = self
+            .saved
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("fused layer: poisoned".into()))?
+            .take()
+            .ok_or_else(|| candle_core::Error::Msg("fused layer: backward without a saved forward".into()))?;
+        let layer = &self.layer;
+        let (b, l, h) = x.dims3()?;
+        let (m, nh) = (b * l, layer.heads);
+        let d = h / nh;
+        let scale = (1.0 / (d as f64).sqrt()) as f32;
+        let need_x = x.track_op();
+        let lins = layer.linears();
+        let trains: Vec<Trains> = lins.iter().map(|l| Trains::of(l)).collect();
+        let ln1_t = layer.attn_norm.0.track_op() || layer.attn_norm.1.track_op();
+        let ln2_t = layer.ffn_norm.0.track_op() || layer.ffn_norm.1.track_op();
+        let qkv_t = trains[..3].iter().any(|t| t.any());
+        let attn_t = qkv_t || trains[3].any();
+        let below_ffn = ln1_t || attn_t || need_x;
+        let mut tensors = layer.tensors();
+        tensors.push(x);
+        tensors.push(dy);
+        let dx = with_slices(&tensors, |s| -> Result<Option<Vec<f32>>> {
+            let n = s.len();
+            let (xs, dys) = (s[n - 2], s[n - 1]);
+            let v = view(layer, &s[..n - 2])?;
+            // Second LayerNorm and the feed-forward.
+            let mut ds2 = vec![0f32; m * h];
+            let (dw, db) = layer_norm_rows_backward(&saved.s2, v.ln2.0, dys, layer.eps, &mut ds2, ln2_t);
+            if layer.ffn_norm.0.track_op() {
+                deposit(&layer.ffn_norm.0, dw)?;
+            }
+            if layer.ffn_norm.1.track_op() {
+                deposit(&layer.ffn_norm.1, db)?;
+            }
+            let df = dropout_grad(&ds2, self.masks[2], layer.dropout[2]);
+            let need_dg = trains[4].any() || below_ffn;
+            let mut dg = if need_dg { vec![0f32; saved.g.len()] } else { Vec::new() };
+            linear_backward(
+                lins[5],
+                &v.lin[5],
+                trains[5],
+                &saved.g,
+                saved.xa[5].as_deref(),
+                &df,
+                m,
+                need_dg.then_some(dg.as_mut_slice()),
+                false,
+            )?;
+            drop(df);
+            if !need_dg {
+                return Ok(None);
+            }
+            let mut du = vec![0f32; dg.len()];
+            gelu_rows_backward(&saved.u, &dg, &mut du);
+            drop(dg);
+            let mut dh1 = ds2;
+            linear_backward(
+                lins[4],
+                &v.lin[4],
+                trains[4],
+                &saved.h1,
+                saved.xa[4].as_deref(),
+                &du,
+                m,
+                below_ffn.then_some(dh1.as_mut_slice()),
+                true,
+            )?;
+            drop(du);
+            if !below_ffn {
+                return Ok(None);
+            }
+            // First LayerNorm and the attention output.
+            let mut ds1 = vec![0f32; m * h];
+            let (dw, db) = layer_norm_rows_backward(&saved.s1, v.ln1.0, &dh1, layer.eps, &mut ds1, ln1_t);
+            drop(dh1);
+            if layer.attn_norm.0.track_op() {
+                deposit(&layer.attn_norm.0, dw)?;
+            }
+            if layer.attn_norm.1.track_op() {
+                deposit(&layer.attn_norm.1, db)?;
+            }
+            if !(attn_t || need_x) {
+                return Ok(None);
+            }
+            let dao = dropout_grad(&ds1, self.masks[1], layer.dropout[1]);
+            let mut dx = if need_x { Some(ds1) } else { None };
+            let need_ctx = qkv_t || need_x;
+            let mut dctx = if need_ctx { vec![0f32; m * h] } else { Vec::new() };
+            linear_backward(
+                lins[3],
+                &v.lin[3],
+                trains[3],
+                &saved.ctx,
+                saved.xa[3].as_deref(),
+                &dao,
+                m,
+                need_ctx.then_some(dctx.as_mut_slice()),
+                false,
+            )?;
+            drop(dao);
+            if !need_ctx {
+                return Ok(dx);
+            }
+            // Attention, per (sequence, head).
+            let (mut dq, mut dk, mut dv) = (vec![0f32; m * h], vec![0f32; m * h], vec![0f32; m * h]);
+            let (pq, pk, pv) = (
+                SendPtr(dq.as_mut_ptr()),
+                SendPtr(dk.as_mut_ptr()),
+                SendPtr(dv.as_mut_ptr()),
+            );
+            let (pmask, p_attn) = (self.masks[0], layer.dropout[0]);
+            let (q, k, vv, probs) = (&saved.q, &saved.k, &saved.v, &saved.probs);
+            (0..b * nh).into_par_iter().for_each(|bh| {
+                let (bi, hi) = (bh / nh, bh % nh);
+                let off = bi * l * h + hi * d;
+                let pr = &probs[bh * l * l..(bh + 1) * l * l];
+                let base = bh * l * l;
+                let dropped;
+                let pd: &[f32] = match pmask {
+                    Some(mk) => {
+                        dropped = pr
+                            .iter()
+                            .enumerate()
+                            .map(|(i, &p)| p * keep(mk, p_attn, base + i))
+                            .collect::<Vec<f32>>();
+                        &dropped
+                    }
+                    None => pr,
+                };
+                let mut dp = vec![0f32; l * l];
+                // SAFETY: blocks of dctx, q, k, v are l×d with row stride h; dp is l×l; this
+                // task alone writes the (bi, hi) blocks of dq, dk, dv.
+                unsafe {
+                    matmul(
+                        l,
+                        l,
+                        d,
+                        dp.as_mut_ptr(),
+                        l,
+                        rows(&dctx[off..], h),
+                        cols(&vv[off..], h),
+                        false,
+                        1.0,
+                        false,
+                    );
+                    matmul(
+                        l,
+                        d,
+                        l,
+                        pv.at(off),
+                        h,
+                        cols(pd, l),
+                        rows(&dctx[off..], h),
+                        false,
+                        1.0,
+                        false,
+                    );
+                }
+                if let Some(mk) = pmask {
+                    dp.iter_mut()
+                        .enumerate()
+                        .for_each(|(i, g)| *g *= keep(mk, p_attn, base + i));
+                }
+                for (gr, yr) in dp.chunks_mut(l).zip(pr.chunks(l)) {
+                    let dot: f32 = yr.iter().zip(gr.iter()).map(|(a, b)| a * b).sum();
+                    for j in 0..l {
+                        gr[j] = scale * yr[j] * (gr[j] - dot);
+                    }
+                }
+                unsafe {
+                    matmul(
+                        l,
+                        d,
+                        l,
+                        pq.at(off),
+                        h,
+                        rows(&dp, l),
+                        rows(&k[off..], h),
+                        false,
+                        1.0,
+                        false,
+                    );
+                    matmul(
+                        l,
+                        d,
+                        l,
+                        pk.at(off),
+                        h,
+                        cols(&dp, l),
+                        rows(&q[off..], h),
+                        false,
+                        1.0,
+                        false,
+                    );
+                }
+            });
+            for (i, grad) in [(0usize, &dq), (1, &dk), (2, &dv)] {
+                linear_backward(
+                    lins[i],
+                    &v.lin[i],
+                    trains[i],
+                    xs,
+                    saved.xa[i].as_deref(),
+                    grad,
+                    m,
+                    dx.as_deref_mut(),
+                    true,
+                )?;
+            }
+            Ok(dx)
+        })??;
+        dx.map(|dx| Tensor::from_vec(dx, x.shape(), x.device())).transpose()
+    }
+}
+
+impl CustomOp3 for LayerOp {
+    fn name(&self) -> &'static str {
+        "retune-encoder-layer"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        _s3: &CpuStorage,
+        _l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (x, mask) = (slice(s1, l1)?, slice(s2, l2)?);
+        let dims = l1.shape().dims3()?;
+        let y = self.run(x, mask, dims)?;
+        Ok((CpuStorage::F32(y), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        _mask: &Tensor,
+        _anchor: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let grad = grad.contiguous()?;
+        Ok((self.backward(x, &grad)?, None, None))
+    }
+}
