@@ -137,7 +137,7 @@ impl EncoderLayer {
             ffn_norm: (self.ffn_norm.weight.clone(), self.ffn_norm.bias.clone()),
             heads: at.heads,
             eps: self.attn_norm.eps as f32,
-            dropout: [at.attn_dropout as f32, at.out_dropout as f32, self.ffn_dropout as f32],
+            dropout: [at.attn_dropout, at.out_dropout, self.ffn_dropout],
         })
     }
 }

@@ -413,13 +413,10 @@ pub fn dropout(x: &Tensor, p: f64, mode: Mode) -> CResult<Tensor> {
         }
         let n = x.elem_count();
         let (seed, c) = reserve(n);
-        let scale = (1.0 / (1.0 - p)) as f32;
-        let p = p as f32;
-        let mask: Vec<f32> = (0..n)
-            .into_par_iter()
-            .with_min_len(1 << 14)
-            .map(|i| if unit(seed, c + i as u64) < p { 0.0 } else { scale })
-            .collect();
+        let mut mask = vec![0f32; n];
+        mask.par_chunks_mut(1 << 14).enumerate().for_each(|(k, chunk)| {
+            crate::ops::dropout_multipliers(chunk, seed, c + (k << 14) as u64, p);
+        });
         let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
         x.mul(&mask)
     } else {

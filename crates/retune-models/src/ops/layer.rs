@@ -29,10 +29,10 @@ use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Storage, 
 use rayon::prelude::*;
 
 use super::{
-    column_sum, gelu_rows, gelu_rows_backward, layer_norm_rows, layer_norm_rows_backward, matmul, slice,
-    softmax_row_into, Mat,
+    column_sum, dropout_multipliers, gelu_rows, gelu_rows_backward, layer_norm_rows, layer_norm_rows_backward, matmul,
+    slice, softmax_row_into, Mat,
 };
-use crate::nn::{reserve, unit, Mode};
+use crate::nn::{reserve, Mode};
 
 /// A linear map `x Wᵀ + b + scale · (x Aᵀ) Bᵀ` of a fused layer.
 #[derive(Clone, Debug)]
@@ -64,7 +64,7 @@ pub struct FusedLayer {
     pub eps: f32,
     /// Dropout on the attention probabilities, on the attention output and on the feed-forward
     /// output.
-    pub dropout: [f32; 3],
+    pub dropout: [f64; 3],
 }
 
 impl FusedLinear {
@@ -126,7 +126,8 @@ impl FusedLayer {
                     candle_core::bail!("fused layer: dropout {p} must be below 1");
                 }
                 if p > 0.0 {
-                    *m = Some(reserve(n));
+                    let (seed, start) = reserve(n);
+                    *m = Some(Dropout { seed, start, p });
                 }
             }
         }
@@ -381,47 +382,58 @@ fn linear_backward(
     Ok(())
 }
 
-/// The dropout multiplier of element `i` of a stream reserved at `(seed, c)`.
-#[inline]
-fn keep(mask: (u64, u64), p: f32, i: usize) -> f32 {
-    if unit(mask.0, mask.1 + i as u64) < p {
-        0.0
-    } else {
-        1.0 / (1.0 - p)
+/// A dropout of probability `p` whose stream starts at `(seed, first counter)`.
+#[derive(Clone, Copy)]
+struct Dropout {
+    seed: u64,
+    start: u64,
+    p: f64,
+}
+
+impl Dropout {
+    /// The multipliers of elements `from..from + out.len()`.
+    fn fill(&self, out: &mut [f32], from: usize) {
+        dropout_multipliers(out, self.seed, self.start + from as u64, self.p);
     }
 }
 
-/// `y[i] = a[i] · keep(i) + r[i]` (dropout then residual), or `a + r` without dropout.
-fn dropout_add(a: &[f32], r: &[f32], mask: Option<(u64, u64)>, p: f32) -> Vec<f32> {
+const CHUNK: usize = 1 << 14;
+
+/// `y = a · mask + r` (dropout then residual), or `a + r` without dropout.
+fn dropout_add(a: &[f32], r: &[f32], drop: Option<Dropout>) -> Vec<f32> {
     let mut y = vec![0f32; a.len()];
-    const CHUNK: usize = 1 << 14;
-    y.par_chunks_mut(CHUNK).enumerate().for_each(|(c, yo)| {
-        let base = c * CHUNK;
-        for (j, o) in yo.iter_mut().enumerate() {
-            let i = base + j;
-            let scaled = match mask {
-                Some(m) => a[i] * keep(m, p, i),
-                None => a[i],
-            };
-            *o = scaled + r[i];
-        }
-    });
+    y.par_chunks_mut(CHUNK)
+        .zip(a.par_chunks(CHUNK).zip(r.par_chunks(CHUNK)))
+        .enumerate()
+        .for_each(|(c, (yo, (ai, ri)))| match drop {
+            Some(dr) => {
+                dr.fill(yo, c * CHUNK);
+                for ((o, &a), &r) in yo.iter_mut().zip(ai).zip(ri) {
+                    *o = a * *o + r;
+                }
+            }
+            None => {
+                for ((o, &a), &r) in yo.iter_mut().zip(ai).zip(ri) {
+                    *o = a + r;
+                }
+            }
+        });
     y
 }
 
-/// The gradient through a dropout: `g · keep(i)` (a copy without dropout).
-fn dropout_grad(g: &[f32], mask: Option<(u64, u64)>, p: f32) -> Vec<f32> {
-    let Some(m) = mask else {
+/// The gradient through a dropout: `g · mask` (a copy without dropout).
+fn dropout_grad(g: &[f32], drop: Option<Dropout>) -> Vec<f32> {
+    let Some(dr) = drop else {
         return g.to_vec();
     };
     let mut y = vec![0f32; g.len()];
-    const CHUNK: usize = 1 << 14;
-    y.par_chunks_mut(CHUNK).enumerate().for_each(|(c, yo)| {
-        let base = c * CHUNK;
-        for (j, o) in yo.iter_mut().enumerate() {
-            *o = g[base + j] * keep(m, p, base + j);
-        }
-    });
+    y.par_chunks_mut(CHUNK)
+        .zip(g.par_chunks(CHUNK))
+        .enumerate()
+        .for_each(|(c, (yo, gi))| {
+            dr.fill(yo, c * CHUNK);
+            yo.iter_mut().zip(gi).for_each(|(o, &g)| *o *= g);
+        });
     y
 }
 
@@ -447,9 +459,9 @@ struct Saved {
 
 struct LayerOp {
     layer: FusedLayer,
-    /// Dropout streams (seed, first counter) of the attention probabilities, the attention
-    /// output and the feed-forward output.
-    masks: [Option<(u64, u64)>; 3],
+    /// Dropouts of the attention probabilities, the attention output and the feed-forward
+    /// output.
+    masks: [Option<Dropout>; 3],
     save: bool,
     saved: Mutex<Option<Saved>>,
 }
@@ -470,7 +482,7 @@ impl LayerOp {
             let mut probs = vec![0f32; b * nh * l * l];
             let mut ctx = vec![0f32; m * h];
             let ctx_ptr = SendPtr(ctx.as_mut_ptr());
-            let (pmask, p_attn) = (self.masks[0], layer.dropout[0]);
+            let pmask = self.masks[0];
             probs.par_chunks_mut(l * l).enumerate().for_each(|(bh, pr)| {
                 let (bi, hi) = (bh / nh, bh % nh);
                 let off = bi * l * h + hi * d;
@@ -494,15 +506,12 @@ impl LayerOp {
                 for (po, si) in pr.chunks_mut(l).zip(scores.chunks(l)) {
                     softmax_row_into(po, si, mb, scale);
                 }
-                let dropped;
+                let mut dropped: Vec<f32>;
                 let pd: &[f32] = match pmask {
-                    Some(mk) => {
-                        let base = bh * l * l;
-                        dropped = pr
-                            .iter()
-                            .enumerate()
-                            .map(|(i, &p)| p * keep(mk, p_attn, base + i))
-                            .collect::<Vec<f32>>();
+                    Some(dr) => {
+                        dropped = vec![0f32; l * l];
+                        dr.fill(&mut dropped, bh * l * l);
+                        dropped.iter_mut().zip(pr.iter()).for_each(|(o, &p)| *o *= p);
                         &dropped
                     }
                     None => pr,
@@ -524,7 +533,7 @@ impl LayerOp {
                 };
             });
             let (ao, xa_o) = linear_forward(&v.lin[3], &ctx, m);
-            let s1 = dropout_add(&ao, x, self.masks[1], layer.dropout[1]);
+            let s1 = dropout_add(&ao, x, self.masks[1]);
             drop(ao);
             let mut h1 = vec![0f32; m * h];
             layer_norm_rows(&s1, v.ln1.0, v.ln1.1, layer.eps, &mut h1);
@@ -532,7 +541,7 @@ impl LayerOp {
             let mut g = vec![0f32; u.len()];
             gelu_rows(&u, &mut g);
             let (f, xa_f) = linear_forward(&v.lin[5], &g, m);
-            let s2 = dropout_add(&f, &h1, self.masks[2], layer.dropout[2]);
+            let s2 = dropout_add(&f, &h1, self.masks[2]);
             drop(f);
             let mut y = vec![0f32; m * h];
             layer_norm_rows(&s2, v.ln2.0, v.ln2.1, layer.eps, &mut y);
@@ -595,7 +604,7 @@ impl LayerOp {
             if layer.ffn_norm.1.track_op() {
                 deposit(&layer.ffn_norm.1, db)?;
             }
-            let df = dropout_grad(&ds2, self.masks[2], layer.dropout[2]);
+            let df = dropout_grad(&ds2, self.masks[2]);
             let need_dg = trains[4].any() || below_ffn;
             let mut dg = if need_dg { vec![0f32; saved.g.len()] } else { Vec::new() };
             linear_backward(
@@ -613,9 +622,8 @@ impl LayerOp {
             if !need_dg {
                 return Ok(None);
             }
-            let mut du = vec![0f32; dg.len()];
-            gelu_rows_backward(&saved.u, &dg, &mut du);
-            drop(dg);
+            gelu_rows_backward(&saved.u, &mut dg);
+            let du = dg;
             let mut dh1 = ds2;
             linear_backward(
                 lins[4],
@@ -645,7 +653,7 @@ impl LayerOp {
             if !(attn_t || need_x) {
                 return Ok(None);
             }
-            let dao = dropout_grad(&ds1, self.masks[1], layer.dropout[1]);
+            let dao = dropout_grad(&ds1, self.masks[1]);
             let mut dx = if need_x { Some(ds1) } else { None };
             let need_ctx = qkv_t || need_x;
             let mut dctx = if need_ctx { vec![0f32; m * h] } else { Vec::new() };
@@ -671,21 +679,20 @@ impl LayerOp {
                 SendPtr(dk.as_mut_ptr()),
                 SendPtr(dv.as_mut_ptr()),
             );
-            let (pmask, p_attn) = (self.masks[0], layer.dropout[0]);
+            let pmask = self.masks[0];
             let (q, k, vv, probs) = (&saved.q, &saved.k, &saved.v, &saved.probs);
             (0..b * nh).into_par_iter().for_each(|bh| {
                 let (bi, hi) = (bh / nh, bh % nh);
                 let off = bi * l * h + hi * d;
                 let pr = &probs[bh * l * l..(bh + 1) * l * l];
-                let base = bh * l * l;
-                let dropped;
+                // The dropout multipliers, drawn again, and the dropped probabilities.
+                let mut mult = Vec::new();
+                let dropped: Vec<f32>;
                 let pd: &[f32] = match pmask {
-                    Some(mk) => {
-                        dropped = pr
-                            .iter()
-                            .enumerate()
-                            .map(|(i, &p)| p * keep(mk, p_attn, base + i))
-                            .collect::<Vec<f32>>();
+                    Some(dr) => {
+                        mult = vec![0f32; l * l];
+                        dr.fill(&mut mult, bh * l * l);
+                        dropped = mult.iter().zip(pr.iter()).map(|(m, p)| m * p).collect();
                         &dropped
                     }
                     None => pr,
@@ -719,10 +726,8 @@ impl LayerOp {
                         false,
                     );
                 }
-                if let Some(mk) = pmask {
-                    dp.iter_mut()
-                        .enumerate()
-                        .for_each(|(i, g)| *g *= keep(mk, p_attn, base + i));
+                if pmask.is_some() {
+                    dp.iter_mut().zip(&mult).for_each(|(g, m)| *g *= m);
                 }
                 for (gr, yr) in dp.chunks_mut(l).zip(pr.chunks(l)) {
                     let dot: f32 = yr.iter().zip(gr.iter()).map(|(a, b)| a * b).sum();

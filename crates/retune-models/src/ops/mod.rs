@@ -48,13 +48,17 @@ pub(crate) fn unfused(name: &str) -> bool {
     list.iter().any(|s| s == name || s == "all")
 }
 
-/// Calls `$f` compiled for AVX2 when the CPU has it (chosen at run time; the generic build is
-/// SSE2-only), the baseline version otherwise. Both compute the same arithmetic.
+/// Calls `$f` compiled for AVX-512 (F and DQ) or AVX2 when the CPU has it (chosen at run time; the generic
+/// build is SSE2-only), the baseline version otherwise. All compute the same arithmetic, lane by
+/// lane (no fused multiply-add, no reordered sums), so results do not depend on the CPU.
 macro_rules! simd_dispatch {
     ($f:ident($($arg:expr),*)) => {{
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx2") {
+            if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512dq") {
+                // SAFETY: the CPU supports AVX-512F and DQ (checked above).
+                unsafe { avx512::$f($($arg),*) }
+            } else if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU supports AVX2 (checked above).
                 unsafe { avx2::$f($($arg),*) }
             } else {
@@ -76,10 +80,21 @@ fn gelu_forward(yo: &mut [f32], xi: &[f32]) {
 }
 
 #[inline(always)]
-fn gelu_backward(o: &mut [f32], xi: &[f32], gi: &[f32], inv_sqrt_2pi: f32) {
-    for ((o, &v), &gv) in o.iter_mut().zip(xi).zip(gi) {
+fn gelu_backward(o: &mut [f32], xi: &[f32], inv_sqrt_2pi: f32) {
+    for (o, &v) in o.iter_mut().zip(xi) {
+        let gv = *o;
         let cdf = 0.5 * (1.0 + erf(v * std::f32::consts::FRAC_1_SQRT_2));
         *o = gv * (cdf + v * inv_sqrt_2pi * exp_fast(-0.5 * v * v));
+    }
+}
+
+/// Dropout multipliers of positions `start..start + out.len()` of the stream `seed`: 0 where
+/// the uniform draw is below `p`, `scale` elsewhere.
+#[inline(always)]
+fn dropout_fill(out: &mut [f32], seed: u64, start: u64, p: f32, scale: f32) {
+    for (j, o) in out.iter_mut().enumerate() {
+        let u = crate::nn::unit(seed, start + j as u64);
+        *o = if u < p { 0.0 } else { scale };
     }
 }
 
@@ -108,10 +123,36 @@ mod avx2 {
         super::gelu_forward(yo, xi)
     }
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn gelu_backward(o: &mut [f32], xi: &[f32], gi: &[f32], c: f32) {
-        super::gelu_backward(o, xi, gi, c)
+    pub(super) unsafe fn gelu_backward(o: &mut [f32], xi: &[f32], c: f32) {
+        super::gelu_backward(o, xi, c)
     }
     #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn dropout_fill(out: &mut [f32], seed: u64, start: u64, p: f32, scale: f32) {
+        super::dropout_fill(out, seed, start, p, scale)
+    }
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn softmax_row(yo: &mut [f32], xi: &[f32], bias: Option<&[f32]>, scale: f32) {
+        super::softmax_row(yo, xi, bias, scale)
+    }
+}
+
+/// The same kernels compiled with AVX-512F and DQ enabled (DQ: 64-bit multiplies and
+/// conversions for the dropout stream).
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    #[target_feature(enable = "avx512f,avx512dq")]
+    pub(super) unsafe fn gelu_forward(yo: &mut [f32], xi: &[f32]) {
+        super::gelu_forward(yo, xi)
+    }
+    #[target_feature(enable = "avx512f,avx512dq")]
+    pub(super) unsafe fn gelu_backward(o: &mut [f32], xi: &[f32], c: f32) {
+        super::gelu_backward(o, xi, c)
+    }
+    #[target_feature(enable = "avx512f,avx512dq")]
+    pub(super) unsafe fn dropout_fill(out: &mut [f32], seed: u64, start: u64, p: f32, scale: f32) {
+        super::dropout_fill(out, seed, start, p, scale)
+    }
+    #[target_feature(enable = "avx512f,avx512dq")]
     pub(super) unsafe fn softmax_row(yo: &mut [f32], xi: &[f32], bias: Option<&[f32]>, scale: f32) {
         super::softmax_row(yo, xi, bias, scale)
     }
@@ -283,13 +324,21 @@ pub(crate) fn gelu_rows(x: &[f32], y: &mut [f32]) {
         .for_each(|(yo, xi)| simd_dispatch!(gelu_forward(yo, xi)));
 }
 
-/// The erf-GELU backward: `dx = g · GELU'(x)`, in parallel chunks.
-pub(crate) fn gelu_rows_backward(x: &[f32], g: &[f32], dx: &mut [f32]) {
+/// The erf-GELU backward in place: `g ← g · GELU'(x)`, in parallel chunks.
+pub(crate) fn gelu_rows_backward(x: &[f32], g: &mut [f32]) {
     let inv_sqrt_2pi = 0.398_942_3_f32;
-    dx.par_chunks_mut(4096)
+    g.par_chunks_mut(4096)
         .zip(x.par_chunks(4096))
-        .zip(g.par_chunks(4096))
-        .for_each(|((o, xi), gi)| simd_dispatch!(gelu_backward(o, xi, gi, inv_sqrt_2pi)));
+        .for_each(|(o, xi)| simd_dispatch!(gelu_backward(o, xi, inv_sqrt_2pi)));
+}
+
+/// The multipliers of a dropout with probability `p` (below 1) at positions
+/// `start..start + out.len()` of the seeded stream `seed`: 0 for a dropped element, `1 / (1 - p)`
+/// for a kept one. The fused layer and the composed [`crate::nn::dropout`] both draw through it.
+pub(crate) fn dropout_multipliers(out: &mut [f32], seed: u64, start: u64, p: f64) {
+    let scale = (1.0 / (1.0 - p)) as f32;
+    let p = p as f32;
+    simd_dispatch!(dropout_fill(out, seed, start, p, scale))
 }
 
 /// `softmax(scale · x + bias)` of one row into `y` (AVX2 when the CPU has it).
@@ -667,8 +716,8 @@ impl CustomOp1 for GeluOp {
         let grad = grad.contiguous()?;
         let dx = with_data(arg, |x| {
             with_data(&grad, |g| {
-                let mut dx = vec![0f32; x.len()];
-                gelu_rows_backward(x, g, &mut dx);
+                let mut dx = g.to_vec();
+                gelu_rows_backward(x, &mut dx);
                 dx
             })
         })??;
