@@ -14,6 +14,7 @@ pub mod read;
 mod readers;
 pub mod slice;
 pub mod split;
+pub mod tagged;
 
 pub use error::DataError;
 pub use labels::LabelSet;

@@ -34,6 +34,7 @@ pub mod ngrams;
 pub mod numpy_rng;
 pub mod porter;
 pub mod rouge;
+pub mod seqeval;
 pub mod significance;
 pub mod ter;
 pub mod text;

@@ -254,3 +254,80 @@ fn ter_prints_sacrebleus_score_and_signature() {
     );
     assert_eq!(out, want);
 }
+
+#[test]
+fn seqeval_json_matches_seqeval_and_errors_name_the_line() {
+    // A golden case of `scripts/golden/make_seqeval_golden.py` (seqeval 1.2.2 on WNUT 2017 test
+    // tags with seeded corruptions), strict IOB2: predictions as tag lines, gold as JSONL.
+    let g: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("crates/retune-metrics/tests/golden/seqeval.json")).unwrap(),
+    )
+    .unwrap();
+    let case = g["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "wnut17-mixed-iob2" && c["mode"] == "strict")
+        .unwrap();
+    let seq = |k: &str| -> Vec<String> {
+        g["sequences"][case[k].as_u64().unwrap() as usize]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap().to_string())
+            .collect()
+    };
+    let pred = tmp("seqeval-pred.txt", (seq("pred").join("\n") + "\n").as_bytes());
+    let gold_jsonl: String = seq("gold")
+        .iter()
+        .map(|l| {
+            let tags: Vec<&str> = l.split(' ').filter(|t| !t.is_empty()).collect();
+            serde_json::json!({"ner_tags": tags}).to_string() + "\n"
+        })
+        .collect();
+    let gold = tmp("seqeval-gold.jsonl", gold_jsonl.as_bytes());
+    let out = stdout(&retune(&[
+        "eval",
+        "seqeval",
+        "--pred",
+        s(&pred),
+        "--gold",
+        s(&gold),
+        "--mode",
+        "strict",
+        "--scheme",
+        "IOB2",
+        "--json",
+    ]));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    for key in ["micro", "macro", "weighted"] {
+        for m in ["precision", "recall", "f1"] {
+            let (a, b) = (v[key][m].as_f64().unwrap(), case[key][m].as_f64().unwrap());
+            assert!((a - b).abs() < 1e-12, "{key} {m}: {a} vs {b}");
+        }
+    }
+    let first = case["types"][0].as_str().unwrap();
+    let f1 = v["per_type"][first]["f1"].as_f64().unwrap();
+    assert!((f1 - case["per_type"]["f1"][0].as_f64().unwrap()).abs() < 1e-12);
+    // A tag IOB2 does not allow, named by file and line.
+    let bad = tmp("seqeval-bad.txt", b"B-person E-person\n");
+    let one = tmp("seqeval-one.txt", b"B-person I-person\n");
+    let e = stderr_line(&retune(&[
+        "eval",
+        "seqeval",
+        "--pred",
+        s(&bad),
+        "--gold",
+        s(&one),
+        "--mode",
+        "strict",
+        "--scheme",
+        "IOB2",
+    ]));
+    assert!(
+        e.ends_with("seqeval-bad.txt:1: token 2: tag \"E-person\" has a prefix IOB2 does not allow"),
+        "{e}"
+    );
+    let e = stderr_line(&retune(&["eval", "seqeval", "--pred", s(&one), "--gold", s(&pred)]));
+    assert!(e.contains("seqeval-one.txt has 1 sentences but"), "{e}");
+}

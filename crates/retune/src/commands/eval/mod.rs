@@ -21,10 +21,12 @@ use std::sync::Arc;
 
 mod classify;
 mod compare;
+mod seqeval;
 mod text;
 
 use classify::*;
 use compare::*;
+use seqeval::*;
 use text::*;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -50,6 +52,9 @@ enum Metric {
     Meteor(MeteorArgs),
     /// Accuracy, precision / recall / F1 per class and averaged, MCC, confusion matrix.
     Classify(ClassifyArgs),
+    /// Entity-level precision / recall / F1 of NER tags per type and averaged, token accuracy
+    /// (seqeval 1.2.2, default or strict mode).
+    Seqeval(SeqevalArgs),
     /// Paired significance test of systems against a baseline (sacrebleu --paired-bs / --paired-ar).
     Compare(CompareArgs),
 }
@@ -110,6 +115,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
             run_simple(&a.common, &m, &sig)
         }
         Metric::Classify(a) => run_classify(a),
+        Metric::Seqeval(a) => run_seqeval(a),
         Metric::Compare(a) => run_compare(a),
     }
 }

@@ -1,0 +1,287 @@
+//! Token/tag data for token classification (NER): one sentence of tokens and one tag per token.
+//!
+//! Formats ([`TagFormat`]): Hugging Face-style JSONL (`{"tokens": [...], "ner_tags": [...]}`,
+//! tags as strings or as integers with the label names given), CoNLL column files (a token a
+//! line, whitespace-separated columns, the tag in a chosen column — the last by default —,
+//! blank lines between sentences, `-DOCSTART-` lines skipped), and tag lines (a sentence a line
+//! of whitespace-separated tags, for predictions). Errors name `file:line` (see
+//! [`crate::error`]).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::error::DataError;
+
+/// How a token/tag file is laid out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TagFormat {
+    /// A JSON object a line with `tokens` (optional) and `ner_tags`.
+    Jsonl,
+    /// A token a line, whitespace-separated columns, blank lines between sentences; the tag in
+    /// column `tag_column` (0-based; None: the last column).
+    Conll {
+        /// 0-based column of the tag.
+        tag_column: Option<usize>,
+    },
+    /// A sentence a line of whitespace-separated tags (no tokens).
+    TagLines,
+}
+
+impl TagFormat {
+    /// The format a file name suggests: `.jsonl`/`.json` → JSONL, `.conll`/`.conllu`/`.iob`/
+    /// `.iob2`/`.bio`/`.bioes` → CoNLL (tag in the last column), anything else → tag lines.
+    pub fn from_path(path: &Path) -> TagFormat {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+            .unwrap_or_default();
+        match ext.as_str() {
+            "jsonl" | "json" => TagFormat::Jsonl,
+            "conll" | "conllu" | "iob" | "iob2" | "bio" | "bioes" => TagFormat::Conll { tag_column: None },
+            _ => TagFormat::TagLines,
+        }
+    }
+}
+
+/// One sentence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaggedSentence {
+    /// Tokens (empty for tag lines).
+    pub tokens: Vec<String>,
+    /// One tag per token.
+    pub tags: Vec<String>,
+    /// 1-based line where the sentence starts.
+    pub line: usize,
+}
+
+/// The sentences of one file.
+#[derive(Clone, Debug)]
+pub struct TaggedCorpus {
+    /// The file.
+    pub path: PathBuf,
+    /// Its sentences, in order.
+    pub sentences: Vec<TaggedSentence>,
+}
+
+impl TaggedCorpus {
+    /// `file:line` of sentence `i`.
+    pub fn location(&self, i: usize) -> String {
+        match self.sentences.get(i) {
+            Some(s) => format!("{}:{}", self.path.display(), s.line),
+            None => self.path.display().to_string(),
+        }
+    }
+
+    /// The tags of every sentence.
+    pub fn tags(&self) -> Vec<Vec<String>> {
+        self.sentences.iter().map(|s| s.tags.clone()).collect()
+    }
+}
+
+/// Reads `path` as `format`; `label_names` maps integer tags (as HF `datasets` stores a
+/// `ClassLabel` sequence) to names.
+pub fn read_tagged(path: &Path, format: &TagFormat, label_names: Option<&[String]>) -> Result<TaggedCorpus, DataError> {
+    let text = std::fs::read(path).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let text = String::from_utf8(text).map_err(|e| {
+        let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        row(path, line, "invalid UTF-8".into())
+    })?;
+    let sentences = match format {
+        TagFormat::Jsonl => jsonl(path, &text, label_names)?,
+        TagFormat::Conll { tag_column } => conll(path, &text, *tag_column)?,
+        TagFormat::TagLines => text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| TaggedSentence {
+                tokens: Vec::new(),
+                tags: l.split_whitespace().map(String::from).collect(),
+                line: i + 1,
+            })
+            .collect(),
+    };
+    Ok(TaggedCorpus {
+        path: path.to_path_buf(),
+        sentences,
+    })
+}
+
+fn row(path: &Path, line: usize, message: String) -> DataError {
+    DataError::Row {
+        path: path.to_path_buf(),
+        line,
+        message,
+    }
+}
+
+fn jsonl(path: &Path, text: &str, names: Option<&[String]>) -> Result<Vec<TaggedSentence>, DataError> {
+    let mut out = Vec::new();
+    for (i, l) in text.lines().enumerate() {
+        let line = i + 1;
+        if l.trim().is_empty() {
+            continue;
+        }
+        let v: Value = serde_json::from_str(l).map_err(|e| row(path, line, format!("invalid JSON: {e}")))?;
+        let tags = v
+            .get("ner_tags")
+            .and_then(|t| t.as_array())
+            .ok_or_else(|| row(path, line, "no \"ner_tags\" list".into()))?;
+        let tags = tags
+            .iter()
+            .enumerate()
+            .map(|(k, t)| match t {
+                Value::String(s) => Ok(s.clone()),
+                Value::Number(n) => {
+                    let names =
+                        names.ok_or_else(|| row(path, line, "integer tags need the label names (--labels)".into()))?;
+                    n.as_u64().and_then(|n| names.get(n as usize)).cloned().ok_or_else(|| {
+                        row(
+                            path,
+                            line,
+                            format!("tag {} ({n}) is not a label index below {}", k + 1, names.len()),
+                        )
+                    })
+                }
+                other => Err(row(
+                    path,
+                    line,
+                    format!("tag {} is {other}, not a string or an integer", k + 1),
+                )),
+            })
+            .collect::<Result<Vec<String>, DataError>>()?;
+        let tokens = match v.get("tokens") {
+            None => Vec::new(),
+            Some(t) => t
+                .as_array()
+                .ok_or_else(|| row(path, line, "\"tokens\" is not a list".into()))?
+                .iter()
+                .enumerate()
+                .map(|(k, t)| {
+                    t.as_str()
+                        .map(String::from)
+                        .ok_or_else(|| row(path, line, format!("token {} is not a string", k + 1)))
+                })
+                .collect::<Result<Vec<String>, DataError>>()?,
+        };
+        if !tokens.is_empty() && tokens.len() != tags.len() {
+            return Err(row(
+                path,
+                line,
+                format!("{} tokens but {} ner_tags", tokens.len(), tags.len()),
+            ));
+        }
+        out.push(TaggedSentence { tokens, tags, line });
+    }
+    Ok(out)
+}
+
+fn conll(path: &Path, text: &str, tag_column: Option<usize>) -> Result<Vec<TaggedSentence>, DataError> {
+    let mut out = Vec::new();
+    let mut cur = TaggedSentence {
+        tokens: Vec::new(),
+        tags: Vec::new(),
+        line: 1,
+    };
+    let mut flush = |cur: &mut TaggedSentence, next_line: usize| {
+        if !cur.tags.is_empty() {
+            out.push(std::mem::replace(
+                cur,
+                TaggedSentence {
+                    tokens: Vec::new(),
+                    tags: Vec::new(),
+                    line: next_line,
+                },
+            ));
+        } else {
+            cur.line = next_line;
+        }
+    };
+    for (i, l) in text.lines().enumerate() {
+        let line = i + 1;
+        let cols: Vec<&str> = l.split_whitespace().collect();
+        if cols.is_empty() || cols[0] == "-DOCSTART-" {
+            flush(&mut cur, line + 1);
+            continue;
+        }
+        let col = tag_column.unwrap_or(cols.len() - 1);
+        let tag = cols.get(col).ok_or_else(|| {
+            row(
+                path,
+                line,
+                format!("no column {} for the tag (the line has {})", col + 1, cols.len()),
+            )
+        })?;
+        if cols.len() < 2 && tag_column.is_none() {
+            return Err(row(path, line, "expected a token and a tag".into()));
+        }
+        if cur.tags.is_empty() {
+            cur.line = line;
+        }
+        cur.tokens.push(cols[0].to_string());
+        cur.tags.push(tag.to_string());
+    }
+    flush(&mut cur, text.lines().count() + 1);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(name: &str, text: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("retune-tagged-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn reads_the_three_formats() {
+        let p = write(
+            "a.conll",
+            "-DOCSTART- O\n\nEU B-ORG\nrejects O\n\n\nGerman B-MISC\ncall O\n",
+        );
+        let c = read_tagged(&p, &TagFormat::from_path(&p), None).unwrap();
+        assert_eq!(c.sentences.len(), 2);
+        assert_eq!(c.sentences[0].tags, ["B-ORG", "O"]);
+        assert_eq!(c.sentences[0].line, 3);
+        assert_eq!(c.sentences[1].tokens, ["German", "call"]);
+        assert_eq!(c.sentences[1].line, 7);
+        let p = write("b.jsonl", "{\"tokens\":[\"a\",\"b\"],\"ner_tags\":[1,0]}\n");
+        let names = vec!["O".to_string(), "B-X".to_string()];
+        let c = read_tagged(&p, &TagFormat::Jsonl, Some(&names)).unwrap();
+        assert_eq!(c.sentences[0].tags, ["B-X", "O"]);
+        let p = write("c.txt", "B-X O\n\nO\n");
+        let c = read_tagged(&p, &TagFormat::from_path(&p), None).unwrap();
+        assert_eq!(c.tags(), vec![vec!["B-X", "O"], vec![], vec!["O"]]);
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let p = write(
+            "d.jsonl",
+            "{\"tokens\":[\"a\"],\"ner_tags\":[\"O\"]}\n{\"tokens\":[\"a\",\"b\"],\"ner_tags\":[\"O\"]}\n",
+        );
+        let e = read_tagged(&p, &TagFormat::Jsonl, None).unwrap_err().to_string();
+        assert!(e.ends_with("d.jsonl:2: 2 tokens but 1 ner_tags"), "{e}");
+        let p = write("e.jsonl", "{\"ner_tags\":[0]}\n");
+        let e = read_tagged(&p, &TagFormat::Jsonl, None).unwrap_err().to_string();
+        assert!(
+            e.ends_with("e.jsonl:1: integer tags need the label names (--labels)"),
+            "{e}"
+        );
+        let p = write("f.conll", "a O\nb\n");
+        let e = read_tagged(&p, &TagFormat::Conll { tag_column: None }, None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with("f.conll:2: expected a token and a tag"), "{e}");
+    }
+}
