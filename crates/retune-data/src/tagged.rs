@@ -113,6 +113,29 @@ pub fn read_tagged(path: &Path, format: &TagFormat, label_names: Option<&[String
     })
 }
 
+/// Reads a data spec (`file` or `file[slice]`, see [`crate::DataSpec`]) of one token/tag file,
+/// its format from the extension (CoNLL: the tag in the last column).
+pub fn read_tagged_spec(spec: &str, label_names: Option<&[String]>) -> Result<TaggedCorpus, DataError> {
+    let ds = crate::DataSpec::parse(spec)?;
+    let [path] = ds.paths.as_slice() else {
+        return Err(DataError::Invalid(format!(
+            "{spec}: token/tag data is read from one file per split"
+        )));
+    };
+    let mut c = read_tagged(path, &TagFormat::from_path(path), label_names)?;
+    if let Some(slice) = &ds.slice {
+        let r = slice.resolve(c.sentences.len())?;
+        c.sentences = c.sentences[r].to_vec();
+    }
+    if c.sentences.is_empty() {
+        return Err(DataError::File {
+            path: path.clone(),
+            message: "no sentences".into(),
+        });
+    }
+    Ok(c)
+}
+
 fn row(path: &Path, line: usize, message: String) -> DataError {
     DataError::Row {
         path: path.to_path_buf(),

@@ -30,6 +30,16 @@ pub struct EncodedRow {
     pub type_ids: Vec<u32>,
 }
 
+/// A sentence of words, encoded: token ids (special tokens included) and the word of each
+/// token (None for special tokens).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WordEncoding {
+    /// Token ids.
+    pub ids: Vec<u32>,
+    /// Index of the word each token comes from.
+    pub words: Vec<Option<usize>>,
+}
+
 /// Where an encoded row's tokens come from.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TokenSpans {
@@ -219,6 +229,32 @@ impl TextTokenizer {
                         special: e.get_special_tokens_mask().iter().map(|&m| m == 1).collect(),
                     },
                 )
+            })
+            .collect())
+    }
+
+    /// Encodes sentences already split into words (token classification), without truncation,
+    /// with special tokens: each token's id and the index of the word it comes from (None for
+    /// special tokens). A word the tokenizer turns into no token (a lone U+FE0F, a combining
+    /// mark alone) has no token at all.
+    pub fn encode_words<S: AsRef<str>>(&self, sentences: &[Vec<S>]) -> Result<Vec<WordEncoding>> {
+        let mut inner = self.inner.clone();
+        inner.with_truncation(None).map_err(encode_err)?;
+        let inputs: Vec<EncodeInput> = sentences
+            .iter()
+            .map(|w| EncodeInput::Single(w.iter().map(|x| x.as_ref()).collect::<Vec<&str>>().into()))
+            .collect();
+        let enc = inner.encode_batch(inputs, true).map_err(encode_err)?;
+        Ok(enc
+            .iter()
+            .map(|e| WordEncoding {
+                ids: e.get_ids().to_vec(),
+                words: e
+                    .get_word_ids()
+                    .iter()
+                    .zip(e.get_special_tokens_mask())
+                    .map(|(w, &special)| if special == 1 { None } else { w.map(|w| w as usize) })
+                    .collect(),
             })
             .collect())
     }

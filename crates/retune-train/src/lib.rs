@@ -12,6 +12,7 @@ pub mod probe;
 pub mod run;
 pub mod schedule;
 pub mod strategy;
+pub mod tag;
 pub mod trainer;
 pub mod translate;
 

@@ -47,6 +47,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     match args.task {
         FinetuneTask::Classify => run_classify(args),
         FinetuneTask::Translate => super::finetune_translate::run(args),
+        FinetuneTask::Ner => super::finetune_ner::run(args),
     }
 }
 

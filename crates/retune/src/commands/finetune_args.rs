@@ -20,6 +20,9 @@ pub enum FinetuneTask {
     Classify,
     /// Translation: a Marian encoder-decoder.
     Translate,
+    /// Token classification (NER): an encoder with a tag per word; tagged sentences as JSONL
+    /// (`tokens` + `ner_tags`) or CoNLL columns.
+    Ner,
 }
 
 /// Arguments of `retune finetune`.
@@ -28,7 +31,7 @@ pub struct FinetuneArgs {
     /// The model (folder or hub id) and device.
     #[command(flatten)]
     pub model: ModelArgs,
-    /// classify (an encoder + head) or translate (Marian seq2seq).
+    /// classify (an encoder + head), ner (a tag per word) or translate (Marian seq2seq).
     #[arg(long, value_enum, default_value_t = FinetuneTask::Classify)]
     pub task: FinetuneTask,
     /// Training data, e.g. `train.tsv`, `a.jsonl,b.jsonl`, `train.tsv[:6000]`.

@@ -6,6 +6,7 @@ pub mod data_args;
 pub mod eval;
 pub mod finetune;
 pub mod finetune_args;
+pub mod finetune_ner;
 pub mod finetune_translate;
 pub mod model_args;
 pub mod predict;

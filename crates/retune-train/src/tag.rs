@@ -1,0 +1,558 @@
+//! Token classification (NER): sentences of words with one tag each, an encoder with a
+//! token-classification head, trained in the shared loop ([`crate::trainer`]) and evaluated by
+//! entity-level F1 exactly as seqeval computes it.
+//!
+//! Alignment follows `transformers`' token-classification recipe: a word's tag goes on its first
+//! sub-word and the other sub-words are ignored (-100), or, with `label_all_subwords`, every
+//! sub-word is labelled (a `B-X` word's continuations as `I-X`). A word the tokenizer turns into
+//! no token (a lone U+FE0F, a combining mark alone) gets no label and is predicted `O`. A
+//! sentence longer than the model takes is split into overlapping windows (`stride` tokens of
+//! overlap) instead of being cut; each word's prediction comes from the window where its first
+//! sub-word has the most context on both sides, and predictions are mapped back to words.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+use retune_metrics::seqeval::{SeqevalConfig, SeqevalReport};
+use retune_models::arch::{EncoderInput, Head};
+use retune_models::nn::{self, Mode};
+use retune_models::text_tokenizer::{EncodedRow, WordEncoding};
+
+use crate::batching::eval_batches;
+use crate::classify::{prepare_model, save_classifier, ClassifierState};
+use crate::error::{Result, TrainError};
+use crate::loss::cross_entropy_sum;
+use crate::strategy::Strategy;
+use crate::trainer::{run_loop, LoopConfig, LoopEvent, LoopOutcome, TrainTask};
+
+/// Sentences of words and their tags (names, e.g. `B-person`).
+#[derive(Clone, Debug, Default)]
+pub struct TaggedSentences {
+    /// A name for reports (`train`, `eval`, `test`).
+    pub name: String,
+    /// Words of each sentence.
+    pub words: Vec<Vec<String>>,
+    /// Tags of each sentence, one per word.
+    pub tags: Vec<Vec<String>>,
+}
+
+/// The recipe of a token-classification fine-tune. Defaults follow `transformers`' NER example.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct TagConfig {
+    /// What learns. Default `full`.
+    pub strategy: Strategy,
+    /// The loop (its `lr` is replaced by [`TagConfig::lr`] or the strategy's default).
+    pub train: LoopConfig,
+    /// Peak learning rate; default by strategy.
+    pub lr: Option<f64>,
+    /// Longest window in tokens; longer sentences are split into windows. Default 128.
+    pub max_length: usize,
+    /// Tokens shared by consecutive windows of a long sentence. Default 32.
+    pub stride: usize,
+    /// Label every sub-word instead of the first of each word. Default false.
+    pub label_all_subwords: bool,
+    /// Label smoothing. Default 0.
+    pub label_smoothing: f64,
+    /// Windows per evaluation batch. Default 64.
+    pub eval_batch_size: usize,
+}
+
+impl Default for TagConfig {
+    fn default() -> Self {
+        TagConfig {
+            strategy: Strategy::Full,
+            train: LoopConfig::default(),
+            lr: None,
+            max_length: 128,
+            stride: 32,
+            label_all_subwords: false,
+            label_smoothing: 0.0,
+            eval_batch_size: 64,
+        }
+    }
+}
+
+/// One window of a sentence: the model's input row, a target per token (-100: none) and, per
+/// token, the word whose prediction it gives.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Window {
+    /// The sentence it comes from.
+    pub sentence: usize,
+    /// Token ids with the special tokens.
+    pub row: EncodedRow,
+    /// Label id per token, -100 where no loss is taken.
+    pub targets: Vec<i64>,
+    /// The word each token predicts (its first sub-word, in the window chosen for it).
+    pub predicts: Vec<Option<usize>>,
+}
+
+/// The label id a `B-X` word's continuation sub-words get with `label_all_subwords`.
+fn continuation(labels: &[String], id: u32) -> u32 {
+    let name = &labels[id as usize];
+    match name.strip_prefix("B-") {
+        Some(t) => labels
+            .iter()
+            .position(|l| *l == format!("I-{t}"))
+            .map(|i| i as u32)
+            .unwrap_or(id),
+        None => id,
+    }
+}
+
+/// Splits one encoded sentence into windows of at most `max_len` tokens (special tokens
+/// included) overlapping by `stride`, with targets from `tags` (label ids per word; None at
+/// prediction time).
+pub fn windows(
+    sentence: usize,
+    enc: &WordEncoding,
+    tags: Option<&[u32]>,
+    labels: &[String],
+    max_len: usize,
+    stride: usize,
+    label_all: bool,
+) -> Vec<Window> {
+    let n = enc.ids.len();
+    let prefix = enc.words.iter().take_while(|w| w.is_none()).count().min(n);
+    let suffix = enc.words[prefix..].iter().rev().take_while(|w| w.is_none()).count();
+    let content = prefix..n - suffix;
+    let len = content.len();
+    let span = max_len.saturating_sub(prefix + suffix).max(1);
+    // Window starts within the content.
+    let mut starts = vec![0usize];
+    if len > span {
+        let step = span.saturating_sub(stride).max(1);
+        let mut s = 0;
+        while s + span < len {
+            s += step;
+            starts.push(s.min(len - span));
+        }
+        starts.dedup();
+    }
+    // Each word's first sub-word (content position).
+    let mut first: Vec<Option<usize>> = Vec::new();
+    for (p, w) in enc.words[content.clone()].iter().enumerate() {
+        if let Some(w) = *w {
+            if first.len() <= w {
+                first.resize(w + 1, None);
+            }
+            if first[w].is_none() {
+                first[w] = Some(p);
+            }
+        }
+    }
+    // The window with the most context around each first sub-word.
+    let owner = |p: usize| -> Option<usize> {
+        let mut best: Option<(usize, usize)> = None;
+        for (k, &s) in starts.iter().enumerate() {
+            let e = (s + span).min(len);
+            if p >= s && p < e {
+                let margin = (p - s).min(e - 1 - p);
+                if best.is_none_or(|(_, m)| margin > m) {
+                    best = Some((k, margin));
+                }
+            }
+        }
+        best.map(|b| b.0)
+    };
+    let mut out = Vec::with_capacity(starts.len());
+    for (k, &s) in starts.iter().enumerate() {
+        let e = (s + span).min(len);
+        let mut ids = Vec::with_capacity(prefix + (e - s) + suffix);
+        ids.extend_from_slice(&enc.ids[..prefix]);
+        ids.extend_from_slice(&enc.ids[prefix + s..prefix + e]);
+        ids.extend_from_slice(&enc.ids[n - suffix..]);
+        let mut targets = vec![-100i64; ids.len()];
+        let mut predicts = vec![None; ids.len()];
+        for p in s..e {
+            let Some(w) = enc.words[prefix + p] else {
+                continue;
+            };
+            let is_first = first.get(w).copied().flatten() == Some(p);
+            let at = prefix + (p - s);
+            if let Some(tags) = tags {
+                if let Some(&t) = tags.get(w) {
+                    if is_first {
+                        targets[at] = t as i64;
+                    } else if label_all {
+                        targets[at] = continuation(labels, t) as i64;
+                    }
+                }
+            }
+            if is_first && owner(p) == Some(k) {
+                predicts[at] = Some(w);
+            }
+        }
+        let type_ids = vec![0u32; ids.len()];
+        out.push(Window {
+            sentence,
+            row: EncodedRow { ids, type_ids },
+            targets,
+            predicts,
+        });
+    }
+    out
+}
+
+/// Windows of every sentence of `data`; `with_targets` maps tags to label ids (an unknown tag is
+/// an error naming the sentence).
+fn encode(state: &ClassifierState, data: &TaggedSentences, cfg: &TagConfig, with_targets: bool) -> Result<Vec<Window>> {
+    let labels = state.config.labels.labels();
+    let encs = state.tokenizer.encode_words(&data.words)?;
+    let max_len = state.tokenizer.max_length;
+    if max_len <= cfg.stride + 2 {
+        return Err(TrainError::Invalid(format!(
+            "--max-length {max_len} must exceed the window overlap ({}) plus the special tokens",
+            cfg.stride
+        )));
+    }
+    let mut out = Vec::new();
+    for (i, enc) in encs.iter().enumerate() {
+        let ids: Option<Vec<u32>> = if with_targets {
+            let tags = data.tags.get(i).map(|t| t.as_slice()).unwrap_or(&[]);
+            Some(
+                tags.iter()
+                    .map(|t| {
+                        labels.iter().position(|l| l == t).map(|p| p as u32).ok_or_else(|| {
+                            TrainError::Invalid(format!(
+                                "{} sentence {}: tag {t:?} is not among the run's labels ({})",
+                                data.name,
+                                i + 1,
+                                labels.join(", ")
+                            ))
+                        })
+                    })
+                    .collect::<Result<_>>()?,
+            )
+        } else {
+            None
+        };
+        out.extend(windows(
+            i,
+            enc,
+            ids.as_deref(),
+            &labels,
+            max_len,
+            cfg.stride,
+            cfg.label_all_subwords,
+        ));
+    }
+    Ok(out)
+}
+
+fn input_of(state: &ClassifierState, windows: &[&Window]) -> Result<EncoderInput> {
+    let rows: Vec<&EncodedRow> = windows.iter().map(|w| &w.row).collect();
+    Ok(EncoderInput::from_batch(&state.tokenizer.pad(&rows), &state.device)?)
+}
+
+/// The summed cross-entropy over the labelled tokens of a batch's logits (batch, len, labels)
+/// and their count.
+fn token_loss(logits: &Tensor, windows: &[&Window], smoothing: f64) -> Result<(Tensor, usize)> {
+    let (b, len, k) = logits.dims3()?;
+    let mut idx = Vec::new();
+    let mut targets = Vec::new();
+    for (r, w) in windows.iter().enumerate() {
+        for (p, &t) in w.targets.iter().enumerate() {
+            if t >= 0 {
+                idx.push((r * len + p) as u32);
+                targets.push(t);
+            }
+        }
+    }
+    if idx.is_empty() {
+        return Ok(((logits.sum_all()? * 0.0)?, 0));
+    }
+    let flat = logits.reshape((b * len, k))?;
+    let n = idx.len();
+    let picked = flat.index_select(&Tensor::from_vec(idx, n, logits.device())?, 0)?;
+    Ok(cross_entropy_sum(&picked, &targets, smoothing)?)
+}
+
+/// An evaluation: entity scores (seqeval default mode) and the mean token loss.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TagEval {
+    /// Which split.
+    pub split: String,
+    /// Optimizer step when it ran.
+    pub step: usize,
+    /// Mean cross-entropy over labelled tokens.
+    pub loss: f64,
+    /// seqeval's report.
+    pub report: SeqevalReport,
+    /// Predicted tags per sentence (word level).
+    #[serde(skip)]
+    pub predictions: Vec<Vec<String>>,
+}
+
+/// Predicted tags per word for every sentence, and the mean token loss when targets exist.
+fn predict_windows(
+    state: &ClassifierState,
+    data: &TaggedSentences,
+    windows: &[Window],
+    batch_size: usize,
+) -> Result<(Vec<Vec<String>>, f64)> {
+    let labels = state.config.labels.labels();
+    let outside = labels.iter().find(|l| *l == "O").cloned().unwrap_or_else(|| "O".into());
+    let mut pred: Vec<Vec<String>> = data.words.iter().map(|w| vec![outside.clone(); w.len()]).collect();
+    let lengths: Vec<usize> = windows.iter().map(|w| w.row.ids.len()).collect();
+    let (mut loss_sum, mut count) = (0.0, 0usize);
+    for batch in eval_batches(&lengths, batch_size) {
+        let ws: Vec<&Window> = batch.iter().map(|&i| &windows[i]).collect();
+        let logits = state.model.logits(&input_of(state, &ws)?, Mode::Eval)?;
+        let (loss, n) = token_loss(&logits, &ws, 0.0)?;
+        loss_sum += loss.to_scalar::<f32>()? as f64;
+        count += n;
+        let best: Vec<Vec<u32>> = logits.argmax(2)?.to_vec2()?;
+        for (w, row) in ws.iter().zip(&best) {
+            for (p, word) in w.predicts.iter().enumerate() {
+                if let Some(word) = word {
+                    pred[w.sentence][*word] = labels[row[p] as usize].clone();
+                }
+            }
+        }
+    }
+    Ok((pred, loss_sum / count.max(1) as f64))
+}
+
+/// Evaluates the tagger on `data` (windows from [`encode`]).
+fn evaluate_windows(
+    state: &ClassifierState,
+    data: &TaggedSentences,
+    windows: &[Window],
+    batch_size: usize,
+    step: usize,
+) -> Result<TagEval> {
+    let (predictions, loss) = predict_windows(state, data, windows, batch_size)?;
+    let report = SeqevalReport::compute(&predictions, &data.tags, &SeqevalConfig::default())
+        .map_err(|e| TrainError::Invalid(format!("{}: {e}", data.name)))?;
+    Ok(TagEval {
+        split: data.name.clone(),
+        step,
+        loss,
+        report,
+        predictions,
+    })
+}
+
+/// Evaluates a trained tagger on sentences with gold tags.
+pub fn evaluate_tagger(
+    state: &ClassifierState,
+    data: &TaggedSentences,
+    cfg: &TagConfig,
+    step: usize,
+) -> Result<TagEval> {
+    let w = encode(state, data, cfg, true)?;
+    evaluate_windows(state, data, &w, cfg.eval_batch_size, step)
+}
+
+/// Everything a token-classification fine-tune needs.
+pub struct TagJob<'a> {
+    /// The model folder (Hugging Face layout).
+    pub model_dir: &'a Path,
+    /// Tag names in id order.
+    pub labels: Vec<String>,
+    /// Training sentences.
+    pub train: TaggedSentences,
+    /// Evaluation sentences (pick the best checkpoint by entity micro-F1).
+    pub eval: TaggedSentences,
+    /// Run folder; None keeps everything in memory.
+    pub out: Option<PathBuf>,
+    /// A checkpoint (or run folder) to resume from.
+    pub resume: Option<PathBuf>,
+    /// The recipe.
+    pub config: TagConfig,
+    /// Compute device.
+    pub device: Device,
+}
+
+/// The outcome of a token-classification fine-tune.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TagSummary {
+    /// The recipe.
+    pub config: TagConfig,
+    /// Tag names in id order.
+    pub labels: Vec<String>,
+    /// The loop's figures.
+    pub run: LoopOutcome,
+    /// Every evaluation of the eval split.
+    pub evals: Vec<TagEval>,
+    /// Trainable values.
+    pub trainable: usize,
+    /// Total values.
+    pub parameters: usize,
+    /// Sentences split into several windows (train, eval).
+    pub windowed_sentences: (usize, usize),
+    /// What the strategy decided that a person should hear about.
+    pub notes: Vec<String>,
+}
+
+struct TagTask<'a> {
+    state: &'a ClassifierState,
+    train: &'a [Window],
+    eval: &'a [Window],
+    eval_data: &'a TaggedSentences,
+    config: &'a TagConfig,
+    evals: std::cell::RefCell<Vec<TagEval>>,
+}
+
+impl TrainTask for TagTask<'_> {
+    fn params(&self) -> &retune_models::nn::Params {
+        &self.state.params
+    }
+    fn trainable(&self) -> &[String] {
+        &self.state.trainable
+    }
+    fn train_lengths(&self) -> Vec<usize> {
+        self.train.iter().map(|w| w.row.ids.len()).collect()
+    }
+    fn batch_loss(&self, rows: &[usize]) -> Result<(Tensor, usize)> {
+        let ws: Vec<&Window> = rows.iter().map(|&i| &self.train[i]).collect();
+        let logits = self.state.model.logits(&input_of(self.state, &ws)?, Mode::Train)?;
+        token_loss(&logits, &ws, self.config.label_smoothing)
+    }
+    fn evaluate(&self, step: usize) -> Result<(f64, serde_json::Value)> {
+        let e = evaluate_windows(self.state, self.eval_data, self.eval, self.config.eval_batch_size, step)?;
+        let r = &e.report;
+        let record = serde_json::json!({"split": e.split, "f1": r.micro.f1, "precision": r.micro.precision,
+            "recall": r.micro.recall, "accuracy": r.accuracy, "loss": e.loss});
+        let v = r.micro.f1;
+        self.evals.borrow_mut().push(e);
+        Ok((v, record))
+    }
+    fn save_model(&self, dest: &Path) -> Result<()> {
+        save_classifier(self.state, dest)
+    }
+}
+
+/// Runs a token-classification fine-tune; returns its summary and the tagger (holding the best
+/// evaluated parameters).
+pub fn train_tagger(job: TagJob, mut on_event: impl FnMut(&LoopEvent)) -> Result<(TagSummary, ClassifierState)> {
+    let cfg = job.config.clone();
+    if cfg.strategy == Strategy::Probe {
+        return Err(TrainError::Invalid(
+            "--strategy probe is not available for --task ner yet (use head: a linear layer on the frozen token features)"
+                .into(),
+        ));
+    }
+    nn::set_seed(cfg.train.seed);
+    let state = prepare_model(
+        job.model_dir,
+        Head::TokenClassification,
+        &job.labels,
+        &cfg.strategy,
+        cfg.max_length,
+        &job.device,
+    )?;
+    let train = encode(&state, &job.train, &cfg, true)?;
+    let eval = encode(&state, &job.eval, &cfg, true)?;
+    let windowed = |w: &[Window], n: usize| w.len().saturating_sub(n);
+    let windowed_sentences = (
+        windowed(&train, job.train.words.len()),
+        windowed(&eval, job.eval.words.len()),
+    );
+    let mut loop_cfg = cfg.train.clone();
+    loop_cfg.lr = cfg.lr.unwrap_or_else(|| cfg.strategy.default_lr());
+    let recipe = serde_json::json!({"task": "ner", "config": cfg, "labels": job.labels, "model": job.model_dir});
+    let task = TagTask {
+        state: &state,
+        train: &train,
+        eval: &eval,
+        eval_data: &job.eval,
+        config: &cfg,
+        evals: Default::default(),
+    };
+    let outcome = run_loop(
+        &task,
+        &loop_cfg,
+        recipe,
+        job.out.as_deref(),
+        job.resume.as_deref(),
+        &mut on_event,
+    )?;
+    let evals = task.evals.take();
+    let summary = TagSummary {
+        config: cfg,
+        labels: job.labels.clone(),
+        trainable: outcome.trainable,
+        parameters: state
+            .params
+            .names()
+            .iter()
+            .filter_map(|n| state.params.var(n))
+            .map(|v| v.elem_count())
+            .sum(),
+        run: outcome,
+        evals,
+        windowed_sentences,
+        notes: state.notes.clone(),
+    };
+    if let Some(out) = &job.out {
+        let p = out.join("summary.json");
+        std::fs::write(&p, serde_json::to_vec_pretty(&summary).unwrap_or_default()).map_err(|source| {
+            TrainError::Io {
+                path: p.clone(),
+                source,
+            }
+        })?;
+    }
+    Ok((summary, state))
+}
+
+/// Tag names of a corpus in the order `transformers`' NER example gives string tags: sorted.
+pub fn label_list<'a>(tags: impl IntoIterator<Item = &'a Vec<String>>) -> Vec<String> {
+    let set: std::collections::BTreeSet<&String> = tags.into_iter().flatten().collect();
+    set.into_iter().cloned().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(words: &[Option<usize>]) -> WordEncoding {
+        WordEncoding {
+            ids: (0..words.len() as u32).map(|i| 100 + i).collect(),
+            words: words.to_vec(),
+        }
+    }
+
+    #[test]
+    fn first_subword_gets_the_label_others_are_ignored() {
+        // [CLS] w0 w1a w1b (w2: no piece) w3 [SEP]
+        let e = enc(&[None, Some(0), Some(1), Some(1), Some(3), None]);
+        let labels: Vec<String> = ["B-X", "I-X", "O"].iter().map(|s| s.to_string()).collect();
+        let w = windows(0, &e, Some(&[2, 0, 2, 1]), &labels, 128, 32, false);
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].targets, [-100, 2, 0, -100, 1, -100]);
+        assert_eq!(w[0].predicts, [None, Some(0), Some(1), None, Some(3), None]);
+        // Every sub-word: B-X's continuation is I-X.
+        let w = windows(0, &e, Some(&[2, 0, 2, 1]), &labels, 128, 32, true);
+        assert_eq!(w[0].targets, [-100, 2, 0, 1, 1, -100]);
+    }
+
+    #[test]
+    fn long_sentences_become_overlapping_windows_each_word_predicted_once() {
+        // 20 one-piece words, windows of 8 tokens (6 content) overlapping by 2.
+        let words: Vec<Option<usize>> = std::iter::once(None)
+            .chain((0..20).map(Some))
+            .chain(std::iter::once(None))
+            .collect();
+        let e = enc(&words);
+        let labels: Vec<String> = ["O"].iter().map(|s| s.to_string()).collect();
+        let tags = vec![0u32; 20];
+        let w = windows(3, &e, Some(&tags), &labels, 8, 2, false);
+        assert!(w.len() > 1);
+        let mut seen = vec![0; 20];
+        for win in &w {
+            assert!(win.row.ids.len() <= 8);
+            assert_eq!(win.row.ids[0], 100);
+            assert_eq!(*win.row.ids.last().unwrap(), 121);
+            assert_eq!(win.sentence, 3);
+            for p in win.predicts.iter().flatten() {
+                seen[*p] += 1;
+            }
+        }
+        assert_eq!(seen, vec![1; 20], "every word predicted by exactly one window");
+        // Every word is labelled in each window that holds it.
+        let labelled: usize = w.iter().map(|x| x.targets.iter().filter(|&&t| t >= 0).count()).sum();
+        assert!(labelled >= 20);
+    }
+}

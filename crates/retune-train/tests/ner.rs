@@ -1,0 +1,208 @@
+//! Token classification (NER): sub-word alignment against `transformers`' recipe on real WNUT
+//! 2017 and Universal NER Chinese sentences with the real MiniLM tokenizer, windows of long
+//! sentences, and a short fine-tune of a tiny tagger whose saved checkpoint reloads as a
+//! `*ForTokenClassification` with the run's labels and tags as the trained model did.
+
+use std::path::PathBuf;
+
+use retune_data::tagged::read_tagged_spec;
+use retune_metrics::seqeval::{SeqevalConfig, SeqevalReport};
+use retune_models::classifier::TokenTagger;
+use retune_models::text_tokenizer::TextTokenizer;
+use retune_train::strategy::Strategy;
+use retune_train::tag::{evaluate_tagger, label_list, train_tagger, windows, TagConfig, TagJob, TaggedSentences};
+use retune_train::trainer::LoopConfig;
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn subword_labels_match_transformers_on_real_sentences() {
+    // scripts/golden/make_ner_alignment_golden.py (transformers' tokenizer with
+    // is_split_into_words=True and word_ids()).
+    let g: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("crates/retune-train/tests/golden/ner_alignment.json")).unwrap(),
+    )
+    .unwrap();
+    let labels: Vec<String> = g["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().into())
+        .collect();
+    let tok = TextTokenizer::load(&root().join("models/all-MiniLM-L6-v2"), 512).unwrap();
+    let sents = g["sentences"].as_array().unwrap();
+    assert_eq!(sents.len(), 100);
+    let words: Vec<Vec<String>> = sents
+        .iter()
+        .map(|s| {
+            s["tokens"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap().into())
+                .collect()
+        })
+        .collect();
+    let encs = tok.encode_words(&words).unwrap();
+    let ints = |v: &Value| -> Vec<i64> { v.as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect() };
+    for (i, (s, enc)) in sents.iter().zip(&encs).enumerate() {
+        let ids: Vec<i64> = enc.ids.iter().map(|&x| x as i64).collect();
+        assert_eq!(ids, ints(&s["input_ids"]), "sentence {i}: ids");
+        let tags: Vec<u32> = s["ner_tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| labels.iter().position(|l| l == t.as_str().unwrap()).unwrap() as u32)
+            .collect();
+        for (all, key) in [(false, "labels_first"), (true, "labels_all")] {
+            let w = windows(i, enc, Some(&tags), &labels, 512, 32, all);
+            assert_eq!(w.len(), 1);
+            assert_eq!(w[0].targets, ints(&s[key]), "sentence {i}: {key}");
+        }
+    }
+}
+
+#[test]
+fn long_sentences_are_windowed_and_stitched_back_not_truncated() {
+    let g: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("crates/retune-train/tests/golden/ner_alignment.json")).unwrap(),
+    )
+    .unwrap();
+    let labels: Vec<String> = g["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().into())
+        .collect();
+    let tok = TextTokenizer::load(&root().join("models/all-MiniLM-L6-v2"), 512).unwrap();
+    for s in g["sentences"].as_array().unwrap().iter().take(30) {
+        let words: Vec<String> = s["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().into())
+            .collect();
+        let enc = &tok.encode_words(&[words.clone()]).unwrap()[0];
+        let first: Vec<i64> = s["labels_first"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_i64().unwrap())
+            .collect();
+        let tags = vec![0u32; words.len()];
+        let w = windows(0, enc, Some(&tags), &labels, 12, 4, false);
+        // Every word with a sub-word is predicted by exactly one window; words without one by none.
+        let mut seen = vec![0; words.len()];
+        for win in &w {
+            assert!(win.row.ids.len() <= 12);
+            for p in win.predicts.iter().flatten() {
+                seen[*p] += 1;
+            }
+        }
+        let pieces: Vec<bool> = (0..words.len()).map(|k| enc.words.contains(&Some(k))).collect();
+        for (k, (&n, &has)) in seen.iter().zip(&pieces).enumerate() {
+            assert_eq!(n, has as usize, "word {k} {:?}", words[k]);
+        }
+        // The labelled first sub-words are those transformers labels, window by window.
+        let labelled: usize = first.iter().filter(|&&t| t >= 0).count();
+        let covered: std::collections::BTreeSet<usize> = w
+            .iter()
+            .flat_map(|win| win.predicts.iter().flatten().copied())
+            .collect();
+        assert_eq!(covered.len(), labelled);
+    }
+}
+
+fn tagged(spec: &str, name: &str) -> TaggedSentences {
+    let c = read_tagged_spec(&root().join(spec).to_string_lossy(), None).unwrap();
+    TaggedSentences {
+        name: name.into(),
+        words: c.sentences.iter().map(|s| s.tokens.clone()).collect(),
+        tags: c.tags(),
+    }
+}
+
+#[test]
+fn a_tiny_tagger_learns_and_its_checkpoint_reloads() {
+    // WNUT 2017 sentences (see data/README.md); the tiny random BERT token-classification
+    // fixture (crates/retune-models/tests/fixtures/bert-tiny-token) with a new 13-tag head.
+    let train = tagged("data/ner_wnut17/train.jsonl[:200]", "train");
+    let eval = tagged("data/ner_wnut17/validation.jsonl[:60]", "eval");
+    let labels = label_list(train.tags.iter().chain(&eval.tags));
+    let dir = root().join("crates/retune-models/tests/fixtures/bert-tiny-token");
+    let out = std::env::temp_dir().join(format!("retune-ner-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let cfg = TagConfig {
+        strategy: Strategy::Full,
+        lr: Some(5e-3),
+        train: LoopConfig {
+            epochs: 3,
+            batch_size: 16,
+            warmup_ratio: 0.0,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let (summary, state) = train_tagger(
+        TagJob {
+            model_dir: &dir,
+            labels: labels.clone(),
+            train: train.clone(),
+            eval: eval.clone(),
+            out: Some(out.clone()),
+            resume: None,
+            config: cfg.clone(),
+            device: retune_models::device::select("cpu").unwrap(),
+        },
+        |_| {},
+    )
+    .unwrap();
+    // The loss falls (most tokens are O: the head learns that first).
+    let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
+    let losses: Vec<f64> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["type"] == "step")
+        .map(|v| v["loss"].as_f64().unwrap())
+        .collect();
+    assert!(losses.len() >= 30);
+    assert!(losses.last().unwrap() < &(0.5 * losses[0]), "{losses:?}");
+    // Its evaluation is seqeval's report of its word-level predictions.
+    let e = evaluate_tagger(&state, &eval, &cfg, summary.run.steps).unwrap();
+    let again = SeqevalReport::compute(&e.predictions, &eval.tags, &SeqevalConfig::default()).unwrap();
+    assert_eq!(e.report, again);
+    assert!(e.report.accuracy > 0.8, "token accuracy {}", e.report.accuracy);
+    // The saved best model is a BertForTokenClassification with the run's labels that tags as
+    // the in-memory model does.
+    let best = out.join("best");
+    let config: Value = serde_json::from_str(&std::fs::read_to_string(best.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["architectures"][0], "BertForTokenClassification");
+    for (i, l) in labels.iter().enumerate() {
+        assert_eq!(config["id2label"][i.to_string()], l.as_str());
+    }
+    let tagger = TokenTagger::load(&best, &retune_models::device::select("cpu").unwrap()).unwrap();
+    assert_eq!(tagger.labels, labels);
+    let texts: Vec<String> = eval.words.iter().take(8).map(|w| w.join(" ")).collect();
+    let refs: Vec<&str> = texts.iter().map(|s| s.as_str()).collect();
+    let batch = tagger.tokenizer.encode_batch(&refs, None).unwrap();
+    let dev = retune_models::device::select("cpu").unwrap();
+    let input = retune_models::arch::EncoderInput::from_batch(&batch, &dev).unwrap();
+    let mode = retune_models::nn::Mode::Eval;
+    let a = tagger.model.logits(&input, mode).unwrap();
+    let b = state.model.logits(&input, mode).unwrap();
+    let diff = (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert!(diff < 1e-5, "reloaded logits differ by {diff}");
+    let _ = std::fs::remove_dir_all(&out);
+}

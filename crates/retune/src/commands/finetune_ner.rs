@@ -1,0 +1,98 @@
+//! `retune finetune --task ner`: fine-tune an encoder as a token classifier on tagged sentences
+//! (JSONL with `tokens` + `ner_tags`, or CoNLL columns), selected by entity F1.
+
+use retune_data::tagged::{read_tagged_spec, TaggedCorpus};
+use retune_train::tag::{evaluate_tagger, label_list, train_tagger, TagConfig, TagJob, TaggedSentences};
+
+use super::finetune_args::{write_summary, FinetuneArgs};
+use super::train_bar::{field, TrainBar};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+fn sentences(c: &TaggedCorpus, name: &str) -> Result<TaggedSentences> {
+    if let Some(i) = c
+        .sentences
+        .iter()
+        .position(|s| s.tokens.is_empty() && !s.tags.is_empty())
+    {
+        return Err(format!("{}: no tokens (training needs words and tags)", c.location(i)).into());
+    }
+    Ok(TaggedSentences {
+        name: name.into(),
+        words: c.sentences.iter().map(|s| s.tokens.clone()).collect(),
+        tags: c.tags(),
+    })
+}
+
+/// Runs the token-classification fine-tune.
+pub fn run(args: FinetuneArgs) -> Result<()> {
+    let (model_dir, device) = args.model.resolve()?;
+    let train = sentences(&read_tagged_spec(&args.train, None)?, "train")?;
+    let eval = sentences(&read_tagged_spec(&args.eval, None)?, "eval")?;
+    let test = match &args.test {
+        Some(t) => Some(sentences(&read_tagged_spec(t, None)?, "test")?),
+        None => None,
+    };
+    let labels = label_list(train.tags.iter().chain(&eval.tags));
+    let cfg = TagConfig {
+        strategy: args.strategy.clone(),
+        train: args.loop_config(),
+        lr: args.lr,
+        max_length: args.max_length,
+        label_smoothing: args.label_smoothing,
+        ..Default::default()
+    };
+    let bar = TrainBar::new("sentences");
+    let (summary, state) = train_tagger(
+        TagJob {
+            model_dir: &model_dir,
+            labels,
+            train,
+            eval,
+            out: Some(args.out.clone()),
+            resume: args.resume.clone(),
+            config: cfg.clone(),
+            device,
+        },
+        |e| bar.event(e, |step, r| format!("step {step}: entity F1 {:.4}", field(r, "f1"))),
+    )?;
+    bar.finish();
+    let test_eval = match &test {
+        Some(t) => Some(evaluate_tagger(&state, t, &cfg, summary.run.steps)?),
+        None => None,
+    };
+    if write_summary(&args.out, &summary, &test_eval, args.json)? {
+        return Ok(());
+    }
+    println!(
+        "{} NER training: {} steps, {:.1} windows/s, {:.0}s training",
+        cfg.strategy, summary.run.steps, summary.run.rows_per_s, summary.run.train_seconds
+    );
+    if let Some(e) = summary
+        .evals
+        .iter()
+        .max_by(|a, b| a.report.micro.f1.total_cmp(&b.report.micro.f1))
+    {
+        println!(
+            "best eval: entity F1 {:.2} (P {:.2}, R {:.2}) at step {}",
+            100.0 * e.report.micro.f1,
+            100.0 * e.report.micro.precision,
+            100.0 * e.report.micro.recall,
+            e.step
+        );
+    }
+    if let Some(t) = &test_eval {
+        println!(
+            "test: entity F1 {:.2} (P {:.2}, R {:.2}), token accuracy {:.2}",
+            100.0 * t.report.micro.f1,
+            100.0 * t.report.micro.precision,
+            100.0 * t.report.micro.recall,
+            100.0 * t.report.accuracy
+        );
+        for (ty, p) in t.report.types.iter().zip(&t.report.per_type) {
+            println!("  {ty:>16}  F1 {:6.2}  support {}", 100.0 * p.f1, p.support);
+        }
+    }
+    println!("best model: {}", args.out.join("best").display());
+    Ok(())
+}
