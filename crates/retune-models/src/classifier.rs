@@ -118,6 +118,8 @@ pub struct TokenTag {
     pub label: usize,
     /// Its softmax probability.
     pub probability: f32,
+    /// The word (of the tokenizer's pre-tokenizer) the token belongs to.
+    pub word: Option<usize>,
 }
 
 /// A token tagger (a `*ForTokenClassification` checkpoint of any supported family).
@@ -177,6 +179,7 @@ impl TokenTagger {
                         end: spans.offsets[t].1,
                         label: best[j][t] as usize,
                         probability: top[j][t],
+                        word: spans.words[t],
                     })
                     .collect();
             }

@@ -49,6 +49,8 @@ pub struct TokenSpans {
     pub offsets: Vec<(usize, usize)>,
     /// Whether each token is a special token.
     pub special: Vec<bool>,
+    /// The pre-tokenizer's word each token belongs to (None for special tokens).
+    pub words: Vec<Option<usize>>,
 }
 
 impl EncodedRow {
@@ -227,6 +229,12 @@ impl TextTokenizer {
                         tokens: e.get_tokens().to_vec(),
                         offsets: e.get_offsets().iter().map(|&(s, t)| (at(s), at(t))).collect(),
                         special: e.get_special_tokens_mask().iter().map(|&m| m == 1).collect(),
+                        words: e
+                            .get_word_ids()
+                            .iter()
+                            .zip(e.get_special_tokens_mask())
+                            .map(|(w, &m)| if m == 1 { None } else { w.map(|w| w as usize) })
+                            .collect(),
                     },
                 )
             })

@@ -497,6 +497,64 @@ pub fn train_tagger(job: TagJob, mut on_event: impl FnMut(&LoopEvent)) -> Result
     Ok((summary, state))
 }
 
+/// An entity found in a text.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct EntitySpan {
+    /// Entity type (`person`, `LOC`, ...).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Byte range in the text.
+    pub start: usize,
+    /// End of the byte range.
+    pub end: usize,
+    /// The text of the span.
+    pub text: String,
+    /// Mean probability of the tags of its words.
+    pub score: f32,
+}
+
+/// Entities of one text from its tokens' predicted tags: each word (as the tokenizer's
+/// pre-tokenizer splits the text) takes the tag of its first sub-word (`transformers`'
+/// aggregation "first"), and words are chunked as seqeval's default mode does.
+pub fn entities(text: &str, tokens: &[retune_models::classifier::TokenTag], labels: &[String]) -> Vec<EntitySpan> {
+    // (tag, start, end, probability) per word, in order.
+    let mut words: Vec<(String, usize, usize, f32)> = Vec::new();
+    let mut last: Option<usize> = None;
+    for t in tokens {
+        let Some(w) = t.word else {
+            continue;
+        };
+        if last == Some(w) {
+            if let Some(cur) = words.last_mut() {
+                cur.2 = t.end;
+            }
+        } else {
+            let tag = labels.get(t.label).cloned().unwrap_or_else(|| "O".into());
+            words.push((tag, t.start, t.end, t.probability));
+            last = Some(w);
+        }
+    }
+    let tags = vec![words.iter().map(|w| w.0.clone()).collect::<Vec<String>>()];
+    let Ok(chunks) = retune_metrics::seqeval::chunks::get_entities(&tags, false) else {
+        return Vec::new();
+    };
+    chunks
+        .into_iter()
+        .filter(|c| c.end < words.len())
+        .map(|c| {
+            let (start, end) = (words[c.start].1, words[c.end].2);
+            let score = words[c.start..=c.end].iter().map(|w| w.3).sum::<f32>() / (c.end - c.start + 1) as f32;
+            EntitySpan {
+                kind: c.kind,
+                start,
+                end,
+                text: text.get(start..end).unwrap_or_default().to_string(),
+                score,
+            }
+        })
+        .collect()
+}
+
 /// Tag names of a corpus in the order `transformers`' NER example gives string tags: sorted.
 pub fn label_list<'a>(tags: impl IntoIterator<Item = &'a Vec<String>>) -> Vec<String> {
     let set: std::collections::BTreeSet<&String> = tags.into_iter().flatten().collect();
@@ -526,6 +584,34 @@ mod tests {
         // Every sub-word: B-X's continuation is I-X.
         let w = windows(0, &e, Some(&[2, 0, 2, 1]), &labels, 128, 32, true);
         assert_eq!(w[0].targets, [-100, 2, 0, 1, 1, -100]);
+    }
+
+    #[test]
+    fn entities_take_each_words_first_subword_tag() {
+        use retune_models::classifier::TokenTag;
+        let labels: Vec<String> = ["B-LOC", "I-LOC", "B-PER", "O"].iter().map(|s| s.to_string()).collect();
+        let tok = |token: &str, start, end, label, p, word| TokenTag {
+            token: token.into(),
+            start,
+            end,
+            label,
+            probability: p,
+            word: Some(word),
+        };
+        // "New Yorkers met Ann": York|##ers is one word tagged by its first piece.
+        let text = "New Yorkers met Ann";
+        let tags = [
+            tok("new", 0, 3, 0, 0.9, 0),
+            tok("york", 4, 8, 1, 0.7, 1),
+            tok("##ers", 8, 11, 2, 0.1, 1),
+            tok("met", 12, 15, 3, 0.99, 2),
+            tok("ann", 16, 19, 2, 0.8, 3),
+        ];
+        let e = entities(text, &tags, &labels);
+        assert_eq!(e.len(), 2);
+        assert_eq!((e[0].kind.as_str(), e[0].text.as_str()), ("LOC", "New Yorkers"));
+        assert!((e[0].score - 0.8).abs() < 1e-6);
+        assert_eq!((e[1].kind.as_str(), e[1].start, e[1].end), ("PER", 16, 19));
     }
 
     #[test]

@@ -140,8 +140,9 @@ pub fn run(a: PredictArgs) -> Result<()> {
     Ok(())
 }
 
-/// Tags every token of every row: with `--json` one object per row (each token's text, byte
-/// range, tag and probability), otherwise one line per row of `token/TAG` pairs.
+/// Tags every token of every row and groups the words into entities: with `--json` one object
+/// per row (its entities — type, byte range, text, score — and each token's text, byte range,
+/// tag and probability), otherwise one line per row of `[text](TYPE score)` entities.
 fn tag_tokens(tagger: &TokenTagger, texts: &[&str], a: &PredictArgs, bar: &ProgressBar) -> Result<()> {
     let tags = tagger.predict(texts, a.batch_size, |done| bar.set_position(done as u64))?;
     bar.finish_and_clear();
@@ -149,14 +150,18 @@ fn tag_tokens(tagger: &TokenTagger, texts: &[&str], a: &PredictArgs, bar: &Progr
     let mut out = std::io::BufWriter::new(stdout.lock());
     let name = |t: &retune_models::classifier::TokenTag| tagger.labels.get(t.label).cloned().unwrap_or_default();
     for (i, row) in tags.iter().enumerate() {
+        let ents = retune_train::tag::entities(texts[i], row, &tagger.labels);
         if a.json {
             let tokens: Vec<serde_json::Value> = row
                 .iter()
                 .map(|t| json!({"token": t.token, "start": t.start, "end": t.end, "tag": name(t), "probability": t.probability}))
                 .collect();
-            writeln!(out, "{}", json!({"row": i + 1, "tokens": tokens}))?;
+            writeln!(out, "{}", json!({"row": i + 1, "entities": ents, "tokens": tokens}))?;
         } else {
-            let line: Vec<String> = row.iter().map(|t| format!("{}/{}", t.token, name(t))).collect();
+            let line: Vec<String> = ents
+                .iter()
+                .map(|e| format!("[{}]({} {:.2})", e.text, e.kind, e.score))
+                .collect();
             writeln!(out, "{}", line.join(" "))?;
         }
     }
