@@ -12,7 +12,8 @@ first sub-word of each word (`word_ids()`), -100 elsewhere; truncation at --max-
 Trainer: DataCollatorForTokenClassification (dynamic padding), group_by_length, batch 32, AdamW
 (weight decay 0.01, not on biases/LayerNorm), linear schedule with warmup 0.06 of the steps,
 eval every epoch, best checkpoint by entity micro-F1 (seqeval, default mode), test entity F1 of
-that model (seqeval on word-level tags: each word takes its first sub-word's prediction).
+that model (seqeval on word-level tags from the first sub-words, as run_ner.py computes them; words
+cut off by truncation or with no sub-word are left out).
 Writes a JSON: test/eval F1, training seconds per epoch (eval excluded), examples/s.
 """
 import argparse, inspect, json, os, tempfile, time
@@ -77,24 +78,20 @@ def main():
     model = AutoModelForTokenClassification.from_pretrained(
         a.model, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id=lid)
 
-    def word_tags(pred_ids, rows, encs):
-        out = []
-        for p, (words, tags), e in zip(pred_ids, rows, encs):
-            w_pred = ["O"] * len(words)  # words cut off by truncation stay O
-            prev = None
-            ids = tok(words, is_split_into_words=True, truncation=True, max_length=a.max_length).word_ids()
-            for k, w in enumerate(ids):
-                if w is not None and w != prev:
-                    w_pred[w] = labels[int(p[k])]
-                prev = w
-            out.append(w_pred)
-        return out
+    def tags_of(pred, label_ids):
+        """Word-level gold and predicted tags from the first sub-words (label != -100), as
+        transformers' run_ner.py computes them (order-independent)."""
+        y_true, y_pred = [], []
+        for p, l in zip(pred, label_ids):
+            keep = [(labels[int(li)], labels[int(pi)]) for pi, li in zip(p, l) if li != -100]
+            y_true.append([t for t, _ in keep])
+            y_pred.append([q for _, q in keep])
+        return y_true, y_pred
 
-    def metrics(eval_pred, rows=evl, encs=ev):
-        logits, _ = eval_pred
-        pred = np.argmax(logits, axis=-1)
-        y_pred = word_tags(pred, rows, encs)
-        p, r, f, _ = precision_recall_fscore_support([t for _, t in rows], y_pred, average="micro")
+    def metrics(eval_pred):
+        logits, label_ids = eval_pred
+        y_true, y_pred = tags_of(np.argmax(logits, axis=-1), label_ids)
+        p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average="micro")
         return {"f1": float(f), "precision": float(p), "recall": float(r)}
 
     params = inspect.signature(TrainingArguments.__init__).parameters
@@ -119,9 +116,8 @@ def main():
     trainer.train()
     evals = [h["eval_f1"] for h in trainer.state.log_history if "eval_f1" in h]
     out = trainer.predict(te)
-    pred = np.argmax(out.predictions, axis=-1)
-    y_pred = word_tags(pred, test, te)
-    p, r, f, _ = precision_recall_fscore_support([t for _, t in test], y_pred, average="micro")
+    y_true, y_pred = tags_of(np.argmax(out.predictions, axis=-1), out.label_ids)
+    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average="micro")
     res = {"impl": "hf trainer", "seed": a.seed, "labels": labels, "eval_f1_per_epoch": evals,
            "test_f1": float(f), "test_precision": float(p), "test_recall": float(r),
            "epoch_train_s": timer.epoch_s, "train_s": sum(timer.epoch_s),

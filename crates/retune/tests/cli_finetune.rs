@@ -187,3 +187,69 @@ fn continued_fine_tuning_reports_forgetting_on_the_old_task() {
     assert!(new_task > 0.8, "Amazon/Yelp after continuing: {new_task}");
     assert!((0.0..=1.0).contains(&after));
 }
+
+#[test]
+fn ner_fine_tunes_a_tagger_saves_it_and_predict_prints_entities() {
+    // 120 WNUT 2017 training sentences on the tiny random BERT token fixture: the run writes a
+    // BertForTokenClassification with the run's 13 tags, the summary holds seqeval's report of
+    // the test split, and `retune predict` on the checkpoint prints one line of entities per text.
+    let d = tmp("ner");
+    let dir = root().join("crates/retune-models/tests/fixtures/bert-tiny-token");
+    let data = root().join("data/ner_wnut17");
+    let o = finetune(&[
+        "--task",
+        "ner",
+        "--model",
+        dir.to_str().unwrap(),
+        "--train",
+        &format!("{}[:120]", data.join("train.jsonl").display()),
+        "--eval",
+        &format!("{}[:40]", data.join("validation.jsonl").display()),
+        "--test",
+        &format!("{}[:40]", data.join("test.jsonl").display()),
+        "--epochs",
+        "1",
+        "--lr",
+        "1e-3",
+        "--out",
+        d.join("run").to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("run/summary.json")).unwrap()).unwrap();
+    let labels = s["labels"].as_array().unwrap();
+    assert!(labels.len() >= 10 && labels.iter().any(|l| l == "B-person"));
+    let test = &s["test"]["report"];
+    assert_eq!(test["tokens"].as_u64().unwrap(), {
+        let text = std::fs::read_to_string(data.join("test.jsonl")).unwrap();
+        text.lines()
+            .take(40)
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["tokens"]
+                    .as_array()
+                    .unwrap()
+                    .len() as u64
+            })
+            .sum::<u64>()
+    });
+    assert!(test["micro"]["f1"].as_f64().is_some() && test["signature"].as_str().unwrap().contains("seqeval-1.2.2"));
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("run/best/config.json")).unwrap()).unwrap();
+    assert_eq!(config["architectures"][0], "BertForTokenClassification");
+    assert_eq!(config["id2label"]["0"], labels[0]);
+    let input = d.join("in.txt");
+    std::fs::write(&input, "Empire State Building is in New York\nhello\n").unwrap();
+    let p = Command::new(env!("CARGO_BIN_EXE_retune"))
+        .args([
+            "predict",
+            "--model",
+            d.join("run/best").to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(p.status.success(), "{}", String::from_utf8_lossy(&p.stderr));
+    assert_eq!(String::from_utf8(p.stdout).unwrap().lines().count(), 2);
+}
