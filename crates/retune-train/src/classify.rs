@@ -589,13 +589,7 @@ pub fn train_classifier(
         config: cfg,
         labels: job.labels.clone(),
         trainable: outcome.trainable,
-        parameters: state
-            .params
-            .names()
-            .iter()
-            .filter_map(|n| state.params.var(n))
-            .map(|v| v.elem_count())
-            .sum(),
+        parameters: parameter_count(&state.params),
         run: outcome,
         evals,
         also_eval_before: also_before,
@@ -603,10 +597,25 @@ pub fn train_classifier(
         notes: state.notes.clone(),
     };
     if let Some(out) = &job.out {
-        let p = out.join("summary.json");
-        std::fs::write(&p, serde_json::to_vec_pretty(&summary).unwrap_or_default()).map_err(io(&p))?;
+        write_summary(out, &summary)?;
     }
     Ok((summary, state))
+}
+
+/// Values in all parameters (trainable and frozen).
+pub fn parameter_count(params: &Params) -> usize {
+    params
+        .names()
+        .iter()
+        .filter_map(|n| params.var(n))
+        .map(|v| v.elem_count())
+        .sum()
+}
+
+/// Writes `summary.json` into the run folder `out`.
+pub fn write_summary(out: &Path, summary: &impl serde::Serialize) -> Result<()> {
+    let p = out.join("summary.json");
+    std::fs::write(&p, serde_json::to_vec_pretty(summary).unwrap_or_default()).map_err(io(&p))
 }
 
 /// Figures of a prediction run against gold labels (for the probe and other non-loop models).

@@ -19,7 +19,7 @@ use retune_models::nn::{self, Mode};
 use retune_models::text_tokenizer::{EncodedRow, WordEncoding};
 
 use crate::batching::eval_batches;
-use crate::classify::{prepare_model, save_classifier, ClassifierState};
+use crate::classify::{parameter_count, prepare_model, save_classifier, write_summary, ClassifierState};
 use crate::error::{Result, TrainError};
 use crate::loss::cross_entropy_sum;
 use crate::strategy::Strategy;
@@ -473,26 +473,14 @@ pub fn train_tagger(job: TagJob, mut on_event: impl FnMut(&LoopEvent)) -> Result
         config: cfg,
         labels: job.labels.clone(),
         trainable: outcome.trainable,
-        parameters: state
-            .params
-            .names()
-            .iter()
-            .filter_map(|n| state.params.var(n))
-            .map(|v| v.elem_count())
-            .sum(),
+        parameters: parameter_count(&state.params),
         run: outcome,
         evals,
         windowed_sentences,
         notes: state.notes.clone(),
     };
     if let Some(out) = &job.out {
-        let p = out.join("summary.json");
-        std::fs::write(&p, serde_json::to_vec_pretty(&summary).unwrap_or_default()).map_err(|source| {
-            TrainError::Io {
-                path: p.clone(),
-                source,
-            }
-        })?;
+        write_summary(out, &summary)?;
     }
     Ok((summary, state))
 }

@@ -18,21 +18,26 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-#[test]
-fn subword_labels_match_transformers_on_real_sentences() {
-    // scripts/golden/make_ner_alignment_golden.py (transformers' tokenizer with
-    // is_split_into_words=True and word_ids()).
+/// The alignment golden (scripts/golden/make_ner_alignment_golden.py: transformers' tokenizer
+/// with is_split_into_words=True and word_ids()), its labels, and the real MiniLM tokenizer.
+fn alignment_golden() -> (Value, Vec<String>, TextTokenizer) {
     let g: Value = serde_json::from_str(
         &std::fs::read_to_string(root().join("crates/retune-train/tests/golden/ner_alignment.json")).unwrap(),
     )
     .unwrap();
-    let labels: Vec<String> = g["labels"]
+    let labels = g["labels"]
         .as_array()
         .unwrap()
         .iter()
         .map(|l| l.as_str().unwrap().into())
         .collect();
     let tok = TextTokenizer::load(&root().join("models/all-MiniLM-L6-v2"), 512).unwrap();
+    (g, labels, tok)
+}
+
+#[test]
+fn subword_labels_match_transformers_on_real_sentences() {
+    let (g, labels, tok) = alignment_golden();
     let sents = g["sentences"].as_array().unwrap();
     assert_eq!(sents.len(), 100);
     let words: Vec<Vec<String>> = sents
@@ -67,17 +72,7 @@ fn subword_labels_match_transformers_on_real_sentences() {
 
 #[test]
 fn long_sentences_are_windowed_and_stitched_back_not_truncated() {
-    let g: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("crates/retune-train/tests/golden/ner_alignment.json")).unwrap(),
-    )
-    .unwrap();
-    let labels: Vec<String> = g["labels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l.as_str().unwrap().into())
-        .collect();
-    let tok = TextTokenizer::load(&root().join("models/all-MiniLM-L6-v2"), 512).unwrap();
+    let (g, labels, tok) = alignment_golden();
     for s in g["sentences"].as_array().unwrap().iter().take(30) {
         let words: Vec<String> = s["tokens"]
             .as_array()

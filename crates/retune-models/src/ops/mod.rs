@@ -115,48 +115,44 @@ fn softmax_row(yo: &mut [f32], xi: &[f32], bias: Option<&[f32]>, scale: f32) {
     yo.iter_mut().for_each(|v| *v *= inv);
 }
 
-/// The same kernels compiled with AVX2 enabled.
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn gelu_forward(yo: &mut [f32], xi: &[f32]) {
-        super::gelu_forward(yo, xi)
-    }
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn gelu_backward(o: &mut [f32], xi: &[f32], c: f32) {
-        super::gelu_backward(o, xi, c)
-    }
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn dropout_fill(out: &mut [f32], seed: u64, start: u64, p: f32, scale: f32) {
-        super::dropout_fill(out, seed, start, p, scale)
-    }
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn softmax_row(yo: &mut [f32], xi: &[f32], bias: Option<&[f32]>, scale: f32) {
-        super::softmax_row(yo, xi, bias, scale)
-    }
+/// A module of the kernels above compiled with the target features `$features` enabled (the
+/// same source, so the same arithmetic).
+macro_rules! simd_variants {
+    ($(#[$doc:meta])* $name:ident, $features:literal) => {
+        $(#[$doc])*
+        #[cfg(target_arch = "x86_64")]
+        mod $name {
+            #[target_feature(enable = $features)]
+            pub(super) unsafe fn gelu_forward(yo: &mut [f32], xi: &[f32]) {
+                super::gelu_forward(yo, xi)
+            }
+            #[target_feature(enable = $features)]
+            pub(super) unsafe fn gelu_backward(o: &mut [f32], xi: &[f32], c: f32) {
+                super::gelu_backward(o, xi, c)
+            }
+            #[target_feature(enable = $features)]
+            pub(super) unsafe fn dropout_fill(out: &mut [f32], seed: u64, start: u64, p: f32, scale: f32) {
+                super::dropout_fill(out, seed, start, p, scale)
+            }
+            #[target_feature(enable = $features)]
+            pub(super) unsafe fn softmax_row(yo: &mut [f32], xi: &[f32], bias: Option<&[f32]>, scale: f32) {
+                super::softmax_row(yo, xi, bias, scale)
+            }
+        }
+    };
 }
 
-/// The same kernels compiled with AVX-512F and DQ enabled (DQ: 64-bit multiplies and
-/// conversions for the dropout stream).
-#[cfg(target_arch = "x86_64")]
-mod avx512 {
-    #[target_feature(enable = "avx512f,avx512dq")]
-    pub(super) unsafe fn gelu_forward(yo: &mut [f32], xi: &[f32]) {
-        super::gelu_forward(yo, xi)
-    }
-    #[target_feature(enable = "avx512f,avx512dq")]
-    pub(super) unsafe fn gelu_backward(o: &mut [f32], xi: &[f32], c: f32) {
-        super::gelu_backward(o, xi, c)
-    }
-    #[target_feature(enable = "avx512f,avx512dq")]
-    pub(super) unsafe fn dropout_fill(out: &mut [f32], seed: u64, start: u64, p: f32, scale: f32) {
-        super::dropout_fill(out, seed, start, p, scale)
-    }
-    #[target_feature(enable = "avx512f,avx512dq")]
-    pub(super) unsafe fn softmax_row(yo: &mut [f32], xi: &[f32], bias: Option<&[f32]>, scale: f32) {
-        super::softmax_row(yo, xi, bias, scale)
-    }
-}
+simd_variants!(
+    /// The kernels compiled with AVX2 enabled.
+    avx2,
+    "avx2"
+);
+simd_variants!(
+    /// The kernels compiled with AVX-512F and DQ enabled (DQ: 64-bit multiplies and conversions
+    /// for the dropout stream).
+    avx512,
+    "avx512f,avx512dq"
+);
 
 pub mod layer;
 
