@@ -32,6 +32,7 @@ pub mod mean;
 pub mod meteor;
 pub mod ngrams;
 pub mod numpy_rng;
+pub mod numpy_sum;
 pub mod porter;
 pub mod rouge;
 pub mod seqeval;

@@ -100,8 +100,8 @@ fn continuation(labels: &[String], id: u32) -> u32 {
 }
 
 /// Splits one encoded sentence into windows of at most `max_len` tokens (special tokens
-/// included) overlapping by `stride`, with targets from `tags` (label ids per word; None at
-/// prediction time).
+/// included) overlapping by `stride`, with targets from `tags` (label ids per word, an id past
+/// the labels for a word without one; None at prediction time).
 pub fn windows(
     sentence: usize,
     enc: &WordEncoding,
@@ -170,7 +170,7 @@ pub fn windows(
             let is_first = first.get(w).copied().flatten() == Some(p);
             let at = prefix + (p - s);
             if let Some(tags) = tags {
-                if let Some(&t) = tags.get(w) {
+                if let Some(&t) = tags.get(w).filter(|&&t| (t as usize) < labels.len()) {
                     if is_first {
                         targets[at] = t as i64;
                     } else if label_all {
@@ -193,9 +193,26 @@ pub fn windows(
     out
 }
 
-/// Windows of every sentence of `data`; `with_targets` maps tags to label ids (an unknown tag is
-/// an error naming the sentence).
-fn encode(state: &ClassifierState, data: &TaggedSentences, cfg: &TagConfig, with_targets: bool) -> Result<Vec<Window>> {
+/// What [`encode`] does with a tag outside the run's labels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum UnknownTag {
+    /// An error naming the sentence (training data).
+    Error,
+    /// No loss on it (evaluation data: a type never trained on still counts as missed by
+    /// seqeval, which compares tag names).
+    NoLoss,
+}
+
+/// A label id no label has: the word gets no target.
+const NO_LABEL: u32 = u32::MAX;
+
+/// Windows of every sentence of `data`, targets from its tags.
+fn encode(
+    state: &ClassifierState,
+    data: &TaggedSentences,
+    cfg: &TagConfig,
+    unknown: UnknownTag,
+) -> Result<Vec<Window>> {
     let labels = state.config.labels.labels();
     let encs = state.tokenizer.encode_words(&data.words)?;
     let max_len = state.tokenizer.max_length;
@@ -207,29 +224,24 @@ fn encode(state: &ClassifierState, data: &TaggedSentences, cfg: &TagConfig, with
     }
     let mut out = Vec::new();
     for (i, enc) in encs.iter().enumerate() {
-        let ids: Option<Vec<u32>> = if with_targets {
-            let tags = data.tags.get(i).map(|t| t.as_slice()).unwrap_or(&[]);
-            Some(
-                tags.iter()
-                    .map(|t| {
-                        labels.iter().position(|l| l == t).map(|p| p as u32).ok_or_else(|| {
-                            TrainError::Invalid(format!(
-                                "{} sentence {}: tag {t:?} is not among the run's labels ({})",
-                                data.name,
-                                i + 1,
-                                labels.join(", ")
-                            ))
-                        })
-                    })
-                    .collect::<Result<_>>()?,
-            )
-        } else {
-            None
-        };
+        let tags = data.tags.get(i).map(|t| t.as_slice()).unwrap_or(&[]);
+        let ids: Vec<u32> = tags
+            .iter()
+            .map(|t| match (labels.iter().position(|l| l == t), unknown) {
+                (Some(p), _) => Ok(p as u32),
+                (None, UnknownTag::NoLoss) => Ok(NO_LABEL),
+                (None, UnknownTag::Error) => Err(TrainError::Invalid(format!(
+                    "{} sentence {}: tag {t:?} is not among the run's labels ({})",
+                    data.name,
+                    i + 1,
+                    labels.join(", ")
+                ))),
+            })
+            .collect::<Result<_>>()?;
         out.extend(windows(
             i,
             enc,
-            ids.as_deref(),
+            Some(&ids),
             &labels,
             max_len,
             cfg.stride,
@@ -340,7 +352,7 @@ pub fn evaluate_tagger(
     cfg: &TagConfig,
     step: usize,
 ) -> Result<TagEval> {
-    let w = encode(state, data, cfg, true)?;
+    let w = encode(state, data, cfg, UnknownTag::NoLoss)?;
     evaluate_windows(state, data, &w, cfg.eval_batch_size, step)
 }
 
@@ -442,8 +454,8 @@ pub fn train_tagger(job: TagJob, mut on_event: impl FnMut(&LoopEvent)) -> Result
         cfg.max_length,
         &job.device,
     )?;
-    let train = encode(&state, &job.train, &cfg, true)?;
-    let eval = encode(&state, &job.eval, &cfg, true)?;
+    let train = encode(&state, &job.train, &cfg, UnknownTag::Error)?;
+    let eval = encode(&state, &job.eval, &cfg, UnknownTag::NoLoss)?;
     let windowed = |w: &[Window], n: usize| w.len().saturating_sub(n);
     let windowed_sentences = (
         windowed(&train, job.train.words.len()),

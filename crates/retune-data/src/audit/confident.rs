@@ -15,6 +15,7 @@
 //! converts to `f64` losslessly (`f32` model outputs or `f64`). All arithmetic is in `f64`.
 
 use super::AuditError;
+use retune_metrics::numpy_sum::pairwise_sum;
 use serde::Serialize;
 
 /// cleanlab's `FLOATING_POINT_COMPARISON`.
@@ -126,39 +127,6 @@ fn check<P>(labels: &[u32], probs: &[P], k: usize) -> Result<(), AuditError> {
 #[inline]
 fn p<P: Copy + Into<f64>>(probs: &[P], k: usize, row: usize, class: usize) -> f64 {
     probs[row * k + class].into()
-}
-
-/// numpy's pairwise summation (`np.add.reduce` on a contiguous float64 array).
-fn pairwise_sum(a: &[f64]) -> f64 {
-    const BLOCK: usize = 128;
-    let n = a.len();
-    if n < 8 {
-        let mut res = 0.0;
-        for &x in a {
-            res += x;
-        }
-        res
-    } else if n <= BLOCK {
-        let mut r = [0.0f64; 8];
-        r.copy_from_slice(&a[..8]);
-        let mut i = 8;
-        while i < n - (n % 8) {
-            for j in 0..8 {
-                r[j] += a[i + j];
-            }
-            i += 8;
-        }
-        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        while i < n {
-            res += a[i];
-            i += 1;
-        }
-        res
-    } else {
-        let mut n2 = n / 2;
-        n2 -= n2 % 8;
-        pairwise_sum(&a[..n2]) + pairwise_sum(&a[n2..])
-    }
 }
 
 /// Number of rows per given label.

@@ -26,6 +26,7 @@ use serde::Serialize;
 
 use crate::classify::Prf;
 use crate::corpus::SegmentMetric;
+use crate::numpy_sum::pairwise_sum;
 pub use scheme::Scheme;
 
 /// How entities are read from tags.
@@ -263,42 +264,6 @@ impl Counts {
     }
 }
 
-/// numpy's `add.reduce` of a contiguous float64 array (pairwise summation, eight accumulators),
-/// so averages carry the same last bit as seqeval's.
-fn np_sum(a: &[f64]) -> f64 {
-    fn pairwise(a: &[f64]) -> f64 {
-        let n = a.len();
-        if n < 8 {
-            let mut s = 0.0;
-            for &v in a {
-                s += v;
-            }
-            s
-        } else if n <= 128 {
-            let mut r = [0.0f64; 8];
-            r.copy_from_slice(&a[..8]);
-            let mut i = 8;
-            while i < n - n % 8 {
-                for j in 0..8 {
-                    r[j] += a[i + j];
-                }
-                i += 8;
-            }
-            let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-            while i < n {
-                res += a[i];
-                i += 1;
-            }
-            res
-        } else {
-            let n2 = n / 2;
-            let n2 = n2 - n2 % 8;
-            pairwise(&a[..n2]) + pairwise(&a[n2..])
-        }
-    }
-    0.0 + pairwise(a)
-}
-
 /// The seqeval report: per-type and averaged precision / recall / F-beta, token accuracy.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SeqevalReport {
@@ -377,7 +342,7 @@ impl SeqevalReport {
             f1: mf,
             support: gold,
         };
-        let mean = |x: &[f64]| np_sum(x) / k as f64;
+        let mean = |x: &[f64]| pairwise_sum(x) / k as f64;
         let macro_avg = Prf {
             precision: mean(&ps),
             recall: mean(&rs),
@@ -394,10 +359,10 @@ impl SeqevalReport {
             }
         } else {
             let w: Vec<f64> = c.gold.iter().map(|&g| g as f64).collect();
-            let wsum = np_sum(&w);
+            let wsum = pairwise_sum(&w);
             let avg = |x: &[f64]| {
                 let xw: Vec<f64> = x.iter().zip(&w).map(|(a, b)| a * b).collect();
-                np_sum(&xw) / wsum
+                pairwise_sum(&xw) / wsum
             };
             Prf {
                 precision: avg(&ps),
@@ -581,14 +546,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!((d.per_type[0].f1, s.per_type[0].f1), (1.0, 0.5));
-    }
-
-    #[test]
-    fn numpy_pairwise_sum() {
-        let a: Vec<f64> = (0..300).map(|i| 0.1 * i as f64 + 1e-3 / (i as f64 + 1.0)).collect();
-        let plain: f64 = a.iter().sum();
-        assert!((np_sum(&a) - plain).abs() < 1e-9);
-        assert_eq!(np_sum(&a[..5]), a[..5].iter().sum::<f64>());
     }
 
     #[test]

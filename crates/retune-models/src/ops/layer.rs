@@ -29,8 +29,8 @@ use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Storage, 
 use rayon::prelude::*;
 
 use super::{
-    column_sum, dropout_multipliers, gelu_rows, gelu_rows_backward, layer_norm_rows, layer_norm_rows_backward, matmul,
-    slice, softmax_row_into, Mat,
+    column_sum, dropout_multipliers, fusable, gelu_rows, gelu_rows_backward, layer_norm_rows, layer_norm_rows_backward,
+    matmul, slice, softmax_row_into, Mat,
 };
 use crate::nn::{reserve, Mode};
 
@@ -96,17 +96,16 @@ impl FusedLayer {
     /// Whether the fused operation can run `x` (batch, length, hidden) with `mask_bias`
     /// (batch, 1, 1, length): contiguous f32 on the CPU, heads dividing the hidden size.
     pub fn applicable(&self, x: &Tensor, mask_bias: &Tensor) -> bool {
-        let cpu_f32 = |t: &Tensor| t.device().is_cpu() && t.dtype() == DType::F32 && t.is_contiguous();
         let Ok((b, l, h)) = x.dims3() else {
             return false;
         };
-        cpu_f32(x)
-            && cpu_f32(mask_bias)
+        fusable(x)
+            && fusable(mask_bias)
             && mask_bias.elem_count() == b * l
             && self.heads > 0
             && h % self.heads == 0
             && self.qkvo[0].weight.dims() == [h, h]
-            && self.tensors().iter().all(|t| cpu_f32(t))
+            && self.tensors().iter().all(|t| fusable(t))
     }
 
     /// Runs the layer on `x` (batch, length, hidden) with the additive `mask_bias`
@@ -182,9 +181,9 @@ fn with_slices<R>(ts: &[&Tensor], f: impl FnOnce(&[&[f32]]) -> R) -> Result<R> {
     let guards: Vec<_> = ts.iter().map(|t| t.storage_and_layout()).collect();
     let mut slices = Vec::with_capacity(ts.len());
     for (g, l) in &guards {
-        match (&**g, l.contiguous_offsets()) {
-            (Storage::Cpu(CpuStorage::F32(v)), Some((a, b))) => slices.push(&v[a..b]),
-            _ => candle_core::bail!("fused layer: every tensor must be contiguous f32 on the CPU"),
+        match &**g {
+            Storage::Cpu(s) => slices.push(slice(s, l)?),
+            _ => candle_core::bail!("fused layer: every tensor must be on the CPU"),
         }
     }
     Ok(f(&slices))

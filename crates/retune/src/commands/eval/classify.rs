@@ -1,6 +1,7 @@
 //! `retune eval classify`: scikit-learn's classification metrics from label files.
 
 use super::*;
+use retune_metrics::classify::Prf;
 
 #[derive(Args)]
 pub(super) struct ClassifyArgs {
@@ -60,50 +61,21 @@ pub(super) fn run_classify(a: ClassifyArgs) -> Result<()> {
     let pct = |x: f64| format!("{:.2}", 100.0 * x);
     println!("accuracy: {}", pct(report.accuracy));
     println!("MCC:      {:.4}", report.mcc);
-    if let Some(ci) = ci {
-        println!(
-            "{} 95% CI: {:.2} .. {:.2} (μ = {:.2} ± {:.2}, {} resamples, seed {})",
-            a.score_name(),
-            ci.lower,
-            ci.upper,
-            ci.mean,
-            ci.half_width,
-            ci.n_samples,
-            ci.seed
-        );
+    if let Some(ci) = &ci {
+        print_ci(a.score_name(), ci);
     }
-    let width = report
+    let mut rows: Vec<(&str, &Prf)> = report
         .labels
         .iter()
-        .map(|l| l.chars().count())
-        .max()
-        .unwrap_or(5)
-        .max(12);
-    println!("\n{:>width$}  precision  recall     f1  support", "");
-    for (l, p) in report.labels.iter().zip(&report.per_class) {
-        println!(
-            "{:>width$}  {:>9}  {:>6}  {:>5}  {:>7}",
-            l,
-            pct(p.precision),
-            pct(p.recall),
-            pct(p.f1),
-            p.support
-        );
-    }
-    for (name, p) in [
+        .map(String::as_str)
+        .zip(&report.per_class)
+        .collect();
+    rows.extend([
         ("macro avg", &report.macro_avg),
         ("weighted avg", &report.weighted_avg),
         ("micro avg", &report.micro_avg),
-    ] {
-        println!(
-            "{:>width$}  {:>9}  {:>6}  {:>5}  {:>7}",
-            name,
-            pct(p.precision),
-            pct(p.recall),
-            pct(p.f1),
-            p.support
-        );
-    }
+    ]);
+    let width = print_prf_table(&rows);
     println!("\nconfusion matrix (rows: gold, columns: predicted)");
     print!("{:>width$}", "");
     for l in &report.labels {

@@ -190,6 +190,33 @@ fn ci_json(ci: &Option<BootstrapCi>) -> Value {
     }
 }
 
+/// `NAME 95% CI: lo .. hi (μ = m ± h, N resamples, seed S)` of a label-file metric.
+fn print_ci(name: &str, ci: &BootstrapCi) {
+    println!(
+        "{name} 95% CI: {:.2} .. {:.2} (μ = {:.2} ± {:.2}, {} resamples, seed {})",
+        ci.lower, ci.upper, ci.mean, ci.half_width, ci.n_samples, ci.seed
+    );
+}
+
+/// Prints the `precision recall f1 support` table (percentages) of named rows; returns the
+/// width of the name column.
+fn print_prf_table(rows: &[(&str, &retune_metrics::classify::Prf)]) -> usize {
+    let width = rows.iter().map(|(n, _)| n.chars().count()).max().unwrap_or(5).max(12);
+    let pct = |x: f64| format!("{:.2}", 100.0 * x);
+    println!("\n{:>width$}  precision  recall     f1  support", "");
+    for (name, p) in rows {
+        println!(
+            "{:>width$}  {:>9}  {:>6}  {:>5}  {:>7}",
+            name,
+            pct(p.precision),
+            pct(p.recall),
+            pct(p.f1),
+            p.support
+        );
+    }
+    width
+}
+
 fn print_json(v: &Value) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())

@@ -218,39 +218,16 @@ pub(super) fn run_seqeval(a: SeqevalArgs) -> Result<()> {
     );
     println!("token accuracy: {}", pct(report.accuracy));
     if let Some((name, ci)) = &ci {
-        println!(
-            "{name} 95% CI: {:.2} .. {:.2} (μ = {:.2} ± {:.2}, {} resamples, seed {})",
-            ci.lower, ci.upper, ci.mean, ci.half_width, ci.n_samples, ci.seed
-        );
+        print_ci(name, ci);
     }
-    let width = report
-        .types
-        .iter()
-        .map(|l| l.chars().count())
-        .max()
-        .unwrap_or(5)
-        .max(12);
-    println!("\n{:>width$}  precision  recall     f1  support", "");
-    let rows = report
-        .types
-        .iter()
-        .map(String::as_str)
-        .zip(report.per_type.iter())
-        .chain([
-            ("micro avg", &report.micro),
-            ("macro avg", &report.macro_avg),
-            ("weighted avg", &report.weighted),
-        ]);
-    for (name, p) in rows {
-        println!(
-            "{:>width$}  {:>9}  {:>6}  {:>5}  {:>7}",
-            name,
-            pct(p.precision),
-            pct(p.recall),
-            pct(p.f1),
-            p.support
-        );
-    }
+    let mut rows: Vec<(&str, &retune_metrics::classify::Prf)> =
+        report.types.iter().map(String::as_str).zip(&report.per_type).collect();
+    rows.extend([
+        ("micro avg", &report.micro),
+        ("macro avg", &report.macro_avg),
+        ("weighted avg", &report.weighted),
+    ]);
+    print_prf_table(&rows);
     println!("\nsignature: {}", report.signature);
     Ok(())
 }
