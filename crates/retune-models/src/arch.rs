@@ -15,6 +15,7 @@ use crate::config::{parse_json, LabelConfig};
 use crate::distilbert::DistilBertConfig;
 use crate::error::{ModelError, Result};
 use crate::nn::{Mode, Params};
+pub use crate::ops::OutputRows;
 use crate::roberta::RobertaConfig;
 use crate::text_tokenizer::EncodedBatch;
 use crate::weights::Checkpoint;
@@ -77,12 +78,25 @@ pub fn batch_tensor(rows: &[Vec<u32>], device: &Device) -> CResult<Tensor> {
 
 /// An encoder with its head, whatever the family.
 pub trait EncoderModel {
+    /// The last hidden states of the positions `rows` names, shape (batch, positions, hidden);
+    /// the layers below the last compute every position.
+    fn hidden_rows(&self, input: &EncoderInput, mode: Mode, rows: OutputRows) -> CResult<Tensor>;
     /// The last hidden states, shape (batch, length, hidden).
-    fn hidden(&self, input: &EncoderInput, mode: Mode) -> CResult<Tensor>;
+    fn hidden(&self, input: &EncoderInput, mode: Mode) -> CResult<Tensor> {
+        self.hidden_rows(input, mode, OutputRows::All)
+    }
+    /// The positions the head reads: the first for sequence heads, every one otherwise.
+    fn head_rows(&self) -> OutputRows;
     /// What the head reads from the hidden states: the first token's state (batch, hidden) for
     /// sequence heads, every state for token heads. A frozen encoder's head inputs can be computed
     /// once per text and fed to [`EncoderModel::head_on`] (the `head` strategy).
     fn head_input(&self, hidden: &Tensor) -> CResult<Tensor>;
+    /// The head's input computed from `input`, the last layer limited to [`EncoderModel::head_rows`]
+    /// (for a sequence head the same values as `head_input(hidden(..))` at a sixth of that
+    /// layer's cost).
+    fn head_input_of(&self, input: &EncoderInput, mode: Mode) -> CResult<Tensor> {
+        self.head_input(&self.hidden_rows(input, mode, self.head_rows())?)
+    }
     /// The head applied to its input: (batch, labels) for sequence classification,
     /// (batch, length, labels) for token classification, the input itself for [`Head::Base`].
     fn head_on(&self, input: &Tensor, mode: Mode) -> CResult<Tensor>;
@@ -94,9 +108,9 @@ pub trait EncoderModel {
     fn pooler_output(&self, _hidden: &Tensor) -> CResult<Option<Tensor>> {
         Ok(None)
     }
-    /// Hidden states, then the head.
+    /// Hidden states (of the positions the head reads), then the head.
     fn logits(&self, input: &EncoderInput, mode: Mode) -> CResult<Tensor> {
-        self.head(&self.hidden(input, mode)?, mode)
+        self.head_on(&self.head_input_of(input, mode)?, mode)
     }
 }
 

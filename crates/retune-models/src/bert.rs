@@ -9,7 +9,7 @@ use std::path::Path;
 use crate::arch::{Architecture, EncoderInput, EncoderModel, Head, SpecialTokens};
 use crate::config::{check_activation, check_heads, invalid, LabelConfig};
 use crate::error::Result;
-use crate::layers::{first_token, run_layers, EncoderLayer, LayerNames, LayerShape};
+use crate::layers::{first_token, run_layers, EncoderLayer, LayerNames, LayerShape, OutputRows};
 use crate::nn::{dropout, Embedding, LayerNorm, Linear, Mode, Params};
 
 fn d_vocab() -> usize {
@@ -257,15 +257,15 @@ impl BertModel {
         })
     }
 
-    /// The last hidden states, shape (batch, length, hidden).
-    pub fn forward(&self, input: &EncoderInput, mode: Mode) -> CResult<Tensor> {
+    /// The last hidden states of the positions `rows` names, shape (batch, positions, hidden).
+    pub fn forward(&self, input: &EncoderInput, mode: Mode, rows: OutputRows) -> CResult<Tensor> {
         let positions = self.positions.ids(&input.input_ids)?;
         let x = self.word.forward(&input.input_ids)?;
         let x = (x + self.position.forward(&positions)?)?;
         let x = (x + self.token_type.forward(&input.token_type_ids)?)?;
         let x = self.norm.forward(&x, mode)?;
         let x = dropout(&x, self.dropout, mode)?;
-        run_layers(&self.layers, x, &input.attention_mask, mode)
+        run_layers(&self.layers, x, &input.attention_mask, mode, rows)
     }
 
     /// `tanh(W h_[CLS] + b)`, Hugging Face's pooler output (None when the model has no pooler).
@@ -288,8 +288,15 @@ pub struct BertWithHead {
 }
 
 impl EncoderModel for BertWithHead {
-    fn hidden(&self, input: &EncoderInput, mode: Mode) -> CResult<Tensor> {
-        self.bert.forward(input, mode)
+    fn hidden_rows(&self, input: &EncoderInput, mode: Mode, rows: OutputRows) -> CResult<Tensor> {
+        self.bert.forward(input, mode, rows)
+    }
+
+    fn head_rows(&self) -> OutputRows {
+        match self.head {
+            Head::SequenceClassification => OutputRows::First,
+            _ => OutputRows::All,
+        }
     }
 
     fn pooler_output(&self, hidden: &Tensor) -> CResult<Option<Tensor>> {

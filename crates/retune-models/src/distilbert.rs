@@ -10,7 +10,7 @@ use std::path::Path;
 use crate::arch::{Architecture, EncoderInput, EncoderModel, Head, SpecialTokens};
 use crate::config::{check_activation, check_heads, LabelConfig};
 use crate::error::Result;
-use crate::layers::{first_token, run_layers, EncoderLayer, LayerNames, LayerShape};
+use crate::layers::{first_token, run_layers, EncoderLayer, LayerNames, LayerShape, OutputRows};
 use crate::nn::{dropout, Embedding, LayerNorm, Linear, Mode, Params};
 
 fn d_vocab() -> usize {
@@ -173,8 +173,8 @@ impl DistilBertModel {
         })
     }
 
-    /// The last hidden states, shape (batch, length, dim).
-    pub fn forward(&self, input: &EncoderInput, mode: Mode) -> CResult<Tensor> {
+    /// The last hidden states of the positions `rows` names, shape (batch, positions, dim).
+    pub fn forward(&self, input: &EncoderInput, mode: Mode, rows: OutputRows) -> CResult<Tensor> {
         let (b, len) = input.input_ids.dims2()?;
         let positions = Tensor::arange(0u32, len as u32, input.input_ids.device())?
             .unsqueeze(0)?
@@ -182,7 +182,7 @@ impl DistilBertModel {
             .contiguous()?;
         let x = (self.word.forward(&input.input_ids)? + self.position.forward(&positions)?)?;
         let x = dropout(&self.norm.forward(&x, mode)?, self.dropout, mode)?;
-        run_layers(&self.layers, x, &input.attention_mask, mode)
+        run_layers(&self.layers, x, &input.attention_mask, mode, rows)
     }
 }
 
@@ -201,8 +201,15 @@ pub struct DistilBertWithHead {
 }
 
 impl EncoderModel for DistilBertWithHead {
-    fn hidden(&self, input: &EncoderInput, mode: Mode) -> CResult<Tensor> {
-        self.distilbert.forward(input, mode)
+    fn hidden_rows(&self, input: &EncoderInput, mode: Mode, rows: OutputRows) -> CResult<Tensor> {
+        self.distilbert.forward(input, mode, rows)
+    }
+
+    fn head_rows(&self) -> OutputRows {
+        match self.head {
+            DistilBertHead::Sequence { .. } => OutputRows::First,
+            _ => OutputRows::All,
+        }
     }
 
     fn head_input(&self, hidden: &Tensor) -> CResult<Tensor> {

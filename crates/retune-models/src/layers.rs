@@ -7,6 +7,7 @@ use candle_core::{DType, Result as CResult, Tensor};
 
 use crate::error::Result;
 use crate::nn::{activation, dropout, LayerNorm, Linear, Mode, Params};
+pub use crate::ops::OutputRows;
 use crate::ops::{FusedLayer, FusedLinear};
 
 /// Where a family keeps a layer's parameters, relative to the layer's prefix.
@@ -93,16 +94,25 @@ impl EncoderLayer {
     /// (batch, 1, 1, length): as one fused operation where it applies (CPU f32, erf GELU; see
     /// [`crate::ops::layer`]), composed otherwise.
     pub fn forward(&self, x: &Tensor, mask_bias: &Tensor, mode: Mode) -> CResult<Tensor> {
-        self.forward_on(x, mask_bias, mode, LayerPath::Fused)
+        self.forward_on(x, mask_bias, mode, LayerPath::Fused, OutputRows::All)
     }
 
-    /// [`EncoderLayer::forward`] on a chosen path; [`LayerPath::Fused`] falls back to the
-    /// composed operations where the fused layer does not apply.
-    pub fn forward_on(&self, x: &Tensor, mask_bias: &Tensor, mode: Mode, path: LayerPath) -> CResult<Tensor> {
+    /// [`EncoderLayer::forward`] on a chosen path, for the positions `rows` names (output
+    /// (batch, positions, hidden)); [`LayerPath::Fused`] falls back to the composed operations
+    /// where the fused layer does not apply. The composed path computes every position and
+    /// keeps those asked for.
+    pub fn forward_on(
+        &self,
+        x: &Tensor,
+        mask_bias: &Tensor,
+        mode: Mode,
+        path: LayerPath,
+        rows: OutputRows,
+    ) -> CResult<Tensor> {
         if path == LayerPath::Fused && !crate::ops::unfused("layer") {
             if let Some(fused) = self.fused() {
                 if fused.applicable(x, mask_bias) {
-                    return fused.forward(x, mask_bias, mode);
+                    return fused.forward(x, mask_bias, mode, rows);
                 }
             }
         }
@@ -110,7 +120,11 @@ impl EncoderLayer {
         let a = self.attn_norm.forward(&(a + x)?, mode)?;
         let i = activation(&self.act, &self.ffn_in.forward(&a)?)?;
         let o = dropout(&self.ffn_out.forward(&i)?, self.ffn_dropout, mode)?;
-        self.ffn_norm.forward(&(o + a)?, mode)
+        let y = self.ffn_norm.forward(&(o + a)?, mode)?;
+        match rows {
+            OutputRows::All => Ok(y),
+            OutputRows::First => y.narrow(1, 0, 1),
+        }
     }
 }
 
@@ -179,14 +193,25 @@ pub fn mask_bias(attention_mask: &Tensor) -> CResult<Tensor> {
     ((mask.ones_like()? - mask)? * f32::MIN as f64)?.reshape((b, 1, 1, len))
 }
 
-/// Runs `x` through `layers`.
-pub fn run_layers(layers: &[EncoderLayer], x: Tensor, attention_mask: &Tensor, mode: Mode) -> CResult<Tensor> {
+/// Runs `x` through `layers`; the last layer computes the positions `rows` names (output
+/// (batch, positions, hidden)).
+pub fn run_layers(
+    layers: &[EncoderLayer],
+    x: Tensor,
+    attention_mask: &Tensor,
+    mode: Mode,
+    rows: OutputRows,
+) -> CResult<Tensor> {
     let bias = mask_bias(attention_mask)?;
     let mut x = x;
-    for layer in layers {
-        x = layer.forward(&x, &bias, mode)?;
+    for (i, layer) in layers.iter().enumerate() {
+        let rows = if i + 1 == layers.len() { rows } else { OutputRows::All };
+        x = layer.forward_on(&x, &bias, mode, LayerPath::Fused, rows)?;
     }
-    Ok(x)
+    match (layers.is_empty(), rows) {
+        (true, OutputRows::First) => x.narrow(1, 0, 1),
+        _ => Ok(x),
+    }
 }
 
 /// The hidden state of the first token (`[CLS]`, `<s>`), shape (batch, hidden).

@@ -9,7 +9,7 @@ use crate::arch::{Architecture, EncoderInput, EncoderModel, Head, SpecialTokens}
 use crate::bert::{BertConfig, BertModel, Pooler, Positions};
 use crate::config::{invalid, LabelConfig};
 use crate::error::Result;
-use crate::layers::first_token;
+use crate::layers::{first_token, OutputRows};
 use crate::nn::{dropout, Linear, Mode, Params};
 
 /// Which of the two families shares this config.
@@ -62,8 +62,15 @@ pub struct RobertaWithHead {
 }
 
 impl EncoderModel for RobertaWithHead {
-    fn hidden(&self, input: &EncoderInput, mode: Mode) -> CResult<Tensor> {
-        self.roberta.forward(input, mode)
+    fn hidden_rows(&self, input: &EncoderInput, mode: Mode, rows: OutputRows) -> CResult<Tensor> {
+        self.roberta.forward(input, mode, rows)
+    }
+
+    fn head_rows(&self) -> OutputRows {
+        match self.head {
+            RobertaHead::Sequence { .. } => OutputRows::First,
+            _ => OutputRows::All,
+        }
     }
 
     fn head_input(&self, hidden: &Tensor) -> CResult<Tensor> {

@@ -175,7 +175,7 @@ mod fused_layer {
 
     use super::max_diff;
     use candle_core::{Device, Tensor, Var};
-    use retune_models::layers::{mask_bias, EncoderLayer, LayerNames, LayerPath, LayerShape};
+    use retune_models::layers::{mask_bias, EncoderLayer, LayerNames, LayerPath, LayerShape, OutputRows};
     use retune_models::nn::{seeded_normal, set_seed, Mode, Params};
     use retune_models::ops;
 
@@ -237,7 +237,15 @@ mod fused_layer {
         dx: Option<Tensor>,
     }
 
-    fn run(p: &Params, x: &Tensor, x_var: Option<&Var>, mode: Mode, dropout: f64, path: LayerPath) -> Run {
+    fn run(
+        p: &Params,
+        x: &Tensor,
+        x_var: Option<&Var>,
+        mode: Mode,
+        dropout: f64,
+        path: LayerPath,
+        rows: OutputRows,
+    ) -> Run {
         let dev = Device::Cpu;
         let layer = EncoderLayer::load(p, "", &NAMES, &shape(dropout)).unwrap();
         // Batch 3 × length 7; the second sequence has 3 padded positions, the third 1.
@@ -248,7 +256,7 @@ mod fused_layer {
         .unwrap();
         let bias = mask_bias(&mask).unwrap();
         set_seed(5);
-        let y = layer.forward_on(x, &bias, mode, path).unwrap();
+        let y = layer.forward_on(x, &bias, mode, path, rows).unwrap();
         let up = {
             set_seed(6);
             seeded_normal(y.dims(), 1.0, &dev).unwrap()
@@ -283,7 +291,15 @@ mod fused_layer {
         max_diff(a, b) / max_abs(b).max(1e-12)
     }
 
+    /// Every case twice: all positions, and the first position only (against the composed
+    /// layer's first row; the dropout masks at those positions must be the same).
     fn check(lora: &[&str], frozen: &[&str], x_trains: bool, mode: Mode, dropout: f64) {
+        for rows in [OutputRows::All, OutputRows::First] {
+            check_rows(lora, frozen, x_trains, mode, dropout, rows);
+        }
+    }
+
+    fn check_rows(lora: &[&str], frozen: &[&str], x_trains: bool, mode: Mode, dropout: f64, rows: OutputRows) {
         let dev = Device::Cpu;
         let p = params(lora, frozen);
         set_seed(4);
@@ -294,10 +310,12 @@ mod fused_layer {
         } else {
             x0.clone()
         };
-        let f = run(&p, &x, Some(&x_var), mode, dropout, LayerPath::Fused);
-        let c = run(&p, &x, Some(&x_var), mode, dropout, LayerPath::Composed);
+        let f = run(&p, &x, Some(&x_var), mode, dropout, LayerPath::Fused, rows);
+        let c = run(&p, &x, Some(&x_var), mode, dropout, LayerPath::Composed, rows);
+        let positions = if rows == OutputRows::All { 7 } else { 1 };
+        assert_eq!(f.y.dims(), &[3, positions, 24]);
         let dy = rel(&f.y, &c.y);
-        assert!(dy < 1e-5, "output differs by {dy} (relative)");
+        assert!(dy < 1e-5, "{rows:?}: output differs by {dy} (relative)");
         assert_eq!(f.grads.len(), c.grads.len());
         for ((name, gf), (_, gc)) in f.grads.iter().zip(&c.grads) {
             match (gf, gc) {
@@ -313,7 +331,7 @@ mod fused_layer {
                 }
                 (Some(gf), Some(gc)) => {
                     let d = rel(gf, gc);
-                    assert!(d < 1e-5, "gradient of {name} differs by {d} (relative)");
+                    assert!(d < 1e-5, "{rows:?}: gradient of {name} differs by {d} (relative)");
                 }
                 (None, None) => {}
                 _ => panic!("gradient of {name}: fused {} composed {}", gf.is_some(), gc.is_some()),
@@ -322,7 +340,7 @@ mod fused_layer {
             assert_eq!(gf.is_some(), trains && mode == Mode::Train, "{name}");
         }
         match (&f.dx, &c.dx) {
-            (Some(a), Some(b)) => assert!(rel(a, b) < 1e-5, "input gradient differs by {}", rel(a, b)),
+            (Some(a), Some(b)) => assert!(rel(a, b) < 1e-5, "{rows:?}: input gradient differs by {}", rel(a, b)),
             (None, None) => assert!(!x_trains || mode == Mode::Eval),
             _ => panic!("input gradient on one path only"),
         }

@@ -354,7 +354,7 @@ fn cached_head_inputs(
     for batch in eval_batches(&lengths, batch_size) {
         let refs: Vec<&EncodedRow> = batch.iter().map(|&i| &rows[i]).collect();
         let input = input_of(&state.tokenizer, &refs, &state.device)?;
-        let x = state.model.head_input(&state.model.hidden(&input, Mode::Eval)?)?;
+        let x = state.model.head_input_of(&input, Mode::Eval)?;
         if x.rank() != 2 {
             return Ok(None);
         }

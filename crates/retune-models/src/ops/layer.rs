@@ -21,6 +21,7 @@
 //! The composed layer (`layers::EncoderLayer` with [`crate::layers::LayerPath::Composed`]) is
 //! the reference; `tests/fused_ops.rs` checks outputs and every gradient against it.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::Mutex;
 
@@ -43,6 +44,31 @@ pub struct FusedLinear {
     pub bias: Tensor,
     /// LoRA adapters A (r, in), B (out, r) and their scale.
     pub lora: Option<(Tensor, Tensor, f32)>,
+}
+
+/// Which positions of each sequence a layer computes outputs for.
+///
+/// Every position's keys and values enter attention, but a sequence-classification head reads
+/// only the first token's state of the last layer: computing that layer's query, attention
+/// output, LayerNorms and feed-forward for the first position alone leaves out about five
+/// sixths of its work (forward and backward), and the result is exactly the first row of the
+/// full layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputRows {
+    /// Every position: output (batch, length, hidden).
+    All,
+    /// The first position (`[CLS]`, `<s>`): output (batch, 1, hidden).
+    First,
+}
+
+impl OutputRows {
+    /// Output positions per sequence of length `l`.
+    pub fn per_sequence(self, l: usize) -> usize {
+        match self {
+            OutputRows::All => l,
+            OutputRows::First => l.min(1),
+        }
+    }
 }
 
 /// The parameters and settings of one post-LN encoder layer with the erf GELU.
@@ -109,10 +135,11 @@ impl FusedLayer {
     }
 
     /// Runs the layer on `x` (batch, length, hidden) with the additive `mask_bias`
-    /// (batch, 1, 1, length). In training mode the dropout masks are drawn from the seeded stream
-    /// in the composed layer's order, and the result tracks gradients when `x` or a parameter
-    /// does.
-    pub fn forward(&self, x: &Tensor, mask_bias: &Tensor, mode: Mode) -> Result<Tensor> {
+    /// (batch, 1, 1, length), for the positions `rows` names (output (batch, positions, hidden)).
+    /// In training mode the dropout masks are drawn from the seeded stream in the composed
+    /// layer's order (the same multipliers at the same positions whatever `rows` is), and the
+    /// result tracks gradients when `x` or a parameter does.
+    pub fn forward(&self, x: &Tensor, mask_bias: &Tensor, mode: Mode, rows: OutputRows) -> Result<Tensor> {
         let train = mode == Mode::Train;
         let (b, l, h) = x.dims3()?;
         let params_track = self.tensors().iter().any(|t| t.track_op());
@@ -133,6 +160,7 @@ impl FusedLayer {
         let op = LayerOp {
             layer: self.clone(),
             masks,
+            rows,
             save,
             saved: Mutex::new(None),
         };
@@ -398,15 +426,48 @@ impl Dropout {
 
 const CHUNK: usize = 1 << 14;
 
+/// Where the output positions' activations (batch · positions, hidden) sit in the
+/// (batch, length, hidden) stream of a dropout mask: in chunks, each with the stream offset of
+/// its first element.
+#[derive(Clone, Copy)]
+struct RowMap {
+    /// Sequence length, output positions per sequence, hidden size.
+    l: usize,
+    lq: usize,
+    h: usize,
+}
+
+impl RowMap {
+    /// Elements per chunk: fixed blocks when every position is computed, one sequence's
+    /// positions otherwise.
+    fn chunk(&self) -> usize {
+        if self.lq == self.l {
+            CHUNK
+        } else {
+            (self.lq * self.h).max(1)
+        }
+    }
+
+    /// The stream offset of chunk `c`'s first element.
+    fn from(&self, c: usize) -> usize {
+        if self.lq == self.l {
+            c * CHUNK
+        } else {
+            c * self.l * self.h
+        }
+    }
+}
+
 /// `y = a · mask + r` (dropout then residual), or `a + r` without dropout.
-fn dropout_add(a: &[f32], r: &[f32], drop: Option<Dropout>) -> Vec<f32> {
+fn dropout_add(a: &[f32], r: &[f32], drop: Option<Dropout>, map: RowMap) -> Vec<f32> {
     let mut y = vec![0f32; a.len()];
-    y.par_chunks_mut(CHUNK)
-        .zip(a.par_chunks(CHUNK).zip(r.par_chunks(CHUNK)))
+    let chunk = map.chunk();
+    y.par_chunks_mut(chunk)
+        .zip(a.par_chunks(chunk).zip(r.par_chunks(chunk)))
         .enumerate()
         .for_each(|(c, (yo, (ai, ri)))| match drop {
             Some(dr) => {
-                dr.fill(yo, c * CHUNK);
+                dr.fill(yo, map.from(c));
                 for ((o, &a), &r) in yo.iter_mut().zip(ai).zip(ri) {
                     *o = a * *o + r;
                 }
@@ -421,29 +482,51 @@ fn dropout_add(a: &[f32], r: &[f32], drop: Option<Dropout>) -> Vec<f32> {
 }
 
 /// The gradient through a dropout: `g · mask` (a copy without dropout).
-fn dropout_grad(g: &[f32], drop: Option<Dropout>) -> Vec<f32> {
+fn dropout_grad(g: &[f32], drop: Option<Dropout>, map: RowMap) -> Vec<f32> {
     let Some(dr) = drop else {
         return g.to_vec();
     };
     let mut y = vec![0f32; g.len()];
-    y.par_chunks_mut(CHUNK)
-        .zip(g.par_chunks(CHUNK))
+    let chunk = map.chunk();
+    y.par_chunks_mut(chunk)
+        .zip(g.par_chunks(chunk))
         .enumerate()
         .for_each(|(c, (yo, gi))| {
-            dr.fill(yo, c * CHUNK);
+            dr.fill(yo, map.from(c));
             yo.iter_mut().zip(gi).for_each(|(o, &g)| *o *= g);
         });
     y
 }
 
+/// The gradient of the output positions' rows (batch · positions, hidden) placed in the
+/// input's (batch · length, hidden), zero elsewhere (itself when every position is an output).
+fn scatter_rows(g: Vec<f32>, map: RowMap, b: usize) -> Vec<f32> {
+    let RowMap { l, lq, h } = map;
+    if lq == l {
+        return g;
+    }
+    let mut dx = vec![0f32; b * l * h];
+    for bi in 0..b {
+        dx[bi * l * h..bi * l * h + lq * h].copy_from_slice(&g[bi * lq * h..(bi + 1) * lq * h]);
+    }
+    dx
+}
+
+/// The first position's row of every sequence of `x` (batch · length, hidden).
+fn first_rows(x: &[f32], b: usize, l: usize, h: usize) -> Vec<f32> {
+    (0..b).flat_map(|bi| &x[bi * l * h..bi * l * h + h]).copied().collect()
+}
+
 /// Activations kept for the backward.
 struct Saved {
+    /// The input rows of the output positions when they are not all of them.
+    xq: Option<Vec<f32>>,
     q: Vec<f32>,
     k: Vec<f32>,
     v: Vec<f32>,
     /// `x Aᵀ` of each linear map with LoRA, in [`FusedLayer::linears`] order.
     xa: [Option<Vec<f32>>; 6],
-    /// Attention probabilities before dropout, (batch, heads, length, length).
+    /// Attention probabilities before dropout, (batch, heads, positions, length).
     probs: Vec<f32>,
     ctx: Vec<f32>,
     /// Residual sum before the first LayerNorm, and its output.
@@ -461,6 +544,7 @@ struct LayerOp {
     /// Dropouts of the attention probabilities, the attention output and the feed-forward
     /// output.
     masks: [Option<Dropout>; 3],
+    rows: OutputRows,
     save: bool,
     saved: Mutex<Option<Saved>>,
 }
@@ -472,29 +556,40 @@ impl LayerOp {
         with_slices(&tensors, |s| -> Result<Vec<f32>> {
             let v = view(layer, s)?;
             let m = b * l;
+            // Output positions: every one, or the first of each sequence (queries, attention
+            // output, LayerNorms and feed-forward only for those; keys and values for all).
+            let lq = self.rows.per_sequence(l);
+            let mq = b * lq;
+            let map = RowMap { l, lq, h };
+            let xq: Cow<[f32]> = if lq == l {
+                Cow::Borrowed(x)
+            } else {
+                Cow::Owned(first_rows(x, b, l, h))
+            };
             let nh = layer.heads;
             let d = h / nh;
             let scale = (1.0 / (d as f64).sqrt()) as f32;
-            let (q, xa_q) = linear_forward(&v.lin[0], x, m);
+            let (q, xa_q) = linear_forward(&v.lin[0], &xq, mq);
             let (k, xa_k) = linear_forward(&v.lin[1], x, m);
             let (vv, xa_v) = linear_forward(&v.lin[2], x, m);
-            let mut probs = vec![0f32; b * nh * l * l];
-            let mut ctx = vec![0f32; m * h];
+            let mut probs = vec![0f32; b * nh * lq * l];
+            let mut ctx = vec![0f32; mq * h];
             let ctx_ptr = SendPtr(ctx.as_mut_ptr());
             let pmask = self.masks[0];
-            probs.par_chunks_mut(l * l).enumerate().for_each(|(bh, pr)| {
+            probs.par_chunks_mut((lq * l).max(1)).enumerate().for_each(|(bh, pr)| {
                 let (bi, hi) = (bh / nh, bh % nh);
                 let off = bi * l * h + hi * d;
-                let mut scores = vec![0f32; l * l];
-                // SAFETY: q and k blocks are l×d with row stride h inside q/k; scores is l×l.
+                let qoff = bi * lq * h + hi * d;
+                let mut scores = vec![0f32; lq * l];
+                // SAFETY: q blocks are lq×d and k blocks l×d, with row stride h; scores is lq×l.
                 unsafe {
                     matmul(
-                        l,
+                        lq,
                         l,
                         d,
                         scores.as_mut_ptr(),
                         l,
-                        rows(&q[off..], h),
+                        rows(&q[qoff..], h),
                         cols(&k[off..], h),
                         false,
                         1.0,
@@ -508,20 +603,21 @@ impl LayerOp {
                 let mut dropped: Vec<f32>;
                 let pd: &[f32] = match pmask {
                     Some(dr) => {
-                        dropped = vec![0f32; l * l];
+                        // The first lq rows of the (l×l) block of (sequence, head) in the stream.
+                        dropped = vec![0f32; lq * l];
                         dr.fill(&mut dropped, bh * l * l);
                         dropped.iter_mut().zip(pr.iter()).for_each(|(o, &p)| *o *= p);
                         &dropped
                     }
                     None => pr,
                 };
-                // SAFETY: this task alone writes the ctx block of (bi, hi): l×d, row stride h.
+                // SAFETY: this task alone writes the ctx block of (bi, hi): lq×d, row stride h.
                 unsafe {
                     matmul(
-                        l,
+                        lq,
                         d,
                         l,
-                        ctx_ptr.at(off),
+                        ctx_ptr.at(qoff),
                         h,
                         rows(pd, l),
                         rows(&vv[off..], h),
@@ -531,21 +627,25 @@ impl LayerOp {
                     )
                 };
             });
-            let (ao, xa_o) = linear_forward(&v.lin[3], &ctx, m);
-            let s1 = dropout_add(&ao, x, self.masks[1]);
+            let (ao, xa_o) = linear_forward(&v.lin[3], &ctx, mq);
+            let s1 = dropout_add(&ao, &xq, self.masks[1], map);
             drop(ao);
-            let mut h1 = vec![0f32; m * h];
+            let mut h1 = vec![0f32; mq * h];
             layer_norm_rows(&s1, v.ln1.0, v.ln1.1, layer.eps, &mut h1);
-            let (u, xa_i) = linear_forward(&v.lin[4], &h1, m);
+            let (u, xa_i) = linear_forward(&v.lin[4], &h1, mq);
             let mut g = vec![0f32; u.len()];
             gelu_rows(&u, &mut g);
-            let (f, xa_f) = linear_forward(&v.lin[5], &g, m);
-            let s2 = dropout_add(&f, &h1, self.masks[2]);
+            let (f, xa_f) = linear_forward(&v.lin[5], &g, mq);
+            let s2 = dropout_add(&f, &h1, self.masks[2], map);
             drop(f);
-            let mut y = vec![0f32; m * h];
+            let mut y = vec![0f32; mq * h];
             layer_norm_rows(&s2, v.ln2.0, v.ln2.1, layer.eps, &mut y);
             if self.save {
                 let saved = Saved {
+                    xq: match xq {
+                        Cow::Owned(v) => Some(v),
+                        Cow::Borrowed(_) => None,
+                    },
                     q,
                     k,
                     v: vv,
@@ -577,6 +677,9 @@ impl LayerOp {
         let layer = &self.layer;
         let (b, l, h) = x.dims3()?;
         let (m, nh) = (b * l, layer.heads);
+        let lq = self.rows.per_sequence(l);
+        let mq = b * lq;
+        let map = RowMap { l, lq, h };
         let d = h / nh;
         let scale = (1.0 / (d as f64).sqrt()) as f32;
         let need_x = x.track_op();
@@ -594,8 +697,9 @@ impl LayerOp {
             let n = s.len();
             let (xs, dys) = (s[n - 2], s[n - 1]);
             let v = view(layer, &s[..n - 2])?;
-            // Second LayerNorm and the feed-forward.
-            let mut ds2 = vec![0f32; m * h];
+            let xq: &[f32] = saved.xq.as_deref().unwrap_or(xs);
+            // Second LayerNorm and the feed-forward, on the output positions.
+            let mut ds2 = vec![0f32; mq * h];
             let (dw, db) = layer_norm_rows_backward(&saved.s2, v.ln2.0, dys, layer.eps, &mut ds2, ln2_t);
             if layer.ffn_norm.0.track_op() {
                 deposit(&layer.ffn_norm.0, dw)?;
@@ -603,7 +707,7 @@ impl LayerOp {
             if layer.ffn_norm.1.track_op() {
                 deposit(&layer.ffn_norm.1, db)?;
             }
-            let df = dropout_grad(&ds2, self.masks[2]);
+            let df = dropout_grad(&ds2, self.masks[2], map);
             let need_dg = trains[4].any() || below_ffn;
             let mut dg = if need_dg { vec![0f32; saved.g.len()] } else { Vec::new() };
             linear_backward(
@@ -613,7 +717,7 @@ impl LayerOp {
                 &saved.g,
                 saved.xa[5].as_deref(),
                 &df,
-                m,
+                mq,
                 need_dg.then_some(dg.as_mut_slice()),
                 false,
             )?;
@@ -631,7 +735,7 @@ impl LayerOp {
                 &saved.h1,
                 saved.xa[4].as_deref(),
                 &du,
-                m,
+                mq,
                 below_ffn.then_some(dh1.as_mut_slice()),
                 true,
             )?;
@@ -640,7 +744,7 @@ impl LayerOp {
                 return Ok(None);
             }
             // First LayerNorm and the attention output.
-            let mut ds1 = vec![0f32; m * h];
+            let mut ds1 = vec![0f32; mq * h];
             let (dw, db) = layer_norm_rows_backward(&saved.s1, v.ln1.0, &dh1, layer.eps, &mut ds1, ln1_t);
             drop(dh1);
             if layer.attn_norm.0.track_op() {
@@ -652,10 +756,11 @@ impl LayerOp {
             if !(attn_t || need_x) {
                 return Ok(None);
             }
-            let dao = dropout_grad(&ds1, self.masks[1]);
-            let mut dx = if need_x { Some(ds1) } else { None };
+            let dao = dropout_grad(&ds1, self.masks[1], map);
+            // The input gradient of the output positions' rows (the residual's first).
+            let mut dxq = if need_x { Some(ds1) } else { None };
             let need_ctx = qkv_t || need_x;
-            let mut dctx = if need_ctx { vec![0f32; m * h] } else { Vec::new() };
+            let mut dctx = if need_ctx { vec![0f32; mq * h] } else { Vec::new() };
             linear_backward(
                 lins[3],
                 &v.lin[3],
@@ -663,16 +768,16 @@ impl LayerOp {
                 &saved.ctx,
                 saved.xa[3].as_deref(),
                 &dao,
-                m,
+                mq,
                 need_ctx.then_some(dctx.as_mut_slice()),
                 false,
             )?;
             drop(dao);
             if !need_ctx {
-                return Ok(dx);
+                return Ok(dxq.map(|g| scatter_rows(g, map, b)));
             }
             // Attention, per (sequence, head).
-            let (mut dq, mut dk, mut dv) = (vec![0f32; m * h], vec![0f32; m * h], vec![0f32; m * h]);
+            let (mut dq, mut dk, mut dv) = (vec![0f32; mq * h], vec![0f32; m * h], vec![0f32; m * h]);
             let (pq, pk, pv) = (
                 SendPtr(dq.as_mut_ptr()),
                 SendPtr(dk.as_mut_ptr()),
@@ -683,30 +788,31 @@ impl LayerOp {
             (0..b * nh).into_par_iter().for_each(|bh| {
                 let (bi, hi) = (bh / nh, bh % nh);
                 let off = bi * l * h + hi * d;
-                let pr = &probs[bh * l * l..(bh + 1) * l * l];
+                let qoff = bi * lq * h + hi * d;
+                let pr = &probs[bh * lq * l..(bh + 1) * lq * l];
                 // The dropout multipliers, drawn again, and the dropped probabilities.
                 let mut mult = Vec::new();
                 let dropped: Vec<f32>;
                 let pd: &[f32] = match pmask {
                     Some(dr) => {
-                        mult = vec![0f32; l * l];
+                        mult = vec![0f32; lq * l];
                         dr.fill(&mut mult, bh * l * l);
                         dropped = mult.iter().zip(pr.iter()).map(|(m, p)| m * p).collect();
                         &dropped
                     }
                     None => pr,
                 };
-                let mut dp = vec![0f32; l * l];
-                // SAFETY: blocks of dctx, q, k, v are l×d with row stride h; dp is l×l; this
-                // task alone writes the (bi, hi) blocks of dq, dk, dv.
+                let mut dp = vec![0f32; lq * l];
+                // SAFETY: blocks of dctx and q are lq×d, of k and v l×d, with row stride h; dp
+                // is lq×l; this task alone writes the (bi, hi) blocks of dq, dk, dv.
                 unsafe {
                     matmul(
-                        l,
+                        lq,
                         l,
                         d,
                         dp.as_mut_ptr(),
                         l,
-                        rows(&dctx[off..], h),
+                        rows(&dctx[qoff..], h),
                         cols(&vv[off..], h),
                         false,
                         1.0,
@@ -715,11 +821,11 @@ impl LayerOp {
                     matmul(
                         l,
                         d,
-                        l,
+                        lq,
                         pv.at(off),
                         h,
                         cols(pd, l),
-                        rows(&dctx[off..], h),
+                        rows(&dctx[qoff..], h),
                         false,
                         1.0,
                         false,
@@ -736,10 +842,10 @@ impl LayerOp {
                 }
                 unsafe {
                     matmul(
-                        l,
+                        lq,
                         d,
                         l,
-                        pq.at(off),
+                        pq.at(qoff),
                         h,
                         rows(&dp, l),
                         rows(&k[off..], h),
@@ -750,18 +856,30 @@ impl LayerOp {
                     matmul(
                         l,
                         d,
-                        l,
+                        lq,
                         pk.at(off),
                         h,
                         cols(&dp, l),
-                        rows(&q[off..], h),
+                        rows(&q[qoff..], h),
                         false,
                         1.0,
                         false,
                     );
                 }
             });
-            for (i, grad) in [(0usize, &dq), (1, &dk), (2, &dv)] {
+            linear_backward(
+                lins[0],
+                &v.lin[0],
+                trains[0],
+                xq,
+                saved.xa[0].as_deref(),
+                &dq,
+                mq,
+                dxq.as_deref_mut(),
+                true,
+            )?;
+            let mut dx = dxq.map(|g| scatter_rows(g, map, b));
+            for (i, grad) in [(1usize, &dk), (2, &dv)] {
                 linear_backward(
                     lins[i],
                     &v.lin[i],
@@ -795,9 +913,9 @@ impl CustomOp3 for LayerOp {
         _l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let (x, mask) = (slice(s1, l1)?, slice(s2, l2)?);
-        let dims = l1.shape().dims3()?;
-        let y = self.run(x, mask, dims)?;
-        Ok((CpuStorage::F32(y), l1.shape().clone()))
+        let (b, l, h) = l1.shape().dims3()?;
+        let y = self.run(x, mask, (b, l, h))?;
+        Ok((CpuStorage::F32(y), Shape::from((b, self.rows.per_sequence(l), h))))
     }
 
     fn bwd(
