@@ -17,6 +17,7 @@ fn main() {
     let model = std::path::PathBuf::from(args.get(1).map(|s| s.as_str()).unwrap_or("models/all-MiniLM-L6-v2"));
     let steps: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20);
     let warmup: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(3);
+    let seq_len: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(64);
     retune_train::alloc::tune_allocator();
     nn::set_seed(0);
     let dev = retune_models::device::select(&std::env::var("RETUNE_DEVICE").unwrap_or_else(|_| "cpu".into()))
@@ -28,7 +29,7 @@ fn main() {
         .map(|n| (n.clone(), st.params.var(n).unwrap()))
         .collect();
     let mut opt = AdamW::new(vars, AdamWConfig::default());
-    let (b, l) = (32usize, 64usize);
+    let (b, l) = (32usize, seq_len);
     let vocab = st.config.arch().vocab_size() as u64;
     let mut rng = retune_train::batching::SplitMix(0);
     let ids: Vec<Vec<u32>> = (0..b)
@@ -57,9 +58,7 @@ fn main() {
         let (loss, n) = cross_entropy_sum(&logits, &targets, 0.0).unwrap();
         let _ = loss.to_scalar::<f32>().unwrap();
         let t1 = Instant::now();
-        let grads = retune_models::ops::backward(&loss).unwrap();
-        opt.accumulate(&grads, n as f64).unwrap();
-        drop(grads);
+        opt.backward(&loss, n as f64).unwrap();
         let t2 = Instant::now();
         opt.step(5e-5, Some(1.0)).unwrap();
         let t3 = Instant::now();

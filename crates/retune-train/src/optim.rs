@@ -140,6 +140,23 @@ impl AdamW {
         self.slots.iter().map(|s| s.grad.len()).sum()
     }
 
+    /// Back-propagates `loss` (a sum over `count` examples or tokens) and adds its gradients
+    /// into the accumulators: the fused layers' matrix products write their parameters'
+    /// gradients straight into them (`retune_models::ops::backward_into`), the rest come
+    /// through candle's gradient store.
+    pub fn backward(&mut self, loss: &Tensor, count: f64) -> Result<()> {
+        let grads = {
+            let params: Vec<Tensor> = self.slots.iter().map(|s| s.var.as_tensor().clone()).collect();
+            let mut sink: Vec<(&Tensor, &mut [f32])> = params
+                .iter()
+                .zip(self.slots.iter_mut())
+                .map(|(p, s)| (p, s.grad.as_mut_slice()))
+                .collect();
+            retune_models::ops::backward_into(loss, &mut sink)?
+        };
+        self.accumulate(&grads, count)
+    }
+
     /// Adds the gradients of a micro-batch whose loss was a *sum* over `count` examples or
     /// tokens. A parameter without a gradient (unused in this batch) adds zero.
     pub fn accumulate(&mut self, grads: &GradStore, count: f64) -> Result<()> {
@@ -172,7 +189,16 @@ impl AdamW {
         let sq: f64 = self
             .slots
             .iter()
-            .map(|s| s.grad.par_iter().map(|&g| (g as f64) * (g as f64)).sum::<f64>())
+            .map(|s| {
+                // Partial sums over fixed chunks, added in order: the same bits whatever the
+                // threads' timing.
+                let partial: Vec<f64> = s
+                    .grad
+                    .par_chunks(1 << 15)
+                    .map(|c| c.iter().map(|&g| (g as f64) * (g as f64)).sum::<f64>())
+                    .collect();
+                partial.iter().sum::<f64>()
+            })
             .sum();
         sq.sqrt() * scale
     }
@@ -217,9 +243,9 @@ impl AdamW {
             } else {
                 1.0
             };
-            let grad = &s.grad;
-            // The update of element i only touches m[i], v[i], p[i]: split m and v by the same
-            // chunks as the parameter storage.
+            // The update of element i only touches g[i], m[i], v[i], p[i]: split g, m and v by
+            // the same chunks as the parameter storage. The gradient is zeroed as it is used.
+            let g_ptr = SendPtr(s.grad.as_mut_ptr());
             let m_ptr = SendPtr(s.m.as_mut_ptr());
             let v_ptr = SendPtr(s.v.as_mut_ptr());
             let op = InPlace {
@@ -227,15 +253,16 @@ impl AdamW {
                     let n = p.len();
                     // SAFETY: chunks [off, off + n) are disjoint between calls and within the
                     // buffers, which have the parameter's length and outlive the operation.
-                    let (m, v) = unsafe {
+                    let (g, m, v) = unsafe {
                         (
+                            std::slice::from_raw_parts_mut(g_ptr.get().add(off), n),
                             std::slice::from_raw_parts_mut(m_ptr.get().add(off), n),
                             std::slice::from_raw_parts_mut(v_ptr.get().add(off), n),
                         )
                     };
-                    let g = &grad[off..off + n];
                     for i in 0..n {
                         let gi = g[i] * scale;
+                        g[i] = 0.0;
                         m[i] = b1 * m[i] + (1.0 - b1) * gi;
                         v[i] = b2 * v[i] + (1.0 - b2) * gi * gi;
                         let denom = v[i].sqrt() / bc2_sqrt + eps;
@@ -255,8 +282,13 @@ impl AdamW {
                 s.var.set(&t)?;
             }
         }
-        self.zero_grad();
+        self.accumulated = 0.0;
         Ok(norm)
+    }
+
+    /// The accumulated (not yet divided) gradient of parameter `name`.
+    pub fn grad_of(&self, name: &str) -> Option<&[f32]> {
+        self.slots.iter().find(|s| s.name == name).map(|s| s.grad.as_slice())
     }
 
     /// Clears the accumulation buffers.

@@ -270,9 +270,7 @@ pub fn run_loop<T: TrainTask>(
                     step: st.step + 1,
                 });
             }
-            let grads = retune_models::ops::backward(&loss)?;
-            opt.accumulate(&grads, count as f64)?;
-            drop(grads);
+            opt.backward(&loss, count as f64)?;
             loss_acc += lv;
             rows_done += batch.len();
             micro += 1;

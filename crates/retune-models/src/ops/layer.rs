@@ -23,10 +23,11 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use candle_core::backprop::GradStore;
-use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Storage, Tensor, Var};
+use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Storage, Tensor, TensorId, Var};
 use rayon::prelude::*;
 
 use super::{
@@ -179,11 +180,42 @@ impl FusedLayer {
 thread_local! {
     /// Parameter gradients deposited by fused backward passes on this thread, for [`backward`].
     static DEPOSITS: RefCell<Vec<(Tensor, Tensor)>> = const { RefCell::new(Vec::new()) };
+    /// While [`backward_into`] runs: the caller's gradient buffers (address, length) by
+    /// parameter, which fused backward passes add into instead of depositing.
+    static SINK: RefCell<HashMap<TensorId, (usize, usize)>> = RefCell::new(HashMap::new());
 }
 
 /// `loss.backward()` for graphs that may hold fused layers: candle's backward, then the
 /// gradients the fused layers computed for their parameters, added into the store.
 pub fn backward(loss: &Tensor) -> Result<GradStore> {
+    backward_into(loss, &mut [])
+}
+
+/// [`backward`] that adds the gradients of the parameters in `sink` straight into the given
+/// buffers (each the parameter's length, e.g. an optimizer's accumulators) where a fused
+/// operation computes them — the matrix products write into them, with no gradient tensor
+/// allocated, zeroed, stored and copied — and returns the other gradients in the store. A
+/// parameter's gradient is in its buffer or in the store, never in both.
+pub fn backward_into(loss: &Tensor, sink: &mut [(&Tensor, &mut [f32])]) -> Result<GradStore> {
+    /// Empties the sink when the backward ends, by any path.
+    struct Clear;
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            SINK.with(|s| s.borrow_mut().clear());
+        }
+    }
+    for (param, buf) in sink.iter_mut() {
+        if buf.len() != param.elem_count() {
+            candle_core::bail!(
+                "backward_into: a buffer of {} for a parameter of {}",
+                buf.len(),
+                param.elem_count()
+            );
+        }
+        let entry = (buf.as_mut_ptr() as usize, buf.len());
+        SINK.with(|s| s.borrow_mut().insert(param.id(), entry));
+    }
+    let _clear = Clear;
     DEPOSITS.with(|d| d.borrow_mut().clear());
     let grads = loss.backward();
     let deposits = DEPOSITS.with(|d| std::mem::take(&mut *d.borrow_mut()));
@@ -198,8 +230,36 @@ pub fn backward(loss: &Tensor) -> Result<GradStore> {
     Ok(grads)
 }
 
+/// The caller's buffer for `param`'s gradient, when [`backward_into`] was given one.
+pub(super) fn sink_of(param: &Tensor) -> Option<*mut f32> {
+    SINK.with(|s| s.borrow().get(&param.id()).map(|&(ptr, _)| ptr as *mut f32))
+}
+
+/// Hands over `param`'s gradient: added into the sink's buffer, or deposited for the store.
 fn deposit(param: &Tensor, grad: Vec<f32>) -> Result<()> {
+    if let Some(ptr) = sink_of(param) {
+        // SAFETY: the sink's buffer has the parameter's length (checked in `backward_into`) and
+        // is borrowed mutably by `backward_into` for as long as the sink holds it.
+        let buf = unsafe { std::slice::from_raw_parts_mut(ptr, grad.len()) };
+        buf.iter_mut().zip(&grad).for_each(|(b, g)| *b += g);
+        return Ok(());
+    }
     let g = Tensor::from_vec(grad, param.shape(), param.device())?;
+    DEPOSITS.with(|d| d.borrow_mut().push((param.clone(), g)));
+    Ok(())
+}
+
+/// Computes a weight gradient with the matrix product `product(dst, accumulate)`: straight into
+/// the sink's buffer (accumulating) when there is one, into a new buffer that is deposited
+/// otherwise.
+fn weight_grad(param: &Tensor, product: impl FnOnce(*mut f32, bool)) -> Result<()> {
+    if let Some(ptr) = sink_of(param) {
+        product(ptr, true);
+        return Ok(());
+    }
+    let mut g = vec![0f32; param.elem_count()];
+    product(g.as_mut_ptr(), false);
+    let g = Tensor::from_vec(g, param.shape(), param.device())?;
     DEPOSITS.with(|d| d.borrow_mut().push((param.clone(), g)));
     Ok(())
 }
@@ -356,10 +416,10 @@ fn linear_backward(
     let (n, k) = (v.n_out, v.n_in);
     let [tw, tb, ta, tbm] = trains.0;
     if tw {
-        let mut dw = vec![0f32; n * k];
-        // SAFETY: dW (n×k) = dyᵀ (n×m) · x (m×k).
-        unsafe { matmul(n, k, m, dw.as_mut_ptr(), k, cols(dy, n), rows(x, k), false, 1.0, true) };
-        deposit(&fl.weight, dw)?;
+        // SAFETY: dW (n×k) = dyᵀ (n×m) · x (m×k), into a buffer of the weight's size.
+        weight_grad(&fl.weight, |dw, acc| unsafe {
+            matmul(n, k, m, dw, k, cols(dy, n), rows(x, k), acc, 1.0, true)
+        })?;
     }
     if tb {
         deposit(&fl.bias, column_sum(dy, n))?;
@@ -372,33 +432,20 @@ fn linear_backward(
     if let (Some((a, bm, scale, r)), Some((ta_t, tb_t, _))) = (v.lora, fl.lora.as_ref()) {
         let xa = xa.ok_or_else(|| candle_core::Error::Msg("fused layer: LoRA input not saved".into()))?;
         if tbm {
-            let mut db = vec![0f32; n * r];
-            // SAFETY: dB (n×r) = scale · dyᵀ (n×m) · xa (m×r).
-            unsafe {
-                matmul(
-                    n,
-                    r,
-                    m,
-                    db.as_mut_ptr(),
-                    r,
-                    cols(dy, n),
-                    rows(xa, r),
-                    false,
-                    scale,
-                    true,
-                )
-            };
-            deposit(tb_t, db)?;
+            // SAFETY: dB (n×r) = scale · dyᵀ (n×m) · xa (m×r), into a buffer of B's size.
+            weight_grad(tb_t, |db, acc| unsafe {
+                matmul(n, r, m, db, r, cols(dy, n), rows(xa, r), acc, scale, true)
+            })?;
         }
         if ta || dx_ptr.is_some() {
             let mut t = vec![0f32; m * r];
             // SAFETY: t (m×r) = dy (m×n) · B (n×r).
             unsafe { matmul(m, r, n, t.as_mut_ptr(), r, rows(dy, n), rows(bm, r), false, 1.0, true) };
             if ta {
-                let mut da = vec![0f32; r * k];
-                // SAFETY: dA (r×k) = scale · tᵀ (r×m) · x (m×k).
-                unsafe { matmul(r, k, m, da.as_mut_ptr(), k, cols(&t, r), rows(x, k), false, scale, true) };
-                deposit(ta_t, da)?;
+                // SAFETY: dA (r×k) = scale · tᵀ (r×m) · x (m×k), into a buffer of A's size.
+                weight_grad(ta_t, |da, acc| unsafe {
+                    matmul(r, k, m, da, k, cols(&t, r), rows(x, k), acc, scale, true)
+                })?;
             }
             if let Some(p) = dx_ptr {
                 // SAFETY: dx (m×k) += scale · t (m×r) · A (r×k).

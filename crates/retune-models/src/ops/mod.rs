@@ -33,7 +33,7 @@ fn fusable(t: &Tensor) -> bool {
 }
 
 /// Whether the fused kernel `name` is switched off by `RETUNE_UNFUSED` (a comma-separated list of
-/// `layer`, `linear`, `attention`, `layer_norm`, `softmax`, `gelu`, or `all`): the composed operations run
+/// `layer`, `embedding`, `linear`, `attention`, `layer_norm`, `softmax`, `gelu`, or `all`): the composed operations run
 /// instead, for benchmarks and for checking a kernel against its reference in a real run.
 pub(crate) fn unfused(name: &str) -> bool {
     static LIST: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
@@ -156,7 +156,7 @@ simd_variants!(
 
 pub mod layer;
 
-pub use layer::{backward, FusedLayer, FusedLinear, OutputRows};
+pub use layer::{backward, backward_into, FusedLayer, FusedLinear, OutputRows};
 
 const ROWS_PER_TASK: usize = 16;
 
@@ -631,6 +631,78 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
         return x.apply_op3(weight, bias, LinearOp);
     }
     x.matmul(&weight.t()?)?.broadcast_add(bias)
+}
+
+/// Rows of a lookup table: `weight[ids]`. The backward adds each output row's gradient into its
+/// table row: into the caller's buffer when [`backward_into`] was given one for the table (only
+/// the rows looked up are touched), otherwise into one new dense gradient. candle's
+/// `index_select` backward allocates a zero table and then a second one for `index_add`, and the
+/// optimizer read both whole — for BERT's 30,522 × 384 word embeddings, most of a short batch's
+/// backward.
+struct EmbeddingOp {
+    ids: Vec<u32>,
+    shape: Vec<usize>,
+}
+
+impl CustomOp1 for EmbeddingOp {
+    fn name(&self) -> &'static str {
+        "retune-embedding"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let w = slice(s, l)?;
+        let (rows, dim) = l.shape().dims2()?;
+        let mut y = Vec::with_capacity(self.ids.len() * dim);
+        for &id in &self.ids {
+            let id = id as usize;
+            if id >= rows {
+                candle_core::bail!("embedding: id {id} outside a table of {rows} rows");
+            }
+            y.extend_from_slice(&w[id * dim..(id + 1) * dim]);
+        }
+        Ok((CpuStorage::F32(y), Shape::from(self.shape.clone())))
+    }
+
+    fn bwd(&self, w: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let (rows, dim) = w.dims2()?;
+        let grad = grad.contiguous()?;
+        let scatter = |dst: &mut [f32], g: &[f32]| {
+            for (&id, gr) in self.ids.iter().zip(g.chunks(dim)) {
+                let id = id as usize;
+                dst[id * dim..(id + 1) * dim]
+                    .iter_mut()
+                    .zip(gr)
+                    .for_each(|(d, g)| *d += g);
+            }
+        };
+        if let Some(ptr) = layer::sink_of(w) {
+            // SAFETY: the sink's buffer has the table's length (checked by `backward_into`) and
+            // is borrowed mutably by it while the sink holds it.
+            let dst = unsafe { std::slice::from_raw_parts_mut(ptr, rows * dim) };
+            with_data(&grad, |g| scatter(dst, g))?;
+            return Ok(None);
+        }
+        let mut dw = vec![0f32; rows * dim];
+        with_data(&grad, |g| scatter(&mut dw, g))?;
+        Ok(Some(Tensor::from_vec(dw, (rows, dim), w.device())?))
+    }
+}
+
+/// `weight[ids]` for a table (rows, dim) and u32 ids of any shape (output: the ids' shape plus
+/// `dim`): [`EmbeddingOp`] on CPU f32, candle's `index_select` elsewhere or when
+/// `RETUNE_UNFUSED` names `embedding`.
+pub fn embedding(weight: &Tensor, ids: &Tensor) -> Result<Tensor> {
+    let dim = weight.dim(1)?;
+    if unfused("embedding") || !fusable(weight) || !ids.device().is_cpu() {
+        let flat = weight.index_select(&ids.flatten_all()?, 0)?;
+        let mut shape = ids.dims().to_vec();
+        shape.push(dim);
+        return flat.reshape(shape);
+    }
+    let ids_v = ids.flatten_all()?.to_dtype(candle_core::DType::U32)?.to_vec1::<u32>()?;
+    let mut shape = ids.dims().to_vec();
+    shape.push(dim);
+    weight.apply_op1(EmbeddingOp { ids: ids_v, shape })
 }
 
 /// `softmax(scale · scores + mask_bias)` over the last dimension in one pass, for attention:
