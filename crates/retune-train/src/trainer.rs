@@ -142,10 +142,13 @@ pub struct LoopOutcome {
     pub best: Option<(f64, usize)>,
     /// Every evaluation record of this process.
     pub evals: Vec<serde_json::Value>,
-    /// Seconds of training (without evaluation).
+    /// Seconds of training (without evaluation and checkpoint writing, as the Trainer's epoch
+    /// time leaves them out).
     pub train_seconds: f64,
     /// Seconds of evaluation.
     pub eval_seconds: f64,
+    /// Seconds spent writing the best model and the training checkpoints.
+    pub save_seconds: f64,
     /// Training rows per second.
     pub rows_per_s: f64,
     /// Whether early stopping ended the run.
@@ -253,6 +256,7 @@ pub fn run_loop<T: TrainTask>(
     let mut evals = Vec::new();
     let t_start = Instant::now();
     let mut eval_seconds = 0.0;
+    let mut save_seconds = 0.0;
     let mut rows_done = 0usize;
     let mut stopped_early = false;
     let mut loss_acc = 0.0f64;
@@ -290,7 +294,7 @@ pub fn run_loop<T: TrainTask>(
                 log.write(&serde_json::json!({"type": "step", "step": st.step, "epoch": st.epoch,
                     "loss": step_loss, "lr": lr, "grad_norm": norm}))?;
             }
-            let elapsed = (t_start.elapsed().as_secs_f64() - eval_seconds).max(1e-9);
+            let elapsed = (t_start.elapsed().as_secs_f64() - eval_seconds - save_seconds).max(1e-9);
             on_event(&LoopEvent::Step {
                 step: st.step,
                 loss: step_loss,
@@ -318,6 +322,7 @@ pub fn run_loop<T: TrainTask>(
                     record: record.clone(),
                 });
                 evals.push(record);
+                let t_save = Instant::now();
                 if st.best.is_none_or(|(b, _)| value > b) {
                     st.best = Some((value, st.step));
                     st.evals_since_best = 0;
@@ -339,6 +344,7 @@ pub fn run_loop<T: TrainTask>(
                         cfg.keep_checkpoints,
                     )?;
                 }
+                save_seconds += t_save.elapsed().as_secs_f64();
                 if cfg.patience.is_some_and(|p| st.evals_since_best >= p) {
                     stopped_early = true;
                     break 'outer;
@@ -353,7 +359,7 @@ pub fn run_loop<T: TrainTask>(
             st.batch_in_epoch = 0;
         }
     }
-    let train_seconds = (t_start.elapsed().as_secs_f64() - eval_seconds).max(0.0);
+    let train_seconds = (t_start.elapsed().as_secs_f64() - eval_seconds - save_seconds).max(0.0);
     // Leave the best evaluated model in the parameters. After a resume whose best came before
     // the checkpoint, it is read back from the run folder.
     if let Some((_, best_step)) = st.best {
@@ -381,6 +387,7 @@ pub fn run_loop<T: TrainTask>(
         evals,
         train_seconds,
         eval_seconds,
+        save_seconds,
         rows_per_s: rows_done as f64 / train_seconds.max(1e-9),
         stopped_early,
         resumed_from,
