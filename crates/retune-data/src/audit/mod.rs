@@ -12,6 +12,8 @@
 //! * [`audit_pairs`]: translation pairs — length-ratio outliers, untranslated copies, targets in
 //!   the wrong script, duplicate pairs.
 //! * [`confident`]: confident learning (cleanlab's label-issue finder) on out-of-fold probabilities.
+//! * [`tagged`]: token-tagged (NER) data — scheme violations, entity types and rare ones,
+//!   repeated and conflicting sentences, leakage, entity-surface overlap between splits.
 //!
 //! Scale: one pass of hashing, per-row MinHash signatures of `2 × num_perm` bytes and one
 //! band-bucket table at a time, computed with rayon; a million short texts take seconds.
@@ -24,6 +26,7 @@ pub mod confident;
 pub mod minhash;
 pub mod pairs;
 pub mod script;
+pub mod tagged;
 pub mod text;
 
 pub use minhash::{jaccard, Shingle};

@@ -2,7 +2,10 @@
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use retune_assess::audit::{audit_classification, audit_translation, AuditOptions, AuditReport, Severity};
+use retune_assess::audit::{
+    audit_classification, audit_tagging, audit_translation, AuditOptions, AuditReport, Severity,
+};
+use retune_data::tagged::read_tagged_spec;
 use retune_data::{read_pair_dataset, LabelSet, PairColumns};
 use retune_models::hub;
 
@@ -28,7 +31,8 @@ pub struct AuditArgs {
     /// A model folder or hub id: adds token lengths, unknown tokens, fertility and label noise.
     #[arg(long)]
     pub model: Option<String>,
-    /// `classify` or `translate`.
+    /// `classify`, `translate` or `ner` (token tags: JSONL with `tokens` and `ner_tags`, CoNLL
+    /// columns, or one sentence of tags a line).
     #[arg(long, default_value = "classify")]
     pub task: String,
     /// Source column (translation).
@@ -111,7 +115,23 @@ pub fn run(args: AuditArgs) -> Result<()> {
             let lang = args.target_lang.clone().unwrap_or_else(|| args.target_column.clone());
             audit_translation(&refs, &lang, &options(&args)?)?
         }
-        other => return Err(format!("--task {other}: use classify or translate").into()),
+        "ner" => {
+            let mut corpora = Vec::new();
+            for (name, spec) in [
+                ("train", Some(&args.train)),
+                ("eval", args.eval.as_ref()),
+                ("test", args.test.as_ref()),
+            ] {
+                if let Some(s) = spec {
+                    corpora.push((name, read_tagged_spec(s, None)?));
+                }
+            }
+            let refs: Vec<(&str, &retune_data::tagged::TaggedCorpus)> = corpora.iter().map(|(n, c)| (*n, c)).collect();
+            let model = args.model.as_deref().map(hub::resolve).transpose()?;
+            bar.set_message("checking tags");
+            audit_tagging(&refs, model.as_deref(), &options(&args)?)?
+        }
+        other => return Err(format!("--task {other}: use classify, translate or ner").into()),
     };
     bar.finish_and_clear();
     if args.json {
@@ -137,9 +157,19 @@ pub fn print_report(r: &AuditReport) {
     for (name, p) in &r.pairs {
         println!("{name:<6} {:>7} pairs", p.summary.rows);
     }
+    for (name, a) in &r.tagged {
+        let types: Vec<String> = a.types.iter().map(|(k, t)| format!("{k}: {}", t.entities)).collect();
+        println!(
+            "{name:<6} {:>7} sentences {:>8} tokens  {} tags  entities {}",
+            a.sentences,
+            a.tokens,
+            a.scheme,
+            types.join(", ")
+        );
+    }
     for t in &r.token_fit {
         println!(
-            "{:<6} tokens: median {}, p95 {}, max {} (model max {}); unknown {:.2}%; {:.2} tokens/word",
+            "{:<6} tokens: median {}, p95 {}, max {} (model max {}); unknown {:.2}%; {:.2} pieces/word",
             t.split,
             t.median_tokens,
             t.p95_tokens,

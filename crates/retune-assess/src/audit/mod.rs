@@ -6,6 +6,7 @@
 
 use candle_core::Device;
 use retune_data::audit::confident::{find_label_issues, label_quality_scores, LabelIssueOptions, RankBy};
+use retune_data::audit::tagged::{SurfaceOverlap, TagLeakage, TagSplitAudit};
 use retune_data::audit::{
     audit_pairs, audit_split, find_leakage_labeled, AuditConfig, Leakage, PairAudit, Script, SplitAudit,
 };
@@ -19,6 +20,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::Result;
+
+mod tagging;
+pub use tagging::audit_tagging;
 
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -137,7 +141,7 @@ pub struct LabelNoise {
 /// Everything the audit found.
 #[derive(Clone, Debug, Serialize)]
 pub struct AuditReport {
-    /// `classify` or `translate`.
+    /// `classify`, `translate` or `ner`.
     pub task: String,
     /// Label names (classification).
     pub labels: Vec<String>,
@@ -153,6 +157,12 @@ pub struct AuditReport {
     pub token_fit: Vec<TokenFit>,
     /// Label noise of the training split.
     pub label_noise: Option<LabelNoise>,
+    /// Token-tagged (NER) checks per split.
+    pub tagged: Vec<(String, TagSplitAudit)>,
+    /// Sentences of each later split that occur in train (NER).
+    pub tag_leakage: Vec<(String, TagLeakage)>,
+    /// Entities of each later split seen in train (NER).
+    pub surface_overlap: Vec<(String, SurfaceOverlap)>,
     /// The findings, worst first.
     pub findings: Vec<Finding>,
 }
@@ -559,6 +569,9 @@ pub fn audit_classification(
         max_positions,
         token_fit: token_fits,
         label_noise,
+        tagged: Vec::new(),
+        tag_leakage: Vec::new(),
+        surface_overlap: Vec::new(),
         findings,
     })
 }
@@ -668,6 +681,9 @@ pub fn audit_translation(
         max_positions: None,
         token_fit: Vec::new(),
         label_noise: None,
+        tagged: Vec::new(),
+        tag_leakage: Vec::new(),
+        surface_overlap: Vec::new(),
         findings,
     })
 }

@@ -1,0 +1,291 @@
+//! `retune audit --task ner`: the tagged-data checks of `retune_data::audit::tagged` per split
+//! and between train and the other splits, and, with a model, how its tokenizer splits the words
+//! (unknown tokens, fertility, words without a token, sentences longer than the model).
+
+use retune_data::audit::tagged::{audit_tagged_split, find_tagged_leakage, surface_overlap, TagAuditConfig, TaggedRow};
+use retune_data::tagged::TaggedCorpus;
+use retune_models::arch::ModelConfig;
+use retune_models::text_tokenizer::TextTokenizer;
+use std::path::Path;
+
+use super::{pct, AuditOptions, AuditReport, Finding, Severity, TokenFit};
+use crate::error::Result;
+
+fn rows_of(c: &TaggedCorpus) -> Vec<TaggedRow<'_>> {
+    c.sentences
+        .iter()
+        .map(|s| TaggedRow {
+            tokens: &s.tokens,
+            tags: &s.tags,
+        })
+        .collect()
+}
+
+/// Audits token-tagged data: `splits` are (name, corpus) with `train` first. With `model` (a
+/// model folder), also how its tokenizer splits the words.
+pub fn audit_tagging(
+    splits: &[(&str, &TaggedCorpus)],
+    model: Option<&Path>,
+    opts: &AuditOptions,
+) -> Result<AuditReport> {
+    let cfg = TagAuditConfig::default();
+    let n_show = opts.rows_per_finding;
+    let mut findings = Vec::new();
+    let mut tagged = Vec::new();
+    let rows: Vec<Vec<TaggedRow>> = splits.iter().map(|(_, c)| rows_of(c)).collect();
+    for (i, (name, corpus)) in splits.iter().enumerate() {
+        let a = audit_tagged_split(&rows[i], &cfg);
+        let at = |r: usize| corpus.location(r);
+        if a.violation_count > 0 {
+            findings.push(Finding {
+                severity: Severity::High,
+                kind: "tag-scheme".into(),
+                message: format!(
+                    "{name}: {} tags break the {} scheme (entities are cut or merged where they stand)",
+                    a.violation_count, a.scheme
+                ),
+                rows: a
+                    .violations
+                    .iter()
+                    .take(n_show)
+                    .map(|v| format!("{} token {}: {} — {}", at(v.row), v.token + 1, v.tag, v.why))
+                    .collect(),
+            });
+        }
+        if !a.empty.is_empty() {
+            findings.push(Finding {
+                severity: Severity::Medium,
+                kind: "empty".into(),
+                message: format!("{name}: {} sentences without a token", a.empty.len()),
+                rows: a.empty.iter().take(n_show).map(|&r| at(r)).collect(),
+            });
+        }
+        if !a.conflict_groups.is_empty() {
+            let n: usize = a.conflict_groups.iter().map(|g| g.len()).sum();
+            findings.push(Finding {
+                severity: Severity::High,
+                kind: "conflicting-tags".into(),
+                message: format!(
+                    "{name}: {} groups of identical sentences ({n} sentences) are tagged differently",
+                    a.conflict_groups.len()
+                ),
+                rows: a
+                    .conflict_groups
+                    .iter()
+                    .take(n_show)
+                    .map(|g| g.iter().map(|&r| at(r)).collect::<Vec<_>>().join(" = "))
+                    .collect(),
+            });
+        }
+        if !a.duplicate_groups.is_empty() {
+            let extra: usize = a.duplicate_groups.iter().map(|g| g.len() - 1).sum();
+            findings.push(Finding {
+                severity: Severity::Low,
+                kind: "duplicates".into(),
+                message: format!("{name}: {extra} repeated sentences (same tokens and tags)"),
+                rows: a
+                    .duplicate_groups
+                    .iter()
+                    .take(n_show)
+                    .map(|g| g.iter().map(|&r| at(r)).collect::<Vec<_>>().join(" = "))
+                    .collect(),
+            });
+        }
+        if !a.rare_types.is_empty() {
+            let list: Vec<String> = a
+                .rare_types
+                .iter()
+                .map(|t| format!("{t} {}", a.types[t].entities))
+                .collect();
+            findings.push(Finding {
+                severity: if i == 0 { Severity::Medium } else { Severity::Low },
+                kind: "rare-types".into(),
+                message: format!(
+                    "{name}: entity types with fewer than {} entities: {}",
+                    cfg.rare_entities,
+                    list.join(", ")
+                ),
+                rows: vec![],
+            });
+        }
+        tagged.push((name.to_string(), a));
+    }
+    let mut tag_leakage = Vec::new();
+    let mut overlaps = Vec::new();
+    if let Some(((_, train_corpus), rest)) = splits.split_first() {
+        let train_types = &tagged[0].1.types;
+        for (j, (name, corpus)) in rest.iter().enumerate() {
+            let missing: Vec<&String> = tagged[j + 1]
+                .1
+                .types
+                .keys()
+                .filter(|t| !train_types.contains_key(*t))
+                .collect();
+            if !missing.is_empty() {
+                findings.push(Finding {
+                    severity: Severity::High,
+                    kind: "unseen-types".into(),
+                    message: format!(
+                        "{name}: entity types that train never shows: {}",
+                        missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                    rows: vec![],
+                });
+            }
+            let l = find_tagged_leakage(&rows[0], &rows[j + 1], &cfg);
+            if l.exact_count > 0 {
+                findings.push(Finding {
+                    severity: Severity::High,
+                    kind: "leakage".into(),
+                    message: format!(
+                        "{name}: {} sentences also occur in train ({} of them tagged differently there)",
+                        l.exact_count, l.conflicting_count
+                    ),
+                    rows: l
+                        .exact
+                        .iter()
+                        .take(n_show)
+                        .map(|&(r, t)| format!("{} = {}", corpus.location(r), train_corpus.location(t)))
+                        .collect(),
+                });
+            }
+            let o = surface_overlap(&rows[0], &rows[j + 1]);
+            if o.entities > 0 {
+                let per: Vec<String> = o
+                    .per_type
+                    .iter()
+                    .map(|(k, (n, s))| format!("{k} {:.0}%", pct(*s, *n)))
+                    .collect();
+                findings.push(Finding {
+                    severity: Severity::Low,
+                    kind: "seen-entities".into(),
+                    message: format!(
+                        "{name}: {} of {} entities ({:.1}%) occur in train with the same words and type ({:.1}% with any type); by type: {}",
+                        o.seen_same_type,
+                        o.entities,
+                        pct(o.seen_same_type, o.entities),
+                        pct(o.seen_any_type, o.entities),
+                        per.join(", ")
+                    ),
+                    rows: vec![],
+                });
+            }
+            tag_leakage.push((name.to_string(), l));
+            overlaps.push((name.to_string(), o));
+        }
+    }
+    let mut token_fits = Vec::new();
+    let mut max_positions = None;
+    if let Some(dir) = model {
+        let config = ModelConfig::from_dir(dir)?;
+        let max_pos = config.arch().max_positions();
+        max_positions = Some(max_pos);
+        let tok = TextTokenizer::load(dir, usize::MAX)?;
+        let unk = tok.unk_id();
+        for (name, corpus) in splits {
+            let sentences: Vec<Vec<&str>> = corpus
+                .sentences
+                .iter()
+                .map(|s| s.tokens.iter().map(String::as_str).collect())
+                .collect();
+            let enc = tok.encode_words(&sentences)?;
+            let mut lens: Vec<usize> = enc.iter().map(|e| e.ids.len()).collect();
+            let total: usize = lens.iter().sum();
+            let pieces: usize = enc.iter().map(|e| e.words.iter().filter(|w| w.is_some()).count()).sum();
+            let words: usize = sentences.iter().map(|s| s.len()).sum();
+            let unks: usize = unk
+                .map(|u| enc.iter().map(|e| e.ids.iter().filter(|&&t| t == u).count()).sum())
+                .unwrap_or(0);
+            // Words the tokenizer turns into no piece: they get no label in training and `O`
+            // at prediction.
+            let mut pieceless = Vec::new();
+            for (r, e) in enc.iter().enumerate() {
+                let mut has = vec![false; sentences[r].len()];
+                e.words.iter().flatten().for_each(|&w| has[w] = true);
+                for (w, h) in has.iter().enumerate() {
+                    if !h {
+                        pieceless.push((r, w));
+                    }
+                }
+            }
+            let truncated_rows = lens.iter().filter(|&&l| l > max_pos).count();
+            lens.sort_unstable();
+            let at = |q: f64| {
+                lens.get(((lens.len().max(1) - 1) as f64 * q).round() as usize)
+                    .copied()
+                    .unwrap_or(0)
+            };
+            let fit = TokenFit {
+                split: name.to_string(),
+                median_tokens: at(0.5),
+                p95_tokens: at(0.95),
+                max_tokens: lens.last().copied().unwrap_or(0),
+                truncated_rows,
+                unk_rate: unks as f64 / total.max(1) as f64,
+                fertility: pieces as f64 / words.max(1) as f64,
+            };
+            if fit.unk_rate >= 0.005 {
+                findings.push(Finding {
+                    severity: if fit.unk_rate >= 0.02 { Severity::High } else { Severity::Medium },
+                    kind: "unknown-tokens".into(),
+                    message: format!(
+                        "{name}: {:.2}% of tokens are unknown to the model's vocabulary (fertility {:.2} pieces/word): the model cannot tell those words apart{}",
+                        100.0 * fit.unk_rate,
+                        fit.fertility,
+                        if fit.unk_rate >= 0.02 {
+                            "; choose a model whose vocabulary covers this text's script (a multilingual one such as XLM-R)"
+                        } else {
+                            ""
+                        }
+                    ),
+                    rows: vec![],
+                });
+            }
+            if !pieceless.is_empty() {
+                findings.push(Finding {
+                    severity: Severity::Low,
+                    kind: "pieceless-words".into(),
+                    message: format!(
+                        "{name}: {} words become no token (their tags are not learned; predicted O)",
+                        pieceless.len()
+                    ),
+                    rows: pieceless
+                        .iter()
+                        .take(n_show)
+                        .map(|&(r, w)| format!("{} word {}: {:?}", corpus.location(r), w + 1, sentences[r][w]))
+                        .collect(),
+                });
+            }
+            if truncated_rows > 0 {
+                findings.push(Finding {
+                    severity: Severity::Low,
+                    kind: "long-sentences".into(),
+                    message: format!(
+                        "{name}: {truncated_rows} sentences exceed the model's {max_pos} positions (split into overlapping windows)"
+                    ),
+                    rows: vec![],
+                });
+            }
+            token_fits.push(fit);
+        }
+    }
+    findings.sort_by_key(|f| f.severity);
+    let labels = tagged
+        .first()
+        .map(|(_, a)| a.tag_counts.keys().cloned().collect())
+        .unwrap_or_default();
+    Ok(AuditReport {
+        task: "ner".into(),
+        labels,
+        splits: Vec::new(),
+        leakage: Vec::new(),
+        pairs: Vec::new(),
+        max_positions,
+        token_fit: token_fits,
+        label_noise: None,
+        tagged,
+        tag_leakage,
+        surface_overlap: overlaps,
+        findings,
+    })
+}

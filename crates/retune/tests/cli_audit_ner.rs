@@ -1,0 +1,175 @@
+//! `retune audit --task ner` on the real WNUT17 data with faults injected by the test (broken
+//! `I-` starts, sentences repeated with other tags, test sentences copied into train): every
+//! injected fault is counted on top of what the clean files already show, and the broken tags
+//! are listed where they were put.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn read(path: &str, n: usize) -> Vec<Value> {
+    std::fs::read_to_string(root().join(path))
+        .unwrap()
+        .lines()
+        .take(n)
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn write(path: &Path, rows: &[Value]) {
+    let text: Vec<String> = rows.iter().map(|r| r.to_string()).collect();
+    std::fs::write(path, text.join("\n") + "\n").unwrap();
+}
+
+fn audit(train: &Path, test: &Path) -> Value {
+    let o = Command::new(env!("CARGO_BIN_EXE_retune"))
+        .args(["audit", "--task", "ner", "--json", "--train"])
+        .arg(train)
+        .arg("--test")
+        .arg(test)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn tags(r: &Value) -> Vec<String> {
+    r["ner_tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn tokens(r: &Value) -> Vec<String> {
+    r["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Every `I-X` continues a `B-X` or `I-X`.
+fn valid_bio(t: &[String]) -> bool {
+    (0..t.len()).all(|j| match t[j].strip_prefix("I-") {
+        Some(k) => j > 0 && (t[j - 1] == format!("B-{k}") || t[j - 1] == format!("I-{k}")),
+        None => true,
+    })
+}
+
+struct Counts {
+    violations: u64,
+    conflict_groups: usize,
+    leaked: u64,
+}
+
+fn counts(report: &Value) -> Counts {
+    let train = &report["tagged"][0][1];
+    Counts {
+        violations: train["violation_count"].as_u64().unwrap(),
+        conflict_groups: train["conflict_groups"].as_array().unwrap().len(),
+        leaked: report["tag_leakage"][0][1]["exact_count"].as_u64().unwrap(),
+    }
+}
+
+#[test]
+fn injected_tagging_faults_are_found() {
+    let dir = std::env::temp_dir().join(format!("retune-audit-ner-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut train = read("data/ner_wnut17/train.jsonl", 600);
+    let test = read("data/ner_wnut17/test.jsonl", 200);
+    let (train_clean, test_path) = (dir.join("train.jsonl"), dir.join("test.jsonl"));
+    write(&train_clean, &train);
+    write(&test_path, &test);
+    let base = counts(&audit(&train_clean, &test_path));
+
+    // Sentences whose tokens occur once in the file (so a repeat makes a new group).
+    let unique = |rows: &[Value], i: usize| rows.iter().filter(|r| tokens(r) == tokens(&rows[i])).count() == 1;
+    let once: Vec<bool> = (0..train.len()).map(|i| unique(&train, i)).collect();
+    // 1. Seven entity starts `B-X` after `O` (or first) become `I-X`: one violation each.
+    let mut broken = Vec::new();
+    for (i, r) in train.iter_mut().enumerate() {
+        if broken.len() == 7 {
+            break;
+        }
+        if !once[i] {
+            continue;
+        }
+        let t = tags(r);
+        if let Some(j) = (0..t.len()).find(|&j| t[j].starts_with("B-") && (j == 0 || t[j - 1] == "O")) {
+            r["ner_tags"][j] = Value::from(t[j].replacen("B-", "I-", 1));
+            broken.push((i, j));
+        }
+    }
+    // 2. Five sentences with an entity, repeated with that entity's type changed.
+    let mut repeated = 0;
+    for i in 0..train.len() {
+        if repeated == 5 {
+            break;
+        }
+        let t = tags(&train[i]);
+        if broken.iter().any(|&(b, _)| b == i) || !once[i] || !valid_bio(&t) || !t.iter().any(|x| x.starts_with("B-")) {
+            continue;
+        }
+        let mut copy = train[i].clone();
+        let flipped: Vec<Value> = t
+            .iter()
+            .map(|x| match x.split_once('-') {
+                Some((p, k)) if k != "location" => Value::from(format!("{p}-location")),
+                Some((p, _)) => Value::from(format!("{p}-person")),
+                None => Value::from(x.clone()),
+            })
+            .collect();
+        copy["ner_tags"] = Value::from(flipped);
+        train.push(copy);
+        repeated += 1;
+    }
+    // 3. Four test sentences copied into train.
+    let mut copied = 0;
+    for (i, r) in test.iter().enumerate() {
+        if copied == 4 {
+            break;
+        }
+        if unique(&test, i) && !train.iter().any(|t| tokens(t) == tokens(r)) {
+            train.push(r.clone());
+            copied += 1;
+        }
+    }
+    assert_eq!((broken.len(), repeated, copied), (7, 5, 4));
+    let train_faulty = dir.join("train_faulty.jsonl");
+    write(&train_faulty, &train);
+    let report = audit(&train_faulty, &test_path);
+    let got = counts(&report);
+    assert_eq!(got.violations, base.violations + 7);
+    assert_eq!(got.conflict_groups, base.conflict_groups + 5);
+    assert_eq!(got.leaked, base.leaked + 4);
+    let listed: Vec<(u64, u64)> = report["tagged"][0][1]["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["row"].as_u64().unwrap(), v["token"].as_u64().unwrap()))
+        .collect();
+    for (i, j) in broken {
+        assert!(
+            listed.contains(&(i as u64, j as u64)),
+            "broken tag at {i}:{j} not listed"
+        );
+    }
+    let kinds: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    for k in ["tag-scheme", "conflicting-tags", "leakage"] {
+        assert!(kinds.contains(&k), "no {k} finding: {kinds:?}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
