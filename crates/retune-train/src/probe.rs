@@ -246,10 +246,35 @@ pub fn stratified_folds(y: &[u32], folds: usize, seed: u64) -> Vec<usize> {
     fold
 }
 
+/// A fold (`0..folds`) for each of `groups` groups (e.g. the sentences whose tokens are the
+/// rows), shuffled deterministically for `seed`: all rows of a group land in one fold, so no
+/// probe sees a sentence it predicts.
+pub fn group_folds(groups: usize, folds: usize, seed: u64) -> Vec<usize> {
+    let mut rng = SplitMix(seed);
+    let mut idx: Vec<usize> = (0..groups).collect();
+    rng.shuffle(&mut idx);
+    let mut fold = vec![0usize; groups];
+    for (j, &g) in idx.iter().enumerate() {
+        fold[g] = j % folds.max(1);
+    }
+    fold
+}
+
 /// Out-of-fold predicted probabilities (`n * k`): each row is predicted by a probe trained on
 /// the other folds (what confident learning needs).
 pub fn out_of_fold_proba(x: &Features, y: &[u32], k: usize, folds: usize, seed: u64, cfg: ProbeConfig) -> Vec<f32> {
-    let fold = stratified_folds(y, folds, seed);
+    out_of_fold_proba_in(x, y, k, &stratified_folds(y, folds, seed), folds, cfg)
+}
+
+/// [`out_of_fold_proba`] with the rows' folds given (`fold[i]` in `0..folds`).
+pub fn out_of_fold_proba_in(
+    x: &Features,
+    y: &[u32],
+    k: usize,
+    fold: &[usize],
+    folds: usize,
+    cfg: ProbeConfig,
+) -> Vec<f32> {
     let mut out = vec![0f32; x.n * k];
     for f in 0..folds {
         let train: Vec<usize> = (0..x.n).filter(|&i| fold[i] != f).collect();

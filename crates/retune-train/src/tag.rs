@@ -251,6 +251,46 @@ fn encode(
     Ok(out)
 }
 
+/// The frozen encoder's last hidden state at each word's first sub-word (in the window that
+/// predicts the word), one row per word of every sentence in order — the features of a token
+/// probe — and whether the word has a token at all (a word without one gets a zero row).
+pub fn word_features(
+    state: &ClassifierState,
+    data: &TaggedSentences,
+    cfg: &TagConfig,
+) -> Result<(crate::probe::Features, Vec<bool>)> {
+    let windows = encode(state, data, cfg, UnknownTag::NoLoss)?;
+    let offsets: Vec<usize> = data
+        .words
+        .iter()
+        .scan(0usize, |acc, w| {
+            let o = *acc;
+            *acc += w.len();
+            Some(o)
+        })
+        .collect();
+    let n: usize = data.words.iter().map(|w| w.len()).sum();
+    let d = state.config.arch().hidden_size();
+    let mut x = vec![0f32; n * d];
+    let mut has = vec![false; n];
+    let lengths: Vec<usize> = windows.iter().map(|w| w.row.ids.len()).collect();
+    for batch in eval_batches(&lengths, cfg.eval_batch_size) {
+        let ws: Vec<&Window> = batch.iter().map(|&i| &windows[i]).collect();
+        let hidden = state.model.hidden(&input_of(state, &ws)?, Mode::Eval)?;
+        let hidden: Vec<Vec<Vec<f32>>> = hidden.to_vec3()?;
+        for (w, h) in ws.iter().zip(&hidden) {
+            for (p, word) in w.predicts.iter().enumerate() {
+                if let Some(word) = word {
+                    let row = offsets[w.sentence] + word;
+                    x[row * d..(row + 1) * d].copy_from_slice(&h[p]);
+                    has[row] = true;
+                }
+            }
+        }
+    }
+    Ok((crate::probe::Features { x, n, d }, has))
+}
+
 fn input_of(state: &ClassifierState, windows: &[&Window]) -> Result<EncoderInput> {
     let rows: Vec<&EncodedRow> = windows.iter().map(|w| &w.row).collect();
     Ok(EncoderInput::from_batch(&state.tokenizer.pad(&rows), &state.device)?)

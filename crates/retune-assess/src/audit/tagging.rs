@@ -1,14 +1,23 @@
 //! `retune audit --task ner`: the tagged-data checks of `retune_data::audit::tagged` per split
 //! and between train and the other splits, and, with a model, how its tokenizer splits the words
-//! (unknown tokens, fertility, words without a token, sentences longer than the model).
+//! (unknown tokens, fertility, words without a token, sentences longer than the model) and token
+//! label noise: cleanlab's token-classification method — every word's out-of-fold probabilities
+//! from a probe on the frozen encoder's first-sub-word states (folds by sentence), flattened,
+//! through confident learning (`find_label_issues`, self-confidence ranking), mapped back to
+//! (sentence, word).
 
+use retune_data::audit::confident::{find_label_issues, label_quality_scores, LabelIssueOptions, RankBy};
 use retune_data::audit::tagged::{audit_tagged_split, find_tagged_leakage, surface_overlap, TagAuditConfig, TaggedRow};
 use retune_data::tagged::TaggedCorpus;
-use retune_models::arch::ModelConfig;
+use retune_models::arch::{Head, ModelConfig};
 use retune_models::text_tokenizer::TextTokenizer;
+use retune_train::classify::prepare_model;
+use retune_train::probe::{argmax_rows, group_folds, out_of_fold_proba_in, ProbeConfig};
+use retune_train::strategy::Strategy;
+use retune_train::tag::{label_list, word_features, TagConfig, TaggedSentences};
 use std::path::Path;
 
-use super::{pct, AuditOptions, AuditReport, Finding, Severity, TokenFit};
+use super::{pct, AuditOptions, AuditReport, Finding, LabelNoise, Severity, TokenFit};
 use crate::error::Result;
 
 fn rows_of(c: &TaggedCorpus) -> Vec<TaggedRow<'_>> {
@@ -22,11 +31,13 @@ fn rows_of(c: &TaggedCorpus) -> Vec<TaggedRow<'_>> {
 }
 
 /// Audits token-tagged data: `splits` are (name, corpus) with `train` first. With `model` (a
-/// model folder), also how its tokenizer splits the words.
+/// model folder), also how its tokenizer splits the words and the training split's token label
+/// noise. `progress` hears what runs.
 pub fn audit_tagging(
     splits: &[(&str, &TaggedCorpus)],
     model: Option<&Path>,
     opts: &AuditOptions,
+    mut progress: impl FnMut(&str),
 ) -> Result<AuditReport> {
     let cfg = TagAuditConfig::default();
     let n_show = opts.rows_per_finding;
@@ -176,7 +187,9 @@ pub fn audit_tagging(
     }
     let mut token_fits = Vec::new();
     let mut max_positions = None;
+    let mut label_noise = None;
     if let Some(dir) = model {
+        progress("tokenizing");
         let config = ModelConfig::from_dir(dir)?;
         let max_pos = config.arch().max_positions();
         max_positions = Some(max_pos);
@@ -268,6 +281,11 @@ pub fn audit_tagging(
             }
             token_fits.push(fit);
         }
+        if let Some((_, train)) = splits.first() {
+            let (noise, finding) = token_label_noise(train, dir, opts, &mut progress)?;
+            findings.extend(finding);
+            label_noise = noise;
+        }
     }
     findings.sort_by_key(|f| f.severity);
     let labels = tagged
@@ -282,10 +300,113 @@ pub fn audit_tagging(
         pairs: Vec::new(),
         max_positions,
         token_fit: token_fits,
-        label_noise: None,
+        label_noise,
         tagged,
         tag_leakage,
         surface_overlap: overlaps,
         findings,
     })
+}
+
+/// Token label noise of `train` by confident learning on out-of-fold probe probabilities (see
+/// the module doc); None when the split has fewer than two tags or sentences than folds.
+fn token_label_noise(
+    train: &TaggedCorpus,
+    dir: &Path,
+    opts: &AuditOptions,
+    progress: &mut impl FnMut(&str),
+) -> Result<(Option<LabelNoise>, Option<Finding>)> {
+    let data = TaggedSentences {
+        name: "train".into(),
+        words: train.sentences.iter().map(|s| s.tokens.clone()).collect(),
+        tags: train.sentences.iter().map(|s| s.tags.clone()).collect(),
+    };
+    let labels = label_list(&data.tags);
+    let folds = opts.folds.max(2);
+    if labels.len() < 2 || data.words.len() < folds {
+        return Ok((None, None));
+    }
+    progress("features for label noise");
+    let cfg = TagConfig::default();
+    let st = prepare_model(
+        dir,
+        Head::TokenClassification,
+        &labels,
+        &Strategy::Probe,
+        cfg.max_length,
+        &opts.device,
+    )?;
+    let (features, has_token) = word_features(&st, &data, &cfg)?;
+    // Words without a token have no features: they are left out (the pieceless-words finding
+    // names them).
+    let mut keep = Vec::new();
+    let mut place = Vec::new();
+    let mut y = Vec::new();
+    let mut row = 0usize;
+    for (si, s) in data.tags.iter().enumerate() {
+        for (wi, t) in s.iter().enumerate() {
+            if has_token[row] {
+                keep.push(row);
+                place.push((si, wi));
+                y.push(labels.iter().position(|l| l == t).unwrap_or(0) as u32);
+            }
+            row += 1;
+        }
+    }
+    let x = features.select(&keep);
+    let by_sentence = group_folds(data.words.len(), folds, opts.seed);
+    let fold: Vec<usize> = place.iter().map(|&(si, _)| by_sentence[si]).collect();
+    progress("label noise: out-of-fold token probe");
+    let k = labels.len();
+    let pc = ProbeConfig {
+        c: opts.noise_probe_c,
+        ..Default::default()
+    };
+    let probs = out_of_fold_proba_in(&x, &y, k, &fold, folds, pc);
+    let pred = argmax_rows(&probs, k);
+    let acc = pred.iter().zip(&y).filter(|(a, b)| a == b).count() as f64 / y.len().max(1) as f64;
+    let issues = find_label_issues(&y, &probs, k, &LabelIssueOptions::default())?;
+    let scores = label_quality_scores(&y, &probs, k, RankBy::SelfConfidence)?;
+    let ranked: Vec<(usize, String, String, String, f64)> = issues
+        .ranked_rows
+        .iter()
+        .take(opts.top_label_issues)
+        .map(|&r| {
+            let (si, wi) = place[r];
+            (
+                r,
+                format!("{} word {}: {:?}", train.location(si), wi + 1, data.words[si][wi]),
+                labels[y[r] as usize].clone(),
+                labels[pred[r] as usize].clone(),
+                scores[r],
+            )
+        })
+        .collect();
+    let rate = issues.noise_rate_estimate;
+    let finding = Finding {
+        severity: if rate >= 0.05 { Severity::Medium } else { Severity::Low },
+        kind: "label-noise".into(),
+        message: format!(
+            "train: an estimated {:.1}% of word tags are wrong ({} words flagged by confident learning on an out-of-fold token probe; its accuracy {:.1}%)",
+            100.0 * rate,
+            issues.issue_rows.len(),
+            100.0 * acc
+        ),
+        rows: ranked
+            .iter()
+            .take(opts.rows_per_finding)
+            .map(|r| format!("{} ({} -> {})", r.1, r.2, r.3))
+            .collect(),
+    };
+    Ok((
+        Some(LabelNoise {
+            folds,
+            probe_oof_accuracy: acc,
+            noise_rate_estimate: rate,
+            issues: issues.issue_rows.len(),
+            ranked,
+            scores,
+        }),
+        Some(finding),
+    ))
 }
