@@ -480,10 +480,7 @@ impl TrainTask for TagTask<'_> {
 pub fn train_tagger(job: TagJob, mut on_event: impl FnMut(&LoopEvent)) -> Result<(TagSummary, ClassifierState)> {
     let cfg = job.config.clone();
     if cfg.strategy == Strategy::Probe {
-        return Err(TrainError::Invalid(
-            "--strategy probe is not available for --task ner yet (use head: a linear layer on the frozen token features)"
-                .into(),
-        ));
+        return train_token_probe(job);
     }
     nn::set_seed(cfg.train.seed);
     let state = prepare_model(
@@ -529,6 +526,106 @@ pub fn train_tagger(job: TagJob, mut on_event: impl FnMut(&LoopEvent)) -> Result
         run: outcome,
         evals,
         windowed_sentences,
+        notes: state.notes.clone(),
+    };
+    if let Some(out) = &job.out {
+        write_summary(out, &summary)?;
+    }
+    Ok((summary, state))
+}
+
+/// `--strategy probe`: a logistic regression (`probe::LogisticRegression`, standardized
+/// features, L2) on the frozen encoder's first-sub-word states of the training words, folded
+/// into the token-classification head — `classifier.weight = W / std`, `classifier.bias =
+/// b − W (mean / std)` — so the saved checkpoint is a plain `*ForTokenClassification` whose
+/// logits are the probe's, and evaluation and `predict` run it like any tagger.
+fn train_token_probe(job: TagJob) -> Result<(TagSummary, ClassifierState)> {
+    let cfg = job.config.clone();
+    if job.resume.is_some() {
+        return Err(TrainError::Invalid(
+            "--resume: a probe is fitted in one go and has no training checkpoints".into(),
+        ));
+    }
+    let t0 = std::time::Instant::now();
+    let mut state = prepare_model(
+        job.model_dir,
+        Head::TokenClassification,
+        &job.labels,
+        &Strategy::Probe,
+        cfg.max_length,
+        &job.device,
+    )?;
+    let (features, has_token) = word_features(&state, &job.train, &cfg)?;
+    let mut keep = Vec::new();
+    let mut y = Vec::new();
+    for (i, t) in job.train.tags.iter().flatten().enumerate() {
+        let id = job.labels.iter().position(|l| l == t).ok_or_else(|| {
+            TrainError::Invalid(format!("train: tag {t:?} is not among the run's labels ({})", job.labels.join(", ")))
+        })?;
+        if has_token[i] {
+            keep.push(i);
+            y.push(id as u32);
+        }
+    }
+    let x = features.select(&keep);
+    let k = job.labels.len();
+    let probe = crate::probe::LogisticRegression::fit(&x, &y, k, crate::probe::ProbeConfig::default());
+    let d = x.d;
+    let mut w = vec![0f32; k * d];
+    let mut b = probe.b.clone();
+    for c in 0..k {
+        for j in 0..d {
+            let wj = probe.w[c * d + j] / probe.std[j];
+            w[c * d + j] = wj;
+            b[c] -= wj * probe.mean[j];
+        }
+    }
+    let out = state
+        .config
+        .arch()
+        .output_projection(Head::TokenClassification)
+        .ok_or_else(|| TrainError::Invalid("the model has no token-classification head".into()))?;
+    for (name, values, shape) in [(format!("{out}.weight"), w, vec![k, d]), (format!("{out}.bias"), b, vec![k])] {
+        let var = state
+            .params
+            .var(&name)
+            .ok_or_else(|| TrainError::Invalid(format!("no parameter {name}")))?;
+        var.set(&Tensor::from_vec(values, shape, &state.device)?)?;
+    }
+    state.model = state.config.build(&state.params, Head::TokenClassification)?;
+    let train_seconds = t0.elapsed().as_secs_f64();
+    let t1 = std::time::Instant::now();
+    let eval = evaluate_tagger(&state, &job.eval, &cfg, 0)?;
+    let eval_seconds = t1.elapsed().as_secs_f64();
+    let f1 = eval.report.micro.f1;
+    let record = serde_json::json!({"type": "eval", "step": 0, "f1": f1, "loss": eval.loss});
+    let t2 = std::time::Instant::now();
+    let best_dir = job.out.as_ref().map(|o| o.join("best"));
+    if let Some(dir) = &best_dir {
+        save_classifier(&state, dir)?;
+    }
+    let run = LoopOutcome {
+        steps: 0,
+        total_steps: 0,
+        trainable: k * d + k,
+        best: Some((f1, 0)),
+        evals: vec![record],
+        train_seconds,
+        eval_seconds,
+        save_seconds: t2.elapsed().as_secs_f64(),
+        rows_per_s: job.train.words.len() as f64 / train_seconds.max(1e-9),
+        stopped_early: false,
+        resumed_from: None,
+        best_dir,
+    };
+    let summary = TagSummary {
+        config: cfg,
+        labels: job.labels.clone(),
+        trainable: k * d + k,
+        parameters: parameter_count(&state.params),
+        run,
+        evals: vec![eval],
+        windowed_sentences: (0, 0),
         notes: state.notes.clone(),
     };
     if let Some(out) = &job.out {

@@ -201,3 +201,90 @@ fn a_tiny_tagger_learns_and_its_checkpoint_reloads() {
     assert!(diff < 1e-5, "reloaded logits differ by {diff}");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// `--strategy probe` for NER: the logistic regression on the frozen first-sub-word states,
+/// folded into the head, tags every word as the probe itself predicts it (refitted here on the
+/// same features, standardized in the probe's own way), and the saved checkpoint reloads with
+/// the same logits.
+#[test]
+fn the_token_probe_is_folded_into_the_head_exactly() {
+    use retune_train::probe::{argmax_rows, LogisticRegression, ProbeConfig};
+    let train = tagged("data/ner_wnut17/train.jsonl[:120]", "train");
+    let eval = tagged("data/ner_wnut17/validation.jsonl[:40]", "eval");
+    let labels = label_list(train.tags.iter().chain(&eval.tags));
+    // The real MiniLM: a tiny random encoder's features let the probe predict only O.
+    let dir = root().join("models/all-MiniLM-L6-v2");
+    assert!(dir.exists(), "{} is missing: run scripts/fetch_minilm.sh", dir.display());
+    let out = std::env::temp_dir().join(format!("retune-ner-probe-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let cfg = TagConfig {
+        strategy: Strategy::Probe,
+        ..Default::default()
+    };
+    let dev = retune_models::device::select("cpu").unwrap();
+    let (summary, state) = train_tagger(
+        TagJob {
+            model_dir: &dir,
+            labels: labels.clone(),
+            train: train.clone(),
+            eval: eval.clone(),
+            out: Some(out.clone()),
+            resume: None,
+            config: cfg.clone(),
+            device: dev.clone(),
+        },
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!(summary.run.steps, 0);
+    // The probe refitted on the training words' features predicts the eval words as the
+    // folded head does.
+    let (ftrain, has) = retune_train::tag::word_features(&state, &train, &cfg).unwrap();
+    let keep: Vec<usize> = (0..ftrain.n).filter(|&i| has[i]).collect();
+    let y: Vec<u32> = train
+        .tags
+        .iter()
+        .flatten()
+        .enumerate()
+        .filter(|(i, _)| has[*i])
+        .map(|(_, t)| labels.iter().position(|l| l == t).unwrap() as u32)
+        .collect();
+    let probe = LogisticRegression::fit(&ftrain.select(&keep), &y, labels.len(), ProbeConfig::default());
+    // On the training words themselves (which the probe fits, entities included).
+    let pred = argmax_rows(&probe.predict_proba(&ftrain), labels.len());
+    let has_eval = has;
+    let e = evaluate_tagger(&state, &train, &cfg, 0).unwrap();
+    let words: Vec<&String> = e.predictions.iter().flatten().collect();
+    assert_eq!(words.len(), pred.len());
+    let mut compared = 0;
+    for (i, (w, p)) in words.iter().zip(&pred).enumerate() {
+        if has_eval[i] {
+            assert_eq!(**w, labels[*p as usize], "word {i}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 500, "{compared} words compared");
+    // Not a constant tagger: the probe tags some words as entities.
+    let entity_words = pred.iter().filter(|&&p| labels[p as usize] != "O").count();
+    assert!(entity_words >= 20, "{entity_words} words tagged as entities");
+    // The checkpoint reloads as a BertForTokenClassification that tags the same.
+    let tagger = TokenTagger::load(&out.join("best"), &dev).unwrap();
+    assert_eq!(tagger.labels, labels);
+    let again = evaluate_tagger(
+        &retune_train::classify::prepare_model(
+            &out.join("best"),
+            retune_models::arch::Head::TokenClassification,
+            &labels,
+            &Strategy::Probe,
+            cfg.max_length,
+            &dev,
+        )
+        .unwrap(),
+        &train,
+        &cfg,
+        0,
+    )
+    .unwrap();
+    assert_eq!(again.predictions, e.predictions);
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -64,10 +64,17 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     if write_summary(&args.out, &summary, &test_eval, args.json)? {
         return Ok(());
     }
-    println!(
-        "{} NER training: {} steps, {:.1} windows/s, {:.0}s training",
-        cfg.strategy, summary.run.steps, summary.run.rows_per_s, summary.run.train_seconds
-    );
+    if cfg.strategy == retune_train::strategy::Strategy::Probe {
+        println!(
+            "probe NER: logistic regression on the frozen encoder's first-sub-word states, {:.0}s (features and fit)",
+            summary.run.train_seconds
+        );
+    } else {
+        println!(
+            "{} NER training: {} steps, {:.1} windows/s, {:.0}s training",
+            cfg.strategy, summary.run.steps, summary.run.rows_per_s, summary.run.train_seconds
+        );
+    }
     if let Some(e) = summary
         .evals
         .iter()
