@@ -6,6 +6,11 @@
 //! blank lines between sentences, `-DOCSTART-` lines skipped), and tag lines (a sentence a line
 //! of whitespace-separated tags, for predictions). Errors name `file:line` (see
 //! [`crate::error`]).
+//!
+//! Tags written in another scheme ([`InputScheme`]: IOB1, BIOES, BMES) are converted to IOB2
+//! (`B-X` starts every entity, `I-X` continues it) on read; a tag outside the scheme or one that
+//! cannot stand where it is (an `I-X` continuing nothing, an entity never closed) is an error
+//! naming its line.
 
 use std::path::{Path, PathBuf};
 
@@ -43,6 +48,121 @@ impl TagFormat {
             _ => TagFormat::TagLines,
         }
     }
+}
+
+/// The tagging scheme of a file's tags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum InputScheme {
+    /// `B-X` starts every entity, `I-X` continues it (checked, kept).
+    Iob2,
+    /// `I-X` starts an entity; `B-X` only where one follows another of the same type.
+    Iob1,
+    /// `B-X I-X … E-X` for entities of several tokens, `S-X` for one token.
+    Bioes,
+    /// As BIOES with `M-X` inside (Chinese segmentation style).
+    Bmes,
+}
+
+impl std::str::FromStr for InputScheme {
+    type Err = String;
+    /// `iob2` (or `bio`), `iob1` (or `iob`), `bioes` (or `iobes`), `bmes`, any case.
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "iob2" | "bio" => InputScheme::Iob2,
+            "iob1" | "iob" => InputScheme::Iob1,
+            "bioes" | "iobes" => InputScheme::Bioes,
+            "bmes" => InputScheme::Bmes,
+            _ => return Err(format!("unknown tag scheme {s:?}: use iob2, iob1, bioes or bmes")),
+        })
+    }
+}
+
+/// One sentence's tags written in `scheme`, as IOB2. The error gives the 0-based position of the
+/// offending tag and what is wrong.
+pub fn to_iob2(tags: &[String], scheme: InputScheme) -> Result<Vec<String>, (usize, String)> {
+    let prefixes: &[char] = match scheme {
+        InputScheme::Iob2 | InputScheme::Iob1 => &['B', 'I'],
+        InputScheme::Bioes => &['B', 'I', 'E', 'S'],
+        InputScheme::Bmes => &['B', 'M', 'E', 'S'],
+    };
+    let parse = |j: usize, t: &str| -> Result<Option<(char, String)>, (usize, String)> {
+        if t == "O" {
+            return Ok(None);
+        }
+        let mut chars = t.chars();
+        match (chars.next(), chars.next(), chars.as_str()) {
+            (Some(p), Some('-'), kind) if prefixes.contains(&p) && !kind.is_empty() => Ok(Some((p, kind.to_string()))),
+            _ => Err((
+                j,
+                format!(
+                    "tag {t:?} is outside the {scheme:?} scheme (O or {}-TYPE)",
+                    prefixes.iter().map(|c| c.to_string()).collect::<Vec<_>>().join("/")
+                ),
+            )),
+        }
+    };
+    let mut out = Vec::with_capacity(tags.len());
+    // The type of the entity the previous tag left open (IOB: any entity; BIOES/BMES: one not
+    // yet closed by E-/S-).
+    let mut open: Option<String> = None;
+    for (j, t) in tags.iter().enumerate() {
+        let tag = parse(j, t)?;
+        let prev = if j == 0 {
+            "the sentence start".to_string()
+        } else {
+            format!("{:?}", tags[j - 1])
+        };
+        match scheme {
+            InputScheme::Iob2 | InputScheme::Iob1 => match tag {
+                None => {
+                    open = None;
+                    out.push("O".into());
+                }
+                Some(('B', k)) => {
+                    out.push(format!("B-{k}"));
+                    open = Some(k);
+                }
+                Some((_, k)) => {
+                    let continues = open.as_deref() == Some(k.as_str());
+                    if !continues && scheme == InputScheme::Iob2 {
+                        return Err((j, format!("I-{k} cannot follow {prev}: it continues no {k} entity")));
+                    }
+                    out.push(format!("{}-{k}", if continues { 'I' } else { 'B' }));
+                    open = Some(k);
+                }
+            },
+            InputScheme::Bioes | InputScheme::Bmes => {
+                let inside = if scheme == InputScheme::Bioes { 'I' } else { 'M' };
+                match tag {
+                    None | Some(('B', _)) | Some(('S', _)) if open.is_some() => {
+                        return Err((j, format!("{t} cannot follow {prev}: that entity is not closed (E-)")));
+                    }
+                    None => out.push("O".into()),
+                    Some(('B', k)) => {
+                        out.push(format!("B-{k}"));
+                        open = Some(k);
+                    }
+                    Some(('S', k)) => out.push(format!("B-{k}")),
+                    Some((p, k)) => {
+                        if open.as_deref() != Some(k.as_str()) {
+                            return Err((j, format!("{p}-{k} cannot follow {prev}: it continues no {k} entity")));
+                        }
+                        out.push(format!("I-{k}"));
+                        if p != inside {
+                            open = None;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let (Some(k), InputScheme::Bioes | InputScheme::Bmes) = (&open, scheme) {
+        return Err((
+            tags.len() - 1,
+            format!("the {k} entity is not closed (E-) at the end of the sentence"),
+        ));
+    }
+    Ok(out)
 }
 
 /// One sentence.
@@ -116,13 +236,33 @@ pub fn read_tagged(path: &Path, format: &TagFormat, label_names: Option<&[String
 /// Reads a data spec (`file` or `file[slice]`, see [`crate::DataSpec`]) of one token/tag file,
 /// its format from the extension (CoNLL: the tag in the last column).
 pub fn read_tagged_spec(spec: &str, label_names: Option<&[String]>) -> Result<TaggedCorpus, DataError> {
+    read_tagged_spec_in(spec, label_names, None)
+}
+
+/// [`read_tagged_spec`] with the tags written in `scheme`, converted to IOB2 (None: kept as
+/// they are).
+pub fn read_tagged_spec_in(
+    spec: &str,
+    label_names: Option<&[String]>,
+    scheme: Option<InputScheme>,
+) -> Result<TaggedCorpus, DataError> {
     let ds = crate::DataSpec::parse(spec)?;
     let [path] = ds.paths.as_slice() else {
         return Err(DataError::Invalid(format!(
             "{spec}: token/tag data is read from one file per split"
         )));
     };
-    let mut c = read_tagged(path, &TagFormat::from_path(path), label_names)?;
+    let format = TagFormat::from_path(path);
+    let mut c = read_tagged(path, &format, label_names)?;
+    if let Some(scheme) = scheme {
+        for s in &mut c.sentences {
+            s.tags = to_iob2(&s.tags, scheme).map_err(|(j, message)| match format {
+                // A token a line: the tag's own line.
+                TagFormat::Conll { .. } => row(path, s.line + j, message),
+                _ => row(path, s.line, format!("tag {}: {message}", j + 1)),
+            })?;
+        }
+    }
     if let Some(slice) = &ds.slice {
         let r = slice.resolve(c.sentences.len())?;
         c.sentences = c.sentences[r].to_vec();
@@ -285,6 +425,52 @@ mod tests {
         let p = write("c.txt", "B-X O\n\nO\n");
         let c = read_tagged(&p, &TagFormat::from_path(&p), None).unwrap();
         assert_eq!(c.tags(), vec![vec!["B-X", "O"], vec![], vec!["O"]]);
+    }
+
+    fn tags(v: &str) -> Vec<String> {
+        v.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn schemes_become_iob2() {
+        let iob2 = tags("B-PER I-PER O B-LOC B-LOC I-LOC O");
+        // IOB1: I- starts an entity, B- only between two of the same type.
+        let iob1 = tags("I-PER I-PER O I-LOC B-LOC I-LOC O");
+        assert_eq!(to_iob2(&iob1, InputScheme::Iob1).unwrap(), iob2);
+        let bioes = tags("B-PER E-PER O S-LOC B-LOC E-LOC O");
+        assert_eq!(to_iob2(&bioes, InputScheme::Bioes).unwrap(), iob2);
+        let bmes = tags("B-PER E-PER O S-LOC B-LOC E-LOC O");
+        assert_eq!(to_iob2(&bmes, InputScheme::Bmes).unwrap(), iob2);
+        let long = tags("B-ORG M-ORG M-ORG E-ORG");
+        assert_eq!(
+            to_iob2(&long, InputScheme::Bmes).unwrap(),
+            tags("B-ORG I-ORG I-ORG I-ORG")
+        );
+        assert_eq!(to_iob2(&iob2, InputScheme::Iob2).unwrap(), iob2);
+    }
+
+    #[test]
+    fn tags_that_cannot_stand_are_errors_at_their_position() {
+        let e = |t: &str, s| to_iob2(&tags(t), s).unwrap_err();
+        assert_eq!(e("O I-PER", InputScheme::Iob2).0, 1);
+        assert_eq!(e("B-PER I-LOC", InputScheme::Iob2).0, 1);
+        assert_eq!(e("B-PER O", InputScheme::Bioes).0, 1);
+        assert_eq!(e("B-PER I-PER", InputScheme::Bioes).0, 1);
+        assert_eq!(e("O E-PER", InputScheme::Bioes).0, 1);
+        assert_eq!(e("B-PER M-PER", InputScheme::Bioes).0, 1);
+        assert_eq!(e("S-PER I-PER", InputScheme::Bmes).0, 1);
+        assert_eq!(e("X-PER", InputScheme::Iob2).0, 0);
+        assert_eq!(e("B-", InputScheme::Iob2).0, 0);
+        let p = write("g.conll", "a B-PER\nb O\n\nc O\nd I-LOC\n");
+        let err = read_tagged_spec_in(p.to_str().unwrap(), None, Some(InputScheme::Iob2))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("g.conll:5: I-LOC cannot follow \"O\""), "{err}");
+        let p = write("h.jsonl", "{\"tokens\":[\"a\",\"b\"],\"ner_tags\":[\"B-X\",\"I-X\"]}\n");
+        let err = read_tagged_spec_in(p.to_str().unwrap(), None, Some(InputScheme::Bioes))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("h.jsonl:1: tag 2: the X entity is not closed"), "{err}");
     }
 
     #[test]

@@ -560,7 +560,10 @@ fn train_token_probe(job: TagJob) -> Result<(TagSummary, ClassifierState)> {
     let mut y = Vec::new();
     for (i, t) in job.train.tags.iter().flatten().enumerate() {
         let id = job.labels.iter().position(|l| l == t).ok_or_else(|| {
-            TrainError::Invalid(format!("train: tag {t:?} is not among the run's labels ({})", job.labels.join(", ")))
+            TrainError::Invalid(format!(
+                "train: tag {t:?} is not among the run's labels ({})",
+                job.labels.join(", ")
+            ))
         })?;
         if has_token[i] {
             keep.push(i);
@@ -585,7 +588,10 @@ fn train_token_probe(job: TagJob) -> Result<(TagSummary, ClassifierState)> {
         .arch()
         .output_projection(Head::TokenClassification)
         .ok_or_else(|| TrainError::Invalid("the model has no token-classification head".into()))?;
-    for (name, values, shape) in [(format!("{out}.weight"), w, vec![k, d]), (format!("{out}.bias"), b, vec![k])] {
+    for (name, values, shape) in [
+        (format!("{out}.weight"), w, vec![k, d]),
+        (format!("{out}.bias"), b, vec![k]),
+    ] {
         let var = state
             .params
             .var(&name)

@@ -214,7 +214,11 @@ fn the_token_probe_is_folded_into_the_head_exactly() {
     let labels = label_list(train.tags.iter().chain(&eval.tags));
     // The real MiniLM: a tiny random encoder's features let the probe predict only O.
     let dir = root().join("models/all-MiniLM-L6-v2");
-    assert!(dir.exists(), "{} is missing: run scripts/fetch_minilm.sh", dir.display());
+    assert!(
+        dir.exists(),
+        "{} is missing: run scripts/fetch_minilm.sh",
+        dir.display()
+    );
     let out = std::env::temp_dir().join(format!("retune-ner-probe-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let cfg = TagConfig {

@@ -255,3 +255,74 @@ fn flipped_entity_types_rank_high_in_token_label_noise() {
     assert!(hits >= 5, "{hits} flipped words among the top 50 (chance {chance:.2})");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// IOB2 → BIOES, written independently of the reader: an entity of one token is `S-`, the last
+/// token of a longer one `E-`.
+fn to_bioes(t: &[String]) -> Vec<String> {
+    (0..t.len())
+        .map(|j| {
+            let continued = t.get(j + 1).is_some_and(|n| n.starts_with("I-"));
+            match t[j].split_once('-') {
+                Some(("B", k)) if continued => format!("B-{k}"),
+                Some(("B", k)) => format!("S-{k}"),
+                Some(("I", k)) if continued => format!("I-{k}"),
+                Some(("I", k)) => format!("E-{k}"),
+                _ => t[j].clone(),
+            }
+        })
+        .collect()
+}
+
+/// `--scheme bioes` reads BIOES tags as the IOB2 they encode (the same entity counts as the
+/// original WNUT file), and a BIOES entity left open is one error line naming its file and line.
+#[test]
+fn bioes_files_are_read_as_iob2_and_broken_ones_are_refused() {
+    let dir = std::env::temp_dir().join(format!("retune-audit-ner-scheme-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let original = read("data/ner_wnut17/train.jsonl", 300);
+    let mut bioes = original.clone();
+    for r in &mut bioes {
+        r["ner_tags"] = Value::from(to_bioes(&tags(r)));
+    }
+    let (a, b) = (dir.join("iob2.jsonl"), dir.join("bioes.jsonl"));
+    write(&a, &original);
+    write(&b, &bioes);
+    let run = |path: &Path, scheme: &str| {
+        Command::new(env!("CARGO_BIN_EXE_retune"))
+            .args(["audit", "--task", "ner", "--json", "--scheme", scheme, "--train"])
+            .arg(path)
+            .current_dir(root())
+            .output()
+            .unwrap()
+    };
+    let types = |o: &std::process::Output| -> Value {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["tagged"][0][1]["types"].clone()
+    };
+    let want = types(&run(&a, "iob2"));
+    assert!(want.as_object().unwrap().len() >= 5);
+    assert_eq!(types(&run(&b, "bioes")), want);
+    // The first sentence with an entity loses that entity's closing tag.
+    let mut broken = bioes.clone();
+    let i = broken.iter().position(|r| tags(r).iter().any(|x| x != "O")).unwrap();
+    let t = tags(&broken[i]);
+    let j = t
+        .iter()
+        .position(|x| x.starts_with("E-") || x.starts_with("S-"))
+        .unwrap();
+    let k = t[j].split_once('-').unwrap().1.to_string();
+    broken[i]["ner_tags"][j] = Value::from(if t[j].starts_with("E-") {
+        format!("I-{k}")
+    } else {
+        format!("B-{k}")
+    });
+    let c = dir.join("broken.jsonl");
+    write(&c, &broken);
+    let o = run(&c, "bioes");
+    assert!(!o.status.success());
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains(&format!("broken.jsonl:{}: tag ", i + 1)), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -5,7 +5,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use retune_assess::audit::{
     audit_classification, audit_tagging, audit_translation, AuditOptions, AuditReport, Severity,
 };
-use retune_data::tagged::read_tagged_spec;
+use retune_data::tagged::{read_tagged_spec_in, InputScheme};
 use retune_data::{read_pair_dataset, LabelSet, PairColumns};
 use retune_models::hub;
 
@@ -47,6 +47,11 @@ pub struct AuditArgs {
     /// Near-duplicate threshold (Jaccard of word sets).
     #[arg(long, default_value_t = 0.8)]
     pub near_dup_threshold: f64,
+    /// `--task ner`: the tag scheme of the files (iob2, iob1, bioes, bmes), converted to IOB2 on
+    /// read (a tag that breaks it is an error naming its line). Default: tags kept as they are,
+    /// and their violations reported.
+    #[arg(long)]
+    pub scheme: Option<InputScheme>,
     /// Folds of the out-of-fold probe for label noise.
     #[arg(long, default_value_t = 5)]
     pub folds: usize,
@@ -123,7 +128,7 @@ pub fn run(args: AuditArgs) -> Result<()> {
                 ("test", args.test.as_ref()),
             ] {
                 if let Some(s) = spec {
-                    corpora.push((name, read_tagged_spec(s, None)?));
+                    corpora.push((name, read_tagged_spec_in(s, None, args.scheme)?));
                 }
             }
             let refs: Vec<(&str, &retune_data::tagged::TaggedCorpus)> = corpora.iter().map(|(n, c)| (*n, c)).collect();

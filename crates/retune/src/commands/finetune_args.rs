@@ -94,6 +94,10 @@ pub struct FinetuneArgs {
     /// Label smoothing.
     #[arg(long, default_value_t = 0.0)]
     pub label_smoothing: f64,
+    /// `--task ner`: the tag scheme of the files (iob2, iob1, bioes, bmes), converted to IOB2 on
+    /// read; a tag that breaks it is an error naming its line. Default: tags kept as they are.
+    #[arg(long)]
+    pub scheme: Option<retune_data::tagged::InputScheme>,
     /// Batches of random lengths (default groups similar lengths to save padding).
     #[arg(long)]
     pub no_group_by_length: bool,

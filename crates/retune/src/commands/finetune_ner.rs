@@ -1,7 +1,7 @@
 //! `retune finetune --task ner`: fine-tune an encoder as a token classifier on tagged sentences
 //! (JSONL with `tokens` + `ner_tags`, or CoNLL columns), selected by entity F1.
 
-use retune_data::tagged::{read_tagged_spec, TaggedCorpus};
+use retune_data::tagged::{read_tagged_spec_in, TaggedCorpus};
 use retune_train::tag::{evaluate_tagger, label_list, train_tagger, TagConfig, TagJob, TaggedSentences};
 
 use super::finetune_args::{write_summary, FinetuneArgs};
@@ -27,10 +27,11 @@ fn sentences(c: &TaggedCorpus, name: &str) -> Result<TaggedSentences> {
 /// Runs the token-classification fine-tune.
 pub fn run(args: FinetuneArgs) -> Result<()> {
     let (model_dir, device) = args.model.resolve()?;
-    let train = sentences(&read_tagged_spec(&args.train, None)?, "train")?;
-    let eval = sentences(&read_tagged_spec(&args.eval, None)?, "eval")?;
+    let read = |spec: &str| read_tagged_spec_in(spec, None, args.scheme);
+    let train = sentences(&read(&args.train)?, "train")?;
+    let eval = sentences(&read(&args.eval)?, "eval")?;
     let test = match &args.test {
-        Some(t) => Some(sentences(&read_tagged_spec(t, None)?, "test")?),
+        Some(t) => Some(sentences(&read(t)?, "test")?),
         None => None,
     };
     let labels = label_list(train.tags.iter().chain(&eval.tags));
