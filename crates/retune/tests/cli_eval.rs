@@ -331,3 +331,61 @@ fn seqeval_json_matches_seqeval_and_errors_name_the_line() {
     let e = stderr_line(&retune(&["eval", "seqeval", "--pred", s(&one), "--gold", s(&pred)]));
     assert!(e.contains("seqeval-one.txt has 1 sentences but"), "{e}");
 }
+
+#[test]
+fn compare_on_seqeval_scores_each_system_as_seqeval_does() {
+    // Two corrupted predictions of the same WNUT 2017 gold tags from the seqeval golden file
+    // (seqeval 1.2.2, default mode): the compare table's scores are their entity micro-F1, and
+    // the gold tags themselves as a third system are significantly better than the baseline.
+    let g: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("crates/retune-metrics/tests/golden/seqeval.json")).unwrap(),
+    )
+    .unwrap();
+    let case = |name: &str| {
+        g["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name && c["mode"] == "default")
+            .unwrap()
+            .clone()
+    };
+    let (a, b) = (case("wnut17-mixed-iob2"), case("wnut17-boundaries-iob2"));
+    assert_eq!(a["gold"], b["gold"]);
+    let lines = |i: &Value| -> String {
+        g["sequences"][i.as_u64().unwrap() as usize]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap().to_string() + "\n")
+            .collect()
+    };
+    let pa = tmp("cmp-a.txt", lines(&a["pred"]).as_bytes());
+    let pb = tmp("cmp-b.txt", lines(&b["pred"]).as_bytes());
+    let gold = tmp("cmp-gold.txt", lines(&a["gold"]).as_bytes());
+    let out = stdout(&retune(&[
+        "eval",
+        "compare",
+        "--metric",
+        "seqeval",
+        "--baseline",
+        s(&pa),
+        "--system",
+        s(&pb),
+        "--system",
+        s(&gold),
+        "--ref",
+        s(&gold),
+        "--json",
+    ]));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let rows = v["systems"].as_array().unwrap();
+    for (row, c) in rows.iter().zip([&a, &b]) {
+        let want = 100.0 * c["micro"]["f1"].as_f64().unwrap();
+        let got = row["score"].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-9, "{got} vs seqeval {want}");
+    }
+    assert_eq!(rows[2]["score"].as_f64().unwrap(), 100.0);
+    assert!(rows[2]["p_value"].as_f64().unwrap() < 0.05);
+    assert_eq!(v["signature"], "seqeval:1.2.2|mode:default|score:micro-f1");
+}

@@ -1,6 +1,8 @@
 //! `retune eval compare`: paired significance tests of systems against a baseline.
 
 use super::*;
+use retune_data::tagged::{read_tagged, TagFormat};
+use retune_metrics::seqeval::{SeqevalConfig, SeqevalMetric, SeqevalReport, SeqevalScore};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub(super) enum CompareMetric {
@@ -9,6 +11,9 @@ pub(super) enum CompareMetric {
     Ter,
     Rouge,
     Meteor,
+    /// Entity micro-F1 (seqeval 1.2.2, default mode) over sentences; outputs and reference in
+    /// any token/tag format `eval seqeval` reads (format from the extension).
+    Seqeval,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
@@ -63,10 +68,87 @@ pub(super) struct CompareArgs {
     pub(super) json: bool,
 }
 
+/// A token/tag file's sentences as lines of space-separated tags (the segments of
+/// [`SeqevalMetric`]).
+fn tag_lines(path: &Path) -> Result<Vec<String>> {
+    let c = read_tagged(path, &TagFormat::from_path(path), None)?;
+    Ok(c.tags().iter().map(|t| t.join(" ")).collect())
+}
+
+/// Every system's output, read as `read` does; a system whose segment count differs from the
+/// baseline's is an error naming it.
+fn systems_of(
+    a: &CompareArgs,
+    expected: usize,
+    read: &dyn Fn(&Path) -> Result<Vec<String>>,
+) -> Result<Vec<Vec<String>>> {
+    a.systems
+        .iter()
+        .map(|s| {
+            let hyps = read(s)?;
+            if hyps.len() != expected {
+                return Err(MetricsError::LineCount {
+                    path: s.clone(),
+                    found: hyps.len(),
+                    expected_from: a.baseline.clone(),
+                    expected,
+                }
+                .into());
+            }
+            Ok(hyps)
+        })
+        .collect()
+}
+
 pub(super) fn run_compare(a: CompareArgs) -> Result<()> {
-    let (bl_hyps, refs) = load(&a.baseline, &a.refs)?;
+    let seqeval = matches!(a.metric, CompareMetric::Seqeval);
+    let (bl_hyps, refs) = if seqeval {
+        let [gold] = a.refs.as_slice() else {
+            return Err("--metric seqeval compares against one reference (--ref)".into());
+        };
+        let (bl, gold_lines) = (tag_lines(&a.baseline)?, tag_lines(gold)?);
+        if bl.len() != gold_lines.len() {
+            return Err(MetricsError::LineCount {
+                path: gold.clone(),
+                found: gold_lines.len(),
+                expected_from: a.baseline.clone(),
+                expected: bl.len(),
+            }
+            .into());
+        }
+        (bl, vec![gold_lines])
+    } else {
+        load(&a.baseline, &a.refs)?
+    };
+    let read: &dyn Fn(&Path) -> Result<Vec<String>> = if seqeval { &tag_lines } else { &|p| Ok(read_lines(p)?) };
+    let systems = systems_of(&a, bl_hyps.len(), read)?;
     let nrefs = Some(refs.len());
     let (metric, sig_fields): (Box<dyn SegmentMetric>, SignatureFn) = match a.metric {
+        CompareMetric::Seqeval => {
+            // Entity types of the reference and of every output, as seqeval's report lists them.
+            let split = |lines: &[String]| -> Vec<Vec<String>> {
+                lines
+                    .iter()
+                    .map(|l| l.split_whitespace().map(String::from).collect())
+                    .collect()
+            };
+            let gold = split(&refs[0]);
+            let mut types = std::collections::BTreeSet::new();
+            let named = std::iter::once((&a.baseline, &bl_hyps)).chain(a.systems.iter().zip(&systems));
+            for (path, sys) in named {
+                let r = SeqevalReport::compute(&split(sys), &gold, &SeqevalConfig::default())
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                types.extend(r.types);
+            }
+            (
+                Box::new(SeqevalMetric {
+                    types: types.into_iter().collect(),
+                    config: SeqevalConfig::default(),
+                    score: SeqevalScore::MicroF1,
+                }),
+                Box::new(|_| "seqeval:1.2.2|mode:default|score:micro-f1".to_string()),
+            )
+        }
         CompareMetric::Bleu => {
             let m = a.bleu.metric(a.lowercase, false)?;
             let m2 = m.clone();
@@ -106,18 +188,8 @@ pub(super) fn run_compare(a: CompareArgs) -> Result<()> {
     let mut rows = vec![
         json!({"system": a.baseline.display().to_string(), "baseline": true, "score": metric.score_from_stats(&bl.sum()), "ci": bl_ci}),
     ];
-    for s in &a.systems {
-        let (hyps, _) = load(s, &[])?;
-        if hyps.len() != bl_hyps.len() {
-            return Err(MetricsError::LineCount {
-                path: s.clone(),
-                found: hyps.len(),
-                expected_from: a.baseline.clone(),
-                expected: bl_hyps.len(),
-            }
-            .into());
-        }
-        let st = corpus_stats(metric.as_ref(), &hyps, &refs);
+    for (s, hyps) in a.systems.iter().zip(&systems) {
+        let st = corpus_stats(metric.as_ref(), hyps, &refs);
         let r = match a.test {
             TestKind::Bs => significance::paired_bootstrap(metric.as_ref(), &bl, &st, n, a.seed),
             TestKind::Ar => {
