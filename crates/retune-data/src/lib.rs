@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod error;
+pub mod guard;
 pub mod labels;
 pub mod read;
 mod readers;

@@ -124,7 +124,10 @@ impl TextTokenizer {
         let json = dir.join("tokenizer.json");
         let vocab = dir.join("vocab.txt");
         let mut inner = if json.exists() {
-            Tokenizer::from_file(&json).map_err(|e| tok_err(&json, e))?
+            // `tokenizers` panics on some malformed files: one error naming the file instead.
+            retune_data::guard::catch_quietly(|| Tokenizer::from_file(&json))
+                .map_err(|why| tok_err(&json, format!("malformed tokenizer.json ({why})")))?
+                .map_err(|e| tok_err(&json, e))?
         } else if vocab.exists() {
             Self::wordpiece(&vocab, &cfg, special.unk)?
         } else {

@@ -132,6 +132,15 @@ fn class_labels(reader: &SerializedFileReader<File>, wanted: &[&str]) -> Vec<Opt
 }
 
 pub(super) fn read(path: &Path, wanted: &[&str], sink: &mut Sink) -> Result<FileInfo, DataError> {
+    crate::guard::catch_quietly(|| read_unguarded(path, wanted, sink)).unwrap_or_else(|why| {
+        Err(DataError::File {
+            path: path.to_path_buf(),
+            message: format!("corrupt Parquet file (the decoder failed: {})", why.replace('\n', " ")),
+        })
+    })
+}
+
+fn read_unguarded(path: &Path, wanted: &[&str], sink: &mut Sink) -> Result<FileInfo, DataError> {
     let file_err = |message: String| DataError::File {
         path: path.to_path_buf(),
         message,
