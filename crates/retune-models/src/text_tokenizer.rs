@@ -159,6 +159,20 @@ impl TextTokenizer {
             .or_else(|| inner.token_to_id(special.pad))
             .unwrap_or(pad_fallback);
         let unk_id = named("unk_token").or_else(|| inner.token_to_id(special.unk));
+        // A post-processor template naming a token the vocabulary lacks makes `tokenizers` panic
+        // at the first encoding: try one now, so such a file is one error at load.
+        let probe = retune_data::guard::catch_quietly(|| {
+            inner
+                .encode("a", true)
+                .and_then(|_| inner.encode(("a", "b"), true))
+                .map(|_| ())
+        });
+        if let Err(why) = probe {
+            return Err(tok_err(
+                if json.exists() { &json } else { &vocab },
+                format!("malformed tokenizer (encoding a test input failed: {why})"),
+            ));
+        }
         Ok(TextTokenizer {
             inner,
             pad_id,

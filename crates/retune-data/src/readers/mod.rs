@@ -71,13 +71,14 @@ pub(crate) fn read_file(
     })
 }
 
-/// `a, b, c` (at most 30 names) for "the columns are: ..." messages.
+/// `a, b, c` (at most 30 names) for "the columns are: ..." messages; control characters in a
+/// name are escaped (`\n`), so the message stays one line.
 pub(crate) fn list_names<S: AsRef<str>>(names: &[S]) -> String {
     const MAX: usize = 30;
     let mut s = names
         .iter()
         .take(MAX)
-        .map(|n| n.as_ref())
+        .map(|n| n.as_ref().chars().flat_map(char::escape_debug).collect::<String>())
         .collect::<Vec<_>>()
         .join(", ");
     if names.len() > MAX {
