@@ -261,10 +261,18 @@ impl TextTokenizer {
     /// Encodes sentences already split into words (token classification), without truncation,
     /// with special tokens: each token's id and the index of the word it comes from (None for
     /// special tokens). A word the tokenizer turns into no token (a lone U+FE0F, a combining
-    /// mark alone) has no token at all.
+    /// mark alone) has no token at all. A byte-level BPE (RoBERTa) encodes each word as if a
+    /// space preceded it, as `transformers` does for split words (`add_prefix_space=True`, which
+    /// it requires there), whatever `tokenizer.json` says.
     pub fn encode_words<S: AsRef<str>>(&self, sentences: &[Vec<S>]) -> Result<Vec<WordEncoding>> {
         let mut inner = self.inner.clone();
         inner.with_truncation(None).map_err(encode_err)?;
+        if let Some(tokenizers::PreTokenizerWrapper::ByteLevel(b)) = inner.get_pre_tokenizer() {
+            if !b.add_prefix_space {
+                let b = b.add_prefix_space(true);
+                inner.with_pre_tokenizer(Some(b));
+            }
+        }
         let inputs: Vec<EncodeInput> = sentences
             .iter()
             .map(|w| EncodeInput::Single(w.iter().map(|x| x.as_ref()).collect::<Vec<&str>>().into()))

@@ -292,3 +292,50 @@ fn the_token_probe_is_folded_into_the_head_exactly() {
     assert_eq!(again.predictions, e.predictions);
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// Pre-split words with a byte-level BPE (RoBERTa) tokenizer are encoded as `transformers`
+/// encodes them for token classification (`add_prefix_space=True`: each word as if a space
+/// preceded it), although the fixture's `tokenizer.json` has `add_prefix_space: false`
+/// (golden file from `scripts/golden/make_roberta_words_golden.py`, 40 real WNUT sentences).
+#[test]
+fn roberta_words_get_the_prefix_space_transformers_gives_them() {
+    let g: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("crates/retune-train/tests/golden/roberta_words.json")).unwrap(),
+    )
+    .unwrap();
+    let tok = TextTokenizer::load(
+        &root().join("crates/retune-models/tests/fixtures/roberta-tiny-token"),
+        512,
+    )
+    .unwrap();
+    let sentences: Vec<Vec<String>> = g["sentences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            s["tokens"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect();
+    let enc = tok.encode_words(&sentences).unwrap();
+    for (i, (e, s)) in enc.iter().zip(g["sentences"].as_array().unwrap()).enumerate() {
+        let ids: Vec<u32> = s["input_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u32)
+            .collect();
+        let words: Vec<Option<usize>> = s["word_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().map(|w| w as usize))
+            .collect();
+        assert_eq!(e.ids, ids, "sentence {i}: ids");
+        assert_eq!(e.words, words, "sentence {i}: word ids");
+    }
+}
