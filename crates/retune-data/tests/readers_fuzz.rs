@@ -4,6 +4,10 @@
 //! default; `scripts/fuzz.sh` runs many more).
 
 use proptest::prelude::*;
+
+#[path = "common/edits.rs"]
+mod edits;
+use edits::{apply, edits};
 use retune_data::tagged::{read_tagged_spec_in, InputScheme};
 use retune_data::{read_pair_dataset, read_text_dataset, Columns, PairColumns, ReadOptions};
 use std::path::{Path, PathBuf};
@@ -29,43 +33,6 @@ fn file(name: &str, bytes: &[u8]) -> PathBuf {
 fn real(path: &str, n: usize) -> Vec<u8> {
     let mut b = std::fs::read(root().join(path)).unwrap();
     b.truncate(n);
-    b
-}
-
-/// One edit of a byte string.
-#[derive(Clone, Debug)]
-enum Edit {
-    Flip(usize, u8),
-    Insert(usize, u8),
-    Delete(usize),
-    Cut(usize),
-}
-
-fn edits() -> impl Strategy<Value = Vec<Edit>> {
-    prop::collection::vec(
-        prop_oneof![
-            (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Flip(i, b)),
-            (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Insert(i, b)),
-            any::<usize>().prop_map(Edit::Delete),
-            any::<usize>().prop_map(Edit::Cut),
-        ],
-        1..8,
-    )
-}
-
-fn apply(mut b: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
-    for e in edits {
-        let n = b.len().max(1);
-        match *e {
-            Edit::Flip(i, v) if !b.is_empty() => b[i % n] ^= v | 1,
-            Edit::Insert(i, v) => b.insert(i % (b.len() + 1), v),
-            Edit::Delete(i) if !b.is_empty() => {
-                b.remove(i % n);
-            }
-            Edit::Cut(i) => b.truncate(i % (b.len() + 1)),
-            _ => {}
-        }
-    }
     b
 }
 
@@ -123,16 +90,16 @@ proptest! {
 
     #[test]
     fn delimited_and_json_readers_take_mutated_real_files(e in edits()) {
-        text_reader("rt.tsv", &apply(real("data/sentiment_rt_polarity/train.tsv", 600), &e));
-        text_reader("tatoeba.jsonl", &apply(real("data/translation_en_zh_tatoeba/validation.jsonl", 600), &e));
-        text_reader("quoted.csv", &apply(b"text,label\n\"a, \"\"b\"\"\nc\",1\nplain,0\n".to_vec(), &e));
+        text_reader("rt.tsv", &apply(real("data/sentiment_rt_polarity/train.tsv", 600), &e, usize::MAX));
+        text_reader("tatoeba.jsonl", &apply(real("data/translation_en_zh_tatoeba/validation.jsonl", 600), &e, usize::MAX));
+        text_reader("quoted.csv", &apply(b"text,label\n\"a, \"\"b\"\"\nc\",1\nplain,0\n".to_vec(), &e, usize::MAX));
     }
 
     #[test]
     fn parquet_reader_takes_mutated_real_files(e in edits()) {
         for f in ["compression_snappy", "compression_zstd", "hf_classlabel_translation"] {
             let bytes = std::fs::read(root().join(format!("crates/retune-data/tests/data/readers/{f}.parquet"))).unwrap();
-            text_reader(&format!("{f}.parquet"), &apply(bytes, &e));
+            text_reader(&format!("{f}.parquet"), &apply(bytes, &e, usize::MAX));
         }
     }
 
@@ -145,8 +112,8 @@ proptest! {
 
     #[test]
     fn tag_readers_take_mutated_real_files(e in edits()) {
-        tag_reader("wnut.jsonl", &apply(real("data/ner_wnut17/train.jsonl", 800), &e));
-        tag_reader("wnut.conll", &apply(b"-DOCSTART- O\n\nEU B-ORG\nrejects O\nGerman B-MISC\ncall I-MISC\n\nPeter S-PER\n".to_vec(), &e));
-        tag_reader("tags.txt", &apply(b"B-PER I-PER O\nO S-LOC\n".to_vec(), &e));
+        tag_reader("wnut.jsonl", &apply(real("data/ner_wnut17/train.jsonl", 800), &e, usize::MAX));
+        tag_reader("wnut.conll", &apply(b"-DOCSTART- O\n\nEU B-ORG\nrejects O\nGerman B-MISC\ncall I-MISC\n\nPeter S-PER\n".to_vec(), &e, usize::MAX));
+        tag_reader("tags.txt", &apply(b"B-PER I-PER O\nO S-LOC\n".to_vec(), &e, usize::MAX));
     }
 }

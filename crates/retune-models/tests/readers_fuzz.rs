@@ -5,6 +5,10 @@
 //! `PROPTEST_CASES` sets the cases per property (256 by default; `scripts/fuzz.sh` runs more).
 
 use proptest::prelude::*;
+
+#[path = "../../retune-data/tests/common/edits.rs"]
+mod edits;
+use edits::{apply, edits};
 use retune_models::arch::ModelConfig;
 use retune_models::spm::SentencePieceModel;
 use retune_models::text_tokenizer::TextTokenizer;
@@ -33,43 +37,6 @@ fn folder(files: &[(&str, &[u8])]) -> PathBuf {
         std::fs::write(dir.join(name), bytes).unwrap();
     }
     dir
-}
-
-#[derive(Clone, Debug)]
-enum Edit {
-    Flip(usize, u8),
-    Insert(usize, u8),
-    Delete(usize),
-    Cut(usize),
-}
-
-fn edits() -> impl Strategy<Value = Vec<Edit>> {
-    prop::collection::vec(
-        prop_oneof![
-            (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Flip(i, b)),
-            (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Insert(i, b)),
-            any::<usize>().prop_map(Edit::Delete),
-            any::<usize>().prop_map(Edit::Cut),
-        ],
-        1..8,
-    )
-}
-
-/// Applies the edits, most of them within the first `head` bytes (where the headers are).
-fn apply(mut b: Vec<u8>, edits: &[Edit], head: usize) -> Vec<u8> {
-    for e in edits {
-        let n = b.len().min(head).max(1);
-        match *e {
-            Edit::Flip(i, v) if !b.is_empty() => b[i % n] ^= v | 1,
-            Edit::Insert(i, v) => b.insert(i % (n + 1).min(b.len() + 1), v),
-            Edit::Delete(i) if !b.is_empty() => {
-                b.remove(i % n);
-            }
-            Edit::Cut(i) => b.truncate(i % (b.len() + 1)),
-            _ => {}
-        }
-    }
-    b
 }
 
 fn config_and_weights(config: &[u8], weights: &[u8]) {

@@ -189,14 +189,26 @@ fn class_counts(ds: &TextDataset, labels: &LabelSet) -> BTreeMap<String, usize> 
 }
 
 fn token_fit(split: &str, rows: &[EncodedRow], texts: &[&str], unk: Option<u32>, max_pos: usize) -> TokenFit {
-    let mut lens: Vec<usize> = rows.iter().map(|r| r.ids.len()).collect();
-    let truncated_rows = lens.iter().filter(|&&l| l > max_pos).count();
+    let lens: Vec<usize> = rows.iter().map(|r| r.ids.len()).collect();
     let total: usize = lens.iter().sum();
     let unks: usize = unk
         .map(|u| rows.iter().map(|r| r.ids.iter().filter(|&&t| t == u).count()).sum())
         .unwrap_or(0);
     let words: usize = texts.iter().map(|t| t.split_whitespace().count()).sum();
     let specials = rows.len() * 2;
+    fit_of(
+        split,
+        lens,
+        max_pos,
+        unks as f64 / total.max(1) as f64,
+        total.saturating_sub(specials) as f64 / words.max(1) as f64,
+    )
+}
+
+/// Token-fit figures from each row's token count (special tokens included), the unknown-token
+/// rate and the fertility.
+fn fit_of(split: &str, mut lens: Vec<usize>, max_pos: usize, unk_rate: f64, fertility: f64) -> TokenFit {
+    let truncated_rows = lens.iter().filter(|&&l| l > max_pos).count();
     lens.sort_unstable();
     let at = |q: f64| {
         lens.get(((lens.len().max(1) - 1) as f64 * q).round() as usize)
@@ -209,8 +221,8 @@ fn token_fit(split: &str, rows: &[EncodedRow], texts: &[&str], unk: Option<u32>,
         p95_tokens: at(0.95),
         max_tokens: lens.last().copied().unwrap_or(0),
         truncated_rows,
-        unk_rate: unks as f64 / total.max(1) as f64,
-        fertility: total.saturating_sub(specials) as f64 / words.max(1) as f64,
+        unk_rate,
+        fertility,
     }
 }
 

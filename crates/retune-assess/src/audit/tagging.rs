@@ -17,7 +17,7 @@ use retune_train::strategy::Strategy;
 use retune_train::tag::{label_list, word_features, TagConfig, TaggedSentences};
 use std::path::Path;
 
-use super::{pct, AuditOptions, AuditReport, Finding, LabelNoise, Severity, TokenFit};
+use super::{fit_of, pct, AuditOptions, AuditReport, Finding, LabelNoise, Severity};
 use crate::error::Result;
 
 fn rows_of(c: &TaggedCorpus) -> Vec<TaggedRow<'_>> {
@@ -202,7 +202,7 @@ pub fn audit_tagging(
                 .map(|s| s.tokens.iter().map(String::as_str).collect())
                 .collect();
             let enc = tok.encode_words(&sentences)?;
-            let mut lens: Vec<usize> = enc.iter().map(|e| e.ids.len()).collect();
+            let lens: Vec<usize> = enc.iter().map(|e| e.ids.len()).collect();
             let total: usize = lens.iter().sum();
             let pieces: usize = enc.iter().map(|e| e.words.iter().filter(|w| w.is_some()).count()).sum();
             let words: usize = sentences.iter().map(|s| s.len()).sum();
@@ -221,22 +221,14 @@ pub fn audit_tagging(
                     }
                 }
             }
-            let truncated_rows = lens.iter().filter(|&&l| l > max_pos).count();
-            lens.sort_unstable();
-            let at = |q: f64| {
-                lens.get(((lens.len().max(1) - 1) as f64 * q).round() as usize)
-                    .copied()
-                    .unwrap_or(0)
-            };
-            let fit = TokenFit {
-                split: name.to_string(),
-                median_tokens: at(0.5),
-                p95_tokens: at(0.95),
-                max_tokens: lens.last().copied().unwrap_or(0),
-                truncated_rows,
-                unk_rate: unks as f64 / total.max(1) as f64,
-                fertility: pieces as f64 / words.max(1) as f64,
-            };
+            let fit = fit_of(
+                name,
+                lens,
+                max_pos,
+                unks as f64 / total.max(1) as f64,
+                pieces as f64 / words.max(1) as f64,
+            );
+            let truncated_rows = fit.truncated_rows;
             if fit.unk_rate >= 0.005 {
                 findings.push(Finding {
                     severity: if fit.unk_rate >= 0.02 { Severity::High } else { Severity::Medium },
