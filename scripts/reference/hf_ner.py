@@ -16,29 +16,20 @@ that model (seqeval on word-level tags from the first sub-words, as run_ner.py c
 cut off by truncation or with no sub-word are left out).
 Writes a JSON: test/eval F1, training seconds per epoch (eval excluded), examples/s.
 """
-import argparse, inspect, json, os, tempfile, time
+import argparse, inspect, json, tempfile
 
 import numpy as np
 import torch
 from seqeval.metrics.sequence_labeling import precision_recall_fscore_support
+
+from hf_finetune import EpochTimer  # same folder: the classification reference's Trainer epoch timer
 from transformers import (AutoModelForTokenClassification, AutoTokenizer, DataCollatorForTokenClassification,
-                          Trainer, TrainerCallback, TrainingArguments, set_seed)
+                          Trainer, TrainingArguments, set_seed)
 
 
 def read(path):
     rows = [json.loads(l) for l in open(path, encoding="utf-8") if l.strip()]
     return [(r["tokens"], r["ner_tags"]) for r in rows]
-
-
-class EpochTimer(TrainerCallback):
-    def __init__(self):
-        self.epoch_s, self._t = [], None
-
-    def on_epoch_begin(self, args, state, control, **kw):
-        self._t = time.perf_counter()
-
-    def on_epoch_end(self, args, state, control, **kw):
-        self.epoch_s.append(time.perf_counter() - self._t)
 
 
 def main():

@@ -1,7 +1,8 @@
-//! One training step of MiniLM + classification head: batch 32 × 64 random tokens, forward,
-//! cross-entropy, backward, AdamW — the same work as `scripts/reference/bench_train_step.py`.
+//! One training step of MiniLM + classification head: batch 32 × L random tokens (L = 64 unless
+//! given), forward, cross-entropy, backward, AdamW — the same work as
+//! `scripts/reference/bench_train_step.py --seq-len L`.
 //!
-//! `cargo run --release -p retune-train --example bench_train_step -- models/all-MiniLM-L6-v2 [steps] [warmup]`
+//! `cargo run --release -p retune-train --example bench_train_step -- models/all-MiniLM-L6-v2 [steps] [warmup] [L]`
 //! (threads: `RAYON_NUM_THREADS`). Prints one JSON line.
 
 use retune_models::arch::{batch_tensor, EncoderInput};

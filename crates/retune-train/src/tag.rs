@@ -254,10 +254,12 @@ fn encode(
 /// The frozen encoder's last hidden state at each word's first sub-word (in the window that
 /// predicts the word), one row per word of every sentence in order — the features of a token
 /// probe — and whether the word has a token at all (a word without one gets a zero row).
+/// `progress(done, total)` hears how many sentences are encoded.
 pub fn word_features(
     state: &ClassifierState,
     data: &TaggedSentences,
     cfg: &TagConfig,
+    progress: &mut dyn FnMut(usize, usize),
 ) -> Result<(crate::probe::Features, Vec<bool>)> {
     let windows = encode(state, data, cfg, UnknownTag::NoLoss)?;
     let offsets: Vec<usize> = data
@@ -274,8 +276,12 @@ pub fn word_features(
     let mut x = vec![0f32; n * d];
     let mut has = vec![false; n];
     let lengths: Vec<usize> = windows.iter().map(|w| w.row.ids.len()).collect();
+    let mut encoded = 0;
     for batch in eval_batches(&lengths, cfg.eval_batch_size) {
         let ws: Vec<&Window> = batch.iter().map(|&i| &windows[i]).collect();
+        encoded += ws.len();
+        // Windows stand in for sentences (a long sentence has several).
+        progress(encoded * data.words.len() / windows.len().max(1), data.words.len());
         let hidden = state.model.hidden(&input_of(state, &ws)?, Mode::Eval)?;
         let hidden: Vec<Vec<Vec<f32>>> = hidden.to_vec3()?;
         for (w, h) in ws.iter().zip(&hidden) {
@@ -289,6 +295,43 @@ pub fn word_features(
         }
     }
     Ok((crate::probe::Features { x, n, d }, has))
+}
+
+/// The words a token probe learns from: those with a token (rows into [`word_features`]'s
+/// output), where each sits (sentence, word) and its tag's id in `labels`.
+#[derive(Clone, Debug, Default)]
+pub struct WordTargets {
+    /// Rows of the word features.
+    pub rows: Vec<usize>,
+    /// (sentence, word) of each.
+    pub place: Vec<(usize, usize)>,
+    /// Tag ids.
+    pub ids: Vec<u32>,
+}
+
+/// [`WordTargets`] of `data` for the words `has_token` marks; a tag outside `labels` is an
+/// error naming it.
+pub fn word_targets(data: &TaggedSentences, labels: &[String], has_token: &[bool]) -> Result<WordTargets> {
+    let mut t = WordTargets::default();
+    let mut row = 0usize;
+    for (si, tags) in data.tags.iter().enumerate() {
+        for (wi, tag) in tags.iter().enumerate() {
+            let id = labels.iter().position(|l| l == tag).ok_or_else(|| {
+                TrainError::Invalid(format!(
+                    "{}: tag {tag:?} is not among the run's labels ({})",
+                    data.name,
+                    labels.join(", ")
+                ))
+            })?;
+            if has_token.get(row).copied().unwrap_or(false) {
+                t.rows.push(row);
+                t.place.push((si, wi));
+                t.ids.push(id as u32);
+            }
+            row += 1;
+        }
+    }
+    Ok(t)
 }
 
 fn input_of(state: &ClassifierState, windows: &[&Window]) -> Result<EncoderInput> {
@@ -480,7 +523,7 @@ impl TrainTask for TagTask<'_> {
 pub fn train_tagger(job: TagJob, mut on_event: impl FnMut(&LoopEvent)) -> Result<(TagSummary, ClassifierState)> {
     let cfg = job.config.clone();
     if cfg.strategy == Strategy::Probe {
-        return train_token_probe(job);
+        return train_token_probe(job, &mut on_event);
     }
     nn::set_seed(cfg.train.seed);
     let state = prepare_model(
@@ -539,7 +582,7 @@ pub fn train_tagger(job: TagJob, mut on_event: impl FnMut(&LoopEvent)) -> Result
 /// into the token-classification head — `classifier.weight = W / std`, `classifier.bias =
 /// b − W (mean / std)` — so the saved checkpoint is a plain `*ForTokenClassification` whose
 /// logits are the probe's, and evaluation and `predict` run it like any tagger.
-fn train_token_probe(job: TagJob) -> Result<(TagSummary, ClassifierState)> {
+fn train_token_probe(job: TagJob, on_event: &mut impl FnMut(&LoopEvent)) -> Result<(TagSummary, ClassifierState)> {
     let cfg = job.config.clone();
     if job.resume.is_some() {
         return Err(TrainError::Invalid(
@@ -555,22 +598,11 @@ fn train_token_probe(job: TagJob) -> Result<(TagSummary, ClassifierState)> {
         cfg.max_length,
         &job.device,
     )?;
-    let (features, has_token) = word_features(&state, &job.train, &cfg)?;
-    let mut keep = Vec::new();
-    let mut y = Vec::new();
-    for (i, t) in job.train.tags.iter().flatten().enumerate() {
-        let id = job.labels.iter().position(|l| l == t).ok_or_else(|| {
-            TrainError::Invalid(format!(
-                "train: tag {t:?} is not among the run's labels ({})",
-                job.labels.join(", ")
-            ))
-        })?;
-        if has_token[i] {
-            keep.push(i);
-            y.push(id as u32);
-        }
-    }
-    let x = features.select(&keep);
+    let (features, has_token) = word_features(&state, &job.train, &cfg, &mut |done, total| {
+        on_event(&LoopEvent::Encoding { done, total })
+    })?;
+    let targets = word_targets(&job.train, &job.labels, &has_token)?;
+    let (x, y) = (features.select(&targets.rows), targets.ids);
     let k = job.labels.len();
     let probe = crate::probe::LogisticRegression::fit(&x, &y, k, crate::probe::ProbeConfig::default());
     let d = x.d;

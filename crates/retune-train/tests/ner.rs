@@ -20,6 +20,21 @@ fn root() -> PathBuf {
 
 /// The alignment golden (scripts/golden/make_ner_alignment_golden.py: transformers' tokenizer
 /// with is_split_into_words=True and word_ids()), its labels, and the real MiniLM tokenizer.
+/// The `tokens` of every sentence of a golden file.
+fn golden_words(sentences: &[Value]) -> Vec<Vec<String>> {
+    sentences
+        .iter()
+        .map(|s| {
+            s["tokens"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect()
+}
+
 fn alignment_golden() -> (Value, Vec<String>, TextTokenizer) {
     let g: Value = serde_json::from_str(
         &std::fs::read_to_string(root().join("crates/retune-train/tests/golden/ner_alignment.json")).unwrap(),
@@ -40,17 +55,7 @@ fn subword_labels_match_transformers_on_real_sentences() {
     let (g, labels, tok) = alignment_golden();
     let sents = g["sentences"].as_array().unwrap();
     assert_eq!(sents.len(), 100);
-    let words: Vec<Vec<String>> = sents
-        .iter()
-        .map(|s| {
-            s["tokens"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t.as_str().unwrap().into())
-                .collect()
-        })
-        .collect();
+    let words = golden_words(sents);
     let encs = tok.encode_words(&words).unwrap();
     let ints = |v: &Value| -> Vec<i64> { v.as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect() };
     for (i, (s, enc)) in sents.iter().zip(&encs).enumerate() {
@@ -243,7 +248,7 @@ fn the_token_probe_is_folded_into_the_head_exactly() {
     assert_eq!(summary.run.steps, 0);
     // The probe refitted on the training words' features predicts the eval words as the
     // folded head does.
-    let (ftrain, has) = retune_train::tag::word_features(&state, &train, &cfg).unwrap();
+    let (ftrain, has) = retune_train::tag::word_features(&state, &train, &cfg, &mut |_, _| {}).unwrap();
     let keep: Vec<usize> = (0..ftrain.n).filter(|&i| has[i]).collect();
     let y: Vec<u32> = train
         .tags
@@ -308,19 +313,7 @@ fn roberta_words_get_the_prefix_space_transformers_gives_them() {
         512,
     )
     .unwrap();
-    let sentences: Vec<Vec<String>> = g["sentences"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            s["tokens"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t.as_str().unwrap().to_string())
-                .collect()
-        })
-        .collect();
+    let sentences = golden_words(g["sentences"].as_array().unwrap());
     let enc = tok.encode_words(&sentences).unwrap();
     for (i, (e, s)) in enc.iter().zip(g["sentences"].as_array().unwrap()).enumerate() {
         let ids: Vec<u32> = s["input_ids"]

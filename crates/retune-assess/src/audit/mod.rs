@@ -138,6 +138,50 @@ pub struct LabelNoise {
     pub scores: Vec<f64>,
 }
 
+impl LabelNoise {
+    /// Confident learning on out-of-fold probabilities `probs` (n × k, from `folds` folds) of the
+    /// given labels `y` (cleanlab's `find_label_issues`, self-confidence ranking): the noise estimate, the
+    /// flagged rows, the `opts.top_label_issues` most likely mislabeled (labels named by `name`,
+    /// rows placed by `locate`) and every row's self-confidence.
+    fn estimate(
+        y: &[u32],
+        probs: &[f32],
+        k: usize,
+        folds: usize,
+        opts: &AuditOptions,
+        name: impl Fn(u32) -> String,
+        locate: impl Fn(usize) -> String,
+    ) -> Result<LabelNoise> {
+        let pred = argmax_rows(probs, k);
+        let acc = pred.iter().zip(y).filter(|(a, b)| a == b).count() as f64 / y.len().max(1) as f64;
+        let issues = find_label_issues(y, probs, k, &LabelIssueOptions::default())?;
+        let scores = label_quality_scores(y, probs, k, RankBy::SelfConfidence)?;
+        let ranked = issues
+            .ranked_rows
+            .iter()
+            .take(opts.top_label_issues)
+            .map(|&r| (r, locate(r), name(y[r]), name(pred[r]), scores[r]))
+            .collect();
+        Ok(LabelNoise {
+            folds,
+            probe_oof_accuracy: acc,
+            noise_rate_estimate: issues.noise_rate_estimate,
+            issues: issues.issue_rows.len(),
+            ranked,
+            scores,
+        })
+    }
+
+    /// The first `n` ranked rows as `location (given -> predicted)`, for a finding.
+    fn example_rows(&self, n: usize) -> Vec<String> {
+        self.ranked
+            .iter()
+            .take(n)
+            .map(|r| format!("{} ({} -> {})", r.1, r.2, r.3))
+            .collect()
+    }
+}
+
 /// Everything the audit found.
 #[derive(Clone, Debug, Serialize)]
 pub struct AuditReport {
@@ -519,26 +563,17 @@ pub fn audit_classification(
                 ..Default::default()
             };
             let probs = out_of_fold_proba(&f, y, k, opts.folds, opts.seed, pc);
-            let pred = argmax_rows(&probs, k);
-            let acc = pred.iter().zip(y).filter(|(a, b)| a == b).count() as f64 / y.len().max(1) as f64;
-            let issues = find_label_issues(y, &probs, k, &LabelIssueOptions::default())?;
-            let scores = label_quality_scores(y, &probs, k, RankBy::SelfConfidence)?;
             let (_, train) = splits[0];
-            let ranked: Vec<(usize, String, String, String, f64)> = issues
-                .ranked_rows
-                .iter()
-                .take(opts.top_label_issues)
-                .map(|&r| {
-                    (
-                        r,
-                        train.location(train.examples[r].row),
-                        labels.name(y[r] as usize).unwrap_or("?").to_string(),
-                        labels.name(pred[r] as usize).unwrap_or("?").to_string(),
-                        scores[r],
-                    )
-                })
-                .collect();
-            let rate = issues.noise_rate_estimate;
+            let noise = LabelNoise::estimate(
+                y,
+                &probs,
+                k,
+                opts.folds,
+                opts,
+                |l| labels.name(l as usize).unwrap_or("?").to_string(),
+                |r| train.location(train.examples[r].row),
+            )?;
+            let (rate, acc) = (noise.noise_rate_estimate, noise.probe_oof_accuracy);
             // Confident learning counts the probe's own mistakes as noise: the estimate is only
             // credible when the probe is strong (its error rate well above the estimate means
             // the labels, not the features, disagree with each other).
@@ -555,20 +590,13 @@ pub fn audit_classification(
                 message: format!(
                     "train: an estimated {:.1}% of labels are wrong ({} rows flagged by confident learning; out-of-fold probe accuracy {:.1}%{})",
                     100.0 * rate,
-                    issues.issue_rows.len(),
+                    noise.issues,
                     100.0 * acc,
                     if credible { "" } else { "; with a probe this weak the estimate is an upper bound" }
                 ),
-                rows: ranked.iter().take(n_show).map(|r| format!("{} ({} -> {})", r.1, r.2, r.3)).collect(),
+                rows: noise.example_rows(n_show),
             });
-            label_noise = Some(LabelNoise {
-                folds: opts.folds,
-                probe_oof_accuracy: acc,
-                noise_rate_estimate: rate,
-                issues: issues.issue_rows.len(),
-                ranked,
-                scores,
-            });
+            label_noise = Some(noise);
         }
     }
     findings.sort_by_key(|f| f.severity);

@@ -6,15 +6,14 @@
 //! through confident learning (`find_label_issues`, self-confidence ranking), mapped back to
 //! (sentence, word).
 
-use retune_data::audit::confident::{find_label_issues, label_quality_scores, LabelIssueOptions, RankBy};
 use retune_data::audit::tagged::{audit_tagged_split, find_tagged_leakage, surface_overlap, TagAuditConfig, TaggedRow};
 use retune_data::tagged::TaggedCorpus;
 use retune_models::arch::{Head, ModelConfig};
 use retune_models::text_tokenizer::TextTokenizer;
 use retune_train::classify::prepare_model;
-use retune_train::probe::{argmax_rows, group_folds, out_of_fold_proba_in, ProbeConfig};
+use retune_train::probe::{group_folds, out_of_fold_proba_in, ProbeConfig};
 use retune_train::strategy::Strategy;
-use retune_train::tag::{label_list, word_features, TagConfig, TaggedSentences};
+use retune_train::tag::{label_list, word_features, word_targets, TagConfig, TaggedSentences};
 use std::path::Path;
 
 use super::{fit_of, pct, AuditOptions, AuditReport, Finding, LabelNoise, Severity};
@@ -318,7 +317,6 @@ fn token_label_noise(
     if labels.len() < 2 || data.words.len() < folds {
         return Ok((None, None));
     }
-    progress("features for label noise");
     let cfg = TagConfig::default();
     let st = prepare_model(
         dir,
@@ -328,77 +326,45 @@ fn token_label_noise(
         cfg.max_length,
         &opts.device,
     )?;
-    let (features, has_token) = word_features(&st, &data, &cfg)?;
+    let (features, has_token) = word_features(&st, &data, &cfg, &mut |done, total| {
+        progress(&format!("features for label noise: {done}/{total} sentences"))
+    })?;
     // Words without a token have no features: they are left out (the pieceless-words finding
     // names them).
-    let mut keep = Vec::new();
-    let mut place = Vec::new();
-    let mut y = Vec::new();
-    let mut row = 0usize;
-    for (si, s) in data.tags.iter().enumerate() {
-        for (wi, t) in s.iter().enumerate() {
-            if has_token[row] {
-                keep.push(row);
-                place.push((si, wi));
-                y.push(labels.iter().position(|l| l == t).unwrap_or(0) as u32);
-            }
-            row += 1;
-        }
-    }
-    let x = features.select(&keep);
+    let t = word_targets(&data, &labels, &has_token)?;
+    let x = features.select(&t.rows);
     let by_sentence = group_folds(data.words.len(), folds, opts.seed);
-    let fold: Vec<usize> = place.iter().map(|&(si, _)| by_sentence[si]).collect();
+    let fold: Vec<usize> = t.place.iter().map(|&(si, _)| by_sentence[si]).collect();
     progress("label noise: out-of-fold token probe");
     let k = labels.len();
     let pc = ProbeConfig {
         c: opts.noise_probe_c,
         ..Default::default()
     };
-    let probs = out_of_fold_proba_in(&x, &y, k, &fold, folds, pc);
-    let pred = argmax_rows(&probs, k);
-    let acc = pred.iter().zip(&y).filter(|(a, b)| a == b).count() as f64 / y.len().max(1) as f64;
-    let issues = find_label_issues(&y, &probs, k, &LabelIssueOptions::default())?;
-    let scores = label_quality_scores(&y, &probs, k, RankBy::SelfConfidence)?;
-    let ranked: Vec<(usize, String, String, String, f64)> = issues
-        .ranked_rows
-        .iter()
-        .take(opts.top_label_issues)
-        .map(|&r| {
-            let (si, wi) = place[r];
-            (
-                r,
-                format!("{} word {}: {:?}", train.location(si), wi + 1, data.words[si][wi]),
-                labels[y[r] as usize].clone(),
-                labels[pred[r] as usize].clone(),
-                scores[r],
-            )
-        })
-        .collect();
-    let rate = issues.noise_rate_estimate;
+    let probs = out_of_fold_proba_in(&x, &t.ids, k, &fold, folds, pc);
+    let noise = LabelNoise::estimate(
+        &t.ids,
+        &probs,
+        k,
+        folds,
+        opts,
+        |l| labels[l as usize].clone(),
+        |r| {
+            let (si, wi) = t.place[r];
+            format!("{} word {}: {:?}", train.location(si), wi + 1, data.words[si][wi])
+        },
+    )?;
+    let rate = noise.noise_rate_estimate;
     let finding = Finding {
         severity: if rate >= 0.05 { Severity::Medium } else { Severity::Low },
         kind: "label-noise".into(),
         message: format!(
             "train: an estimated {:.1}% of word tags are wrong ({} words flagged by confident learning on an out-of-fold token probe; its accuracy {:.1}%)",
             100.0 * rate,
-            issues.issue_rows.len(),
-            100.0 * acc
+            noise.issues,
+            100.0 * noise.probe_oof_accuracy
         ),
-        rows: ranked
-            .iter()
-            .take(opts.rows_per_finding)
-            .map(|r| format!("{} ({} -> {})", r.1, r.2, r.3))
-            .collect(),
+        rows: noise.example_rows(opts.rows_per_finding),
     };
-    Ok((
-        Some(LabelNoise {
-            folds,
-            probe_oof_accuracy: acc,
-            noise_rate_estimate: rate,
-            issues: issues.issue_rows.len(),
-            ranked,
-            scores,
-        }),
-        Some(finding),
-    ))
+    Ok((Some(noise), Some(finding)))
 }
