@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use crate::error::Result;
 
 mod tagging;
-pub use tagging::audit_tagging;
+pub use tagging::{audit_tagging, WordFeatures};
 
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -11,7 +11,7 @@ use retune_data::tagged::TaggedCorpus;
 use retune_models::arch::{Head, ModelConfig};
 use retune_models::text_tokenizer::TextTokenizer;
 use retune_train::classify::prepare_model;
-use retune_train::probe::{group_folds, out_of_fold_proba_in, ProbeConfig};
+use retune_train::probe::{group_folds, out_of_fold_proba_in, Features, ProbeConfig};
 use retune_train::strategy::Strategy;
 use retune_train::tag::{label_list, word_features, word_targets, TagConfig, TaggedSentences};
 use std::path::Path;
@@ -29,12 +29,18 @@ fn rows_of(c: &TaggedCorpus) -> Vec<TaggedRow<'_>> {
         .collect()
 }
 
+/// The frozen encoder's features of the training split's words and which words have a token
+/// ([`retune_train::tag::word_features`]), when the caller has them already.
+pub type WordFeatures<'a> = (&'a Features, &'a [bool]);
+
 /// Audits token-tagged data: `splits` are (name, corpus) with `train` first. With `model` (a
 /// model folder), also how its tokenizer splits the words and the training split's token label
-/// noise. `progress` hears what runs.
+/// noise, from `features` of train's words when given (computed otherwise). `progress` hears
+/// what runs.
 pub fn audit_tagging(
     splits: &[(&str, &TaggedCorpus)],
     model: Option<&Path>,
+    features: Option<WordFeatures>,
     opts: &AuditOptions,
     mut progress: impl FnMut(&str),
 ) -> Result<AuditReport> {
@@ -273,7 +279,7 @@ pub fn audit_tagging(
             token_fits.push(fit);
         }
         if let Some((_, train)) = splits.first() {
-            let (noise, finding) = token_label_noise(train, dir, opts, &mut progress)?;
+            let (noise, finding) = token_label_noise(train, dir, features, opts, &mut progress)?;
             findings.extend(finding);
             label_noise = noise;
         }
@@ -304,6 +310,7 @@ pub fn audit_tagging(
 fn token_label_noise(
     train: &TaggedCorpus,
     dir: &Path,
+    features: Option<WordFeatures>,
     opts: &AuditOptions,
     progress: &mut impl FnMut(&str),
 ) -> Result<(Option<LabelNoise>, Option<Finding>)> {
@@ -317,21 +324,28 @@ fn token_label_noise(
     if labels.len() < 2 || data.words.len() < folds {
         return Ok((None, None));
     }
-    let cfg = TagConfig::default();
-    let st = prepare_model(
-        dir,
-        Head::TokenClassification,
-        &labels,
-        &Strategy::Probe,
-        cfg.max_length,
-        &opts.device,
-    )?;
-    let (features, has_token) = word_features(&st, &data, &cfg, &mut |done, total| {
-        progress(&format!("features for label noise: {done}/{total} sentences"))
-    })?;
+    let computed;
+    let (features, has_token) = match features {
+        Some(f) => f,
+        None => {
+            let cfg = TagConfig::default();
+            let st = prepare_model(
+                dir,
+                Head::TokenClassification,
+                &labels,
+                &Strategy::Probe,
+                cfg.max_length,
+                &opts.device,
+            )?;
+            computed = word_features(&st, &data, &cfg, &mut |done, total| {
+                progress(&format!("features for label noise: {done}/{total} sentences"))
+            })?;
+            (&computed.0, computed.1.as_slice())
+        }
+    };
     // Words without a token have no features: they are left out (the pieceless-words finding
     // names them).
-    let t = word_targets(&data, &labels, &has_token)?;
+    let t = word_targets(&data, &labels, has_token)?;
     let x = features.select(&t.rows);
     let by_sentence = group_folds(data.words.len(), folds, opts.seed);
     let fold: Vec<usize> = t.place.iter().map(|&(si, _)| by_sentence[si]).collect();

@@ -4,8 +4,9 @@
 use super::model_args::ModelArgs;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use retune_assess::assess::{assess_classification, AssessConfig};
+use retune_assess::assess::{assess_classification, assess_ner, AssessConfig};
 use retune_assess::report;
+use retune_data::tagged::{read_tagged_spec_in, InputScheme};
 use retune_train::strategy::Strategy;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -20,9 +21,14 @@ pub struct AssessArgs {
     /// The model (folder or hub id) and device.
     #[command(flatten)]
     pub model: ModelArgs,
-    /// `classify` (translation assessment: use `retune finetune --task translate` pilots).
+    /// `classify` or `ner` (translation assessment: use `retune finetune --task translate`
+    /// pilots).
     #[arg(long, default_value = "classify")]
     pub task: String,
+    /// `--task ner`: the tag scheme of the files (iob2, iob1, bioes, bmes), converted to IOB2 on
+    /// read. Default iob2.
+    #[arg(long)]
+    pub scheme: Option<InputScheme>,
     /// Training data.
     #[arg(long)]
     pub train: String,
@@ -33,13 +39,13 @@ pub struct AssessArgs {
     /// under 30m: 4,000; more: 8,000 and a from-scratch pilot).
     #[arg(long, default_value = "10m")]
     pub budget: String,
-    /// The goal, e.g. `accuracy>=0.85`.
+    /// The goal, e.g. `accuracy>=0.85` (classification) or `f1>=0.5` (NER, entity micro-F1).
     #[arg(long)]
     pub target: Option<String>,
     /// Pilot strategies, comma-separated (default by budget: probe,head,lora,full[,scratch]).
     #[arg(long, value_delimiter = ',')]
     pub strategies: Option<Vec<Strategy>>,
-    /// Training rows per pilot fine-tune (overrides the budget's choice).
+    /// Training rows (sentences for NER) per pilot fine-tune (overrides the budget's choice).
     #[arg(long)]
     pub pilot_rows: Option<usize>,
     /// Training rows for features, the learning curve and label noise (overrides the budget's).
@@ -51,7 +57,8 @@ pub struct AssessArgs {
     /// Seed.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Report folder: `report.html`, `report.md`, `assessment.json`.
+    /// Report folder: `report.html`, `report.md`, `assessment.json` (and for NER each pilot's
+    /// tags in `predictions/STRATEGY.tags`, a sentence a line).
     #[arg(long, default_value = "runs/assess")]
     pub out: PathBuf,
     /// Print the assessment as JSON.
@@ -83,14 +90,15 @@ pub fn parse_budget(s: &str) -> Result<f64> {
     Ok(v * mult)
 }
 
-/// `(metric, value)` of a target like `accuracy>=0.85`.
-pub fn parse_target(s: &str) -> Result<(String, f64)> {
+/// `(metric, value)` of a target like `accuracy>=0.85`; `metric` is the task's headline metric
+/// (`accuracy` for classification, `f1` for NER).
+pub fn parse_target(s: &str, metric: &str) -> Result<(String, f64)> {
     let (m, v) = s
         .split_once(">=")
-        .ok_or_else(|| format!("--target {s}: write METRIC>=VALUE, e.g. accuracy>=0.85"))?;
+        .ok_or_else(|| format!("--target {s}: write METRIC>=VALUE, e.g. {metric}>=0.85"))?;
     let m = m.trim().to_string();
-    if m != "accuracy" {
-        return Err(format!("--target {s}: the metric must be accuracy").into());
+    if m != metric {
+        return Err(format!("--target {s}: the metric of this task is {metric}").into());
     }
     let mut v: f64 = v
         .trim()
@@ -104,22 +112,22 @@ pub fn parse_target(s: &str) -> Result<(String, f64)> {
 
 /// Runs the command.
 pub fn run(args: AssessArgs) -> Result<()> {
-    if args.task != "classify" {
-        return Err(format!(
-            "--task {}: assess measures classification; for translation run `retune finetune --task translate` pilots",
-            args.task
-        )
-        .into());
-    }
+    let metric = match args.task.as_str() {
+        "classify" => "accuracy",
+        "ner" => "f1",
+        other => {
+            return Err(format!(
+                "--task {other}: assess measures classify and ner; for translation run `retune finetune --task translate` pilots"
+            )
+            .into())
+        }
+    };
     let budget = parse_budget(&args.budget)?;
     let (model_dir, device) = args.model.resolve()?;
-    let train = args.data.read(&args.train, None)?;
-    let labels = train.label_set()?;
-    let eval = args.data.read(&args.eval, Some(&labels))?;
     let mut cfg = AssessConfig {
         seed: args.seed,
         max_length: args.max_length,
-        target: args.target.as_deref().map(parse_target).transpose()?,
+        target: args.target.as_deref().map(|t| parse_target(t, metric)).transpose()?,
         device,
         ..Default::default()
     };
@@ -144,23 +152,52 @@ pub fn run(args: AssessArgs) -> Result<()> {
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
-    let a = assess_classification(&model_dir, &train, &eval, &labels, &cfg, &mut |m: &str| {
-        bar.set_message(m.to_string())
-    })?;
+    let mut on = |m: &str| bar.set_message(m.to_string());
+    // The report in its three forms and the assessment as JSON.
+    let (html, md, term, json) = if args.task == "ner" {
+        let read = |spec: &str| read_tagged_spec_in(spec, None, args.scheme);
+        let (train, eval) = (read(&args.train)?, read(&args.eval)?);
+        let a = assess_ner(&model_dir, &train, &eval, &cfg, &mut on)?;
+        // Each pilot's tags, a sentence a line, for `retune eval seqeval --pred`.
+        let dir = args.out.join("predictions");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for p in &a.pilots {
+            let path = dir.join(format!("{}.tags", p.strategy.replace(':', "-")));
+            let lines: Vec<String> = p.scored.predictions.iter().map(|t| t.join(" ") + "\n").collect();
+            std::fs::write(&path, lines.concat()).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        (
+            report::ner::html(&a),
+            report::ner::markdown(&a),
+            report::ner::terminal(&a),
+            serde_json::to_string_pretty(&a)?,
+        )
+    } else {
+        let train = args.data.read(&args.train, None)?;
+        let labels = train.label_set()?;
+        let eval = args.data.read(&args.eval, Some(&labels))?;
+        let a = assess_classification(&model_dir, &train, &eval, &labels, &cfg, &mut on)?;
+        (
+            report::html(&a),
+            report::markdown(&a),
+            report::terminal(&a),
+            serde_json::to_string_pretty(&a)?,
+        )
+    };
     bar.finish_and_clear();
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
-    let write = |name: &str, body: String| -> Result<PathBuf> {
+    let write = |name: &str, body: &str| -> Result<PathBuf> {
         let p = args.out.join(name);
         std::fs::write(&p, body).map_err(|e| format!("{}: {e}", p.display()))?;
         Ok(p)
     };
-    let html = write("report.html", report::html(&a))?;
-    write("report.md", report::markdown(&a))?;
-    write("assessment.json", serde_json::to_string_pretty(&a)?)?;
+    let html = write("report.html", &html)?;
+    write("report.md", &md)?;
+    write("assessment.json", &json)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&a)?);
+        println!("{json}");
     } else {
-        print!("{}", report::terminal(&a));
+        print!("{term}");
         println!("report: {}", html.display());
     }
     Ok(())

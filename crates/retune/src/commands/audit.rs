@@ -134,7 +134,7 @@ pub fn run(args: AuditArgs) -> Result<()> {
             let refs: Vec<(&str, &retune_data::tagged::TaggedCorpus)> = corpora.iter().map(|(n, c)| (*n, c)).collect();
             let model = args.model.as_deref().map(hub::resolve).transpose()?;
             bar.set_message("checking tags");
-            audit_tagging(&refs, model.as_deref(), &options(&args)?, |m| {
+            audit_tagging(&refs, model.as_deref(), None, &options(&args)?, |m| {
                 bar.set_message(m.to_string())
             })?
         }

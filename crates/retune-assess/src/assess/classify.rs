@@ -1,8 +1,7 @@
 //! `retune assess` for classification: the four angles (performance as-is, task complexity,
-//! data quantity, data quality), pilot fine-tunes compared by paired bootstrap tests on the same
-//! eval rows, and a recommendation that cites the measured figures.
+//! data quantity, data quality) with accuracy as the headline metric, and pilot fine-tunes
+//! compared by paired bootstrap tests on the same eval rows.
 
-use candle_core::Device;
 use retune_data::{LabelSet, TextDataset};
 use retune_metrics::classify::{ClassScore, ClassificationMetric};
 use retune_metrics::significance::{bootstrap_ci, paired_bootstrap, BootstrapCi, PairedResult};
@@ -20,61 +19,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use super::verdict::{decide, Evidence, Recommendation};
+use super::{best_pilot, peak_rss_mib, AssessConfig, Judged, Pilot, Progress};
 use crate::audit::{audit_classification, AuditOptions, AuditReport, Severity};
 use crate::curve::{fit_power_law, PowerLaw};
 use crate::error::{AssessError, Result};
-
-/// Settings of an assessment.
-#[derive(Clone, Debug, Serialize)]
-pub struct AssessConfig {
-    /// Pilot strategies, cheapest first. Default probe, head, lora:8, full.
-    pub strategies: Vec<Strategy>,
-    /// Training rows each pilot fine-tune sees (a stratified sample). Default 4000.
-    pub pilot_rows: usize,
-    /// Epochs of each pilot fine-tune. Default 1.
-    pub pilot_epochs: usize,
-    /// Rows of the training split used for features, the learning curve and label noise.
-    /// Default 4000.
-    pub feature_rows: usize,
-    /// Bootstrap resamples for intervals and paired tests. Default 1000.
-    pub bootstrap: usize,
-    /// Significance level of the paired tests. Default 0.05.
-    pub alpha: f64,
-    /// The goal, e.g. accuracy 0.85 (as a fraction). Default none.
-    pub target: Option<(String, f64)>,
-    /// Seed. Default 42.
-    pub seed: u64,
-    /// Longest input in tokens. Default 128.
-    pub max_length: usize,
-    /// Rows per training batch of the pilots. Default 32.
-    pub batch_size: usize,
-    /// Where models run. Default the CPU.
-    #[serde(skip)]
-    pub device: Device,
-}
-
-impl Default for AssessConfig {
-    fn default() -> Self {
-        AssessConfig {
-            strategies: vec![
-                Strategy::Probe,
-                Strategy::Head,
-                Strategy::Lora { r: 8, alpha: 16.0 },
-                Strategy::Full,
-            ],
-            pilot_rows: 4000,
-            pilot_epochs: 1,
-            feature_rows: 4000,
-            bootstrap: 1000,
-            alpha: 0.05,
-            target: None,
-            seed: 42,
-            max_length: 128,
-            batch_size: 32,
-            device: retune_models::device::host(),
-        }
-    }
-}
 
 /// A scored model on the eval rows.
 #[derive(Clone, Debug, Serialize)]
@@ -139,59 +88,6 @@ pub struct Quantity {
     pub predicted_at_2x: Option<(f64, f64)>,
 }
 
-/// One pilot fine-tune.
-#[derive(Clone, Debug, Serialize)]
-pub struct Pilot {
-    /// Strategy.
-    pub strategy: String,
-    /// Training rows seen.
-    pub rows: usize,
-    /// Epochs.
-    pub epochs: usize,
-    /// Eval scores.
-    pub scored: Scored,
-    /// Seconds of training.
-    pub train_seconds: f64,
-    /// Training rows per second.
-    pub rows_per_s: f64,
-    /// Seconds one epoch over the whole training split would take at that speed.
-    pub full_epoch_seconds: f64,
-    /// Trainable values.
-    pub trainable: usize,
-    /// Peak resident memory of the process so far (MiB).
-    pub peak_rss_mib: f64,
-    /// Paired bootstrap against the best pilot (None for the best itself).
-    pub vs_best: Option<PairedResult>,
-}
-
-/// The verdict.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "verdict", rename_all = "snake_case")]
-pub enum Verdict {
-    /// The model (its own head) is good enough.
-    UseAsIs,
-    /// Fine-tune with this (cheapest adequate) strategy.
-    FineTune {
-        /// The strategy.
-        strategy: String,
-    },
-    /// Full fine-tune for longer with more data, or retrain.
-    FullFineTuneOrRetrain,
-    /// The data is the problem.
-    FixDataFirst,
-}
-
-/// The recommendation with its evidence.
-#[derive(Clone, Debug, Serialize)]
-pub struct Recommendation {
-    /// The verdict.
-    pub verdict: Verdict,
-    /// One line.
-    pub headline: String,
-    /// The measured figures behind it.
-    pub reasons: Vec<String>,
-}
-
 /// The whole assessment.
 #[derive(Clone, Debug, Serialize)]
 pub struct Assessment {
@@ -210,27 +106,13 @@ pub struct Assessment {
     /// Angle 4: the audit (with label noise).
     pub quality: AuditReport,
     /// Pilot fine-tunes.
-    pub pilots: Vec<Pilot>,
+    pub pilots: Vec<Pilot<Scored>>,
     /// The recommendation.
     pub recommendation: Recommendation,
     /// The settings.
     pub config: AssessConfig,
     /// Seconds of the whole assessment.
     pub seconds: f64,
-}
-
-/// Peak resident memory of this process in MiB (Linux; 0 elsewhere).
-pub fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
 }
 
 fn stats_of(metric: &ClassificationMetric, labels: &[String], pred: &[u32], gold: &[u32]) -> SegmentStats {
@@ -297,9 +179,6 @@ fn entropy_bits(counts: &[usize]) -> f64 {
         })
         .sum()
 }
-
-/// Progress messages of an assessment.
-pub type Progress<'a> = &'a mut dyn FnMut(&str);
 
 /// Assesses `model_dir` on classification data.
 pub fn assess_classification(
@@ -406,7 +285,7 @@ pub fn assess_classification(
     // Pilots.
     let pilot_idx = sample(&train_ids, cfg.pilot_rows, cfg.seed + 2);
     let pilot_train = labeled(train, labels, "train", Some(&pilot_idx))?;
-    let mut pilots: Vec<Pilot> = Vec::new();
+    let mut pilots: Vec<Pilot<Scored>> = Vec::new();
     for strategy in &cfg.strategies {
         if *strategy == Strategy::Probe {
             pilots.push(Pilot {
@@ -465,17 +344,7 @@ pub fn assess_classification(
             vs_best: None,
         });
     }
-    let best_i = pilots
-        .iter()
-        .enumerate()
-        .max_by(|a, b| {
-            a.1.scored
-                .accuracy
-                .partial_cmp(&b.1.scored.accuracy)
-                .unwrap_or(std::cmp::Ordering::Equal)
-        })
-        .map(|(i, _)| i)
-        .ok_or_else(|| AssessError::Invalid("no pilot strategies".into()))?;
+    let best_i = best_pilot(&pilots).ok_or_else(|| AssessError::Invalid("no pilot strategies".into()))?;
     let best = pilots[best_i].scored.clone();
     for (i, p) in pilots.iter_mut().enumerate() {
         if i != best_i {
@@ -534,25 +403,27 @@ pub fn assess_classification(
     })
 }
 
-fn strategy_rank(s: &str) -> usize {
-    match s.split(':').next().unwrap_or(s) {
-        "probe" => 0,
-        "head" => 1,
-        "lora" => 2,
-        "top" => 3,
-        "full" => 4,
-        _ => 5,
+impl Judged for Scored {
+    fn value(&self) -> f64 {
+        self.accuracy
+    }
+    fn ci(&self) -> &BootstrapCi {
+        &self.ci
+    }
+    fn macro_f1(&self) -> f64 {
+        self.macro_f1
     }
 }
 
-/// The decision rules; every reason cites a measured figure.
+/// The verdict's evidence for classification: the majority label as the trivial baseline,
+/// every high-severity finding as blocking.
 #[allow(clippy::too_many_arguments)]
 fn recommend(
     as_is: &AsIs,
     cx: &Complexity,
     qty: &Quantity,
     audit: &AuditReport,
-    pilots: &[Pilot],
+    pilots: &[Pilot<Scored>],
     best_i: usize,
     labels: &[String],
     gold: &[u32],
@@ -560,9 +431,6 @@ fn recommend(
 ) -> Recommendation {
     let best = &pilots[best_i];
     let pct = |x: f64| 100.0 * x;
-    let mut reasons = Vec::new();
-    // Does anything learn? Compare the best pilot with the majority baseline.
-    let gain_over_majority = best.scored.accuracy - cx.majority_accuracy;
     let majority_pred = {
         let maj = (0..labels.len())
             .max_by_key(|&c| qty.per_class.get(&labels[c]).copied().unwrap_or(0))
@@ -571,156 +439,40 @@ fn recommend(
     };
     let maj_scored = scored("majority", labels, majority_pred, gold, cfg);
     let vs_majority = paired(labels, gold, &maj_scored, &best.scored, cfg);
-    let high: Vec<&str> = audit
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::High)
-        .map(|f| f.message.as_str())
-        .collect();
-    if vs_majority.p_value >= cfg.alpha || gain_over_majority < 0.02 {
-        reasons.push(format!(
-            "no strategy beats always predicting the most frequent label: best pilot ({}) {:.1}% vs majority {:.1}% (paired bootstrap p = {:.3})",
-            best.strategy,
-            pct(best.scored.accuracy),
-            pct(cx.majority_accuracy),
-            vs_majority.p_value
-        ));
-        reasons.push(format!(
-            "frozen features carry no signal either: probe {:.1}%, 10-NN {:.1}%",
+    decide(&Evidence {
+        metric: "accuracy",
+        unit: "rows",
+        pilots,
+        best_i,
+        baseline: (
+            "always predicting the most frequent label",
+            "majority",
+            cx.majority_accuracy,
+            vs_majority,
+        ),
+        frozen: format!(
+            "probe {:.1}%, 10-NN {:.1}%",
             pct(cx.probe_accuracy),
             pct(cx.knn_accuracy)
-        ));
-        if let Some(n) = &audit.label_noise {
-            reasons.push(format!(
-                "confident learning estimates {:.0}% of training labels wrong (out-of-fold probe accuracy {:.1}%)",
-                pct(n.noise_rate_estimate),
-                pct(n.probe_oof_accuracy)
-            ));
-        }
-        reasons.extend(high.iter().map(|h| format!("data finding: {h}")));
-        return Recommendation {
-            verdict: Verdict::FixDataFirst,
-            headline: "Fix the data first: fine-tuning does not help, the labels are not learnable from these texts"
-                .into(),
-            reasons,
-        };
-    }
-    if !high.is_empty() {
-        reasons.extend(high.iter().map(|h| format!("data finding: {h}")));
-        reasons.push(format!(
-            "after that, the best pilot was {} at {:.1}% accuracy",
-            best.strategy,
-            pct(best.scored.accuracy)
-        ));
-        return Recommendation {
-            verdict: Verdict::FixDataFirst,
-            headline: "Fix the data first: the audit found problems that distort training or evaluation".into(),
-            reasons,
-        };
-    }
-    let target_met = |acc: f64| cfg.target.as_ref().map(|(_, t)| acc >= *t);
-    if let Some(h) = &as_is.existing_head {
-        let vs = paired(labels, gold, &best.scored, h, cfg);
-        if vs.p_value >= cfg.alpha || h.accuracy >= best.scored.accuracy || target_met(h.accuracy) == Some(true) {
-            reasons.push(format!(
-                "the model's own head scores {:.1}% (95% CI {:.1}-{:.1}); the best pilot ({}) {:.1}%, difference not significant (p = {:.3})",
-                pct(h.accuracy),
-                h.ci.lower,
-                h.ci.upper,
-                best.strategy,
-                pct(best.scored.accuracy),
-                vs.p_value
-            ));
-            return Recommendation {
-                verdict: Verdict::UseAsIs,
-                headline: "Use the model as it is: training does not measurably improve it".into(),
-                reasons,
-            };
-        }
-        reasons.push(format!(
-            "the model's own head scores {:.1}%, significantly below the best pilot's {:.1}% (p = {:.3})",
-            pct(h.accuracy),
-            pct(best.scored.accuracy),
-            vs.p_value
-        ));
-    }
-    // The cheapest strategy not significantly worse than the best.
-    let mut adequate: Vec<&Pilot> = pilots
-        .iter()
-        .filter(|p| p.vs_best.as_ref().is_none_or(|v| v.p_value >= cfg.alpha))
-        .collect();
-    adequate.sort_by_key(|p| strategy_rank(&p.strategy));
-    let choice = adequate.first().copied().unwrap_or(best);
-    for p in pilots {
-        let sig = match &p.vs_best {
-            None => "best".to_string(),
-            Some(v) => format!(
-                "{} than the best (p = {:.3})",
-                if v.p_value < cfg.alpha {
-                    "significantly worse"
-                } else {
-                    "not significantly different"
-                },
-                v.p_value
-            ),
-        };
-        reasons.push(format!(
-            "{}: {:.1}% accuracy (95% CI {:.1}-{:.1}), {sig}",
-            p.strategy,
-            pct(p.scored.accuracy),
-            p.scored.ci.lower,
-            p.scored.ci.upper
-        ));
-    }
-    reasons.push(format!(
-        "baselines: majority {:.1}%, 10-NN on frozen features {:.1}%",
-        pct(cx.majority_accuracy),
-        pct(cx.knn_accuracy)
-    ));
-    if let Some((p2, gain)) = qty.predicted_at_2x {
-        reasons.push(format!(
-            "probe learning curve: twice the data would bring {:+.1} points (to {:.1}%)",
-            pct(gain),
-            pct(p2)
-        ));
-    }
-    if choice.epochs > 0 {
-        reasons.push(format!(
-            "cost of {}: {:.0} rows/s on this machine, one epoch over all {} training rows ≈ {:.0} s; peak memory {:.0} MiB",
-            choice.strategy, choice.rows_per_s, qty.train_rows, choice.full_epoch_seconds, choice.peak_rss_mib
-        ));
-    }
-    if let Some(t) = target_met(best.scored.accuracy) {
-        reasons.push(format!(
-            "target {} >= {:.3}: {} by the best pilot ({:.3})",
-            cfg.target.as_ref().map(|t| t.0.as_str()).unwrap_or("accuracy"),
-            cfg.target.as_ref().map(|t| t.1).unwrap_or(0.0),
-            if t { "reached" } else { "not reached" },
-            best.scored.accuracy
-        ));
-    }
-    let full_needed = strategy_rank(&choice.strategy) >= 4;
-    let more_data_helps = qty.predicted_at_2x.is_some_and(|(_, g)| g >= 0.01);
-    if full_needed && (more_data_helps || target_met(best.scored.accuracy) == Some(false)) {
-        return Recommendation {
-            verdict: Verdict::FullFineTuneOrRetrain,
-            headline: format!(
-                "Full fine-tune, longer and with more data: only {} reaches the best accuracy, and the curve is still rising",
-                choice.strategy
-            ),
-            reasons,
-        };
-    }
-    Recommendation {
-        verdict: Verdict::FineTune {
-            strategy: choice.strategy.clone(),
-        },
-        headline: format!(
-            "Fine-tune with {}: the cheapest strategy not significantly worse than the best ({} at {:.1}%)",
-            choice.strategy,
-            best.strategy,
-            pct(best.scored.accuracy)
         ),
-        reasons,
-    }
+        existing: as_is
+            .existing_head
+            .as_ref()
+            .map(|h| (h, paired(labels, gold, &best.scored, h, cfg))),
+        noise: audit.label_noise.as_ref(),
+        blocking: audit
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::High)
+            .map(|f| f.message.clone())
+            .collect(),
+        baselines: format!(
+            "majority {:.1}%, 10-NN on frozen features {:.1}%",
+            pct(cx.majority_accuracy),
+            pct(cx.knn_accuracy)
+        ),
+        predicted_at_2x: qty.predicted_at_2x,
+        train_rows: qty.train_rows,
+        cfg,
+    })
 }

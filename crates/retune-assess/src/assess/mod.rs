@@ -1,0 +1,136 @@
+//! `retune assess`: does this pretrained model need fine-tuning or retraining for my task and
+//! data? For each task the four angles (performance as-is, task complexity, data quantity, data
+//! quality) and pilot fine-tunes scored on the same eval rows (`classify`, `ner`); one verdict
+//! for every task (`verdict`), drawn from paired bootstrap tests between the pilots.
+
+mod classify;
+mod ner;
+mod verdict;
+
+pub use classify::{assess_classification, AsIs, Assessment, Complexity, Quantity, Scored};
+pub use ner::{assess_ner, NerAsIs, NerAssessment, NerComplexity, NerQuantity, NerScored};
+pub use verdict::{Evidence, Recommendation, Verdict};
+
+use candle_core::Device;
+use retune_metrics::significance::{BootstrapCi, PairedResult};
+use retune_train::strategy::Strategy;
+use serde::Serialize;
+
+/// Settings of an assessment.
+#[derive(Clone, Debug, Serialize)]
+pub struct AssessConfig {
+    /// Pilot strategies, cheapest first. Default probe, head, lora:8, full.
+    pub strategies: Vec<Strategy>,
+    /// Training rows (sentences for NER) each pilot fine-tune sees (a sample). Default 4000.
+    pub pilot_rows: usize,
+    /// Epochs of each pilot fine-tune. Default 1 (NER pilots take [`NER_PILOT_EPOCHS`] at least).
+    pub pilot_epochs: usize,
+    /// Rows of the training split used for features, the learning curve and label noise.
+    /// Default 4000.
+    pub feature_rows: usize,
+    /// Bootstrap resamples for intervals and paired tests. Default 1000.
+    pub bootstrap: usize,
+    /// Significance level of the paired tests. Default 0.05.
+    pub alpha: f64,
+    /// The goal, e.g. (`accuracy`, 0.85) or (`f1`, 0.5), as a fraction. Default none.
+    pub target: Option<(String, f64)>,
+    /// Seed. Default 42.
+    pub seed: u64,
+    /// Longest input in tokens. Default 128.
+    pub max_length: usize,
+    /// Rows per training batch of the pilots. Default 32.
+    pub batch_size: usize,
+    /// Where models run. Default the CPU.
+    #[serde(skip)]
+    pub device: Device,
+}
+
+/// Epochs a NER pilot takes at least: one epoch at a fine-tune's usual learning rate leaves a
+/// token classifier predicting `O` everywhere (MiniLM on WNUT 2017: entity F1 0 after one
+/// epoch at 5e-5), which would judge the strategy by an unfinished run.
+pub const NER_PILOT_EPOCHS: usize = 3;
+
+impl Default for AssessConfig {
+    fn default() -> Self {
+        AssessConfig {
+            strategies: vec![
+                Strategy::Probe,
+                Strategy::Head,
+                Strategy::Lora { r: 8, alpha: 16.0 },
+                Strategy::Full,
+            ],
+            pilot_rows: 4000,
+            pilot_epochs: 1,
+            feature_rows: 4000,
+            bootstrap: 1000,
+            alpha: 0.05,
+            target: None,
+            seed: 42,
+            max_length: 128,
+            batch_size: 32,
+            device: retune_models::device::host(),
+        }
+    }
+}
+
+/// A score on the eval rows, whatever the task's metric: what the verdict, the pilot table and
+/// the strategy chart read.
+pub trait Judged {
+    /// The headline metric as a fraction (accuracy, entity micro-F1).
+    fn value(&self) -> f64;
+    /// Its 95% bootstrap interval (percent, as sacrebleu reports).
+    fn ci(&self) -> &BootstrapCi;
+    /// Macro-averaged F1 over classes or entity types (fraction).
+    fn macro_f1(&self) -> f64;
+}
+
+/// One pilot fine-tune, scored by the task's `S`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Pilot<S> {
+    /// Strategy.
+    pub strategy: String,
+    /// Training rows (sentences for NER) seen.
+    pub rows: usize,
+    /// Epochs.
+    pub epochs: usize,
+    /// Eval scores.
+    pub scored: S,
+    /// Seconds of training.
+    pub train_seconds: f64,
+    /// Training rows per second.
+    pub rows_per_s: f64,
+    /// Seconds one epoch over the whole training split would take at that speed.
+    pub full_epoch_seconds: f64,
+    /// Trainable values.
+    pub trainable: usize,
+    /// Peak resident memory of the process so far (MiB).
+    pub peak_rss_mib: f64,
+    /// Paired bootstrap against the best pilot (None for the best itself).
+    pub vs_best: Option<PairedResult>,
+}
+
+/// Index of the best pilot by the headline metric.
+pub(crate) fn best_pilot<S: Judged>(pilots: &[Pilot<S>]) -> Option<usize> {
+    pilots
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.scored.value().total_cmp(&b.1.scored.value()))
+        .map(|(i, _)| i)
+}
+
+/// Peak resident memory of this process in MiB (Linux; 0 elsewhere).
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// Progress messages of an assessment.
+pub type Progress<'a> = &'a mut dyn FnMut(&str);
