@@ -3,7 +3,9 @@
 //! Formats ([`TagFormat`]): Hugging Face-style JSONL (`{"tokens": [...], "ner_tags": [...]}`,
 //! tags as strings or as integers with the label names given), CoNLL column files (a token a
 //! line, whitespace-separated columns, the tag in a chosen column — the last by default —,
-//! blank lines between sentences, `-DOCSTART-` lines skipped), and tag lines (a sentence a line
+//! blank lines between sentences, `-DOCSTART-` lines skipped), Parquet as Hugging Face
+//! `datasets` writes a NER dataset (list columns `tokens` and `ner_tags`, the tags as
+//! `ClassLabel` ids named by the file's metadata, or strings), and tag lines (a sentence a line
 //! of whitespace-separated tags, for predictions). Errors name `file:line` (see
 //! [`crate::error`]).
 //!
@@ -29,13 +31,16 @@ pub enum TagFormat {
         /// 0-based column of the tag.
         tag_column: Option<usize>,
     },
+    /// Parquet with list columns `tokens` and `ner_tags` (a row's number is its "line").
+    Parquet,
     /// A sentence a line of whitespace-separated tags (no tokens).
     TagLines,
 }
 
 impl TagFormat {
     /// The format a file name suggests: `.jsonl`/`.json` → JSONL, `.conll`/`.conllu`/`.iob`/
-    /// `.iob2`/`.bio`/`.bioes` → CoNLL (tag in the last column), anything else → tag lines.
+    /// `.iob2`/`.bio`/`.bioes` → CoNLL (tag in the last column), `.parquet` → Parquet, anything
+    /// else → tag lines.
     pub fn from_path(path: &Path) -> TagFormat {
         let ext = path
             .extension()
@@ -45,6 +50,7 @@ impl TagFormat {
         match ext.as_str() {
             "jsonl" | "json" => TagFormat::Jsonl,
             "conll" | "conllu" | "iob" | "iob2" | "bio" | "bioes" => TagFormat::Conll { tag_column: None },
+            "parquet" => TagFormat::Parquet,
             _ => TagFormat::TagLines,
         }
     }
@@ -203,6 +209,12 @@ impl TaggedCorpus {
 /// Reads `path` as `format`; `label_names` maps integer tags (as HF `datasets` stores a
 /// `ClassLabel` sequence) to names.
 pub fn read_tagged(path: &Path, format: &TagFormat, label_names: Option<&[String]>) -> Result<TaggedCorpus, DataError> {
+    if *format == TagFormat::Parquet {
+        return Ok(TaggedCorpus {
+            path: path.to_path_buf(),
+            sentences: parquet(path, label_names)?,
+        });
+    }
     let text = std::fs::read(path).map_err(|source| DataError::Io {
         path: path.to_path_buf(),
         source,
@@ -217,6 +229,7 @@ pub fn read_tagged(path: &Path, format: &TagFormat, label_names: Option<&[String
     let sentences = match format {
         TagFormat::Jsonl => jsonl(path, &text, label_names)?,
         TagFormat::Conll { tag_column } => conll(path, &text, *tag_column)?,
+        TagFormat::Parquet => unreachable!("read above"),
         TagFormat::TagLines => text
             .lines()
             .enumerate()
@@ -342,6 +355,58 @@ fn jsonl(path: &Path, text: &str, names: Option<&[String]>) -> Result<Vec<Tagged
         }
         out.push(TaggedSentence { tokens, tags, line });
     }
+    Ok(out)
+}
+
+/// The sentences of a Parquet file: `tokens` and `ner_tags` list columns; integer tags are
+/// `ClassLabel` ids, named by the file's metadata or else by `names`.
+fn parquet(path: &Path, names: Option<&[String]>) -> Result<Vec<TaggedSentence>, DataError> {
+    use crate::readers::Cell;
+    let strings = |c: Cell, what: &str, ints: Option<&[String]>| -> Result<Vec<String>, String> {
+        let Cell::List(items) = c else {
+            return Err(format!("\"{what}\" is {}, not a list", c.describe()));
+        };
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(k, c)| match (c, ints) {
+                (Cell::Str(s), _) => Ok(s),
+                (Cell::Int(i), Some(names)) => usize::try_from(i)
+                    .ok()
+                    .and_then(|i| names.get(i))
+                    .cloned()
+                    .ok_or_else(|| format!("tag {} ({i}) is not a label index below {}", k + 1, names.len())),
+                (Cell::Int(_), None) => Err(format!(
+                    "{what} {} is an integer and the file names no ClassLabel: give the label names (--labels)",
+                    k + 1
+                )),
+                (c, _) => Err(format!("{what} {} is {}, not a string", k + 1, c.describe())),
+            })
+            .collect()
+    };
+    let mut out = Vec::new();
+    let mut sink = |line: usize, cells: crate::readers::RowResult| -> Result<bool, DataError> {
+        let mut cells = cells.map_err(|m| row(path, line, m))?.into_iter();
+        let (tokens, tags) = (cells.next().unwrap_or(Cell::Null), cells.next().unwrap_or(Cell::Null));
+        let tokens = strings(tokens, "token", None).map_err(|m| row(path, line, m))?;
+        let tags = strings(tags, "ner_tags", names).map_err(|m| row(path, line, m))?;
+        if tokens.len() != tags.len() {
+            return Err(row(
+                path,
+                line,
+                format!("{} tokens but {} ner_tags", tokens.len(), tags.len()),
+            ));
+        }
+        out.push(TaggedSentence { tokens, tags, line });
+        Ok(true)
+    };
+    crate::readers::read_file(
+        path,
+        crate::read::Format::Parquet,
+        &["tokens", "ner_tags"],
+        &crate::read::ReadOptions::default(),
+        &mut sink,
+    )?;
     Ok(out)
 }
 

@@ -273,3 +273,58 @@ fn not_a_parquet_file() {
     );
     assert!(!shown.contains('\n'));
 }
+
+/// The first 40 WNUT 2017 training sentences as the JSONL file has them.
+fn wnut_head() -> Vec<(Vec<String>, Vec<String>)> {
+    let p: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "..",
+        "..",
+        "data",
+        "ner_wnut17",
+        "train.jsonl",
+    ]
+    .iter()
+    .collect();
+    let c = retune_data::tagged::read_tagged_spec(p.to_str().unwrap(), None).unwrap();
+    c.sentences.into_iter().take(40).map(|s| (s.tokens, s.tags)).collect()
+}
+
+#[test]
+fn hf_ner_parquet_reads_as_the_jsonl_it_came_from() {
+    // (made by scripts/fixtures/make_parquet_ner_fixtures.py)
+    let want = wnut_head();
+    for name in [
+        "hf_ner_list.parquet",
+        "hf_ner_sequence.parquet",
+        "ner_string_tags.parquet",
+    ] {
+        let c = retune_data::tagged::read_tagged_spec(&fixture(name), None).unwrap();
+        let got: Vec<(Vec<String>, Vec<String>)> =
+            c.sentences.iter().map(|s| (s.tokens.clone(), s.tags.clone())).collect();
+        assert_eq!(got, want, "{name}");
+        assert_eq!(
+            c.location(2),
+            format!("{}:3", fixture(name)),
+            "{name}: rows are numbered from 1"
+        );
+    }
+    // A slice and a scheme apply as to any tagged file.
+    let c = retune_data::tagged::read_tagged_spec_in(
+        &format!("{}[5:10]", fixture("hf_ner_list.parquet")),
+        None,
+        Some(retune_data::tagged::InputScheme::Iob2),
+    )
+    .unwrap();
+    assert_eq!(c.sentences.len(), 5);
+    assert_eq!(c.sentences[0].tags, want[5].1);
+}
+
+#[test]
+fn a_tag_id_outside_the_classlabel_names_its_row() {
+    let e = retune_data::tagged::read_tagged_spec(&fixture("ner_bad_id.parquet"), None).unwrap_err();
+    let m = e.to_string();
+    assert!(m.starts_with(&format!("{}:3", fixture("ner_bad_id.parquet"))), "{m}");
+    assert!(m.contains("99") && m.contains("13 names"), "{m}");
+    assert!(!m.contains('\n'));
+}

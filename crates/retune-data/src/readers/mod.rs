@@ -22,6 +22,8 @@ pub(crate) enum Cell {
     Int(i64),
     /// A null / missing value.
     Null,
+    /// A list (Parquet `list<...>`, as `datasets` stores a `Sequence`).
+    List(Vec<Cell>),
     /// Any other value, described for messages (`a number (1.5)`, `an array`).
     Other(String),
 }
@@ -33,6 +35,7 @@ impl Cell {
             Cell::Str(s) => format!("a string ({s:?})"),
             Cell::Int(i) => format!("an integer ({i})"),
             Cell::Null => "null".into(),
+            Cell::List(v) => format!("a list ({} items)", v.len()),
             Cell::Other(d) => d.clone(),
         }
     }

@@ -1,6 +1,7 @@
 //! Parquet, as Hugging Face `datasets` and pyarrow write it (snappy, gzip, zstd, lz4 or none).
 //! Nested struct fields are named with dots (`translation.en`). A column that the file's
-//! `huggingface` metadata declares as a `ClassLabel` is read as its class names.
+//! `huggingface` metadata declares as a `ClassLabel`, or as a list of them (a `Sequence` /
+//! `List` feature: NER tags), is read as its class names.
 
 use std::fs::File;
 use std::path::Path;
@@ -32,7 +33,7 @@ fn cell(field: &Field) -> Cell {
         Field::Float16(v) => Cell::Other(format!("a number ({v})")),
         Field::Bytes(_) => Cell::Other("binary data".into()),
         Field::Group(_) => Cell::Other("a struct".into()),
-        Field::ListInternal(_) => Cell::Other("a list".into()),
+        Field::ListInternal(l) => Cell::List(l.elements().iter().map(cell).collect()),
         Field::MapInternal(_) => Cell::Other("a map".into()),
         other => Cell::Other(format!("a {} value", kind(other))),
     }
@@ -105,7 +106,9 @@ fn lookup<'a>(row: &'a Row, path: &[String]) -> Result<&'a Field, String> {
     unreachable!("paths have at least one part")
 }
 
-/// The `ClassLabel` names the `huggingface` metadata declares for top-level columns.
+/// The `ClassLabel` names the `huggingface` metadata declares for top-level columns, of the
+/// column itself or of its elements when it is a list (`Sequence` in `datasets` < 4, `List`
+/// since).
 fn class_labels(reader: &SerializedFileReader<File>, wanted: &[&str]) -> Vec<Option<Vec<String>>> {
     let meta = reader.metadata().file_metadata().key_value_metadata();
     let hf = meta
@@ -117,7 +120,10 @@ fn class_labels(reader: &SerializedFileReader<File>, wanted: &[&str]) -> Vec<Opt
     wanted
         .iter()
         .map(|w| {
-            let feature = features.as_ref()?.get(*w)?;
+            let mut feature = features.as_ref()?.get(*w)?;
+            if matches!(feature.get("_type")?.as_str()?, "Sequence" | "List" | "LargeList") {
+                feature = feature.get("feature")?;
+            }
             if feature.get("_type")?.as_str()? != "ClassLabel" {
                 return None;
             }
@@ -129,6 +135,26 @@ fn class_labels(reader: &SerializedFileReader<File>, wanted: &[&str]) -> Vec<Opt
                 .collect()
         })
         .collect()
+}
+
+/// A `ClassLabel` id as its name (each element of a list); other cells as they are.
+fn class_name(c: Cell, names: &[String], column: &str) -> Result<Cell, String> {
+    match c {
+        Cell::Int(v) => match usize::try_from(v).ok().and_then(|v| names.get(v)) {
+            Some(name) => Ok(Cell::Str(name.clone())),
+            None if v == -1 => Err(format!("missing label: column '{column}' is -1 (no ClassLabel)")),
+            None => Err(format!(
+                "column '{column}': {v} is not a class id of its ClassLabel ({} names)",
+                names.len()
+            )),
+        },
+        Cell::List(items) => items
+            .into_iter()
+            .map(|c| class_name(c, names, column))
+            .collect::<Result<_, _>>()
+            .map(Cell::List),
+        c => Ok(c),
+    }
 }
 
 pub(super) fn read(path: &Path, wanted: &[&str], sink: &mut Sink) -> Result<FileInfo, DataError> {
@@ -192,19 +218,9 @@ fn read_unguarded(path: &Path, wanted: &[&str], sink: &mut Sink) -> Result<FileI
             .zip(&class_names)
             .map(|(p, names)| {
                 let c = cell(lookup(&row, p)?);
-                match (names, c) {
-                    (Some(names), Cell::Int(v)) => match usize::try_from(v).ok().and_then(|v| names.get(v)) {
-                        Some(name) => Ok(Cell::Str(name.clone())),
-                        None if v == -1 => {
-                            Err(format!("missing label: column '{}' is -1 (no ClassLabel)", p.join(".")))
-                        }
-                        None => Err(format!(
-                            "column '{}': {v} is not a class id of its ClassLabel ({} names)",
-                            p.join("."),
-                            names.len()
-                        )),
-                    },
-                    (_, c) => Ok(c),
+                match names {
+                    Some(names) => class_name(c, names, &p.join(".")),
+                    None => Ok(c),
                 }
             })
             .collect();
