@@ -5,6 +5,7 @@
 pub mod alloc;
 pub mod batching;
 pub mod classify;
+pub mod continued;
 pub mod error;
 pub mod loss;
 pub mod optim;

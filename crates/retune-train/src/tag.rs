@@ -379,11 +379,14 @@ pub struct TagEval {
 }
 
 /// Predicted tags per word for every sentence, and the mean token loss when targets exist.
+/// With `known`, only the labels it marks can be predicted (a checkpoint's own tags, before
+/// continued fine-tuning has trained the rows of the new ones).
 fn predict_windows(
     state: &ClassifierState,
     data: &TaggedSentences,
     windows: &[Window],
     batch_size: usize,
+    known: Option<&[bool]>,
 ) -> Result<(Vec<Vec<String>>, f64)> {
     let labels = state.config.labels.labels();
     let outside = labels.iter().find(|l| *l == "O").cloned().unwrap_or_else(|| "O".into());
@@ -392,7 +395,12 @@ fn predict_windows(
     let (mut loss_sum, mut count) = (0.0, 0usize);
     for batch in eval_batches(&lengths, batch_size) {
         let ws: Vec<&Window> = batch.iter().map(|&i| &windows[i]).collect();
-        let logits = state.model.logits(&input_of(state, &ws)?, Mode::Eval)?;
+        let mut logits = state.model.logits(&input_of(state, &ws)?, Mode::Eval)?;
+        if let Some(known) = known {
+            let mask: Vec<f32> = known.iter().map(|&k| if k { 0.0 } else { -1e4 }).collect();
+            let n = mask.len();
+            logits = logits.broadcast_add(&Tensor::from_vec(mask, n, logits.device())?)?;
+        }
         let (loss, n) = token_loss(&logits, &ws, 0.0)?;
         loss_sum += loss.to_scalar::<f32>()? as f64;
         count += n;
@@ -415,8 +423,9 @@ fn evaluate_windows(
     windows: &[Window],
     batch_size: usize,
     step: usize,
+    known: Option<&[bool]>,
 ) -> Result<TagEval> {
-    let (predictions, loss) = predict_windows(state, data, windows, batch_size)?;
+    let (predictions, loss) = predict_windows(state, data, windows, batch_size, known)?;
     let report = SeqevalReport::compute(&predictions, &data.tags, &SeqevalConfig::default())
         .map_err(|e| TrainError::Invalid(format!("{}: {e}", data.name)))?;
     Ok(TagEval {
@@ -436,7 +445,18 @@ pub fn evaluate_tagger(
     step: usize,
 ) -> Result<TagEval> {
     let w = encode(state, data, cfg, UnknownTag::NoLoss)?;
-    evaluate_windows(state, data, &w, cfg.eval_batch_size, step)
+    evaluate_windows(state, data, &w, cfg.eval_batch_size, step, None)
+}
+
+/// Which of the run's `labels` a token-classification checkpoint at `dir` already has (None:
+/// the checkpoint has no token head, every label is new).
+fn checkpoint_tags(dir: &Path, labels: &[String]) -> Result<Option<Vec<bool>>> {
+    let config = retune_models::arch::ModelConfig::from_dir(dir)?;
+    if config.checkpoint_head() != Some(Head::TokenClassification) {
+        return Ok(None);
+    }
+    let own = config.labels.labels();
+    Ok(Some(labels.iter().map(|l| own.contains(l)).collect()))
 }
 
 /// Everything a token-classification fine-tune needs.
@@ -449,6 +469,9 @@ pub struct TagJob<'a> {
     pub train: TaggedSentences,
     /// Evaluation sentences (pick the best checkpoint by entity micro-F1).
     pub eval: TaggedSentences,
+    /// More splits evaluated before training and with the best model (forgetting of an old
+    /// tag set when continuing from a fine-tuned tagger).
+    pub also_eval: Vec<TaggedSentences>,
     /// Run folder; None keeps everything in memory.
     pub out: Option<PathBuf>,
     /// A checkpoint (or run folder) to resume from.
@@ -470,6 +493,10 @@ pub struct TagSummary {
     pub run: LoopOutcome,
     /// Every evaluation of the eval split.
     pub evals: Vec<TagEval>,
+    /// The `also_eval` splits before training (empty on resume).
+    pub also_eval_before: Vec<TagEval>,
+    /// The `also_eval` splits with the best model.
+    pub also_eval_after: Vec<TagEval>,
     /// Trainable values.
     pub trainable: usize,
     /// Total values.
@@ -505,7 +532,14 @@ impl TrainTask for TagTask<'_> {
         token_loss(&logits, &ws, self.config.label_smoothing)
     }
     fn evaluate(&self, step: usize) -> Result<(f64, serde_json::Value)> {
-        let e = evaluate_windows(self.state, self.eval_data, self.eval, self.config.eval_batch_size, step)?;
+        let e = evaluate_windows(
+            self.state,
+            self.eval_data,
+            self.eval,
+            self.config.eval_batch_size,
+            step,
+            None,
+        )?;
         let r = &e.report;
         let record = serde_json::json!({"split": e.split, "f1": r.micro.f1, "precision": r.micro.precision,
             "recall": r.micro.recall, "accuracy": r.accuracy, "loss": e.loss});
@@ -541,6 +575,25 @@ pub fn train_tagger(job: TagJob, mut on_event: impl FnMut(&LoopEvent)) -> Result
         windowed(&train, job.train.words.len()),
         windowed(&eval, job.eval.words.len()),
     );
+    let extra: Vec<Vec<Window>> = job
+        .also_eval
+        .iter()
+        .map(|d| encode(&state, d, &cfg, UnknownTag::NoLoss))
+        .collect::<Result<_>>()?;
+    let mut also_eval_before = Vec::new();
+    if job.resume.is_none() {
+        let known = checkpoint_tags(job.model_dir, &job.labels)?;
+        for (d, w) in job.also_eval.iter().zip(&extra) {
+            also_eval_before.push(evaluate_windows(
+                &state,
+                d,
+                w,
+                cfg.eval_batch_size,
+                0,
+                known.as_deref(),
+            )?);
+        }
+    }
     let mut loop_cfg = cfg.train.clone();
     loop_cfg.lr = cfg.lr.unwrap_or_else(|| cfg.strategy.default_lr());
     let recipe = serde_json::json!({"task": "ner", "config": cfg, "labels": job.labels, "model": job.model_dir});
@@ -561,6 +614,12 @@ pub fn train_tagger(job: TagJob, mut on_event: impl FnMut(&LoopEvent)) -> Result
         &mut on_event,
     )?;
     let evals = task.evals.take();
+    let also_eval_after = job
+        .also_eval
+        .iter()
+        .zip(&extra)
+        .map(|(d, w)| evaluate_windows(&state, d, w, cfg.eval_batch_size, outcome.steps, None))
+        .collect::<Result<Vec<_>>>()?;
     let summary = TagSummary {
         config: cfg,
         labels: job.labels.clone(),
@@ -568,6 +627,8 @@ pub fn train_tagger(job: TagJob, mut on_event: impl FnMut(&LoopEvent)) -> Result
         parameters: parameter_count(&state.params),
         run: outcome,
         evals,
+        also_eval_before,
+        also_eval_after,
         windowed_sentences,
         notes: state.notes.clone(),
     };
@@ -598,6 +659,15 @@ fn train_token_probe(job: TagJob, on_event: &mut impl FnMut(&LoopEvent)) -> Resu
         cfg.max_length,
         &job.device,
     )?;
+    let known = checkpoint_tags(job.model_dir, &job.labels)?;
+    let also_eval_before = job
+        .also_eval
+        .iter()
+        .map(|d| {
+            let w = encode(&state, d, &cfg, UnknownTag::NoLoss)?;
+            evaluate_windows(&state, d, &w, cfg.eval_batch_size, 0, known.as_deref())
+        })
+        .collect::<Result<Vec<_>>>()?;
     let (features, has_token) = word_features(&state, &job.train, &cfg, &mut |done, total| {
         on_event(&LoopEvent::Encoding { done, total })
     })?;
@@ -634,6 +704,11 @@ fn train_token_probe(job: TagJob, on_event: &mut impl FnMut(&LoopEvent)) -> Resu
     let train_seconds = t0.elapsed().as_secs_f64();
     let t1 = std::time::Instant::now();
     let eval = evaluate_tagger(&state, &job.eval, &cfg, 0)?;
+    let also_eval_after = job
+        .also_eval
+        .iter()
+        .map(|d| evaluate_tagger(&state, d, &cfg, 0))
+        .collect::<Result<Vec<_>>>()?;
     let eval_seconds = t1.elapsed().as_secs_f64();
     let f1 = eval.report.micro.f1;
     let record = serde_json::json!({"type": "eval", "step": 0, "f1": f1, "loss": eval.loss});
@@ -663,6 +738,8 @@ fn train_token_probe(job: TagJob, on_event: &mut impl FnMut(&LoopEvent)) -> Resu
         parameters: parameter_count(&state.params),
         run,
         evals: vec![eval],
+        also_eval_before,
+        also_eval_after,
         windowed_sentences: (0, 0),
         notes: state.notes.clone(),
     };

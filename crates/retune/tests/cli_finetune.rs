@@ -255,3 +255,120 @@ fn ner_fine_tunes_a_tagger_saves_it_and_predict_prints_entities() {
     assert!(p.status.success(), "{}", String::from_utf8_lossy(&p.stderr));
     assert_eq!(String::from_utf8(p.stdout).unwrap().lines().count(), 2);
 }
+
+/// WNUT 2017 sentences `[range]` with only the `keep` entity types (the others tagged O), as JSONL.
+fn wnut_subset(src: &Path, dest: &Path, lines: std::ops::Range<usize>, keep: &[&str]) {
+    let text = std::fs::read_to_string(src).unwrap();
+    let mut out = String::new();
+    for l in text.lines().skip(lines.start).take(lines.len()) {
+        let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+        let tags: Vec<String> = v["ner_tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                let t = t.as_str().unwrap();
+                match t.split_once('-') {
+                    Some((_, ty)) if keep.contains(&ty) => t.to_string(),
+                    _ => "O".to_string(),
+                }
+            })
+            .collect();
+        v["ner_tags"] = serde_json::json!(tags);
+        out.push_str(&format!("{v}\n"));
+    }
+    std::fs::write(dest, out).unwrap();
+}
+
+#[test]
+fn continued_ner_keeps_the_old_tags_and_measures_their_forgetting() {
+    // A tagger of person/location (the tiny random BERT, 1 epoch on 200 WNUT sentences) continues
+    // on corporation/product/group tags. The run must keep the old tags at their ids (its
+    // before-training score of the old eval split equals the first run's own test score on
+    // it, to the token), mix in the asked share of old sentences, and report the old split
+    // after training.
+    let d = tmp("ner-continue");
+    let src = root().join("data/ner_wnut17");
+    let (old, new) = (["person", "location"], ["corporation", "product", "group"]);
+    wnut_subset(&src.join("train.jsonl"), &d.join("old_train.jsonl"), 0..200, &old);
+    wnut_subset(&src.join("validation.jsonl"), &d.join("old_eval.jsonl"), 0..60, &old);
+    wnut_subset(&src.join("train.jsonl"), &d.join("new_train.jsonl"), 200..400, &new);
+    wnut_subset(&src.join("validation.jsonl"), &d.join("new_eval.jsonl"), 60..120, &new);
+    let p = |x: &Path| x.to_str().unwrap().to_string();
+    let fixture = root().join("crates/retune-models/tests/fixtures/bert-tiny-token");
+    let o = finetune(&[
+        "--task",
+        "ner",
+        "--model",
+        &p(&fixture),
+        "--train",
+        &p(&d.join("old_train.jsonl")),
+        "--eval",
+        &p(&d.join("old_eval.jsonl")),
+        "--test",
+        &p(&d.join("old_eval.jsonl")),
+        "--epochs",
+        "1",
+        "--lr",
+        "1e-3",
+        "--out",
+        &p(&d.join("old")),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let first: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("old/summary.json")).unwrap()).unwrap();
+    let o = finetune(&[
+        "--task",
+        "ner",
+        "--model",
+        &p(&d.join("old/best")),
+        "--train",
+        &p(&d.join("new_train.jsonl")),
+        "--eval",
+        &p(&d.join("new_eval.jsonl")),
+        "--also-eval",
+        &format!("old={}", p(&d.join("old_eval.jsonl"))),
+        "--replay",
+        &format!("{}:0.1", p(&d.join("old_train.jsonl"))),
+        "--epochs",
+        "1",
+        "--lr",
+        "1e-3",
+        "--out",
+        &p(&d.join("new")),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("replay: 20 of 200 old sentences mixed in"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let second: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("new/summary.json")).unwrap()).unwrap();
+    // The old tags first, at their ids; the new ones after.
+    let old_labels = first["labels"].as_array().unwrap();
+    let labels = second["labels"].as_array().unwrap();
+    assert_eq!(&labels[..old_labels.len()], &old_labels[..]);
+    assert!(labels.iter().any(|l| l == "B-corporation") && labels.len() > old_labels.len());
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("new/best/config.json")).unwrap()).unwrap();
+    for (i, l) in labels.iter().enumerate() {
+        assert_eq!(&config["id2label"][i.to_string()], l);
+    }
+    // Before training, the old split scores exactly as the first run's best model did on it.
+    let before = &second["also_eval_before"][0]["report"];
+    let test = &first["test"]["report"];
+    assert_eq!(second["also_eval_before"][0]["split"], "old");
+    for k in ["accuracy", "tokens", "predicted_entities"] {
+        assert_eq!(
+            before[k], test[k],
+            "{k}: before {before:#} vs the first run's test {test:#}"
+        );
+    }
+    assert_eq!(before["micro"], test["micro"]);
+    let after = &second["also_eval_after"][0]["report"];
+    assert!(after["accuracy"].as_f64().is_some() && after["tokens"] == before["tokens"]);
+    let _ = std::fs::remove_dir_all(&d);
+}

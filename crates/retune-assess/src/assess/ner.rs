@@ -18,6 +18,7 @@ use retune_metrics::seqeval::{SeqevalConfig, SeqevalMetric, SeqevalReport, Seqev
 use retune_metrics::significance::{bootstrap_ci, paired_bootstrap, BootstrapCi, PairedResult};
 use retune_metrics::{corpus_stats, SegmentStats};
 use retune_models::arch::{Head, ModelConfig};
+use retune_train::batching::SplitMix;
 use retune_train::classify::prepare_model;
 use retune_train::probe::{argmax_rows, Features, LogisticRegression, ProbeConfig};
 use retune_train::strategy::Strategy;
@@ -189,15 +190,8 @@ fn sample(len: usize, n: usize, seed: u64) -> Vec<usize> {
     if n >= len {
         return (0..len).collect();
     }
-    // splitmix64 keys: a fixed shuffle for a seed.
-    let key = |i: usize| {
-        let mut z = (i as u64).wrapping_add(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
     let mut idx: Vec<usize> = (0..len).collect();
-    idx.sort_by_key(|&i| key(i));
+    SplitMix(seed).shuffle(&mut idx);
     idx.truncate(n);
     idx.sort_unstable();
     idx
@@ -489,6 +483,7 @@ pub fn assess_ner(
             labels: labels.clone(),
             train: pilot_train.clone(),
             eval: eval_data.clone(),
+            also_eval: Vec::new(),
             out: None,
             resume: None,
             config: TagConfig {

@@ -3,7 +3,6 @@
 
 use retune_data::LabelSet;
 use retune_models::arch::{Head, ModelConfig};
-use retune_train::batching::SplitMix;
 use retune_train::classify::{evaluate_texts, train_classifier, ClassifyConfig, ClassifyJob, LabeledTexts};
 use retune_train::strategy::Strategy;
 
@@ -18,19 +17,14 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 fn run_labels(config: &ModelConfig, train: &retune_data::TextDataset) -> Result<LabelSet> {
     let from_data = train.label_set()?;
     let fine_tuned = config.checkpoint_head() == Some(Head::SequenceClassification) && config.labels.id2label.is_some();
-    if !fine_tuned {
-        return Ok(from_data);
-    }
-    let mut names = config.labels.labels();
-    for n in from_data.names() {
-        if !names.contains(n) {
-            names.push(n.clone());
-        }
-    }
-    Ok(LabelSet::from_names(names)?)
+    let old = fine_tuned.then(|| config.labels.labels());
+    Ok(LabelSet::from_names(retune_train::continued::run_labels(
+        old.as_deref(),
+        from_data.names(),
+    ))?)
 }
 
-fn parse_replay(spec: &str) -> Result<(String, f64)> {
+pub(super) fn parse_replay(spec: &str) -> Result<(String, f64)> {
     let (data, frac) = spec
         .rsplit_once(':')
         .ok_or_else(|| format!("--replay {spec}: write DATA:FRACTION, e.g. old/train.tsv:0.1"))?;
@@ -61,10 +55,7 @@ fn run_classify(args: FinetuneArgs) -> Result<()> {
         let (data, frac) = parse_replay(spec)?;
         let old_ds = args.data.read(&data, Some(&labels))?;
         let old = labeled(&old_ds, &labels, "replay")?;
-        let mut idx: Vec<usize> = (0..old.texts.len()).collect();
-        SplitMix(args.seed ^ 0x7e91a7).shuffle(&mut idx);
-        idx.truncate(((old.texts.len() as f64) * frac).round().max(1.0) as usize);
-        idx.sort();
+        let idx = retune_train::continued::replay_rows(old.texts.len(), frac, args.seed);
         for &i in &idx {
             train.texts.push(old.texts[i].clone());
             if let (Some(p), Some(op)) = (&mut train.pairs, &old.pairs) {

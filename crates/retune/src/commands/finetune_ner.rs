@@ -2,6 +2,8 @@
 //! (JSONL with `tokens` + `ner_tags`, or CoNLL columns), selected by entity F1.
 
 use retune_data::tagged::{read_tagged_spec_in, TaggedCorpus};
+use retune_models::arch::{Head, ModelConfig};
+use retune_train::continued::{replay_rows, run_labels};
 use retune_train::tag::{evaluate_tagger, label_list, train_tagger, TagConfig, TagJob, TaggedSentences};
 
 use super::finetune_args::{write_summary, FinetuneArgs};
@@ -28,13 +30,43 @@ fn sentences(c: &TaggedCorpus, name: &str) -> Result<TaggedSentences> {
 pub fn run(args: FinetuneArgs) -> Result<()> {
     let (model_dir, device) = args.model.resolve()?;
     let read = |spec: &str| read_tagged_spec_in(spec, None, args.scheme);
-    let train = sentences(&read(&args.train)?, "train")?;
+    let mut train = sentences(&read(&args.train)?, "train")?;
+    if let Some(spec) = &args.replay {
+        let (data, frac) = super::finetune::parse_replay(spec)?;
+        let old = sentences(&read(&data)?, "replay")?;
+        let idx = replay_rows(old.words.len(), frac, args.seed);
+        for &i in &idx {
+            train.words.push(old.words[i].clone());
+            train.tags.push(old.tags[i].clone());
+        }
+        eprintln!("replay: {} of {} old sentences mixed in", idx.len(), old.words.len());
+    }
     let eval = sentences(&read(&args.eval)?, "eval")?;
+    let mut also_eval = Vec::new();
+    for spec in &args.also_eval {
+        let (name, data) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("--also-eval {spec}: write NAME=DATA, e.g. old=old/validation.jsonl"))?;
+        also_eval.push(sentences(&read(data)?, name)?);
+    }
     let test = match &args.test {
         Some(t) => Some(sentences(&read(t)?, "test")?),
         None => None,
     };
-    let labels = label_list(train.tags.iter().chain(&eval.tags));
+    // Continuing from a tagger: its tags keep their ids, the data's new ones follow.
+    let config = ModelConfig::from_dir(&model_dir)?;
+    let fine_tuned = config.checkpoint_head() == Some(Head::TokenClassification) && config.labels.id2label.is_some();
+    let old = fine_tuned.then(|| config.labels.labels());
+    let labels = run_labels(
+        old.as_deref(),
+        &label_list(
+            train
+                .tags
+                .iter()
+                .chain(&eval.tags)
+                .chain(also_eval.iter().flat_map(|d| &d.tags)),
+        ),
+    );
     let cfg = TagConfig {
         strategy: args.strategy.clone(),
         train: args.loop_config(),
@@ -50,6 +82,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
             labels,
             train,
             eval,
+            also_eval,
             out: Some(args.out.clone()),
             resume: args.resume.clone(),
             config: cfg.clone(),
@@ -100,6 +133,16 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
         for (ty, p) in t.report.types.iter().zip(&t.report.per_type) {
             println!("  {ty:>16}  F1 {:6.2}  support {}", 100.0 * p.f1, p.support);
         }
+    }
+    for (b, a) in summary.also_eval_before.iter().zip(&summary.also_eval_after) {
+        println!(
+            "{}: entity F1 {:.2} before -> {:.2} after ({:+.2}, forgetting {:.2})",
+            a.split,
+            100.0 * b.report.micro.f1,
+            100.0 * a.report.micro.f1,
+            100.0 * (a.report.micro.f1 - b.report.micro.f1),
+            100.0 * (b.report.micro.f1 - a.report.micro.f1).max(0.0)
+        );
     }
     println!("best model: {}", args.out.join("best").display());
     Ok(())
