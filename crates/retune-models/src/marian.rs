@@ -26,6 +26,18 @@ pub const LAYER_NORM_EPS: f64 = 1e-5;
 /// stay in the [`Params`] var map (so saving writes them) and are detached in the forward pass.
 pub const BUFFERS: &[&str] = &["final_logits_bias"];
 
+/// Parameters a checkpoint with this configuration carries that the model does not use:
+/// `model.shared.weight` when the tables are shared but the word embeddings untied (transformers
+/// then reads the encoder's and decoder's own tables and only saves the shared one). They are
+/// kept so that a saved model has transformers' layout, and never trained.
+pub fn unused_params(c: &MarianConfig) -> &'static [&'static str] {
+    if c.share_encoder_decoder_embeddings && !c.tie_word_embeddings {
+        &["model.shared.weight"]
+    } else {
+        &[]
+    }
+}
+
 fn d_vocab() -> usize {
     58101
 }
@@ -595,8 +607,9 @@ impl MarianMTModel {
     /// Tied aliases and the position tables are removed from `p` (so each parameter is one
     /// variable, trained once and saved once under its transformers 5 name; a checkpoint with
     /// the encoder/decoder copies only gets them renamed to `model.shared.weight`). With
-    /// `share_encoder_decoder_embeddings: false` the encoder and decoder tables are separate,
-    /// and with `tie_word_embeddings: false` `lm_head.weight` is its own. A missing
+    /// `share_encoder_decoder_embeddings: false`, or with `tie_word_embeddings: false` (as
+    /// transformers ties nothing then), the encoder and decoder tables are separate; with
+    /// `tie_word_embeddings: false` `lm_head.weight` is its own. A missing
     /// `final_logits_bias` is created as zeros, as transformers does.
     pub fn load(p: &Params, config: &MarianConfig) -> Result<MarianMTModel> {
         let c = config;
@@ -613,11 +626,15 @@ impl MarianMTModel {
         const ENC: &str = "model.encoder.embed_tokens.weight";
         const DEC: &str = "model.decoder.embed_tokens.weight";
         const HEAD: &str = "lm_head.weight";
-        let (enc_embed, dec_embed) = if c.share_encoder_decoder_embeddings {
+        // transformers ties the encoder and decoder tables to `model.shared` only when the word
+        // embeddings are tied too: with `tie_word_embeddings: false` every `_tied_weights_keys`
+        // pair is skipped, each side reads its own `embed_tokens` and `model.shared` is saved
+        // but never used.
+        let (enc_embed, dec_embed) = if c.share_encoder_decoder_embeddings && c.tie_word_embeddings {
             if !p.contains(SHARED) {
                 if let Some(alias) = [ENC, DEC].into_iter().find(|n| p.contains(n)) {
                     rename_param(p, alias, SHARED)?;
-                } else if c.tie_word_embeddings && p.contains(HEAD) {
+                } else if p.contains(HEAD) {
                     rename_param(p, HEAD, SHARED)?;
                 }
             }
@@ -628,6 +645,16 @@ impl MarianMTModel {
             };
             (shared.clone(), shared)
         } else {
+            if c.share_encoder_decoder_embeddings && p.contains(SHARED) {
+                // A file with only the shared table (older writers): each side starts from a
+                // copy of it. The shared table itself is kept, unused, so a save round-trips.
+                let shared = p.get(SHARED, &[v_src, d])?;
+                for n in [ENC, DEC] {
+                    if !p.contains(n) {
+                        p.insert(n, &shared.copy()?)?;
+                    }
+                }
+            }
             (
                 Embedding::load(p, "model.encoder.embed_tokens", v_src, d)?,
                 Embedding::load(p, "model.decoder.embed_tokens", c.decoder_vocab(), d)?,

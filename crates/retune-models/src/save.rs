@@ -73,7 +73,8 @@ pub fn write_checkpoint_dir(
 }
 
 /// Saves a Marian model as `MarianMTModel` (the transformers 5 layout that
-/// [`crate::marian::MarianMTModel::load`] leaves in the var map: one shared embedding when tied,
+/// [`crate::marian::MarianMTModel::load`] leaves in the var map: one shared embedding only when
+/// shared and tied,
 /// `final_logits_bias` kept), with its tokenizer and generation config.
 pub fn save_marian(
     dest: &Path,

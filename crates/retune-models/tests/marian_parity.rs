@@ -7,7 +7,9 @@ use candle_core::{DType, Device, Tensor};
 use retune_models::arch::batch_tensor;
 use retune_models::generate::{generate, EarlyStopping, GenerationConfig};
 use retune_models::marian::translate;
-use retune_models::marian::{seq2seq_loss, shift_tokens_right, KvCache, MarianConfig, MarianMTModel, BUFFERS};
+use retune_models::marian::{
+    seq2seq_loss, shift_tokens_right, unused_params, KvCache, MarianConfig, MarianMTModel, BUFFERS,
+};
 use retune_models::nn::{Mode, Params};
 use retune_models::spm::MarianTokenizer;
 use retune_models::weights::Checkpoint;
@@ -17,7 +19,12 @@ use std::path::Path;
 mod common;
 use common::{expected, fixture as dir, flat, floats, ids, ids1};
 
-const FIXTURES: &[&str] = &["marian-tiny-tied", "marian-tiny-untied"];
+const FIXTURES: &[&str] = &[
+    "marian-tiny-tied",
+    "marian-tiny-untied",
+    "marian-tiny-shared-untied",
+    "marian-tiny-decoder-tied",
+];
 
 fn load(name: &str) -> (Params, MarianMTModel) {
     let d = dir(name);
@@ -302,14 +309,18 @@ fn training_forward_backward_reaches_every_parameter() {
         let data = params.varmap.data().lock().unwrap();
         // Tied aliases were folded into one variable at load.
         assert!(!data.contains_key("model.encoder.embed_positions.weight"));
-        if model.config.share_encoder_decoder_embeddings {
+        let c = &model.config;
+        if c.share_encoder_decoder_embeddings && c.tie_word_embeddings {
             assert!(data.contains_key("model.shared.weight") && !data.contains_key("lm_head.weight"));
+        }
+        if !c.tie_word_embeddings {
+            assert!(data.contains_key("lm_head.weight"), "{name}");
         }
         let mut checked = 0;
         for (pname, var) in data.iter() {
             let g = grads.get(var.as_tensor());
-            if BUFFERS.contains(&pname.as_str()) {
-                assert!(g.is_none(), "{name}: buffer {pname} must not be trained");
+            if BUFFERS.contains(&pname.as_str()) || unused_params(c).contains(&pname.as_str()) {
+                assert!(g.is_none(), "{name}: {pname} must not be trained");
                 continue;
             }
             let g = g.unwrap_or_else(|| panic!("{name}: no gradient for {pname}"));

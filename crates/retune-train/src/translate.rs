@@ -7,7 +7,7 @@ use retune_metrics::bleu::{Bleu, BleuConfig};
 use retune_metrics::chrf::{Chrf, ChrfConfig};
 use retune_metrics::tokenizers::Tokenizer as BleuTokenizer;
 use retune_models::generate::generate;
-use retune_models::marian::{MarianConfig, MarianMTModel, BUFFERS};
+use retune_models::marian::{unused_params, MarianConfig, MarianMTModel, BUFFERS};
 use retune_models::nn::{self, Mode, Params};
 use retune_models::spm::MarianTokenizer;
 use retune_models::weights::Checkpoint;
@@ -141,7 +141,7 @@ pub fn prepare_translator(model_dir: &Path, strategy: &Strategy, device: &Device
     let trainable: Vec<String> = params
         .names()
         .into_iter()
-        .filter(|n| !BUFFERS.contains(&n.as_str()))
+        .filter(|n| !BUFFERS.contains(&n.as_str()) && !unused_params(&config).contains(&n.as_str()))
         .collect();
     params.frozen = params.names().into_iter().filter(|n| !trainable.contains(n)).collect();
     let model = MarianMTModel::load(&params, &config)?;
