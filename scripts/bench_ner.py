@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """NER fine-tuning: retune against PyTorch + transformers' Trainer, same recipe, same run.
 
-    python3 scripts/bench_ner.py --python PY [--seeds 42,43,44] [--epochs 3] [--lr 3e-4]
+    python3 scripts/bench_ner.py --python PY [--seeds 42,43,44] [--epochs 3] [--lr 3e-4] [--model DIR]
 
-MiniLM (models/all-MiniLM-L6-v2) on WNUT 2017 (data/ner_wnut17): `retune finetune --task ner`
+MiniLM (models/all-MiniLM-L6-v2; or --model, e.g. models/quire-distilbert) on WNUT 2017 (data/ner_wnut17): `retune finetune --task ner`
 and scripts/reference/hf_ner.py (a Python with torch, transformers and seqeval 1.2.2), one after
 the other for each seed; prints one JSON line per run and a summary: mean test entity F1 of each
 side, the difference, and the training time per epoch (evaluation excluded) with its ratio.
@@ -21,12 +21,13 @@ def main():
     ap.add_argument("--seeds", default="42,43,44")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--model", default=MODEL)
     a = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "retune"], cwd=ROOT, check=True)
     rows = {"retune": [], "hf": []}
     for seed in [int(s) for s in a.seeds.split(",")]:
-        out = os.path.join(ROOT, f"runs/bench-ner-{seed}")
-        r = subprocess.run([os.path.join(ROOT, "target/release/retune"), "finetune", "--task", "ner", "--model", MODEL,
+        out = os.path.join(ROOT, f"runs/bench-ner-{os.path.basename(a.model.rstrip('/'))}-{seed}")
+        r = subprocess.run([os.path.join(ROOT, "target/release/retune"), "finetune", "--task", "ner", "--model", a.model,
                             "--train", f"{D}/train.jsonl", "--eval", f"{D}/validation.jsonl", "--test", f"{D}/test.jsonl",
                             "--epochs", str(a.epochs), "--lr", str(a.lr), "--seed", str(seed), "--out", out, "--json"],
                            cwd=ROOT, capture_output=True, text=True)
@@ -38,7 +39,7 @@ def main():
         print(json.dumps(ret), flush=True)
         rows["retune"].append(ret)
         hf_out = os.path.join(out, "hf.json")
-        h = subprocess.run([a.python, "scripts/reference/hf_ner.py", "--model", MODEL, "--train", f"{D}/train.jsonl",
+        h = subprocess.run([a.python, "scripts/reference/hf_ner.py", "--model", a.model, "--train", f"{D}/train.jsonl",
                             "--eval", f"{D}/validation.jsonl", "--test", f"{D}/test.jsonl", "--epochs", str(a.epochs),
                             "--lr", str(a.lr), "--seed", str(seed), "--out", hf_out], cwd=ROOT, capture_output=True,
                            text=True)
@@ -52,7 +53,7 @@ def main():
     t = {k: statistics.mean(r["train_s"] for r in v) / a.epochs for k, v in rows.items()}
     print(json.dumps({"summary": {"test_f1_mean": f, "f1_difference_points": 100 * (f["retune"] - f["hf"]),
                                   "epoch_train_s": t, "retune_speed_over_hf": t["hf"] / t["retune"],
-                                  "seeds": a.seeds}}, indent=1))
+                                  "seeds": a.seeds, "model": a.model}}, indent=1))
 
 
 main()

@@ -67,7 +67,8 @@ def main():
 
     tr, ev, te = encode(train), encode(evl), encode(test)
     model = AutoModelForTokenClassification.from_pretrained(
-        a.model, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id=lid)
+        a.model, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id=lid,
+        ignore_mismatched_sizes=True)  # a checkpoint with another task's head gets a new one
 
     def tags_of(pred, label_ids):
         """Word-level gold and predicted tags from the first sub-words (label != -100), as
