@@ -4,6 +4,7 @@
 pub mod assess;
 pub mod audit;
 pub mod curve;
+pub mod rank;
 pub mod error;
 pub mod report;
 
