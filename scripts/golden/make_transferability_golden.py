@@ -89,6 +89,20 @@ def minilm_features():
     return pooled[:, :48].double().numpy().round(6), [names.index(l) for l in labels]
 
 
+def minilm_layers():
+    """Every layer's mean-pooled features (first 8 dims) of three questions: transformers'
+    hidden_states[1:], for retune's layer_states."""
+    texts = ["What is the capital of Peru ?", "Who wrote Hamlet ?", "How many feet are in a mile ?"]
+    path = os.path.join(ROOT, "models", "all-MiniLM-L6-v2")
+    tok, model = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
+    with torch.no_grad():
+        enc = tok(texts, padding=True, return_tensors="pt")
+        hs = model(**enc, output_hidden_states=True).hidden_states[1:]
+        m = enc["attention_mask"].unsqueeze(-1).float()
+        layers = [((h * m).sum(1) / m.sum(1))[:, :8].tolist() for h in hs]
+    return {"texts": texts, "layers": layers}
+
+
 def main():
     cases = []
     f, y = minilm_features()
@@ -101,7 +115,7 @@ def main():
     g = rng.normal(size=(60, 8)).round(6)
     lab = (g[:, 0] + 0.3 * rng.normal(size=60) > 0).astype(int).tolist()
     cases.append(("gaussian_binary_60x8", g, lab))
-    out = {"doc": __doc__.split("\n\n")[0], "cases": []}
+    out = {"doc": __doc__.split("\n\n")[0], "cases": [], "minilm_layers": minilm_layers()}
     for name, f, y in cases:
         f = np.asarray(f, np.float64)
         out["cases"].append({"name": name, "n": f.shape[0], "d": f.shape[1], "features": f.ravel().tolist(),

@@ -4,8 +4,8 @@
 pub mod assess;
 pub mod audit;
 pub mod curve;
-pub mod rank;
 pub mod error;
+pub mod rank;
 pub mod report;
 
 pub use error::{AssessError, Result};

@@ -13,8 +13,18 @@ fn logme_and_hscore_match_the_reference() {
     for c in cases {
         let name = c["name"].as_str().unwrap();
         let (n, d) = (c["n"].as_u64().unwrap() as usize, c["d"].as_u64().unwrap() as usize);
-        let x: Vec<f32> = c["features"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
-        let y: Vec<u32> = c["labels"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+        let x: Vec<f32> = c["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect();
+        let y: Vec<u32> = c["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u32)
+            .collect();
         let close = |got: f64, want: f64, what: &str| {
             let tol = 1e-6 * want.abs().max(1e-3);
             assert!((got - want).abs() <= tol, "{name} {what}: {got} vs {want}");

@@ -85,6 +85,9 @@ pub trait EncoderModel {
     fn hidden(&self, input: &EncoderInput, mode: Mode) -> CResult<Tensor> {
         self.hidden_rows(input, mode, OutputRows::All)
     }
+    /// The hidden states after every layer, first layer first, each (batch, length, hidden)
+    /// (transformers' `hidden_states[1:]`).
+    fn layer_states(&self, input: &EncoderInput, mode: Mode) -> CResult<Vec<Tensor>>;
     /// The positions the head reads: the first for sequence heads, every one otherwise.
     fn head_rows(&self) -> OutputRows;
     /// What the head reads from the hidden states: the first token's state (batch, hidden) for

@@ -9,7 +9,7 @@ use std::path::Path;
 use crate::arch::{Architecture, EncoderInput, EncoderModel, Head, SpecialTokens};
 use crate::config::{check_activation, check_heads, invalid, LabelConfig};
 use crate::error::Result;
-use crate::layers::{first_token, run_layers, EncoderLayer, LayerNames, LayerShape, OutputRows};
+use crate::layers::{first_token, run_layers_tapped, EncoderLayer, LayerNames, LayerShape, OutputRows};
 use crate::nn::{dropout, Embedding, LayerNorm, Linear, Mode, Params};
 
 fn d_vocab() -> usize {
@@ -259,13 +259,24 @@ impl BertModel {
 
     /// The last hidden states of the positions `rows` names, shape (batch, positions, hidden).
     pub fn forward(&self, input: &EncoderInput, mode: Mode, rows: OutputRows) -> CResult<Tensor> {
+        self.forward_tapped(input, mode, rows, &mut |_| {})
+    }
+
+    /// [`BertModel::forward`], handing each layer's output to `tap`.
+    pub fn forward_tapped(
+        &self,
+        input: &EncoderInput,
+        mode: Mode,
+        rows: OutputRows,
+        tap: &mut dyn FnMut(&Tensor),
+    ) -> CResult<Tensor> {
         let positions = self.positions.ids(&input.input_ids)?;
         let x = self.word.forward(&input.input_ids)?;
         let x = (x + self.position.forward(&positions)?)?;
         let x = (x + self.token_type.forward(&input.token_type_ids)?)?;
         let x = self.norm.forward(&x, mode)?;
         let x = dropout(&x, self.dropout, mode)?;
-        run_layers(&self.layers, x, &input.attention_mask, mode, rows)
+        run_layers_tapped(&self.layers, x, &input.attention_mask, mode, rows, tap)
     }
 
     /// `tanh(W h_[CLS] + b)`, Hugging Face's pooler output (None when the model has no pooler).
@@ -290,6 +301,13 @@ pub struct BertWithHead {
 impl EncoderModel for BertWithHead {
     fn hidden_rows(&self, input: &EncoderInput, mode: Mode, rows: OutputRows) -> CResult<Tensor> {
         self.bert.forward(input, mode, rows)
+    }
+
+    fn layer_states(&self, input: &EncoderInput, mode: Mode) -> CResult<Vec<Tensor>> {
+        let mut out = Vec::new();
+        self.bert
+            .forward_tapped(input, mode, OutputRows::All, &mut |t| out.push(t.clone()))?;
+        Ok(out)
     }
 
     fn head_rows(&self) -> OutputRows {

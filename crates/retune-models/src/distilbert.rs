@@ -10,7 +10,7 @@ use std::path::Path;
 use crate::arch::{Architecture, EncoderInput, EncoderModel, Head, SpecialTokens};
 use crate::config::{check_activation, check_heads, LabelConfig};
 use crate::error::Result;
-use crate::layers::{first_token, run_layers, EncoderLayer, LayerNames, LayerShape, OutputRows};
+use crate::layers::{first_token, run_layers_tapped, EncoderLayer, LayerNames, LayerShape, OutputRows};
 use crate::nn::{dropout, Embedding, LayerNorm, Linear, Mode, Params};
 
 fn d_vocab() -> usize {
@@ -175,6 +175,17 @@ impl DistilBertModel {
 
     /// The last hidden states of the positions `rows` names, shape (batch, positions, dim).
     pub fn forward(&self, input: &EncoderInput, mode: Mode, rows: OutputRows) -> CResult<Tensor> {
+        self.forward_tapped(input, mode, rows, &mut |_| {})
+    }
+
+    /// [`DistilBertModel::forward`], handing each layer's output to `tap`.
+    pub fn forward_tapped(
+        &self,
+        input: &EncoderInput,
+        mode: Mode,
+        rows: OutputRows,
+        tap: &mut dyn FnMut(&Tensor),
+    ) -> CResult<Tensor> {
         let (b, len) = input.input_ids.dims2()?;
         let positions = Tensor::arange(0u32, len as u32, input.input_ids.device())?
             .unsqueeze(0)?
@@ -182,7 +193,7 @@ impl DistilBertModel {
             .contiguous()?;
         let x = (self.word.forward(&input.input_ids)? + self.position.forward(&positions)?)?;
         let x = dropout(&self.norm.forward(&x, mode)?, self.dropout, mode)?;
-        run_layers(&self.layers, x, &input.attention_mask, mode, rows)
+        run_layers_tapped(&self.layers, x, &input.attention_mask, mode, rows, tap)
     }
 }
 
@@ -203,6 +214,13 @@ pub struct DistilBertWithHead {
 impl EncoderModel for DistilBertWithHead {
     fn hidden_rows(&self, input: &EncoderInput, mode: Mode, rows: OutputRows) -> CResult<Tensor> {
         self.distilbert.forward(input, mode, rows)
+    }
+
+    fn layer_states(&self, input: &EncoderInput, mode: Mode) -> CResult<Vec<Tensor>> {
+        let mut out = Vec::new();
+        self.distilbert
+            .forward_tapped(input, mode, OutputRows::All, &mut |t| out.push(t.clone()))?;
+        Ok(out)
     }
 
     fn head_rows(&self) -> OutputRows {

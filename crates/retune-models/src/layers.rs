@@ -202,11 +202,24 @@ pub fn run_layers(
     mode: Mode,
     rows: OutputRows,
 ) -> CResult<Tensor> {
+    run_layers_tapped(layers, x, attention_mask, mode, rows, &mut |_| {})
+}
+
+/// [`run_layers`], handing each layer's output to `tap` as it is made (first layer first).
+pub fn run_layers_tapped(
+    layers: &[EncoderLayer],
+    x: Tensor,
+    attention_mask: &Tensor,
+    mode: Mode,
+    rows: OutputRows,
+    tap: &mut dyn FnMut(&Tensor),
+) -> CResult<Tensor> {
     let bias = mask_bias(attention_mask)?;
     let mut x = x;
     for (i, layer) in layers.iter().enumerate() {
         let rows = if i + 1 == layers.len() { rows } else { OutputRows::All };
         x = layer.forward_on(&x, &bias, mode, LayerPath::Fused, rows)?;
+        tap(&x);
     }
     match (layers.is_empty(), rows) {
         (true, OutputRows::First) => x.narrow(1, 0, 1),

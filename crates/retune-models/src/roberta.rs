@@ -66,6 +66,13 @@ impl EncoderModel for RobertaWithHead {
         self.roberta.forward(input, mode, rows)
     }
 
+    fn layer_states(&self, input: &EncoderInput, mode: Mode) -> CResult<Vec<Tensor>> {
+        let mut out = Vec::new();
+        self.roberta
+            .forward_tapped(input, mode, OutputRows::All, &mut |t| out.push(t.clone()))?;
+        Ok(out)
+    }
+
     fn head_rows(&self) -> OutputRows {
         match self.head {
             RobertaHead::Sequence { .. } => OutputRows::First,

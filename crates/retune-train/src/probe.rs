@@ -52,23 +52,59 @@ pub fn extract_features(
     rows: &[EncodedRow],
     batch_size: usize,
     device: &Device,
-    mut progress: impl FnMut(usize),
+    progress: impl FnMut(usize),
 ) -> Result<Features> {
-    let mut x = vec![0f32; rows.len() * d];
+    let mut f = pooled_states(1, d, tokenizer, rows, batch_size, device, progress, |input| {
+        Ok(vec![encoder.hidden(input, Mode::Eval)?])
+    })?;
+    Ok(f.remove(0))
+}
+
+/// Mean-pooled features of every layer's output ([`EncoderModel::layer_states`]), first layer
+/// first: one [`Features`] per layer, rows in `rows`' order.
+pub fn extract_layer_features(
+    encoder: &dyn EncoderModel,
+    layers: usize,
+    d: usize,
+    tokenizer: &TextTokenizer,
+    rows: &[EncodedRow],
+    batch_size: usize,
+    device: &Device,
+    progress: impl FnMut(usize),
+) -> Result<Vec<Features>> {
+    pooled_states(layers, d, tokenizer, rows, batch_size, device, progress, |input| {
+        Ok(encoder.layer_states(input, Mode::Eval)?)
+    })
+}
+
+/// Mean-pools, batch by batch, the `count` hidden-state tensors `states` gives for a batch.
+#[allow(clippy::too_many_arguments)]
+fn pooled_states(
+    count: usize,
+    d: usize,
+    tokenizer: &TextTokenizer,
+    rows: &[EncodedRow],
+    batch_size: usize,
+    device: &Device,
+    mut progress: impl FnMut(usize),
+    states: impl Fn(&EncoderInput) -> Result<Vec<candle_core::Tensor>>,
+) -> Result<Vec<Features>> {
+    let mut x = vec![vec![0f32; rows.len() * d]; count];
     let lengths: Vec<usize> = rows.iter().map(|r| r.ids.len()).collect();
     let mut done = 0;
     for batch in eval_batches(&lengths, batch_size) {
         let refs: Vec<&EncodedRow> = batch.iter().map(|&i| &rows[i]).collect();
         let input = EncoderInput::from_batch(&tokenizer.pad(&refs), device)?;
-        let hidden = encoder.hidden(&input, Mode::Eval)?;
-        let pooled = mean_pool(&hidden, &input.attention_mask)?.to_vec2::<f32>()?;
-        for (j, &i) in batch.iter().enumerate() {
-            x[i * d..(i + 1) * d].copy_from_slice(&pooled[j]);
+        for (l, hidden) in states(&input)?.iter().take(count).enumerate() {
+            let pooled = mean_pool(hidden, &input.attention_mask)?.to_vec2::<f32>()?;
+            for (j, &i) in batch.iter().enumerate() {
+                x[l][i * d..(i + 1) * d].copy_from_slice(&pooled[j]);
+            }
         }
         done += batch.len();
         progress(done);
     }
-    Ok(Features { x, n: rows.len(), d })
+    Ok(x.into_iter().map(|x| Features { x, n: rows.len(), d }).collect())
 }
 
 /// Settings of the logistic regression. Defaults as scikit-learn's `LogisticRegression`

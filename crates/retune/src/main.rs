@@ -25,6 +25,8 @@ enum Command {
     Translate(commands::translate::TranslateArgs),
     /// Does this model need fine-tuning for my data? Four angles, pilot runs, a recommendation, a report.
     Assess(Box<commands::assess::AssessArgs>),
+    /// Which of these encoders to fine-tune? LogME, H-score, kNN and probe on every layer's frozen features.
+    Rank(Box<commands::rank::RankArgs>),
     /// Find what is wrong with the data: duplicates, leakage, lengths, unknown tokens, label noise.
     Audit(Box<commands::audit::AuditArgs>),
     /// Fine-tune (probe, head, top:K, LoRA, full), retrain from scratch, or continue on new data.
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Command::Finetune(args) => commands::finetune::run(*args),
         Command::Audit(args) => commands::audit::run(*args),
         Command::Assess(args) => commands::assess::run(*args),
+        Command::Rank(args) => commands::rank::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

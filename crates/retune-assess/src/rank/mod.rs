@@ -1,1 +1,259 @@
+//! `retune rank`: which of these encoders to fine-tune, estimated before training from frozen
+//! features. For each candidate, on a stratified sample of the training rows, the mean-pooled
+//! features of every layer and their average over layers; on each, LogME and the H-score
+//! ([`estimators`]), the accuracy of 10 nearest neighbours and of the linear probe on the eval
+//! rows. Candidates are ranked by the layer-averaged LogME (averaging layers agrees better with
+//! the fine-tuned ranking than the last layer: Garbas, Ploner, Akbik, Findings of ACL 2024).
+
 pub mod estimators;
+
+use candle_core::Device;
+use retune_data::{LabelSet, TextDataset};
+use retune_models::arch::{Head, ModelConfig};
+use retune_models::text_tokenizer::TextTokenizer;
+use retune_train::classify::parameter_count;
+use retune_train::probe::{
+    argmax_rows, extract_layer_features, knn_predict, stratified_folds, Features, LogisticRegression, ProbeConfig,
+};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::error::{AssessError, Result};
+
+/// Settings of a ranking.
+#[derive(Clone, Debug, Serialize)]
+pub struct RankConfig {
+    /// Training rows sampled (stratified) for the estimates. Default 1000.
+    pub rows: usize,
+    /// Longest input in tokens. Default 128.
+    pub max_length: usize,
+    /// Rows per forward batch. Default 64.
+    pub batch_size: usize,
+    /// Neighbours of the kNN accuracy. Default 10.
+    pub neighbours: usize,
+    /// Seed of the sample. Default 42.
+    pub seed: u64,
+    /// Where models run. Default the CPU.
+    #[serde(skip)]
+    pub device: Device,
+}
+
+impl Default for RankConfig {
+    fn default() -> Self {
+        RankConfig {
+            rows: 1000,
+            max_length: 128,
+            batch_size: 64,
+            neighbours: 10,
+            seed: 42,
+            device: retune_models::device::host(),
+        }
+    }
+}
+
+/// The estimates on one layer's features (or their average over layers).
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerScores {
+    /// 1-based layer; 0 for the average over layers.
+    pub layer: usize,
+    /// LogME (higher is better).
+    pub logme: f64,
+    /// H-score with shrinkage (higher is better).
+    pub hscore: f64,
+    /// Eval accuracy of k nearest neighbours (cosine) among the sampled training rows.
+    pub knn_accuracy: f64,
+    /// Eval accuracy of the logistic-regression probe fitted on the sampled training rows.
+    pub probe_accuracy: f64,
+}
+
+/// One candidate model.
+#[derive(Clone, Debug, Serialize)]
+pub struct Candidate {
+    /// Model folder.
+    pub model: PathBuf,
+    /// `model_type`.
+    pub model_type: String,
+    /// Values of the encoder.
+    pub parameters: usize,
+    /// Per layer, first layer first.
+    pub layers: Vec<LayerScores>,
+    /// On the features averaged over layers: what the ranking uses.
+    pub average: LayerScores,
+    /// The layer with the highest LogME.
+    pub best_layer: usize,
+    /// Seconds for this candidate's features.
+    pub feature_seconds: f64,
+    /// Seconds for its estimates.
+    pub estimate_seconds: f64,
+}
+
+/// The ranking.
+#[derive(Clone, Debug, Serialize)]
+pub struct Ranking {
+    /// Candidates, best (highest layer-averaged LogME) first.
+    pub candidates: Vec<Candidate>,
+    /// Label names.
+    pub labels: Vec<String>,
+    /// Training rows sampled.
+    pub train_rows: usize,
+    /// Eval rows.
+    pub eval_rows: usize,
+    /// The settings.
+    pub config: RankConfig,
+    /// Seconds of the whole ranking.
+    pub seconds: f64,
+}
+
+/// A stratified sample of `n` of the rows labelled `y` (all when `n` is larger), sorted.
+pub fn stratified_sample(y: &[u32], n: usize, seed: u64) -> Vec<usize> {
+    if n >= y.len() {
+        return (0..y.len()).collect();
+    }
+    let folds = (y.len() / n.max(1)).max(1);
+    let f = stratified_folds(y, folds, seed);
+    let mut idx: Vec<usize> = (0..y.len()).filter(|&i| f[i] == 0).collect();
+    idx.truncate(n);
+    idx
+}
+
+fn average(layers: &[Features]) -> Features {
+    let mut x = layers[0].x.clone();
+    for f in &layers[1..] {
+        x.iter_mut().zip(&f.x).for_each(|(a, b)| *a += b);
+    }
+    let k = layers.len() as f32;
+    x.iter_mut().for_each(|v| *v /= k);
+    Features {
+        x,
+        n: layers[0].n,
+        d: layers[0].d,
+    }
+}
+
+fn accuracy(pred: &[u32], gold: &[u32]) -> f64 {
+    pred.iter().zip(gold).filter(|(a, b)| a == b).count() as f64 / gold.len().max(1) as f64
+}
+
+/// Every layer's mean-pooled features of `texts` under the model in `dir`.
+fn layer_features(dir: &Path, texts: &[&str], cfg: &RankConfig) -> Result<(Vec<Features>, ModelConfig, usize)> {
+    let config = ModelConfig::from_dir(dir)?;
+    let (params, model) = config.load_model(dir, Head::Base, &cfg.device)?;
+    let tok = TextTokenizer::load(dir, cfg.max_length)?;
+    let rows = tok.encode_rows(texts, None)?;
+    let arch = config.arch();
+    let f = extract_layer_features(
+        model.as_ref(),
+        arch.num_layers(),
+        arch.hidden_size(),
+        &tok,
+        &rows,
+        cfg.batch_size,
+        &cfg.device,
+        |_| {},
+    )?;
+    Ok((f, config.clone(), parameter_count(&params)))
+}
+
+/// Ranks the encoders in `models` for classifying `train`'s labels.
+pub fn rank_classification(
+    models: &[PathBuf],
+    train: &TextDataset,
+    eval: &TextDataset,
+    labels: &LabelSet,
+    cfg: &RankConfig,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Ranking> {
+    let t0 = Instant::now();
+    if models.is_empty() {
+        return Err(AssessError::Invalid("rank needs at least one --model".into()));
+    }
+    let ytrain_all = labels.encode(train)?;
+    let idx = stratified_sample(&ytrain_all, cfg.rows, cfg.seed);
+    let ytrain: Vec<u32> = idx.iter().map(|&i| ytrain_all[i]).collect();
+    let yeval = labels.encode(eval)?;
+    let k = labels.names().len();
+    let mut texts: Vec<&str> = idx.iter().map(|&i| train.examples[i].text.as_str()).collect();
+    texts.extend(eval.examples.iter().map(|e| e.text.as_str()));
+    let n = idx.len();
+    let mut candidates = Vec::new();
+    for dir in models {
+        progress(&format!("{}: features of every layer", dir.display()));
+        let t1 = Instant::now();
+        let (all, config, parameters) = layer_features(dir, &texts, cfg)?;
+        let feature_seconds = t1.elapsed().as_secs_f64();
+        let t2 = Instant::now();
+        let split = |f: &Features| {
+            let tr: Vec<usize> = (0..n).collect();
+            let ev: Vec<usize> = (n..f.n).collect();
+            (f.select(&tr), f.select(&ev))
+        };
+        let score = |layer: usize, f: &Features| -> LayerScores {
+            let (tr, ev) = split(f);
+            let probe = LogisticRegression::fit(&tr, &ytrain, k, ProbeConfig::default());
+            LayerScores {
+                layer,
+                logme: estimators::logme(&tr.x, tr.n, tr.d, &ytrain),
+                hscore: estimators::hscore(&tr.x, tr.n, tr.d, &ytrain),
+                knn_accuracy: accuracy(&knn_predict(&tr, &ytrain, &ev, cfg.neighbours, k), &yeval),
+                probe_accuracy: accuracy(&argmax_rows(&probe.predict_proba(&ev), k), &yeval),
+            }
+        };
+        let mut layers = Vec::new();
+        for (i, f) in all.iter().enumerate() {
+            progress(&format!("{}: estimates on layer {}", dir.display(), i + 1));
+            layers.push(score(i + 1, f));
+        }
+        let avg = score(0, &average(&all));
+        let best_layer = layers
+            .iter()
+            .max_by(|a, b| a.logme.total_cmp(&b.logme))
+            .map(|l| l.layer)
+            .unwrap_or(0);
+        candidates.push(Candidate {
+            model: dir.clone(),
+            model_type: config.arch().model_type().to_string(),
+            parameters,
+            layers,
+            average: avg,
+            best_layer,
+            feature_seconds,
+            estimate_seconds: t2.elapsed().as_secs_f64(),
+        });
+    }
+    candidates.sort_by(|a, b| b.average.logme.total_cmp(&a.average.logme));
+    Ok(Ranking {
+        candidates,
+        labels: labels.names().to_vec(),
+        train_rows: n,
+        eval_rows: yeval.len(),
+        config: cfg.clone(),
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// The ranking as a terminal table.
+pub fn table(r: &Ranking) -> String {
+    let mut s = format!(
+        "rank  model  (layer-averaged features of {} training rows; accuracies on {} eval rows)\n",
+        r.train_rows, r.eval_rows
+    );
+    s.push_str("      LogME     H-score  10-NN acc  probe acc  best layer  params  seconds\n");
+    for (i, c) in r.candidates.iter().enumerate() {
+        let a = &c.average;
+        s.push_str(&format!(
+            "{:>3}.  {}\n      {:>8.4}  {:>8.4}  {:>8.1}%  {:>8.1}%  {:>10}  {:>5.1}M  {:>6.1}\n",
+            i + 1,
+            c.model.display(),
+            a.logme,
+            a.hscore,
+            100.0 * a.knn_accuracy,
+            100.0 * a.probe_accuracy,
+            c.best_layer,
+            c.parameters as f64 / 1e6,
+            c.feature_seconds + c.estimate_seconds
+        ));
+    }
+    s.push_str(&format!("ranked in {:.0} s\n", r.seconds));
+    s
+}

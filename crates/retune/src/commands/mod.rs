@@ -10,5 +10,6 @@ pub mod finetune_ner;
 pub mod finetune_translate;
 pub mod model_args;
 pub mod predict;
+pub mod rank;
 pub mod train_bar;
 pub mod translate;

@@ -1,0 +1,82 @@
+//! `retune rank`: which of these encoders to fine-tune? Transferability estimates (LogME,
+//! H-score, kNN and probe accuracy) on every layer's frozen features, ranked by layer-averaged
+//! LogME.
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use retune_assess::rank::{rank_classification, table, RankConfig};
+use retune_models::hub;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::data_args::DataArgs;
+use super::model_args::DeviceArgs;
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// Arguments of `retune rank`.
+#[derive(Args)]
+pub struct RankArgs {
+    /// A candidate model (folder or hub id); repeat for each.
+    #[arg(long = "model", required = true)]
+    pub models: Vec<String>,
+    /// Device flags.
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// Training data: the estimates are computed on a stratified sample of it.
+    #[arg(long)]
+    pub train: String,
+    /// Evaluation data: kNN and probe accuracies are measured on it.
+    #[arg(long)]
+    pub eval: String,
+    /// Training rows sampled for the estimates.
+    #[arg(long, default_value_t = 1000)]
+    pub rows: usize,
+    /// Longest input in tokens.
+    #[arg(long, default_value_t = 128)]
+    pub max_length: usize,
+    /// Seed of the sample.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Print the ranking as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// Runs the command.
+pub fn run(args: RankArgs) -> Result<()> {
+    let device = args.device.device()?;
+    let models: Vec<PathBuf> = args
+        .models
+        .iter()
+        .map(|m| hub::resolve(m))
+        .collect::<std::result::Result<_, _>>()?;
+    let train = args.data.read(&args.train, None)?;
+    let labels = train.label_set()?;
+    let eval = args.data.read(&args.eval, Some(&labels))?;
+    let cfg = RankConfig {
+        rows: args.rows,
+        max_length: args.max_length,
+        seed: args.seed,
+        device,
+        ..Default::default()
+    };
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} rank: {msg} [{elapsed}]")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let r = rank_classification(&models, &train, &eval, &labels, &cfg, &mut |m: &str| {
+        bar.set_message(m.to_string())
+    })?;
+    bar.finish_and_clear();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        print!("{}", table(&r));
+    }
+    Ok(())
+}
