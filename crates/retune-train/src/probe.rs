@@ -62,6 +62,7 @@ pub fn extract_features(
 
 /// Mean-pooled features of every layer's output ([`EncoderModel::layer_states`]), first layer
 /// first: one [`Features`] per layer, rows in `rows`' order.
+#[allow(clippy::too_many_arguments)]
 pub fn extract_layer_features(
     encoder: &dyn EncoderModel,
     layers: usize,

@@ -562,7 +562,7 @@ pub fn audit_classification(
                 c: opts.noise_probe_c,
                 ..Default::default()
             };
-            let probs = out_of_fold_proba(&f, y, k, opts.folds, opts.seed, pc);
+            let probs = out_of_fold_proba(f, y, k, opts.folds, opts.seed, pc);
             let (_, train) = splits[0];
             let noise = LabelNoise::estimate(
                 y,

@@ -218,9 +218,9 @@ pub fn html(a: &Assessment) -> String {
         let best = a.pilots.iter().find(|p| p.vs_best.is_none()).unwrap_or(&a.pilots[0]);
         confusion_svg(&best.scored.confusion, &a.labels)
     });
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<p style=\"font-size:.8em;color:#777\">retune assess, {:.0} s.</p></body></html>\n",
+        "<p style=\"font-size:.8em;color:#777\">retune assess, {:.0} s.</p></body></html>",
         a.seconds
     );
     s

@@ -292,9 +292,9 @@ pub fn html(a: &NerAssessment) -> String {
         "<h2>Entity types confused by the best pilot</h2><figure>{}<figcaption>Rows: gold type; columns: predicted type at the same span; \"none\": no entity there (a missed gold entity, or a spurious prediction).</figcaption></figure>",
         confusion_svg(&best(a).confusion, &names)
     );
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<p style=\"font-size:.8em;color:#777\">retune assess --task ner, {:.0} s.</p></body></html>\n",
+        "<p style=\"font-size:.8em;color:#777\">retune assess --task ner, {:.0} s.</p></body></html>",
         a.seconds
     );
     s
