@@ -29,7 +29,8 @@ def main():
         out = os.path.join(ROOT, f"runs/bench-ner-{os.path.basename(a.model.rstrip('/'))}-{seed}")
         r = subprocess.run([os.path.join(ROOT, "target/release/retune"), "finetune", "--task", "ner", "--model", a.model,
                             "--train", f"{D}/train.jsonl", "--eval", f"{D}/validation.jsonl", "--test", f"{D}/test.jsonl",
-                            "--epochs", str(a.epochs), "--lr", str(a.lr), "--seed", str(seed), "--out", out, "--json"],
+                            "--epochs", str(a.epochs), "--lr", str(a.lr), "--seed", str(seed), "--out", out, "--json",
+                            "--new-head"],
                            cwd=ROOT, capture_output=True, text=True)
         if r.returncode != 0:
             sys.exit(r.stderr[-2000:])

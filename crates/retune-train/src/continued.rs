@@ -5,12 +5,10 @@
 use crate::batching::SplitMix;
 
 /// The labels of a run that continues from a checkpoint whose head has `checkpoint` labels
-/// (None: not a fine-tuned head of this task): when the data shares a label with them (the same
-/// task, continued), those labels in their order, then the new ones of `data` in its order;
-/// `data` alone otherwise (a head for another task — a grammar tagger fine-tuned for NER —
-/// is replaced, not extended).
+/// (None: not a fine-tuned head of this task, or its head is to be replaced — `--new-head`):
+/// those labels in their order, then the new ones of `data` in its order; `data` alone
+/// otherwise.
 pub fn run_labels(checkpoint: Option<&[String]>, data: &[String]) -> Vec<String> {
-    let checkpoint = checkpoint.filter(|c| c.iter().any(|l| data.contains(l)));
     let mut names: Vec<String> = checkpoint.map(|c| c.to_vec()).unwrap_or_default();
     for n in data {
         if !names.contains(n) {
@@ -47,8 +45,6 @@ mod tests {
             s(&["O", "B-PER", "I-PER", "B-ORG", "I-ORG"])
         );
         assert_eq!(run_labels(None, &data), data);
-        // Nothing in common: another task's head is replaced.
-        assert_eq!(run_labels(Some(&s(&["$KEEP", "$DELETE"])), &data), data);
     }
 
     #[test]

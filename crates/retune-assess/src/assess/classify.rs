@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::verdict::{decide, Evidence, Recommendation};
-use super::{best_pilot, peak_rss_mib, AssessConfig, Judged, Pilot, Progress};
+use super::{best_pilot, peak_rss_mib, AssessConfig, Judged, Pilot, Progress, Weighed};
 use crate::audit::{audit_classification, AuditOptions, AuditReport, Severity};
 use crate::curve::{fit_power_law, PowerLaw};
 use crate::error::{AssessError, Result};
@@ -105,6 +105,8 @@ pub struct Assessment {
     pub quantity: Quantity,
     /// Angle 4: the audit (with label noise).
     pub quality: AuditReport,
+    /// The audit's findings that can be measured against the score, weighed.
+    pub weighed: Vec<Weighed>,
     /// Pilot fine-tunes.
     pub pilots: Vec<Pilot<Scored>>,
     /// The recommendation.
@@ -136,7 +138,7 @@ fn scored(name: &str, labels: &[String], pred: Vec<u32>, gold: &[u32], cfg: &Ass
     }
 }
 
-fn paired(labels: &[String], gold: &[u32], base: &Scored, sys: &Scored, cfg: &AssessConfig) -> PairedResult {
+pub(crate) fn paired(labels: &[String], gold: &[u32], base: &Scored, sys: &Scored, cfg: &AssessConfig) -> PairedResult {
     let metric = ClassificationMetric::new(labels.to_vec(), ClassScore::Accuracy);
     let b = stats_of(&metric, labels, &base.predictions, gold);
     let s = stats_of(&metric, labels, &sys.predictions, gold);
@@ -377,11 +379,13 @@ pub fn assess_classification(
         existing_head,
         probe: probe_scored,
     };
+    let weighed = weigh(&audit_full, &pilots[best_i], &gold);
     let recommendation = recommend(
         &as_is,
         &complexity,
         &quantity,
         &audit_full,
+        &weighed,
         &pilots,
         best_i,
         &names,
@@ -396,6 +400,7 @@ pub fn assess_classification(
         complexity,
         quantity,
         quality: audit_full,
+        weighed,
         pilots,
         recommendation,
         config: cfg.clone(),
@@ -415,14 +420,98 @@ impl Judged for Scored {
     }
 }
 
-/// The verdict's evidence for classification: the majority label as the trivial baseline,
-/// every high-severity finding as blocking.
+/// Kinds of finding [`weigh`] measures; other high-severity findings block the verdict as
+/// they stand.
+const WEIGHED_KINDS: &[&str] = &["leakage", "conflicting-labels", "empty-texts"];
+
+/// The audit's findings that bear on the eval score, each with its effect in accuracy points:
+/// eval rows that also occur in train by the best pilot's accuracy with and without them;
+/// texts labelled differently (within a split, or against train) and empty texts by the share
+/// of rows they touch. Material when above the best pilot's CI half-width.
+fn weigh(audit: &AuditReport, best: &Pilot<Scored>, gold: &[u32]) -> Vec<Weighed> {
+    let resolve = best.scored.ci.half_width;
+    let mut out = Vec::new();
+    let share = |a: usize, b: usize| 100.0 * a as f64 / b.max(1) as f64;
+    for split in &audit.splits {
+        let s = &split.audit.summary;
+        if s.conflicting_rows > 0 {
+            let p = share(s.conflicting_rows, s.rows);
+            out.push(Weighed::new(
+                "conflicting-labels",
+                format!(
+                    "{}: {} of {} rows carry a text labelled differently elsewhere in the split ({p:.2}%)",
+                    split.name, s.conflicting_rows, s.rows
+                ),
+                p,
+                resolve,
+            ));
+        }
+        if s.empty + s.whitespace_only > 0 {
+            let p = share(s.empty + s.whitespace_only, s.rows);
+            out.push(Weighed::new(
+                "empty-texts",
+                format!(
+                    "{}: {} of {} rows are empty ({p:.2}%)",
+                    split.name,
+                    s.empty + s.whitespace_only,
+                    s.rows
+                ),
+                p,
+                resolve,
+            ));
+        }
+    }
+    for (name, l) in &audit.leakage {
+        if !name.ends_with("->eval") {
+            continue;
+        }
+        if l.summary.exact_rows > 0 {
+            let leaked: std::collections::BTreeSet<usize> = l.exact.iter().map(|r| r.row).collect();
+            let keep: Vec<usize> = (0..gold.len()).filter(|i| !leaked.contains(i)).collect();
+            let acc = |rows: &[usize]| {
+                rows.iter().filter(|&&i| best.scored.predictions[i] == gold[i]).count() as f64
+                    / rows.len().max(1) as f64
+            };
+            let all: Vec<usize> = (0..gold.len()).collect();
+            let (with, without) = (acc(&all), acc(&keep));
+            out.push(Weighed::new(
+                "leakage",
+                format!(
+                    "{} eval rows also occur in train; the best pilot ({}) scores {:.2}% with them and {:.2}% without",
+                    l.summary.exact_rows,
+                    best.strategy,
+                    100.0 * with,
+                    100.0 * without
+                ),
+                100.0 * (with - without).abs(),
+                resolve,
+            ));
+        }
+        if l.summary.label_conflicts > 0 {
+            let p = share(l.summary.label_conflicts, gold.len());
+            out.push(Weighed::new(
+                "conflicting-labels",
+                format!(
+                    "{} eval rows are labelled differently from the same text in train ({p:.2}%)",
+                    l.summary.label_conflicts
+                ),
+                p,
+                resolve,
+            ));
+        }
+    }
+    out
+}
+
+/// The verdict's evidence for classification: the majority label as the trivial baseline;
+/// blocking, the weighed findings that are material and the other high-severity findings.
 #[allow(clippy::too_many_arguments)]
 fn recommend(
     as_is: &AsIs,
     cx: &Complexity,
     qty: &Quantity,
     audit: &AuditReport,
+    weighed: &[Weighed],
     pilots: &[Pilot<Scored>],
     best_i: usize,
     labels: &[String],
@@ -439,7 +528,7 @@ fn recommend(
     };
     let maj_scored = scored("majority", labels, majority_pred, gold, cfg);
     let vs_majority = paired(labels, gold, &maj_scored, &best.scored, cfg);
-    decide(&Evidence {
+    let mut r = decide(&Evidence {
         metric: "accuracy",
         unit: "rows",
         pilots,
@@ -460,11 +549,17 @@ fn recommend(
             .as_ref()
             .map(|h| (h, paired(labels, gold, &best.scored, h, cfg))),
         noise: audit.label_noise.as_ref(),
-        blocking: audit
-            .findings
+        blocking: weighed
             .iter()
-            .filter(|f| f.severity == Severity::High)
-            .map(|f| f.message.clone())
+            .filter(|w| w.material)
+            .map(|w| w.effect.clone())
+            .chain(
+                audit
+                    .findings
+                    .iter()
+                    .filter(|f| f.severity == Severity::High && !WEIGHED_KINDS.contains(&f.kind.as_str()))
+                    .map(|f| f.message.clone()),
+            )
             .collect(),
         baselines: format!(
             "majority {:.1}%, 10-NN on frozen features {:.1}%",
@@ -474,5 +569,10 @@ fn recommend(
         predicted_at_2x: qty.predicted_at_2x,
         train_rows: qty.train_rows,
         cfg,
-    })
+    });
+    for w in weighed.iter().filter(|w| !w.material) {
+        r.reasons
+            .push(format!("data finding, too small to matter: {}", w.effect));
+    }
+    r
 }

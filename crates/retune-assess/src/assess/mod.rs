@@ -3,10 +3,12 @@
 //! quality) and pilot fine-tunes scored on the same eval rows (`classify`, `ner`); one verdict
 //! for every task (`verdict`), drawn from paired bootstrap tests between the pilots.
 
+mod candidates;
 mod classify;
 mod ner;
 mod verdict;
 
+pub use candidates::{assess_candidates, CandidatesAssessment};
 pub use classify::{assess_classification, AsIs, Assessment, Complexity, Quantity, Scored};
 pub use ner::{assess_ner, NerAsIs, NerAssessment, NerComplexity, NerQuantity, NerScored};
 pub use verdict::{Evidence, Recommendation, Verdict};
@@ -109,8 +111,35 @@ pub struct Pilot<S> {
     pub vs_best: Option<PairedResult>,
 }
 
-/// Index of the best pilot by the headline metric.
-pub(crate) fn best_pilot<S: Judged>(pilots: &[Pilot<S>]) -> Option<usize> {
+/// A data finding weighed by its measured effect on the eval score.
+#[derive(Clone, Debug, Serialize)]
+pub struct Weighed {
+    /// The audit's finding kind.
+    pub kind: String,
+    /// What was measured, in words.
+    pub effect: String,
+    /// The effect in points of the headline metric (a measured difference, or the share of
+    /// rows or entities touched).
+    pub points: f64,
+    /// Whether it exceeds what the eval set resolves (the best pilot's CI half-width).
+    pub material: bool,
+}
+
+impl Weighed {
+    /// A finding of `kind` whose effect is `points` (F1 or accuracy points), `material` when
+    /// above `resolve` (the best pilot's CI half-width).
+    pub fn new(kind: &str, effect: String, points: f64, resolve: f64) -> Weighed {
+        Weighed {
+            kind: kind.into(),
+            effect: format!("{effect}: {points:.2} points against the ±{resolve:.2} the eval set resolves"),
+            points,
+            material: points > resolve,
+        }
+    }
+}
+
+/// Index of the best pilot by the headline metric (None without pilots).
+pub fn best_pilot<S: Judged>(pilots: &[Pilot<S>]) -> Option<usize> {
     pilots
         .iter()
         .enumerate()

@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::verdict::{decide, Evidence, Recommendation};
-use super::{best_pilot, peak_rss_mib, AssessConfig, Judged, Pilot, Progress, NER_PILOT_EPOCHS};
+use super::{best_pilot, peak_rss_mib, AssessConfig, Judged, Pilot, Progress, Weighed, NER_PILOT_EPOCHS};
 use crate::audit::{audit_tagging, AuditOptions, AuditReport, TokenFit};
 use crate::curve::{fit_power_law_bounded, PowerLaw};
 use crate::error::{AssessError, Result};
@@ -128,19 +128,6 @@ pub struct NerQuantity {
     pub fit: Option<PowerLaw>,
     /// Predicted probe F1 with twice the training sentences, and the gain over the last point.
     pub predicted_at_2x: Option<(f64, f64)>,
-}
-
-/// A data finding weighed by its measured effect on the eval score.
-#[derive(Clone, Debug, Serialize)]
-pub struct Weighed {
-    /// The audit's finding kind.
-    pub kind: String,
-    /// What was measured, in words.
-    pub effect: String,
-    /// The effect in F1 points (a measured difference, or the share of entities touched).
-    pub points: f64,
-    /// Whether it exceeds what the eval set resolves (the best pilot's CI half-width).
-    pub material: bool,
 }
 
 /// The whole NER assessment.
@@ -624,14 +611,7 @@ fn weigh(
 ) -> Result<Vec<Weighed>> {
     let resolve = best.scored.ci.half_width;
     let mut out = Vec::new();
-    let mut push = |kind: &str, effect: String, points: f64| {
-        out.push(Weighed {
-            kind: kind.into(),
-            effect: format!("{effect}: {points:.2} F1 points against the ±{resolve:.2} the eval set resolves"),
-            points,
-            material: points > resolve,
-        })
-    };
+    let mut push = |kind: &str, effect: String, points: f64| out.push(Weighed::new(kind, effect, points, resolve));
     let entities = |i: usize| -> usize { audit.tagged[i].1.types.values().map(|s| s.entities).sum() };
     // Eval sentences that also occur in train: the best pilot with and without them.
     if let Some((_, l)) = audit.tag_leakage.first() {

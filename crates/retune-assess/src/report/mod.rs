@@ -4,6 +4,7 @@
 //! recommendation with its evidence. The pieces every task shares live here; `classify` and
 //! `ner` lay out their own angles.
 
+pub mod candidates;
 mod classify;
 pub mod ner;
 

@@ -1,12 +1,14 @@
 //! `retune assess`: does this pretrained model need fine-tuning or retraining for my task and
 //! data? Measures the four angles, runs pilot fine-tunes, recommends, and writes a report.
 
-use super::model_args::ModelArgs;
+use super::model_args::DeviceArgs;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use retune_assess::assess::{assess_classification, assess_ner, AssessConfig};
+use retune_assess::assess::{assess_candidates, assess_classification, assess_ner, AssessConfig};
+use retune_assess::rank::RankConfig;
 use retune_assess::report;
 use retune_data::tagged::{read_tagged_spec_in, InputScheme};
+use retune_models::hub;
 use retune_train::strategy::Strategy;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,9 +20,19 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 /// Arguments of `retune assess`.
 #[derive(Args)]
 pub struct AssessArgs {
-    /// The model (folder or hub id) and device.
+    /// The model (folder or hub id). Repeat it to choose among candidates: they are ranked
+    /// from frozen features (as `retune rank`), the top two assessed with pilots and compared.
+    #[arg(long = "model", required = true)]
+    pub models: Vec<String>,
+    /// Device flags.
     #[command(flatten)]
-    pub model: ModelArgs,
+    pub device: DeviceArgs,
+    /// With several models: pilots for every candidate, not only the top two.
+    #[arg(long)]
+    pub pilot_all: bool,
+    /// With several models: training rows sampled for the ranking's estimates.
+    #[arg(long, default_value_t = 1000)]
+    pub rank_rows: usize,
     /// `classify` or `ner` (translation assessment: use `retune finetune --task translate`
     /// pilots).
     #[arg(long, default_value = "classify")]
@@ -123,12 +135,25 @@ pub fn run(args: AssessArgs) -> Result<()> {
         }
     };
     let budget = parse_budget(&args.budget)?;
-    let (model_dir, device) = args.model.resolve()?;
+    let device = args.device.device()?;
+    let dirs: Vec<PathBuf> = args
+        .models
+        .iter()
+        .map(|m| hub::resolve(m))
+        .collect::<std::result::Result<_, _>>()?;
+    let model_dir = dirs[0].clone();
+    if dirs.len() > 1 && args.task != "classify" {
+        return Err(format!(
+            "--task {}: choosing among several --model runs for classify only",
+            args.task
+        )
+        .into());
+    }
     let mut cfg = AssessConfig {
         seed: args.seed,
         max_length: args.max_length,
         target: args.target.as_deref().map(|t| parse_target(t, metric)).transpose()?,
-        device,
+        device: device.clone(),
         ..Default::default()
     };
     let (pilot_rows, feature_rows) = if budget < 420.0 {
@@ -170,6 +195,24 @@ pub fn run(args: AssessArgs) -> Result<()> {
             report::ner::html(&a),
             report::ner::markdown(&a),
             report::ner::terminal(&a),
+            serde_json::to_string_pretty(&a)?,
+        )
+    } else if dirs.len() > 1 {
+        let train = args.data.read(&args.train, None)?;
+        let labels = train.label_set()?;
+        let eval = args.data.read(&args.eval, Some(&labels))?;
+        let rank = RankConfig {
+            rows: args.rank_rows,
+            max_length: args.max_length,
+            seed: args.seed,
+            device,
+            ..Default::default()
+        };
+        let a = assess_candidates(&dirs, &train, &eval, &labels, &cfg, &rank, args.pilot_all, &mut on)?;
+        (
+            report::candidates::html(&a),
+            report::candidates::markdown(&a),
+            report::candidates::terminal(&a),
             serde_json::to_string_pretty(&a)?,
         )
     } else {

@@ -14,10 +14,10 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 /// The labels of the run: the model's own labels when it is a fine-tuned classifier (new labels
 /// in the training data are appended: the head is resized), else the training data's labels.
-fn run_labels(config: &ModelConfig, train: &retune_data::TextDataset) -> Result<LabelSet> {
+fn run_labels(config: &ModelConfig, train: &retune_data::TextDataset, new_head: bool) -> Result<LabelSet> {
     let from_data = train.label_set()?;
     let fine_tuned = config.checkpoint_head() == Some(Head::SequenceClassification) && config.labels.id2label.is_some();
-    let old = fine_tuned.then(|| config.labels.labels());
+    let old = (fine_tuned && !new_head).then(|| config.labels.labels());
     Ok(LabelSet::from_names(retune_train::continued::run_labels(
         old.as_deref(),
         from_data.names(),
@@ -49,7 +49,7 @@ fn run_classify(args: FinetuneArgs) -> Result<()> {
     let (model_dir, device) = args.model.resolve()?;
     let config = ModelConfig::from_dir(&model_dir)?;
     let train_ds = args.data.read(&args.train, None)?;
-    let labels = run_labels(&config, &train_ds)?;
+    let labels = run_labels(&config, &train_ds, args.new_head)?;
     let mut train = labeled(&train_ds, &labels, "train")?;
     if let Some(spec) = &args.replay {
         let (data, frac) = parse_replay(spec)?;

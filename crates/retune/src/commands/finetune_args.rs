@@ -104,6 +104,11 @@ pub struct FinetuneArgs {
     /// Resume from a checkpoint folder or the run folder (newest checkpoint).
     #[arg(long)]
     pub resume: Option<PathBuf>,
+    /// Replace the checkpoint's classification head with one for the data's labels only
+    /// (default: a fine-tuned head keeps its labels at their ids and the data's new ones are
+    /// added, so the old task can still be measured).
+    #[arg(long)]
+    pub new_head: bool,
     /// Also evaluate NAME=DATA before and after training (forgetting on an old task).
     #[arg(long, value_name = "NAME=DATA")]
     pub also_eval: Vec<String>,

@@ -56,7 +56,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     // Continuing from a tagger: its tags keep their ids, the data's new ones follow.
     let config = ModelConfig::from_dir(&model_dir)?;
     let fine_tuned = config.checkpoint_head() == Some(Head::TokenClassification) && config.labels.id2label.is_some();
-    let old = fine_tuned.then(|| config.labels.labels());
+    let old = (fine_tuned && !args.new_head).then(|| config.labels.labels());
     let labels = run_labels(
         old.as_deref(),
         &label_list(

@@ -1,0 +1,157 @@
+//! `retune assess --model A --model B ...`: which model, and does it need fine-tuning? The
+//! candidates are ranked first from frozen features ([`crate::rank`]); the top two (or all)
+//! are then assessed in full — four angles, pilots — on the same eval rows, and the best pilots
+//! of the two leading models are compared by a paired bootstrap. The verdict names the model
+//! and the strategy, with what ranking and pilots cost.
+
+use retune_data::{LabelSet, TextDataset};
+use retune_metrics::significance::PairedResult;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use super::classify::paired;
+use super::{assess_classification, best_pilot, AssessConfig, Assessment, Progress};
+use crate::error::{AssessError, Result};
+use crate::rank::{rank_classification, RankConfig, Ranking};
+
+/// The assessment of several candidate models.
+#[derive(Clone, Debug, Serialize)]
+pub struct CandidatesAssessment {
+    /// The ranking from frozen features.
+    pub ranking: Ranking,
+    /// Full assessments of the candidates that got pilots, in ranking order.
+    pub assessed: Vec<Assessment>,
+    /// The best pilot of the first assessed model against the best of the second (system =
+    /// second, baseline = first), when two were assessed.
+    pub runner_up_vs_leader: Option<PairedResult>,
+    /// The chosen model.
+    pub model: PathBuf,
+    /// The chosen model's own verdict.
+    pub verdict: super::Verdict,
+    /// One line.
+    pub headline: String,
+    /// The measured figures behind it.
+    pub reasons: Vec<String>,
+    /// Seconds spent ranking and on the pilots' assessments.
+    pub rank_seconds: f64,
+    /// Seconds of the full assessments.
+    pub assess_seconds: f64,
+}
+
+fn best_accuracy(a: &Assessment) -> Option<(&str, f64)> {
+    best_pilot(&a.pilots).map(|i| (a.pilots[i].strategy.as_str(), a.pilots[i].scored.accuracy))
+}
+
+/// Ranks `models`, assesses the top two (all with `pilot_all`) and chooses.
+#[allow(clippy::too_many_arguments)]
+pub fn assess_candidates(
+    models: &[PathBuf],
+    train: &TextDataset,
+    eval: &TextDataset,
+    labels: &LabelSet,
+    cfg: &AssessConfig,
+    rank_cfg: &RankConfig,
+    pilot_all: bool,
+    progress: Progress,
+) -> Result<CandidatesAssessment> {
+    let t0 = Instant::now();
+    let ranking = rank_classification(models, train, eval, labels, rank_cfg, progress)?;
+    let rank_seconds = t0.elapsed().as_secs_f64();
+    let take = if pilot_all { ranking.candidates.len() } else { 2 };
+    let t1 = Instant::now();
+    let mut assessed = Vec::new();
+    for c in ranking.candidates.iter().take(take) {
+        let name = c.model.display().to_string();
+        assessed.push(assess_classification(
+            &c.model,
+            train,
+            eval,
+            labels,
+            cfg,
+            &mut |m: &str| progress(&format!("{name}: {m}")),
+        )?);
+    }
+    let assess_seconds = t1.elapsed().as_secs_f64();
+    // The leader by best pilot accuracy; the runner-up compared with it on the same rows.
+    let mut order: Vec<usize> = (0..assessed.len()).collect();
+    order.sort_by(|&a, &b| {
+        let v = |i: usize| best_accuracy(&assessed[i]).map(|x| x.1).unwrap_or(0.0);
+        v(b).total_cmp(&v(a))
+    });
+    let lead = assessed
+        .get(order[0])
+        .ok_or_else(|| AssessError::Invalid("no candidate was assessed".into()))?;
+    let gold: Vec<u32> = labels.encode(eval)?;
+    let best_of = |a: &Assessment| a.pilots[best_pilot(&a.pilots).unwrap_or(0)].scored.clone();
+    let versus = order
+        .get(1)
+        .map(|&j| paired(&lead.labels, &gold, &best_of(lead), &best_of(&assessed[j]), cfg));
+    let pct = |x: f64| 100.0 * x;
+    let mut reasons = Vec::new();
+    for (i, c) in ranking.candidates.iter().enumerate() {
+        let pilot = assessed
+            .iter()
+            .find(|a| a.model == c.model)
+            .and_then(best_accuracy)
+            .map(|(s, v)| format!("best pilot {s} {:.1}%", pct(v)))
+            .unwrap_or_else(|| "no pilots".into());
+        reasons.push(format!(
+            "rank {}: {} — layer-averaged LogME {:.4}, probe {:.1}%, 10-NN {:.1}%; {pilot}",
+            i + 1,
+            c.model.display(),
+            c.average.logme,
+            pct(c.average.probe_accuracy),
+            pct(c.average.knn_accuracy)
+        ));
+    }
+    let chosen = lead.model.clone();
+    let headline = match (&versus, order.get(1)) {
+        (Some(v), Some(&j)) if v.p_value >= cfg.alpha => {
+            reasons.push(format!(
+                "{} and {} are not significantly different ({:.1}% vs {:.1}%, paired bootstrap p = {:.3}): either will do; the cheaper to run is the better choice",
+                chosen.display(),
+                assessed[j].model.display(),
+                v.baseline,
+                v.score,
+                v.p_value
+            ));
+            format!(
+                "{} (tied with {}): {}",
+                chosen.display(),
+                assessed[j].model.display(),
+                lead.recommendation.headline
+            )
+        }
+        (Some(v), Some(&j)) => {
+            reasons.push(format!(
+                "{} beats {}: {:.1}% vs {:.1}% (paired bootstrap p = {:.3})",
+                chosen.display(),
+                assessed[j].model.display(),
+                v.baseline,
+                v.score,
+                v.p_value
+            ));
+            format!("{}: {}", chosen.display(), lead.recommendation.headline)
+        }
+        _ => format!("{}: {}", chosen.display(), lead.recommendation.headline),
+    };
+    reasons.extend(lead.recommendation.reasons.iter().cloned());
+    reasons.push(format!(
+        "ranking took {:.0} s, the full assessments {:.0} s ({:.1}%)",
+        rank_seconds,
+        assess_seconds,
+        100.0 * rank_seconds / assess_seconds.max(1e-9)
+    ));
+    Ok(CandidatesAssessment {
+        verdict: lead.recommendation.verdict.clone(),
+        model: chosen,
+        headline,
+        reasons,
+        runner_up_vs_leader: versus,
+        ranking,
+        assessed,
+        rank_seconds,
+        assess_seconds,
+    })
+}
