@@ -221,3 +221,43 @@ fn a_task_the_frozen_features_solve_needs_no_fine_tuning() {
     assert!(ok, "{:#}", a["recommendation"]);
     assert!(a["as_is"]["probe"]["accuracy"].as_f64().unwrap() > 0.95);
 }
+
+#[test]
+fn choosing_between_minilm_and_its_random_twin_names_minilm() {
+    // Two candidates: the real MiniLM and its random-initialised twin (same architecture and
+    // tokenizer). The ranking must put MiniLM first, the pilots must confirm it with a
+    // significant paired test, and the verdict must name it.
+    use retune_models::arch::{Head, ModelConfig};
+    let d = tmp("candidates");
+    let dir = minilm();
+    let twin = d.join("minilm-scratch");
+    let config = ModelConfig::from_dir(&dir).unwrap();
+    let (params, _) = config.load_model(&dir, Head::Base, &retune_models::Device::Cpu).unwrap();
+    retune_models::nn::set_seed(3);
+    params.reinitialize(config.arch().initializer_range()).unwrap();
+    std::fs::create_dir_all(&twin).unwrap();
+    retune_models::save::save_encoder(&twin, &config, Head::Base, &params.tensors().unwrap(), None, Some(&dir)).unwrap();
+    let trec = root().join("data/trec_question_classification");
+    let o = retune()
+        .args(["assess", "--model", twin.to_str().unwrap(), "--model", dir.to_str().unwrap(), "--train"])
+        .arg(trec.join("train.tsv"))
+        .arg("--eval")
+        .arg(format!("{}[:200]", trec.join("test.tsv").display()))
+        .args(["--strategies", "probe", "--pilot-rows", "400", "--feature-rows", "400", "--rank-rows", "400", "--out"])
+        .arg(d.join("out"))
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let a: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let first = a["ranking"]["candidates"][0]["model"].as_str().unwrap();
+    assert!(first.ends_with("all-MiniLM-L6-v2"), "ranked first: {first}");
+    assert!(a["model"].as_str().unwrap().ends_with("all-MiniLM-L6-v2"), "{:#}", a["headline"]);
+    let v = &a["runner_up_vs_leader"];
+    assert!(v["p_value"].as_f64().unwrap() < 0.05, "{v:#}");
+    assert!(v["baseline"].as_f64().unwrap() > v["score"].as_f64().unwrap());
+    assert_eq!(a["assessed"].as_array().unwrap().len(), 2);
+    let html = std::fs::read_to_string(d.join("out/report.html")).unwrap();
+    assert!(html.contains("Ranking from frozen features") && html.contains("<svg"));
+    let _ = std::fs::remove_dir_all(&d);
+}
