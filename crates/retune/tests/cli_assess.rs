@@ -232,18 +232,38 @@ fn choosing_between_minilm_and_its_random_twin_names_minilm() {
     let dir = minilm();
     let twin = d.join("minilm-scratch");
     let config = ModelConfig::from_dir(&dir).unwrap();
-    let (params, _) = config.load_model(&dir, Head::Base, &retune_models::Device::Cpu).unwrap();
+    let (params, _) = config
+        .load_model(&dir, Head::Base, &retune_models::Device::Cpu)
+        .unwrap();
     retune_models::nn::set_seed(3);
     params.reinitialize(config.arch().initializer_range()).unwrap();
     std::fs::create_dir_all(&twin).unwrap();
-    retune_models::save::save_encoder(&twin, &config, Head::Base, &params.tensors().unwrap(), None, Some(&dir)).unwrap();
+    retune_models::save::save_encoder(&twin, &config, Head::Base, &params.tensors().unwrap(), None, Some(&dir))
+        .unwrap();
     let trec = root().join("data/trec_question_classification");
     let o = retune()
-        .args(["assess", "--model", twin.to_str().unwrap(), "--model", dir.to_str().unwrap(), "--train"])
+        .args([
+            "assess",
+            "--model",
+            twin.to_str().unwrap(),
+            "--model",
+            dir.to_str().unwrap(),
+            "--train",
+        ])
         .arg(trec.join("train.tsv"))
         .arg("--eval")
         .arg(format!("{}[:200]", trec.join("test.tsv").display()))
-        .args(["--strategies", "probe", "--pilot-rows", "400", "--feature-rows", "400", "--rank-rows", "400", "--out"])
+        .args([
+            "--strategies",
+            "probe",
+            "--pilot-rows",
+            "400",
+            "--feature-rows",
+            "400",
+            "--rank-rows",
+            "400",
+            "--out",
+        ])
         .arg(d.join("out"))
         .arg("--json")
         .output()
@@ -252,7 +272,11 @@ fn choosing_between_minilm_and_its_random_twin_names_minilm() {
     let a: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let first = a["ranking"]["candidates"][0]["model"].as_str().unwrap();
     assert!(first.ends_with("all-MiniLM-L6-v2"), "ranked first: {first}");
-    assert!(a["model"].as_str().unwrap().ends_with("all-MiniLM-L6-v2"), "{:#}", a["headline"]);
+    assert!(
+        a["model"].as_str().unwrap().ends_with("all-MiniLM-L6-v2"),
+        "{:#}",
+        a["headline"]
+    );
     let v = &a["runner_up_vs_leader"];
     assert!(v["p_value"].as_f64().unwrap() < 0.05, "{v:#}");
     assert!(v["baseline"].as_f64().unwrap() > v["score"].as_f64().unwrap());

@@ -27,12 +27,9 @@ pub struct CandidatesAssessment {
     pub runner_up_vs_leader: Option<PairedResult>,
     /// The chosen model.
     pub model: PathBuf,
-    /// The chosen model's own verdict.
-    pub verdict: super::Verdict,
-    /// One line.
-    pub headline: String,
-    /// The measured figures behind it.
-    pub reasons: Vec<String>,
+    /// The chosen model's verdict; the headline names the model, the reasons cite the ranking,
+    /// the comparison and the model's own evidence.
+    pub recommendation: super::Recommendation,
     /// Seconds spent ranking and on the pilots' assessments.
     pub rank_seconds: f64,
     /// Seconds of the full assessments.
@@ -144,10 +141,12 @@ pub fn assess_candidates(
         100.0 * rank_seconds / assess_seconds.max(1e-9)
     ));
     Ok(CandidatesAssessment {
-        verdict: lead.recommendation.verdict.clone(),
+        recommendation: super::Recommendation {
+            verdict: lead.recommendation.verdict.clone(),
+            headline,
+            reasons,
+        },
         model: chosen,
-        headline,
-        reasons,
         runner_up_vs_leader: versus,
         ranking,
         assessed,

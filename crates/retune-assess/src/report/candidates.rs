@@ -2,8 +2,8 @@
 //! pilots' accuracy, a plot of layer-averaged LogME against the best pilot's accuracy, and each
 //! assessed model's strategy chart.
 
-use super::{esc, head_html, pct, strategy_svg};
-use crate::assess::{best_pilot, CandidatesAssessment, Verdict};
+use super::{esc, head_html, pct, recommendation_html, recommendation_markdown, recommendation_terminal, strategy_svg};
+use crate::assess::{best_pilot, CandidatesAssessment};
 use std::fmt::Write;
 
 fn best_pilot_accuracy(a: &CandidatesAssessment, model: &std::path::Path) -> Option<(String, f64)> {
@@ -14,10 +14,7 @@ fn best_pilot_accuracy(a: &CandidatesAssessment, model: &std::path::Path) -> Opt
 
 /// The terminal summary.
 pub fn terminal(a: &CandidatesAssessment) -> String {
-    let mut s = format!("RECOMMENDATION: {}\n", a.headline);
-    for r in &a.reasons {
-        let _ = writeln!(s, "  - {r}");
-    }
+    let mut s = recommendation_terminal(&a.recommendation);
     let _ = writeln!(s, "\n{}", crate::rank::table(&a.ranking));
     for x in &a.assessed {
         let _ = writeln!(s, "--- {} ---\n{}", x.model.display(), super::terminal(x));
@@ -27,10 +24,7 @@ pub fn terminal(a: &CandidatesAssessment) -> String {
 
 /// Markdown for a pull request or an issue.
 pub fn markdown(a: &CandidatesAssessment) -> String {
-    let mut s = format!("## retune assess: which model?\n\n**{}**\n\n", a.headline);
-    for r in &a.reasons {
-        let _ = writeln!(s, "- {r}");
-    }
+    let mut s = recommendation_markdown("retune assess: which model?", &a.recommendation);
     let _ = writeln!(
         s,
         "\n| rank | model | LogME (layer avg) | H-score | 10-NN | probe | best layer | best pilot |\n|---|---|---|---|---|---|---|---|"
@@ -112,20 +106,8 @@ fn scatter_svg(a: &CandidatesAssessment) -> String {
 /// A self-contained HTML report.
 pub fn html(a: &CandidatesAssessment) -> String {
     let mut s = head_html("several candidates");
-    let cls = if matches!(a.verdict, Verdict::FixDataFirst) {
-        "rec fix"
-    } else {
-        "rec"
-    };
-    let _ = write!(
-        s,
-        r#"<div class="{cls}" id="recommendation"><h2>{}</h2><ul>"#,
-        esc(&a.headline)
-    );
-    for r in &a.reasons {
-        let _ = write!(s, "<li>{}</li>", esc(r));
-    }
-    let _ = write!(s, "</ul></div><h2>Ranking from frozen features</h2><table><tr><th>rank</th><th>model</th><th>LogME</th><th>H-score</th><th>10-NN</th><th>probe</th><th>best layer</th><th>seconds</th><th>best pilot</th></tr>");
+    s.push_str(&recommendation_html(&a.recommendation));
+    let _ = write!(s, "<h2>Ranking from frozen features</h2><table><tr><th>rank</th><th>model</th><th>LogME</th><th>H-score</th><th>10-NN</th><th>probe</th><th>best layer</th><th>seconds</th><th>best pilot</th></tr>");
     for (i, c) in a.ranking.candidates.iter().enumerate() {
         let p = best_pilot_accuracy(a, &c.model)
             .map(|(st, v)| format!("{} {:.1}%", esc(&st), pct(v)))

@@ -1,19 +1,15 @@
 //! The classification assessment as a terminal summary, Markdown and HTML.
 
 use super::{
-    confusion_svg, curve_svg, esc, findings_html, head_html, pct, pilot_line, recommendation_html, strategy_svg,
+    confusion_svg, curve_svg, esc, findings_html, findings_markdown, findings_terminal, head_html, pct, pilot_line,
+    recommendation_html, recommendation_markdown, recommendation_terminal, strategy_svg,
 };
 use crate::assess::Assessment;
 use std::fmt::Write;
 
 /// The terminal summary.
 pub fn terminal(a: &Assessment) -> String {
-    let mut s = String::new();
-    let r = &a.recommendation;
-    let _ = writeln!(s, "RECOMMENDATION: {}", r.headline);
-    for reason in &r.reasons {
-        let _ = writeln!(s, "  - {reason}");
-    }
+    let mut s = recommendation_terminal(&a.recommendation);
     let _ = writeln!(s, "\n1. performance as-is");
     if let Some(h) = &a.as_is.existing_head {
         let _ = writeln!(
@@ -68,13 +64,7 @@ pub fn terminal(a: &Assessment) -> String {
         .map(|(n, acc)| format!("{n}: {:.1}%", pct(*acc)))
         .collect();
     let _ = writeln!(s, "   probe learning curve: {}", curve.join(", "));
-    let _ = writeln!(s, "4. data quality:");
-    if a.quality.findings.is_empty() {
-        let _ = writeln!(s, "   no findings");
-    }
-    for f in a.quality.findings.iter().take(8) {
-        let _ = writeln!(s, "   [{:?}] {}", f.severity, f.message);
-    }
+    s.push_str(&findings_terminal(&a.quality.findings));
     let _ = writeln!(s, "\npilots ({} eval rows):", a.eval_rows);
     for p in &a.pilots {
         let _ = writeln!(s, "   {}", pilot_line(p, "accuracy"));
@@ -85,13 +75,7 @@ pub fn terminal(a: &Assessment) -> String {
 
 /// Markdown for a pull request or an issue.
 pub fn markdown(a: &Assessment) -> String {
-    let mut s = String::new();
-    let r = &a.recommendation;
-    let _ = writeln!(s, "## retune assess: {}\n", a.model.display());
-    let _ = writeln!(s, "**{}**\n", r.headline);
-    for reason in &r.reasons {
-        let _ = writeln!(s, "- {reason}");
-    }
+    let mut s = recommendation_markdown(&format!("retune assess: {}", a.model.display()), &a.recommendation);
     let _ = writeln!(s, "\n### Strategies ({} eval rows)\n", a.eval_rows);
     let _ = writeln!(
         s,
@@ -140,17 +124,7 @@ pub fn markdown(a: &Assessment) -> String {
             f.a, f.b, f.c, f.rmse
         );
     }
-    let _ = writeln!(s, "\n### Data quality\n");
-    let _ = writeln!(s, "| severity | finding | example rows |\n|---|---|---|");
-    for f in &a.quality.findings {
-        let _ = writeln!(
-            s,
-            "| {:?} | {} | {} |",
-            f.severity,
-            f.message,
-            f.rows.iter().take(3).cloned().collect::<Vec<_>>().join("<br>")
-        );
-    }
+    s.push_str(&findings_markdown(&a.quality.findings));
     s
 }
 

@@ -227,6 +227,51 @@ pub(crate) fn confusion_svg(m: &[Vec<u64>], names: &[String]) -> String {
     s
 }
 
+/// The recommendation as terminal lines.
+pub(crate) fn recommendation_terminal(r: &Recommendation) -> String {
+    let mut s = format!("RECOMMENDATION: {}\n", r.headline);
+    for reason in &r.reasons {
+        let _ = writeln!(s, "  - {reason}");
+    }
+    s
+}
+
+/// The first eight findings as terminal lines.
+pub(crate) fn findings_terminal(findings: &[Finding]) -> String {
+    let mut s = String::from("4. data quality:\n");
+    if findings.is_empty() {
+        s.push_str("   no findings\n");
+    }
+    for f in findings.iter().take(8) {
+        let _ = writeln!(s, "   [{:?}] {}", f.severity, f.message);
+    }
+    s
+}
+
+/// The recommendation in Markdown under a `## title`.
+pub(crate) fn recommendation_markdown(title: &str, r: &Recommendation) -> String {
+    let mut s = format!("## {title}\n\n**{}**\n\n", r.headline);
+    for reason in &r.reasons {
+        let _ = writeln!(s, "- {reason}");
+    }
+    s
+}
+
+/// The data-quality table in Markdown.
+pub(crate) fn findings_markdown(findings: &[Finding]) -> String {
+    let mut s = String::from("\n### Data quality\n\n| severity | finding | example rows |\n|---|---|---|\n");
+    for f in findings {
+        let _ = writeln!(
+            s,
+            "| {:?} | {} | {} |",
+            f.severity,
+            f.message,
+            f.rows.iter().take(3).cloned().collect::<Vec<_>>().join("<br>")
+        );
+    }
+    s
+}
+
 /// The head of the HTML page and its title.
 pub(crate) fn head_html(model: &str) -> String {
     format!(

@@ -3,7 +3,8 @@
 //! the best pilot, the audit's findings and what each would change.
 
 use super::{
-    confusion_svg, curve_svg, esc, findings_html, head_html, pct, pilot_line, recommendation_html, strategy_svg,
+    confusion_svg, curve_svg, esc, findings_html, findings_markdown, findings_terminal, head_html, pct, pilot_line,
+    recommendation_html, recommendation_markdown, recommendation_terminal, strategy_svg,
 };
 use crate::assess::{NerAssessment, NerScored};
 use std::fmt::Write;
@@ -64,12 +65,7 @@ fn quantity_text(a: &NerAssessment) -> String {
 
 /// The terminal summary.
 pub fn terminal(a: &NerAssessment) -> String {
-    let mut s = String::new();
-    let r = &a.recommendation;
-    let _ = writeln!(s, "RECOMMENDATION: {}", r.headline);
-    for reason in &r.reasons {
-        let _ = writeln!(s, "  - {reason}");
-    }
+    let mut s = recommendation_terminal(&a.recommendation);
     let _ = writeln!(s, "\n1. performance as-is");
     if let Some(h) = &a.as_is.existing_head {
         let _ = writeln!(
@@ -103,13 +99,7 @@ pub fn terminal(a: &NerAssessment) -> String {
         "   probe learning curve (sentences: entity F1): {}",
         curve.join(", ")
     );
-    let _ = writeln!(s, "4. data quality:");
-    if a.quality.findings.is_empty() {
-        let _ = writeln!(s, "   no findings");
-    }
-    for f in a.quality.findings.iter().take(8) {
-        let _ = writeln!(s, "   [{:?}] {}", f.severity, f.message);
-    }
+    s.push_str(&findings_terminal(&a.quality.findings));
     let _ = writeln!(s, "\npilots ({} eval sentences):", a.eval_rows);
     for p in &a.pilots {
         let _ = writeln!(s, "   {}", pilot_line(p, "entity F1"));
@@ -121,13 +111,10 @@ pub fn terminal(a: &NerAssessment) -> String {
 
 /// Markdown for a pull request or an issue.
 pub fn markdown(a: &NerAssessment) -> String {
-    let mut s = String::new();
-    let r = &a.recommendation;
-    let _ = writeln!(s, "## retune assess --task ner: {}\n", a.model.display());
-    let _ = writeln!(s, "**{}**\n", r.headline);
-    for reason in &r.reasons {
-        let _ = writeln!(s, "- {reason}");
-    }
+    let mut s = recommendation_markdown(
+        &format!("retune assess --task ner: {}", a.model.display()),
+        &a.recommendation,
+    );
     let _ = writeln!(s, "\n### Strategies ({} eval sentences)\n", a.eval_rows);
     let _ = writeln!(
         s,
@@ -166,17 +153,7 @@ pub fn markdown(a: &NerAssessment) -> String {
     for (n, f) in &a.quantity.curve {
         let _ = writeln!(s, "| {n} | {:.1}% |", pct(*f));
     }
-    let _ = writeln!(s, "\n### Data quality\n");
-    let _ = writeln!(s, "| severity | finding | example rows |\n|---|---|---|");
-    for f in &a.quality.findings {
-        let _ = writeln!(
-            s,
-            "| {:?} | {} | {} |",
-            f.severity,
-            f.message,
-            f.rows.iter().take(3).cloned().collect::<Vec<_>>().join("<br>")
-        );
-    }
+    s.push_str(&findings_markdown(&a.quality.findings));
     if !a.weighed.is_empty() {
         let _ = writeln!(s, "\nWhat the findings would change:\n");
         for w in &a.weighed {
