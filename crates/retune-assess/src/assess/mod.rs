@@ -75,6 +75,40 @@ impl Default for AssessConfig {
     }
 }
 
+/// The task an assessment is sized for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BudgetTask {
+    /// Text classification: pilots of one epoch.
+    Classify,
+    /// NER: pilots of [`NER_PILOT_EPOCHS`] epochs over sentences.
+    Ner,
+}
+
+impl AssessConfig {
+    /// Sizes the pilots for a time budget in seconds on a 2-core CPU: for classification
+    /// under 7 minutes 1,500 pilot rows and 2,000 feature rows, under 30 minutes 4,000 and
+    /// 4,000, more 8,000, every row and a `scratch` pilot. NER pilots train three epochs, so
+    /// they get fewer sentences: 500 / 1,500 / 4,000 pilot sentences, 1,000 / 2,000 / every
+    /// sentence for features (MiniLM on WNUT 2017 with every sentence took 25 minutes).
+    pub fn for_budget(seconds: f64, task: BudgetTask) -> AssessConfig {
+        let mut cfg = AssessConfig::default();
+        let (pilot, feature) = match (task, seconds) {
+            (BudgetTask::Classify, s) if s < 420.0 => (1500, 2000),
+            (BudgetTask::Classify, s) if s < 1800.0 => (4000, 4000),
+            (BudgetTask::Classify, _) => (8000, usize::MAX),
+            (BudgetTask::Ner, s) if s < 420.0 => (500, 1000),
+            (BudgetTask::Ner, s) if s < 1800.0 => (1500, 2000),
+            (BudgetTask::Ner, _) => (4000, usize::MAX),
+        };
+        cfg.pilot_rows = pilot;
+        cfg.feature_rows = feature;
+        if seconds >= 1800.0 {
+            cfg.strategies.push(Strategy::Scratch);
+        }
+        cfg
+    }
+}
+
 /// A score on the eval rows, whatever the task's metric: what the verdict, the pilot table and
 /// the strategy chart read.
 pub trait Judged {

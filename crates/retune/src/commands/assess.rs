@@ -4,7 +4,7 @@
 use super::model_args::DeviceArgs;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use retune_assess::assess::{assess_candidates, assess_classification, assess_ner, AssessConfig};
+use retune_assess::assess::{assess_candidates, assess_classification, assess_ner, AssessConfig, BudgetTask};
 use retune_assess::rank::RankConfig;
 use retune_assess::report;
 use retune_data::tagged::{read_tagged_spec_in, InputScheme};
@@ -47,8 +47,9 @@ pub struct AssessArgs {
     /// Evaluation data: every strategy is scored on the same rows.
     #[arg(long)]
     pub eval: String,
-    /// Time budget, e.g. `10m`, `90s`, `1h`: sets the pilots' sizes (under 7m: 1,500 rows;
-    /// under 30m: 4,000; more: 8,000 and a from-scratch pilot).
+    /// Time budget, e.g. `10m`, `90s`, `1h`: sets the pilots' sizes (`AssessConfig::for_budget`:
+    /// classification under 7m 1,500 rows, under 30m 4,000, more 8,000 and a from-scratch
+    /// pilot; NER 500 / 1,500 / 4,000 sentences).
     #[arg(long, default_value = "10m")]
     pub budget: String,
     /// The goal, e.g. `accuracy>=0.85` (classification) or `f1>=0.5` (NER, entity micro-F1).
@@ -149,25 +150,21 @@ pub fn run(args: AssessArgs) -> Result<()> {
         )
         .into());
     }
+    let task = if args.task == "ner" {
+        BudgetTask::Ner
+    } else {
+        BudgetTask::Classify
+    };
+    let sized = AssessConfig::for_budget(budget, task);
     let mut cfg = AssessConfig {
         seed: args.seed,
         max_length: args.max_length,
         target: args.target.as_deref().map(|t| parse_target(t, metric)).transpose()?,
         device: device.clone(),
-        ..Default::default()
+        pilot_rows: args.pilot_rows.unwrap_or(sized.pilot_rows),
+        feature_rows: args.feature_rows.unwrap_or(sized.feature_rows),
+        ..sized
     };
-    let (pilot_rows, feature_rows) = if budget < 420.0 {
-        (1500, 2000)
-    } else if budget < 1800.0 {
-        (4000, 4000)
-    } else {
-        (8000, usize::MAX)
-    };
-    cfg.pilot_rows = args.pilot_rows.unwrap_or(pilot_rows);
-    cfg.feature_rows = args.feature_rows.unwrap_or(feature_rows);
-    if budget >= 1800.0 {
-        cfg.strategies.push(Strategy::Scratch);
-    }
     if let Some(s) = &args.strategies {
         cfg.strategies = s.clone();
     }
