@@ -36,8 +36,16 @@ pub struct CandidatesAssessment {
     pub assess_seconds: f64,
 }
 
-fn best_accuracy(a: &Assessment) -> Option<(&str, f64)> {
+/// The best pilot's strategy and accuracy of an assessment.
+pub fn best_accuracy(a: &Assessment) -> Option<(&str, f64)> {
     best_pilot(&a.pilots).map(|i| (a.pilots[i].strategy.as_str(), a.pilots[i].scored.accuracy))
+}
+
+impl CandidatesAssessment {
+    /// The best pilot's strategy and accuracy of `model`, when it was assessed.
+    pub fn best_pilot_of(&self, model: &std::path::Path) -> Option<(&str, f64)> {
+        self.assessed.iter().find(|x| x.model == model).and_then(best_accuracy)
+    }
 }
 
 /// Ranks `models`, assesses the top two (all with `pilot_all`) and chooses.

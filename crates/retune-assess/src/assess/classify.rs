@@ -11,7 +11,7 @@ use retune_train::classify::{
     eval_from_predictions, evaluate_texts, features_of, prepare_classifier, train_classifier, ClassifyConfig,
     ClassifyJob, LabeledTexts,
 };
-use retune_train::probe::{argmax_rows, knn_predict, stratified_folds, LogisticRegression, ProbeConfig};
+use retune_train::probe::{argmax_rows, knn_predict, LogisticRegression, ProbeConfig};
 use retune_train::strategy::Strategy;
 use retune_train::trainer::LoopConfig;
 use serde::Serialize;
@@ -20,10 +20,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::verdict::{decide, Evidence, Recommendation};
-use super::{best_pilot, peak_rss_mib, AssessConfig, Judged, Pilot, Progress, Weighed};
+use super::{best_pilot, entropy_bits, peak_rss_mib, AssessConfig, Judged, Pilot, Progress, Weighed};
 use crate::audit::{audit_classification, AuditOptions, AuditReport, Severity};
 use crate::curve::{fit_power_law, PowerLaw};
 use crate::error::{AssessError, Result};
+use crate::rank::stratified_sample;
 
 /// A scored model on the eval rows.
 #[derive(Clone, Debug, Serialize)]
@@ -158,30 +159,6 @@ fn labeled(ds: &TextDataset, labels: &LabelSet, name: &str, rows: Option<&[usize
     })
 }
 
-/// A stratified sample of `n` row indices (all rows when `n` is larger), sorted.
-fn sample(labels: &[u32], n: usize, seed: u64) -> Vec<usize> {
-    if n >= labels.len() {
-        return (0..labels.len()).collect();
-    }
-    let folds = (labels.len() / n.max(1)).max(1);
-    let f = stratified_folds(labels, folds, seed);
-    let mut idx: Vec<usize> = (0..labels.len()).filter(|&i| f[i] == 0).collect();
-    idx.truncate(n);
-    idx
-}
-
-fn entropy_bits(counts: &[usize]) -> f64 {
-    let n: usize = counts.iter().sum();
-    counts
-        .iter()
-        .filter(|&&c| c > 0)
-        .map(|&c| {
-            let p = c as f64 / n as f64;
-            -p * p.log2()
-        })
-        .sum()
-}
-
 /// Assesses `model_dir` on classification data.
 pub fn assess_classification(
     model_dir: &Path,
@@ -199,7 +176,7 @@ pub fn assess_classification(
     let eval_data = labeled(eval, labels, "eval", None)?;
     let gold = eval_data.labels.clone();
     // Angle 4 first: the audit, with label noise on the feature rows.
-    let feat_idx = sample(&train_ids, cfg.feature_rows, cfg.seed);
+    let feat_idx = stratified_sample(&train_ids, cfg.feature_rows, cfg.seed);
     let mut feat_ds = train.clone();
     feat_ds.examples = feat_idx.iter().map(|&i| train.examples[i].clone()).collect();
     progress("frozen features");
@@ -271,7 +248,7 @@ pub fn assess_classification(
         if n < 2 * k {
             continue;
         }
-        let idx = sample(ytrain, n, cfg.seed + 1);
+        let idx = stratified_sample(ytrain, n, cfg.seed + 1);
         let ys: Vec<u32> = idx.iter().map(|&i| ytrain[i]).collect();
         let m = LogisticRegression::fit(&ftrain.select(&idx), &ys, k, ProbeConfig::default());
         let p = argmax_rows(&m.predict_proba(&feval), k);
@@ -285,7 +262,7 @@ pub fn assess_classification(
         (p, p - a)
     });
     // Pilots.
-    let pilot_idx = sample(&train_ids, cfg.pilot_rows, cfg.seed + 2);
+    let pilot_idx = stratified_sample(&train_ids, cfg.pilot_rows, cfg.seed + 2);
     let pilot_train = labeled(train, labels, "train", Some(&pilot_idx))?;
     let mut pilots: Vec<Pilot<Scored>> = Vec::new();
     for strategy in &cfg.strategies {

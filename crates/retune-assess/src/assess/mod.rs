@@ -181,6 +181,19 @@ pub fn best_pilot<S: Judged>(pilots: &[Pilot<S>]) -> Option<usize> {
         .map(|(i, _)| i)
 }
 
+/// Entropy in bits of a distribution given by counts.
+pub(crate) fn entropy_bits(counts: &[usize]) -> f64 {
+    let n: usize = counts.iter().sum();
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / n as f64;
+            -p * p.log2()
+        })
+        .sum()
+}
+
 /// Peak resident memory of this process in MiB (Linux; 0 elsewhere).
 pub fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")

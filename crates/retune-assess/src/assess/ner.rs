@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::verdict::{decide, Evidence, Recommendation};
-use super::{best_pilot, peak_rss_mib, AssessConfig, Judged, Pilot, Progress, Weighed, NER_PILOT_EPOCHS};
+use super::{best_pilot, entropy_bits, peak_rss_mib, AssessConfig, Judged, Pilot, Progress, Weighed, NER_PILOT_EPOCHS};
 use crate::audit::{audit_tagging, AuditOptions, AuditReport, TokenFit};
 use crate::curve::{fit_power_law_bounded, PowerLaw};
 use crate::error::{AssessError, Result};
@@ -587,18 +587,6 @@ pub fn assess_ner(
         config: cfg.clone(),
         seconds: t0.elapsed().as_secs_f64(),
     })
-}
-
-fn entropy_bits(counts: &[usize]) -> f64 {
-    let n: usize = counts.iter().sum();
-    counts
-        .iter()
-        .filter(|&&c| c > 0)
-        .map(|&c| {
-            let p = c as f64 / n as f64;
-            -p * p.log2()
-        })
-        .sum()
 }
 
 /// The audit's findings that bear on the score, each with its measured effect (see the module

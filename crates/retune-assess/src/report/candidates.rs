@@ -3,14 +3,8 @@
 //! assessed model's strategy chart.
 
 use super::{esc, head_html, pct, recommendation_html, recommendation_markdown, recommendation_terminal, strategy_svg};
-use crate::assess::{best_pilot, CandidatesAssessment};
+use crate::assess::CandidatesAssessment;
 use std::fmt::Write;
-
-fn best_pilot_accuracy(a: &CandidatesAssessment, model: &std::path::Path) -> Option<(String, f64)> {
-    let x = a.assessed.iter().find(|x| x.model == model)?;
-    let i = best_pilot(&x.pilots)?;
-    Some((x.pilots[i].strategy.clone(), x.pilots[i].scored.accuracy))
-}
 
 /// The terminal summary.
 pub fn terminal(a: &CandidatesAssessment) -> String {
@@ -30,7 +24,8 @@ pub fn markdown(a: &CandidatesAssessment) -> String {
         "\n| rank | model | LogME (layer avg) | H-score | 10-NN | probe | best layer | best pilot |\n|---|---|---|---|---|---|---|---|"
     );
     for (i, c) in a.ranking.candidates.iter().enumerate() {
-        let p = best_pilot_accuracy(a, &c.model)
+        let p = a
+            .best_pilot_of(&c.model)
             .map(|(st, v)| format!("{st} {:.1}%", pct(v)))
             .unwrap_or_else(|| "–".into());
         let _ = writeln!(
@@ -58,7 +53,8 @@ fn scatter_svg(a: &CandidatesAssessment) -> String {
         .candidates
         .iter()
         .filter_map(|c| {
-            best_pilot_accuracy(a, &c.model).map(|(_, v)| (c.average.logme, v, c.model.display().to_string()))
+            a.best_pilot_of(&c.model)
+                .map(|(_, v)| (c.average.logme, v, c.model.display().to_string()))
         })
         .collect();
     let (w, h, l, b) = (520.0, 300.0, 60.0, 40.0);
@@ -109,8 +105,9 @@ pub fn html(a: &CandidatesAssessment) -> String {
     s.push_str(&recommendation_html(&a.recommendation));
     let _ = write!(s, "<h2>Ranking from frozen features</h2><table><tr><th>rank</th><th>model</th><th>LogME</th><th>H-score</th><th>10-NN</th><th>probe</th><th>best layer</th><th>seconds</th><th>best pilot</th></tr>");
     for (i, c) in a.ranking.candidates.iter().enumerate() {
-        let p = best_pilot_accuracy(a, &c.model)
-            .map(|(st, v)| format!("{} {:.1}%", esc(&st), pct(v)))
+        let p = a
+            .best_pilot_of(&c.model)
+            .map(|(st, v)| format!("{} {:.1}%", esc(st), pct(v)))
             .unwrap_or_else(|| "–".into());
         let _ = write!(
             s,
