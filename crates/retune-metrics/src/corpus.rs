@@ -7,6 +7,31 @@
 
 use rayon::prelude::*;
 
+/// A corpus score that is a function of per-segment statistics summed over segments: what
+/// bootstrap intervals and paired tests need. Every [`SegmentMetric`] is one; scores whose
+/// statistics come from elsewhere than text pairs (a language model's negative log-likelihood
+/// and token count per document: `crate::perplexity`) implement it directly.
+pub trait SummedScore: Sync {
+    /// The score's name as printed.
+    fn score_name(&self) -> String;
+    /// How many statistics one segment produces.
+    fn width(&self) -> usize;
+    /// The corpus score from statistics summed over segments.
+    fn score_of_sums(&self, stats: &[f64]) -> f64;
+}
+
+impl<M: SegmentMetric + ?Sized> SummedScore for M {
+    fn score_name(&self) -> String {
+        self.name()
+    }
+    fn width(&self) -> usize {
+        self.num_stats()
+    }
+    fn score_of_sums(&self, stats: &[f64]) -> f64 {
+        self.score_from_stats(stats)
+    }
+}
+
 /// A metric computed from summable per-segment statistics.
 pub trait SegmentMetric: Sync {
     /// The score's name as printed (`BLEU`, `chrF2`, `TER`, ...).

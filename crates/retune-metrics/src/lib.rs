@@ -33,6 +33,7 @@ pub mod meteor;
 pub mod ngrams;
 pub mod numpy_rng;
 pub mod numpy_sum;
+pub mod perplexity;
 pub mod porter;
 pub mod rouge;
 pub mod seqeval;
@@ -42,5 +43,5 @@ pub mod text;
 pub mod tokenizers;
 pub mod wordnet;
 
-pub use corpus::{corpus_stats, SegmentMetric, SegmentStats, StatsAccumulator};
+pub use corpus::{corpus_stats, SegmentMetric, SegmentStats, StatsAccumulator, SummedScore};
 pub use error::MetricsError;

@@ -2,7 +2,7 @@
 //! the same resamples (numpy's `default_rng(seed)`, seed 12345 by default), the same interval
 //! (the 2.5th and 97.5th percentile by sacrebleu's index rule) and the same p-values.
 
-use crate::corpus::{SegmentMetric, SegmentStats};
+use crate::corpus::{SegmentStats, SummedScore};
 use crate::numpy_rng::NumpyRng;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -87,7 +87,7 @@ pub fn estimate_ci(scores: &[f64], seed: u64) -> BootstrapCi {
 
 /// Scores of `n_samples` bootstrap resamples of each statistics table, all resampled with the
 /// same indices drawn from `rng` (rows of `rng.choice(n, size=(n_samples, n))`).
-fn resampled_scores<M: SegmentMetric + ?Sized>(
+fn resampled_scores<M: SummedScore + ?Sized>(
     metric: &M,
     tables: &[&SegmentStats],
     rng: &mut NumpyRng,
@@ -111,7 +111,7 @@ fn resampled_scores<M: SegmentMetric + ?Sized>(
                             *a += b;
                         }
                     }
-                    metric.score_from_stats(&sum)
+                    metric.score_of_sums(&sum)
                 })
                 .collect();
             out[t].extend(scores);
@@ -122,7 +122,7 @@ fn resampled_scores<M: SegmentMetric + ?Sized>(
 }
 
 /// A bootstrap 95% confidence interval of a corpus score, as sacrebleu's `--confidence`.
-pub fn bootstrap_ci<M: SegmentMetric + ?Sized>(
+pub fn bootstrap_ci<M: SummedScore + ?Sized>(
     metric: &M,
     stats: &SegmentStats,
     n_samples: usize,
@@ -139,15 +139,15 @@ fn p_value(count_greater: usize, n: usize) -> f64 {
 
 /// Paired bootstrap test of `system` against `baseline` (same segments, same references), as
 /// sacrebleu's `_paired_bs_test`; the system's interval comes with it.
-pub fn paired_bootstrap<M: SegmentMetric + ?Sized>(
+pub fn paired_bootstrap<M: SummedScore + ?Sized>(
     metric: &M,
     baseline: &SegmentStats,
     system: &SegmentStats,
     n_samples: usize,
     seed: u64,
 ) -> PairedResult {
-    let bl_score = metric.score_from_stats(&baseline.sum());
-    let sys_score = metric.score_from_stats(&system.sum());
+    let bl_score = metric.score_of_sums(&baseline.sum());
+    let sys_score = metric.score_of_sums(&system.sum());
     let mut rng = NumpyRng::new(seed);
     let scores = resampled_scores(metric, &[baseline, system], &mut rng, n_samples);
     let diffs: Vec<f64> = scores[1].iter().zip(&scores[0]).map(|(s, b)| (s - b).abs()).collect();
@@ -165,7 +165,7 @@ pub fn paired_bootstrap<M: SegmentMetric + ?Sized>(
 /// Paired approximate randomization test, as sacrebleu's `_paired_ar_test`: each trial swaps
 /// the two systems' statistics on a random half of the segments. With `n_confidence > 0` the
 /// system's bootstrap interval is drawn from the same generator afterwards, as sacrebleu does.
-pub fn paired_ar<M: SegmentMetric + ?Sized>(
+pub fn paired_ar<M: SummedScore + ?Sized>(
     metric: &M,
     baseline: &SegmentStats,
     system: &SegmentStats,
@@ -174,8 +174,8 @@ pub fn paired_ar<M: SegmentMetric + ?Sized>(
     seed: u64,
 ) -> PairedResult {
     let n = baseline.len();
-    let bl_score = metric.score_from_stats(&baseline.sum());
-    let sys_score = metric.score_from_stats(&system.sum());
+    let bl_score = metric.score_of_sums(&baseline.sum());
+    let sys_score = metric.score_of_sums(&system.sum());
     let real = (bl_score - sys_score).abs();
     let mut rng = NumpyRng::new(seed);
     let mut count = 0usize;
@@ -204,7 +204,7 @@ pub fn paired_ar<M: SegmentMetric + ?Sized>(
                             b[k] += y[k];
                         }
                     }
-                    usize::from((metric.score_from_stats(&a) - metric.score_from_stats(&b)).abs() > real)
+                    usize::from((metric.score_of_sums(&a) - metric.score_of_sums(&b)).abs() > real)
                 })
                 .sum::<usize>();
             done += rows;

@@ -14,6 +14,7 @@ use crate::bert::BertConfig;
 use crate::config::{parse_json, LabelConfig};
 use crate::distilbert::DistilBertConfig;
 use crate::error::{ModelError, Result};
+use crate::llama::LlamaConfig;
 use crate::nn::{Mode, Params};
 pub use crate::ops::OutputRows;
 use crate::roberta::RobertaConfig;
@@ -21,7 +22,7 @@ use crate::text_tokenizer::EncodedBatch;
 use crate::weights::Checkpoint;
 
 /// The `model_type`s retune implements.
-pub const SUPPORTED_MODEL_TYPES: &[&str] = &["bert", "distilbert", "roberta", "xlm-roberta"];
+pub const SUPPORTED_MODEL_TYPES: &[&str] = &["bert", "distilbert", "roberta", "xlm-roberta", "llama"];
 
 /// What sits on top of the encoder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -33,6 +34,8 @@ pub enum Head {
     SequenceClassification,
     /// One label per token: `*ForTokenClassification`.
     TokenClassification,
+    /// Next-token logits over the vocabulary: `*ForCausalLM`.
+    CausalLm,
 }
 
 impl Head {
@@ -42,6 +45,7 @@ impl Head {
             Head::Base => "FEATURE_EXTRACTION",
             Head::SequenceClassification => "SEQ_CLS",
             Head::TokenClassification => "TOKEN_CLS",
+            Head::CausalLm => "CAUSAL_LM",
         }
     }
 }
@@ -197,6 +201,17 @@ pub trait Architecture {
     }
 }
 
+/// What [`Architecture::hf_class`] answers for a head the family does not have.
+pub const NO_CLASS: &str = "-";
+
+/// The error of building a family with a head it does not have.
+pub fn no_head(params: &Params, family: &str, head: Head) -> ModelError {
+    ModelError::Config {
+        path: params.source.clone(),
+        message: format!("{family} has no {head:?} head in retune"),
+    }
+}
+
 /// The padding and unknown tokens of a family's tokenizers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SpecialTokens {
@@ -215,6 +230,8 @@ pub enum ArchConfig {
     DistilBert(DistilBertConfig),
     /// `roberta` and `xlm-roberta`.
     Roberta(RobertaConfig),
+    /// `llama`.
+    Llama(LlamaConfig),
 }
 
 /// A model's `config.json`: the family's typed config, the label fields, and the whole JSON
@@ -243,7 +260,13 @@ impl ModelConfig {
             path: path.into(),
             source,
         })?;
-        let raw: serde_json::Map<String, serde_json::Value> = parse_json(&text, path)?;
+        Self::from_text(&text, path)
+    }
+
+    /// Parses and validates the text of a `config.json`; `path` names it in errors (a GGUF
+    /// file's path for the config made from its metadata).
+    pub fn from_text(text: &str, path: &Path) -> Result<ModelConfig> {
+        let raw: serde_json::Map<String, serde_json::Value> = parse_json(text, path)?;
         let unsupported = |found: String| ModelError::Architecture {
             path: path.into(),
             found,
@@ -263,6 +286,7 @@ impl ModelConfig {
                     ("Roberta", "roberta"),
                     ("DistilBert", "distilbert"),
                     ("Bert", "bert"),
+                    ("Llama", "llama"),
                 ]
                 .iter()
                 .find(|(p, _)| class.starts_with(p))
@@ -271,12 +295,13 @@ impl ModelConfig {
             }
         };
         let arch = match model_type.as_str() {
-            "bert" => ArchConfig::Bert(parse_json(&text, path)?),
-            "distilbert" => ArchConfig::DistilBert(parse_json(&text, path)?),
-            "roberta" | "xlm-roberta" => ArchConfig::Roberta(RobertaConfig::new(parse_json(&text, path)?, &model_type)),
+            "bert" => ArchConfig::Bert(parse_json(text, path)?),
+            "distilbert" => ArchConfig::DistilBert(parse_json(text, path)?),
+            "roberta" | "xlm-roberta" => ArchConfig::Roberta(RobertaConfig::new(parse_json(text, path)?, &model_type)),
+            "llama" => ArchConfig::Llama(parse_json(text, path)?),
             other => return Err(unsupported(format!("model_type {other}"))),
         };
-        let labels: LabelConfig = parse_json(&text, path)?;
+        let labels: LabelConfig = parse_json(text, path)?;
         labels.validate(path)?;
         let cfg = ModelConfig {
             arch,
@@ -294,6 +319,7 @@ impl ModelConfig {
             ArchConfig::Bert(c) => c,
             ArchConfig::DistilBert(c) => c,
             ArchConfig::Roberta(c) => c,
+            ArchConfig::Llama(c) => c,
         }
     }
 
@@ -342,9 +368,14 @@ impl ModelConfig {
     /// (None for a class of another task, e.g. `BertForMaskedLM`).
     pub fn checkpoint_head(&self) -> Option<Head> {
         let class = self.raw.get("architectures")?.get(0)?.as_str()?;
-        [Head::SequenceClassification, Head::TokenClassification, Head::Base]
-            .into_iter()
-            .find(|&h| self.arch().hf_class(h) == class)
+        [
+            Head::SequenceClassification,
+            Head::TokenClassification,
+            Head::CausalLm,
+            Head::Base,
+        ]
+        .into_iter()
+        .find(|&h| self.arch().hf_class(h) == class)
     }
 
     /// Sets a field of the saved JSON (e.g. a size changed for a model built from scratch).

@@ -6,7 +6,7 @@ use candle_core::{Result as CResult, Tensor};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-use crate::arch::{Architecture, EncoderInput, EncoderModel, Head, SpecialTokens};
+use crate::arch::{no_head, Architecture, EncoderInput, EncoderModel, Head, SpecialTokens, NO_CLASS};
 use crate::config::{check_activation, check_heads, invalid, LabelConfig};
 use crate::error::Result;
 use crate::layers::{first_token, run_layers_tapped, EncoderLayer, LayerNames, LayerShape, OutputRows};
@@ -354,6 +354,7 @@ impl Architecture for BertConfig {
             Head::Base => "BertModel",
             Head::SequenceClassification => "BertForSequenceClassification",
             Head::TokenClassification => "BertForTokenClassification",
+            Head::CausalLm => NO_CLASS,
         }
     }
     fn prefix(&self) -> &'static str {
@@ -397,13 +398,15 @@ impl Architecture for BertConfig {
             Head::Base => &[],
             Head::SequenceClassification => &["pooler.dense", "classifier"],
             Head::TokenClassification => &["classifier"],
+            Head::CausalLm => &[],
         }
     }
     fn output_projection(&self, head: Head) -> Option<&'static str> {
-        (head != Head::Base).then_some("classifier")
+        matches!(head, Head::SequenceClassification | Head::TokenClassification).then_some("classifier")
     }
     fn build(&self, p: &Params, head: Head, labels: &LabelConfig) -> Result<Box<dyn EncoderModel>> {
         let pooler = match head {
+            Head::CausalLm => return Err(no_head(p, "bert", head)),
             Head::Base => Pooler::IfPresent,
             Head::SequenceClassification => Pooler::Required,
             Head::TokenClassification => Pooler::Unused,

@@ -7,7 +7,7 @@ use candle_core::{Result as CResult, Tensor};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-use crate::arch::{Architecture, EncoderInput, EncoderModel, Head, SpecialTokens};
+use crate::arch::{no_head, Architecture, EncoderInput, EncoderModel, Head, SpecialTokens, NO_CLASS};
 use crate::config::{check_activation, check_heads, LabelConfig};
 use crate::error::Result;
 use crate::layers::{first_token, run_layers_tapped, EncoderLayer, LayerNames, LayerShape, OutputRows};
@@ -262,6 +262,7 @@ impl Architecture for DistilBertConfig {
             Head::Base => "DistilBertModel",
             Head::SequenceClassification => "DistilBertForSequenceClassification",
             Head::TokenClassification => "DistilBertForTokenClassification",
+            Head::CausalLm => NO_CLASS,
         }
     }
     fn prefix(&self) -> &'static str {
@@ -312,10 +313,11 @@ impl Architecture for DistilBertConfig {
             Head::Base => &[],
             Head::SequenceClassification => &["pre_classifier", "classifier"],
             Head::TokenClassification => &["classifier"],
+            Head::CausalLm => &[],
         }
     }
     fn output_projection(&self, head: Head) -> Option<&'static str> {
-        (head != Head::Base).then_some("classifier")
+        matches!(head, Head::SequenceClassification | Head::TokenClassification).then_some("classifier")
     }
     fn fixed_params(&self) -> Vec<String> {
         if self.sinusoidal_pos_embds {
@@ -328,6 +330,7 @@ impl Architecture for DistilBertConfig {
         let (h, k, std) = (self.dim, labels.label_count(), self.initializer_range);
         let distilbert = DistilBertModel::load(p, self)?;
         let (head, dropout) = match head {
+            Head::CausalLm => return Err(no_head(p, "distilbert", head)),
             Head::Base => (DistilBertHead::Base, 0.0),
             Head::SequenceClassification => (
                 DistilBertHead::Sequence {

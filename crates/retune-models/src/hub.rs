@@ -49,6 +49,9 @@ pub fn resolve(model: &str) -> Result<PathBuf> {
         }
         return Ok(p.to_path_buf());
     }
+    if p.is_file() && crate::causal::is_gguf(p) {
+        return Ok(p.to_path_buf());
+    }
     if p.exists() || model.starts_with('.') || model.starts_with('/') {
         return Err(ModelError::NotFound {
             id: model.into(),

@@ -24,6 +24,7 @@
 
 pub mod arch;
 pub mod bert;
+pub mod causal;
 pub mod checkpoint_files;
 pub mod classifier;
 pub mod config;
@@ -31,8 +32,10 @@ pub mod device;
 pub mod distilbert;
 pub mod error;
 pub mod generate;
+pub mod gguf;
 pub mod hub;
 pub mod layers;
+pub mod llama;
 pub mod marian;
 pub mod nn;
 pub mod ops;

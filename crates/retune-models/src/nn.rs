@@ -325,6 +325,15 @@ impl Linear {
         })
     }
 
+    /// Loads `{prefix}.weight` of a projection without bias (and its LoRA adapters, if any).
+    pub fn load_no_bias(p: &Params, prefix: &str, in_dim: usize, out_dim: usize) -> Result<Linear> {
+        Ok(Linear {
+            weight: p.get(&format!("{prefix}.weight"), &[out_dim, in_dim])?,
+            bias: None,
+            lora: Self::lora_of(p, prefix, in_dim, out_dim)?,
+        })
+    }
+
     fn lora_of(p: &Params, prefix: &str, in_dim: usize, out_dim: usize) -> Result<Option<(Tensor, Tensor, f64)>> {
         let a_name = format!("{prefix}.lora_A.weight");
         let Some(a) = p.var(&a_name) else {

@@ -5,7 +5,7 @@
 use candle_core::{Result as CResult, Tensor};
 use std::path::Path;
 
-use crate::arch::{Architecture, EncoderInput, EncoderModel, Head, SpecialTokens};
+use crate::arch::{no_head, Architecture, EncoderInput, EncoderModel, Head, SpecialTokens, NO_CLASS};
 use crate::bert::{BertConfig, BertModel, Pooler, Positions};
 use crate::config::{invalid, LabelConfig};
 use crate::error::Result;
@@ -116,6 +116,7 @@ impl Architecture for RobertaConfig {
             (RobertaKind::XlmRoberta, Head::Base) => "XLMRobertaModel",
             (RobertaKind::XlmRoberta, Head::SequenceClassification) => "XLMRobertaForSequenceClassification",
             (RobertaKind::XlmRoberta, Head::TokenClassification) => "XLMRobertaForTokenClassification",
+            (_, Head::CausalLm) => NO_CLASS,
         }
     }
     fn prefix(&self) -> &'static str {
@@ -158,13 +159,13 @@ impl Architecture for RobertaConfig {
     }
     fn head_modules(&self, head: Head) -> &'static [&'static str] {
         match head {
-            Head::Base => &[],
+            Head::Base | Head::CausalLm => &[],
             _ => &["classifier"],
         }
     }
     fn output_projection(&self, head: Head) -> Option<&'static str> {
         match head {
-            Head::Base => None,
+            Head::Base | Head::CausalLm => None,
             Head::SequenceClassification => Some("classifier.out_proj"),
             Head::TokenClassification => Some("classifier"),
         }
@@ -174,6 +175,7 @@ impl Architecture for RobertaConfig {
         let (h, k, std) = (c.hidden_size, labels.label_count(), c.initializer_range);
         let roberta = BertModel::load(p, "roberta.", c, Positions::AfterPadding(self.pad_id()), Pooler::Unused)?;
         let head = match head {
+            Head::CausalLm => return Err(no_head(p, "roberta", head)),
             Head::Base => RobertaHead::Base,
             Head::SequenceClassification => RobertaHead::Sequence {
                 dense: Linear::load_or_init(p, "classifier.dense", h, h, std)?,

@@ -31,6 +31,10 @@ enum Command {
     Audit(Box<commands::audit::AuditArgs>),
     /// Fine-tune (probe, head, top:K, LoRA, full), retrain from scratch, or continue on new data.
     Finetune(Box<commands::finetune_args::FinetuneArgs>),
+    /// Continue prompts with a causal language model (greedy, or sampled), with its chat template.
+    Generate(Box<commands::generate::GenerateArgs>),
+    /// Convert a model file to a Hugging Face folder (GGUF → transformers).
+    Convert(commands::convert::ConvertArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +47,8 @@ fn main() -> ExitCode {
         Command::Audit(args) => commands::audit::run(*args),
         Command::Assess(args) => commands::assess::run(*args),
         Command::Rank(args) => commands::rank::run(*args),
+        Command::Generate(args) => commands::generate::run(*args),
+        Command::Convert(args) => commands::convert::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -21,11 +21,13 @@ use std::sync::Arc;
 
 mod classify;
 mod compare;
+mod perplexity;
 mod seqeval;
 mod text;
 
 use classify::*;
 use compare::*;
+use perplexity::*;
 use seqeval::*;
 use text::*;
 
@@ -57,6 +59,9 @@ enum Metric {
     Seqeval(SeqevalArgs),
     /// Paired significance test of systems against a baseline (sacrebleu --paired-bs / --paired-ar).
     Compare(CompareArgs),
+    /// Perplexity of a causal language model over documents (the Hugging Face perplexity guide's
+    /// sliding windows with --stride), with a bootstrap interval over documents.
+    Perplexity(Box<PerplexityArgs>),
 }
 
 /// Inputs and reporting options shared by the text metrics.
@@ -117,6 +122,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         Metric::Classify(a) => run_classify(a),
         Metric::Seqeval(a) => run_seqeval(a),
         Metric::Compare(a) => run_compare(a),
+        Metric::Perplexity(a) => run_perplexity(*a),
     }
 }
 

@@ -1,0 +1,165 @@
+//! Negative log-likelihood of documents under a causal LM, each document scored on its own.
+//!
+//! A document of `n` tokens longer than `max_length` is either truncated to its first
+//! `max_length` tokens (no stride: stated in [`DocumentNll::truncated`]) or scored in sliding
+//! windows as the Hugging Face perplexity guide does: windows start every `stride` tokens, each
+//! `max_length` long, and a window predicts only the tokens after the previous window's end, so
+//! every token is predicted once with up to `max_length - stride` tokens of context. Unlike the
+//! guide's shortcut (a window's mean loss times its label count minus one) the sums here are
+//! exact: the first token of a document, which nothing predicts, is never counted.
+
+use candle_core::{DType, Tensor, D};
+
+use super::CausalLm;
+use crate::error::{ModelError, Result};
+use crate::nn::Mode;
+
+/// How documents are cut and batched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PerplexityOptions {
+    /// Longest window in tokens (at most the model's context).
+    pub max_length: usize,
+    /// Sliding-window step; None truncates documents to `max_length`.
+    pub stride: Option<usize>,
+    /// Most tokens (rows × padded length) in one forward pass.
+    pub batch_tokens: usize,
+}
+
+/// One document's score.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DocumentNll {
+    /// Summed negative log-likelihood of the predicted tokens, in nats.
+    pub nll: f64,
+    /// Tokens predicted.
+    pub predicted: usize,
+    /// Tokens in the document.
+    pub tokens: usize,
+    /// Whether tokens past `max_length` were left out (no stride).
+    pub truncated: bool,
+}
+
+/// A window of a document: its ids and the first window position whose token is a target.
+struct Window {
+    doc: usize,
+    ids: Vec<u32>,
+    first_target: usize,
+}
+
+/// The windows of one document of `n` tokens (HF guide's loop).
+fn windows(doc: usize, ids: &[u32], opts: &PerplexityOptions) -> Vec<Window> {
+    let n = ids.len();
+    let max = opts.max_length.max(1);
+    match opts.stride {
+        None => vec![Window {
+            doc,
+            ids: ids[..n.min(max)].to_vec(),
+            first_target: 1,
+        }],
+        Some(stride) => {
+            let mut out = Vec::new();
+            let mut prev_end = 0;
+            let mut begin = 0;
+            while begin < n {
+                let end = (begin + max).min(n);
+                let trg = end - prev_end;
+                let len = end - begin;
+                out.push(Window {
+                    doc,
+                    ids: ids[begin..end].to_vec(),
+                    first_target: (len - trg).max(1),
+                });
+                prev_end = end;
+                if end == n {
+                    break;
+                }
+                begin += stride.max(1);
+            }
+            out
+        }
+    }
+}
+
+/// Scores every document (token ids, as [`CausalLm::encode`] gives them); `progress` is called
+/// with the number of windows done.
+pub fn document_nll(
+    lm: &CausalLm,
+    docs: &[Vec<u32>],
+    opts: &PerplexityOptions,
+    mut progress: impl FnMut(usize),
+) -> Result<Vec<DocumentNll>> {
+    if opts.max_length > lm.context() {
+        return Err(ModelError::Config {
+            path: lm.source.clone(),
+            message: format!(
+                "--max-length {} exceeds the model's context of {} tokens",
+                opts.max_length,
+                lm.context()
+            ),
+        });
+    }
+    if let Some(s) = opts.stride {
+        if s == 0 || s > opts.max_length {
+            return Err(ModelError::Config {
+                path: lm.source.clone(),
+                message: format!("--stride {s} must be between 1 and --max-length ({})", opts.max_length),
+            });
+        }
+    }
+    let mut out: Vec<DocumentNll> = docs
+        .iter()
+        .map(|d| DocumentNll {
+            nll: 0.0,
+            predicted: 0,
+            tokens: d.len(),
+            truncated: opts.stride.is_none() && d.len() > opts.max_length,
+        })
+        .collect();
+    let mut wins: Vec<Window> = docs
+        .iter()
+        .enumerate()
+        .flat_map(|(i, d)| windows(i, d, opts))
+        .filter(|w| w.ids.len() >= 2)
+        .collect();
+    // Longest first, so each batch pads little.
+    wins.sort_by(|a, b| b.ids.len().cmp(&a.ids.len()).then(a.doc.cmp(&b.doc)));
+    let mut i = 0;
+    while i < wins.len() {
+        let len = wins[i].ids.len();
+        let rows = (opts.batch_tokens / len.max(1)).max(1).min(wins.len() - i);
+        let batch = &wins[i..i + rows];
+        let mut flat = Vec::with_capacity(rows * len);
+        for w in batch {
+            flat.extend_from_slice(&w.ids);
+            flat.extend(std::iter::repeat_n(0u32, len - w.ids.len()));
+        }
+        let ids = Tensor::from_vec(flat, (rows, len), &lm.device)?;
+        let logits = lm.model.forward_logits(&ids, None, Mode::Eval)?.to_dtype(DType::F32)?;
+        // Position j predicts token j + 1.
+        let lse = logits.log_sum_exp(D::Minus1)?;
+        let next = ids.narrow(1, 1, len - 1)?.contiguous()?;
+        let picked = logits
+            .narrow(1, 0, len - 1)?
+            .contiguous()?
+            .gather(&next.unsqueeze(2)?, 2)?
+            .squeeze(2)?;
+        let nll: Vec<Vec<f32>> = (lse.narrow(1, 0, len - 1)? - picked)?.to_vec2()?;
+        for (w, row) in batch.iter().zip(nll) {
+            let d = &mut out[w.doc];
+            for target in w.first_target.max(1)..w.ids.len() {
+                d.nll += row[target - 1] as f64;
+                d.predicted += 1;
+            }
+        }
+        i += rows;
+        progress(rows);
+    }
+    Ok(out)
+}
+
+/// The number of windows [`document_nll`] runs (for a progress bar).
+pub fn window_count(docs: &[Vec<u32>], opts: &PerplexityOptions) -> usize {
+    docs.iter()
+        .enumerate()
+        .map(|(i, d)| windows(i, d, opts).iter().filter(|w| w.ids.len() >= 2).count())
+        .sum()
+}
