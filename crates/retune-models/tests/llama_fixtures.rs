@@ -1,0 +1,226 @@
+//! Tiny random Llama checkpoints made by `scripts/fixtures/make_llama_fixtures.py` against the
+//! outputs `transformers` computed for them: GQA ratios 1 and 3, an odd head count, tied and
+//! untied embeddings, biases, a `head_dim` that is not `hidden / heads`, and the same model as
+//! llama.cpp writes a GGUF (permuted q/k, F16 and Q8_0 tensors, vocabulary in the metadata).
+//! Also: training mode gives the inference values and gradients that agree with finite
+//! differences; bad GGUF files fail with one error naming the file.
+
+use candle_core::{Tensor, Var};
+use retune_models::causal::chat::user_prompt;
+use retune_models::causal::perplexity::{document_nll, PerplexityOptions};
+use retune_models::causal::sample::{generate, SamplingOptions, StopReason};
+use retune_models::causal::CausalLm;
+use retune_models::gguf::GgufModel;
+use retune_models::nn::Mode;
+use retune_models::Device;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn expected(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn ids(v: &Value) -> Vec<u32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
+}
+
+/// Logits, perplexity windows and greedy continuations of `lm` against `exp`.
+fn check(lm: &CausalLm, exp: &Value, what: &str) {
+    for case in exp["cases"].as_array().unwrap() {
+        let ids = ids(&case["ids"]);
+        let got: Vec<Vec<f32>> = lm.logits(&ids).unwrap().squeeze(0).unwrap().to_vec2().unwrap();
+        for (p, row) in case["logits"].as_array().unwrap().iter().enumerate() {
+            for (v, want) in row.as_array().unwrap().iter().enumerate() {
+                let want = want.as_f64().unwrap();
+                let d = (got[p][v] as f64 - want).abs();
+                assert!(d < 1e-4, "{what}: position {p} token {v}: {} vs {want}", got[p][v]);
+            }
+        }
+    }
+    let docs: Vec<Vec<u32>> = exp["perplexity"]["docs"].as_array().unwrap().iter().map(ids).collect();
+    for (key, max_length, stride) in [
+        ("truncated_16", 16, None),
+        ("stride_16_8", 16, Some(8)),
+        ("stride_12_12", 12, Some(12)),
+    ] {
+        let opts = PerplexityOptions {
+            max_length,
+            stride,
+            batch_tokens: 40,
+        };
+        let scored = document_nll(lm, &docs, &opts, |_| {}).unwrap();
+        let n: usize = scored.iter().map(|d| d.predicted).sum();
+        let nll: f64 = scored.iter().map(|d| d.nll).sum();
+        let want = &exp["perplexity"][key];
+        assert_eq!(n as u64, want["tokens"].as_u64().unwrap(), "{what} {key}: tokens");
+        let ppl = (nll / n as f64).exp();
+        let w = want["perplexity"].as_f64().unwrap();
+        assert!(((ppl - w) / w).abs() < 1e-4, "{what} {key}: perplexity {ppl} vs {w}");
+    }
+    for run in exp["generation"].as_array().unwrap() {
+        let prompt = ids(&run["ids"]);
+        let mut want = ids(&run["new_ids"]);
+        // transformers ran without stopping; retune stops at the first EOS.
+        if let Some(i) = want.iter().position(|t| lm.eos_ids.contains(t)) {
+            want.truncate(i);
+        }
+        let opts = SamplingOptions {
+            max_new_tokens: 12,
+            ..SamplingOptions::default()
+        };
+        let out = generate(lm, &prompt, &opts).unwrap();
+        assert_eq!(out.ids, want, "{what}: greedy continuation of {prompt:?}");
+    }
+}
+
+#[test]
+fn tiny_llama_folders_match_transformers() {
+    for name in ["llama-tiny-gqa3-tied", "llama-tiny-mha-untied", "llama-tiny-headdim"] {
+        let dir = fixtures().join(name);
+        let lm = CausalLm::load(&dir, &Device::Cpu).unwrap();
+        check(&lm, &expected(&dir.join("expected.json")), name);
+    }
+}
+
+#[test]
+fn tiny_gguf_matches_transformers_reading_it() {
+    let file = fixtures().join("llama-tiny-gqa3-tied.gguf");
+    let exp = expected(&fixtures().join("llama-tiny-gqa3-tied.gguf.expected.json"));
+    let lm = CausalLm::load(&file, &Device::Cpu).unwrap();
+    check(&lm, &exp, "gguf");
+    assert_eq!(user_prompt(&lm, "Hello there").unwrap(), exp["chat"].as_str().unwrap());
+    // The converted folder is the same model.
+    let dir = std::env::temp_dir().join(format!("retune-tiny-gguf-{}", std::process::id()));
+    GgufModel::read(&file, &Device::Cpu)
+        .unwrap()
+        .write_hf_folder(&dir)
+        .unwrap();
+    let folder = CausalLm::load(&dir, &Device::Cpu).unwrap();
+    check(&folder, &exp, "converted gguf");
+    assert_eq!(
+        user_prompt(&folder, "Hello there").unwrap(),
+        exp["chat"].as_str().unwrap()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn training_mode_values_and_gradients() {
+    let dir = fixtures().join("llama-tiny-mha-untied");
+    let lm = CausalLm::load(&dir, &Device::Cpu).unwrap();
+    let ids = Tensor::new(&[[5u32, 70, 81, 200, 13, 99, 7]], &Device::Cpu).unwrap();
+    let eval = lm.model.forward_logits(&ids, None, Mode::Eval).unwrap();
+    let train = lm.model.forward_logits(&ids, None, Mode::Train).unwrap();
+    let d: f32 = (eval - &train)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar()
+        .unwrap();
+    assert!(
+        d < 1e-4,
+        "train-mode (composed) vs eval-mode (fused) logits differ by {d}"
+    );
+    // loss = Σ logits · w for fixed w; its gradient by backprop against central differences.
+    let w = Tensor::rand(-1f32, 1f32, train.shape(), &Device::Cpu).unwrap();
+    let loss = |lm: &CausalLm| -> f64 {
+        let l = lm.model.forward_logits(&ids, None, Mode::Train).unwrap();
+        (l * &w).unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() as f64
+    };
+    let l = (train * &w).unwrap().sum_all().unwrap();
+    let grads = l.backward().unwrap();
+    for name in [
+        "model.layers.0.self_attn.q_proj.weight",
+        "model.layers.1.self_attn.k_proj.weight",
+        "model.layers.2.mlp.gate_proj.weight",
+        "model.layers.0.input_layernorm.weight",
+        "model.norm.weight",
+    ] {
+        let var: Var = lm.params.var(name).unwrap();
+        let g: Vec<f32> = grads
+            .get(var.as_tensor())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let orig: Vec<f32> = var.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
+        let k = orig.len() / 3;
+        let h = 1e-2f32;
+        let set = |delta: f32| {
+            let mut v = orig.clone();
+            v[k] += delta;
+            var.set(&Tensor::from_vec(v, var.shape(), &Device::Cpu).unwrap())
+                .unwrap();
+        };
+        set(h);
+        let up = loss(&lm);
+        set(-h);
+        let down = loss(&lm);
+        set(0.0);
+        let fd = (up - down) / (2.0 * h as f64);
+        let bp = g[k] as f64;
+        assert!(
+            (fd - bp).abs() <= 2e-2 * (1.0 + fd.abs()),
+            "{name}[{k}]: backprop {bp} vs finite difference {fd}"
+        );
+    }
+}
+
+#[test]
+fn bad_gguf_files_fail_with_the_file_named() {
+    let arch = fixtures().join("llama-bad-arch.gguf");
+    let e = CausalLm::load(&arch, &Device::Cpu).err().unwrap().to_string();
+    assert!(
+        e.contains("llama-bad-arch.gguf") && e.contains("falcon") && e.contains("llama"),
+        "{e}"
+    );
+    let quant = fixtures().join("llama-bad-quant.gguf");
+    let e = CausalLm::load(&quant, &Device::Cpu).err().unwrap().to_string();
+    assert!(e.contains("llama-bad-quant.gguf") && e.contains("dtype"), "{e}");
+    let bytes = std::fs::read(fixtures().join("llama-tiny-gqa3-tied.gguf")).unwrap();
+    let cut = std::env::temp_dir().join(format!("retune-truncated-{}.gguf", std::process::id()));
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let e = CausalLm::load(&cut, &Device::Cpu).err().unwrap().to_string();
+    assert!(e.contains("retune-truncated") && e.contains("remaining in file"), "{e}");
+    std::fs::remove_file(&cut).unwrap();
+}
+
+#[test]
+fn prompt_longer_than_the_context_is_an_error() {
+    let lm = CausalLm::load(&fixtures().join("llama-tiny-headdim"), &Device::Cpu).unwrap();
+    let prompt = vec![70u32; lm.context()];
+    let e = generate(&lm, &prompt, &SamplingOptions::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("128") && e.contains("context"), "{e}");
+    // One token short of the window: generation stops at the window, stated.
+    let out = generate(&lm, &prompt[..lm.context() - 3], &SamplingOptions::default()).unwrap();
+    assert!(out.ids.len() <= 3);
+    assert!(
+        matches!(out.stop, StopReason::Context | StopReason::Eos),
+        "{:?}",
+        out.stop
+    );
+    let opts = PerplexityOptions {
+        max_length: 16,
+        stride: Some(17),
+        batch_tokens: 64,
+    };
+    let e = document_nll(&lm, &[vec![1, 2, 3]], &opts, |_| {})
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("--stride 17"), "{e}");
+}
