@@ -118,6 +118,36 @@ pub struct Adapter {
     pub alpha: f64,
 }
 
+/// `adapter/adapter_config.json` and `adapter/adapter_model.safetensors` of a PEFT adapter for
+/// `config`'s family under `head`.
+fn adapter_files(
+    dest: &Path,
+    config: &ModelConfig,
+    head: Head,
+    a: &Adapter,
+    base: Option<&Path>,
+) -> Result<Vec<(&'static str, Vec<u8>)>> {
+    let arch = config.arch();
+    let modules_to_save = arch.head_modules(head);
+    let cfg = serde_json::json!({
+        "peft_type": "LORA", "task_type": head.peft_task_type(), "r": a.r, "lora_alpha": a.alpha,
+        "lora_dropout": 0.0, "target_modules": arch.peft_target_modules(),
+        "modules_to_save": modules_to_save, "bias": "none",
+        "base_model_name_or_path": base.map(|d| d.display().to_string()),
+    });
+    let path = dest.join("adapter/adapter_model.safetensors");
+    Ok(vec![
+        (
+            "adapter/adapter_model.safetensors",
+            safetensors_bytes(&a.tensors, &path)?,
+        ),
+        (
+            "adapter/adapter_config.json",
+            serde_json::to_vec_pretty(&cfg).map_err(|e| crate::config::invalid(&path, e.to_string()))?,
+        ),
+    ])
+}
+
 /// Saves an encoder with its head as the family's `*For…` class (`config.json` from `config`
 /// with the head's class and labels), with the tokenizer files of `tokenizer_dir`; `tensors`
 /// carry canonical names (LoRA already merged). An adapter goes to `dest/adapter/` in PEFT's
@@ -132,23 +162,25 @@ pub fn save_encoder(
 ) -> Result<()> {
     let mut files: Vec<(&str, Vec<u8>)> = vec![("config.json", config.to_json(head)?)];
     if let Some(a) = adapter {
-        let arch = config.arch();
-        let modules_to_save = arch.head_modules(head);
-        let cfg = serde_json::json!({
-            "peft_type": "LORA", "task_type": head.peft_task_type(), "r": a.r, "lora_alpha": a.alpha,
-            "lora_dropout": 0.0, "target_modules": arch.peft_target_modules(),
-            "modules_to_save": modules_to_save, "bias": "none",
-            "base_model_name_or_path": tokenizer_dir.map(|d| d.display().to_string()),
-        });
-        let path = dest.join("adapter/adapter_model.safetensors");
-        files.push((
-            "adapter/adapter_model.safetensors",
-            safetensors_bytes(&a.tensors, &path)?,
-        ));
-        files.push((
-            "adapter/adapter_config.json",
-            serde_json::to_vec_pretty(&cfg).map_err(|e| crate::config::invalid(&path, e.to_string()))?,
-        ));
+        files.extend(adapter_files(dest, config, head, a, tokenizer_dir)?);
     }
     write_checkpoint_dir(dest, &files, tensors, tokenizer_dir)
+}
+
+/// Saves a causal LM as the family's `*ForCausalLM` with the given tokenizer files (written from
+/// memory: a model read from a GGUF file has none on disk), and its PEFT adapter, atomically.
+pub fn save_causal_lm(
+    dest: &Path,
+    config: &ModelConfig,
+    tensors: &HashMap<String, Tensor>,
+    adapter: Option<&Adapter>,
+    tokenizer_files: Vec<(&'static str, Vec<u8>)>,
+    base: &Path,
+) -> Result<()> {
+    let mut files: Vec<(&str, Vec<u8>)> = vec![("config.json", config.to_json(Head::CausalLm)?)];
+    files.extend(tokenizer_files);
+    if let Some(a) = adapter {
+        files.extend(adapter_files(dest, config, Head::CausalLm, a, Some(base))?);
+    }
+    write_checkpoint_dir(dest, &files, tensors, None)
 }

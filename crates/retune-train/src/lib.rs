@@ -7,6 +7,7 @@ pub mod batching;
 pub mod classify;
 pub mod continued;
 pub mod error;
+pub mod lm;
 pub mod loss;
 pub mod optim;
 pub mod probe;

@@ -60,6 +60,8 @@ pub struct CausalLm {
     pub tokenizer_config: serde_json::Value,
     /// Ids that end generation (`generation_config.json`'s, else the config's).
     pub eos_ids: Vec<u32>,
+    /// `generation_config.json`, Null when absent.
+    pub generation_config: serde_json::Value,
     /// The folder or GGUF file it came from.
     pub source: PathBuf,
     /// Where the parameters live.
@@ -171,6 +173,7 @@ impl CausalLm {
             tokenizer,
             tokenizer_config,
             eos_ids,
+            generation_config: gen.clone(),
             source: source.into(),
             device: device.clone(),
         })
@@ -200,6 +203,31 @@ impl CausalLm {
     pub fn logits(&self, ids: &[u32]) -> Result<Tensor> {
         let t = Tensor::new(ids, &self.device)?.unsqueeze(0)?;
         Ok(self.model.forward_logits(&t, None, Mode::Eval)?)
+    }
+
+    /// The tokenizer files to save beside the weights: `tokenizer.json`, and
+    /// `tokenizer_config.json` / `generation_config.json` when the model has them.
+    pub fn tokenizer_files(&self) -> Result<Vec<(&'static str, Vec<u8>)>> {
+        let json = self.tokenizer.to_string(true).map_err(|e| tok_err(&self.source, e))?;
+        let mut files = vec![("tokenizer.json", json.into_bytes())];
+        for (name, v) in [
+            ("tokenizer_config.json", &self.tokenizer_config),
+            ("generation_config.json", &self.generation_config),
+        ] {
+            if !v.is_null() {
+                files.push((
+                    name,
+                    serde_json::to_vec_pretty(v).map_err(|e| tok_err(&self.source, e))?,
+                ));
+            }
+        }
+        Ok(files)
+    }
+
+    /// Rebuilds the decoder from the parameters (after a strategy added adapters).
+    pub fn rebuild(&mut self) -> Result<()> {
+        self.model = self.config.build_causal(&self.params)?;
+        Ok(())
     }
 
     /// A special token's text from `tokenizer_config.json` (`bos_token`, `eos_token`), which

@@ -114,23 +114,45 @@ pub fn document_nll(
             truncated: opts.stride.is_none() && d.len() > opts.max_length,
         })
         .collect();
-    let mut wins: Vec<Window> = docs
+    let wins: Vec<Window> = docs
         .iter()
         .enumerate()
         .flat_map(|(i, d)| windows(i, d, opts))
         .filter(|w| w.ids.len() >= 2)
         .collect();
+    let seqs: Vec<(&[u32], usize)> = wins.iter().map(|w| (w.ids.as_slice(), w.first_target)).collect();
+    let scored = targets_nll(lm, &seqs, opts.batch_tokens, &mut progress)?;
+    for (w, (nll, n)) in wins.iter().zip(scored) {
+        out[w.doc].nll += nll;
+        out[w.doc].predicted += n;
+    }
+    Ok(out)
+}
+
+/// The summed negative log-likelihood and the count of the tokens at positions
+/// `first_target.max(1)..` of each sequence given the tokens before it (inference mode), in
+/// length-sorted right-padded batches of at most `batch_tokens` tokens; `progress` gets the
+/// number of sequences done.
+pub fn targets_nll(
+    lm: &CausalLm,
+    seqs: &[(&[u32], usize)],
+    batch_tokens: usize,
+    mut progress: impl FnMut(usize),
+) -> Result<Vec<(f64, usize)>> {
+    let mut out = vec![(0.0, 0usize); seqs.len()];
+    let mut order: Vec<usize> = (0..seqs.len()).filter(|&i| seqs[i].0.len() >= 2).collect();
     // Longest first, so each batch pads little.
-    wins.sort_by(|a, b| b.ids.len().cmp(&a.ids.len()).then(a.doc.cmp(&b.doc)));
+    order.sort_by(|&a, &b| seqs[b].0.len().cmp(&seqs[a].0.len()).then(a.cmp(&b)));
     let mut i = 0;
-    while i < wins.len() {
-        let len = wins[i].ids.len();
-        let rows = (opts.batch_tokens / len.max(1)).max(1).min(wins.len() - i);
-        let batch = &wins[i..i + rows];
+    while i < order.len() {
+        let len = seqs[order[i]].0.len();
+        let rows = (batch_tokens / len.max(1)).max(1).min(order.len() - i);
+        let batch = &order[i..i + rows];
         let mut flat = Vec::with_capacity(rows * len);
-        for w in batch {
-            flat.extend_from_slice(&w.ids);
-            flat.extend(std::iter::repeat_n(0u32, len - w.ids.len()));
+        for &k in batch {
+            let ids = seqs[k].0;
+            flat.extend_from_slice(ids);
+            flat.extend(std::iter::repeat_n(0u32, len - ids.len()));
         }
         let ids = Tensor::from_vec(flat, (rows, len), &lm.device)?;
         let logits = lm.model.forward_logits(&ids, None, Mode::Eval)?.to_dtype(DType::F32)?;
@@ -143,11 +165,11 @@ pub fn document_nll(
             .gather(&next.unsqueeze(2)?, 2)?
             .squeeze(2)?;
         let nll: Vec<Vec<f32>> = (lse.narrow(1, 0, len - 1)? - picked)?.to_vec2()?;
-        for (w, row) in batch.iter().zip(nll) {
-            let d = &mut out[w.doc];
-            for target in w.first_target.max(1)..w.ids.len() {
-                d.nll += row[target - 1] as f64;
-                d.predicted += 1;
+        for (&k, row) in batch.iter().zip(nll) {
+            let (ids, first) = seqs[k];
+            for target in first.max(1)..ids.len() {
+                out[k].0 += row[target - 1] as f64;
+                out[k].1 += 1;
             }
         }
         i += rows;

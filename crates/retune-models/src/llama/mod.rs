@@ -76,11 +76,10 @@ impl Architecture for LlamaConfig {
             "mlp.down_proj",
         ]
     }
-    fn head_modules(&self, head: Head) -> &'static [&'static str] {
-        match head {
-            Head::CausalLm if !self.tie_word_embeddings => &["lm_head"],
-            _ => &[],
-        }
+    /// None: the output projection is pretrained, not a new head (PEFT's causal-LM adapters save
+    /// no module; `top:K` trains the last K decoder layers only).
+    fn head_modules(&self, _head: Head) -> &'static [&'static str] {
+        &[]
     }
     fn output_projection(&self, _head: Head) -> Option<&'static str> {
         None

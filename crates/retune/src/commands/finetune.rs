@@ -42,6 +42,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
         FinetuneTask::Classify => run_classify(args),
         FinetuneTask::Translate => super::finetune_translate::run(args),
         FinetuneTask::Ner => super::finetune_ner::run(args),
+        FinetuneTask::Lm => super::finetune_lm::run(args),
     }
 }
 

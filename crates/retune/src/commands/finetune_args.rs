@@ -23,6 +23,8 @@ pub enum FinetuneTask {
     /// Token classification (NER): an encoder with a tag per word; tagged sentences as JSONL
     /// (`tokens` + `ner_tags`) or CoNLL columns.
     Ner,
+    /// Causal language modelling: continued pre-training on documents, or prompt → completion.
+    Lm,
 }
 
 /// Arguments of `retune finetune`.
@@ -134,6 +136,18 @@ pub struct FinetuneArgs {
     /// Evaluate translations on at most this many eval rows.
     #[arg(long)]
     pub eval_rows: Option<usize>,
+    /// (lm) Tokens per training block and evaluation window.
+    #[arg(long, default_value_t = 256)]
+    pub block_size: usize,
+    /// (lm) Column of prompts: train on prompt → completion pairs instead of raw documents.
+    #[arg(long, requires = "completion_column")]
+    pub prompt_column: Option<String>,
+    /// (lm) Column of completions (the loss is on these tokens only).
+    #[arg(long, requires = "prompt_column")]
+    pub completion_column: Option<String>,
+    /// (lm) Do not wrap prompts in the model's chat template.
+    #[arg(long)]
+    pub no_chat: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,

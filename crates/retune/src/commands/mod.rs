@@ -7,6 +7,7 @@ pub mod data_args;
 pub mod eval;
 pub mod finetune;
 pub mod finetune_args;
+pub mod finetune_lm;
 pub mod finetune_ner;
 pub mod finetune_translate;
 pub mod generate;
