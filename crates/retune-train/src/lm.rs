@@ -11,6 +11,8 @@
 //! MLP projection (merged on save, the PEFT adapter beside it), `top:K`, `full`.
 
 use candle_core::{Device, Tensor};
+use retune_metrics::perplexity::{Perplexity, PerplexityStats};
+use retune_metrics::significance::{paired_bootstrap, PairedResult, DEFAULT_BOOTSTRAP, DEFAULT_SEED};
 use retune_models::arch::Head;
 use retune_models::causal::chat::{render, template, Message};
 use retune_models::causal::perplexity::{document_nll, targets_nll, PerplexityOptions};
@@ -337,6 +339,18 @@ pub struct LmSummary {
     pub before: LmEval,
     /// Every evaluation during training.
     pub evals: Vec<LmEval>,
+    /// The kept (best) model on the eval data.
+    pub after: LmEval,
+    /// Paired bootstrap of the kept model's perplexity against the model before training, over
+    /// eval documents (or pairs): sacrebleu's test on `[NLL, tokens]` statistics.
+    pub paired: PairedResult,
+}
+
+/// Paired bootstrap (1000 resamples, sacrebleu's seed) of `after` against `before`.
+pub fn paired_perplexity(before: &LmEval, after: &LmEval) -> PairedResult {
+    let b = PerplexityStats::from_documents(&before.per_document);
+    let a = PerplexityStats::from_documents(&after.per_document);
+    paired_bootstrap(&Perplexity, &b, &a, DEFAULT_BOOTSTRAP, DEFAULT_SEED)
 }
 
 /// Fine-tunes a causal LM; the returned model holds the best evaluated parameters.
@@ -380,6 +394,8 @@ pub fn train_lm(
     };
     let run = run_loop(&task, &loop_cfg, recipe, out, resume, on_event)?;
     let evals = task.evals.take();
+    let after = evaluate_lm(&lm, &eval_set, cfg.block_size)?;
+    let paired = paired_perplexity(&before, &after);
     let summary = LmSummary {
         config: cfg.clone(),
         rows: n_rows,
@@ -387,6 +403,8 @@ pub fn train_lm(
         run,
         before,
         evals,
+        after,
+        paired,
     };
     if let Some(o) = out {
         let p = o.join("summary.json");

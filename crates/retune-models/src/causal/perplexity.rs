@@ -131,8 +131,8 @@ pub fn document_nll(
 
 /// The summed negative log-likelihood and the count of the tokens at positions
 /// `first_target.max(1)..` of each sequence given the tokens before it (inference mode), in
-/// length-sorted right-padded batches of at most `batch_tokens` tokens; `progress` gets the
-/// number of sequences done.
+/// length-sorted right-padded batches of at most `batch_tokens` tokens whose rows are within 10%
+/// of each other's length; `progress` gets the number of sequences done.
 pub fn targets_nll(
     lm: &CausalLm,
     seqs: &[(&[u32], usize)],
@@ -146,7 +146,15 @@ pub fn targets_nll(
     let mut i = 0;
     while i < order.len() {
         let len = seqs[order[i]].0.len();
-        let rows = (batch_tokens / len.max(1)).max(1).min(order.len() - i);
+        // Rows join the batch while the budget allows and padding stays under 10%: on a CPU a
+        // long row alone keeps the matrix units busy, and padded positions are wasted work.
+        let mut rows = 1;
+        while i + rows < order.len()
+            && (rows + 1) * len <= batch_tokens.max(len)
+            && seqs[order[i + rows]].0.len() * 10 >= len * 9
+        {
+            rows += 1;
+        }
         let batch = &order[i..i + rows];
         let mut flat = Vec::with_capacity(rows * len);
         for &k in batch {

@@ -180,7 +180,7 @@ pub(crate) fn read(meta: &Meta) -> Result<GgufTokenizer> {
     });
     let context = meta.opt_usize("llama.context_length")?;
     let mut tokenizer_config = json!({
-        "tokenizer_class": "GPT2Tokenizer",
+        "tokenizer_class": "PreTrainedTokenizerFast",
         "add_bos_token": add_bos,
         "add_prefix_space": false,
         "clean_up_tokenization_spaces": false,
