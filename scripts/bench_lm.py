@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Causal-LM perplexity speed, retune against PyTorch + transformers, in one run on one machine.
+
+Both score the same XSum documents with the Hugging Face guide's sliding windows (each document
+on its own, batch 1 for PyTorch as the guide does) on the same converted folder; prints tokens/s,
+peak RSS and the ratio, with the CPU model.
+
+    python3 scripts/bench_lm.py --python /work/pyref/bin/python --model models/smollm2-hf \\
+        [--docs 10] [--max-length 512] [--stride 256] [--threads 2]
+Needs: a release or debug build of retune (target/*/retune), torch and transformers for --python.
+"""
+import argparse, json, os, platform, resource, subprocess, sys, time
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--python", default=sys.executable)
+ap.add_argument("--model", required=True)
+ap.add_argument("--docs", type=int, default=10)
+ap.add_argument("--max-length", type=int, default=512)
+ap.add_argument("--stride", type=int, default=256)
+ap.add_argument("--threads", type=int, default=2)
+ap.add_argument("--retune", default=None)
+a = ap.parse_args()
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+exe = a.retune or next(p for p in (f"{root}/target/release/retune", f"{root}/target/debug/retune") if os.path.exists(p))
+data = f"{root}/data/xsum/test.jsonl"
+
+PT = r'''
+import json, math, sys, time, resource, torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+model, data, n, L, S, threads = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+torch.set_num_threads(threads)
+m = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32).eval()
+t = AutoTokenizer.from_pretrained(model)
+docs = [json.loads(l)["document"] for l in open(data)][:n]
+t0 = time.time(); nll = 0.0; cnt = 0
+with torch.no_grad():
+    for doc in docs:
+        seq = torch.tensor([t(doc)["input_ids"]]); N = seq.size(1); prev = 0
+        for b in range(0, N, S):
+            e = min(b + L, N); x = seq[:, b:e]; lab = x.clone(); lab[:, :-(e - prev)] = -100
+            k = int((lab[:, 1:] != -100).sum())
+            if k:
+                nll += m(x, labels=lab).loss.item() * k; cnt += k
+            prev = e
+            if e == N: break
+dt = time.time() - t0
+print(json.dumps({"perplexity": math.exp(nll / cnt), "tokens": cnt, "seconds": dt,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+'''
+
+def cpu():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+env = dict(os.environ, RAYON_NUM_THREADS=str(a.threads))
+spec = f"{data}[:{a.docs}]"
+r = subprocess.run([exe, "eval", "perplexity", "--model", a.model, "--input", spec, "--column", "document",
+                    "--max-length", str(a.max_length), "--stride", str(a.stride), "--json"],
+                   capture_output=True, text=True, env=env)
+if r.returncode:
+    sys.exit(r.stderr)
+rt = json.loads(r.stdout)
+rt_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+p = subprocess.run([a.python, "-c", PT, a.model, data, str(a.docs), str(a.max_length), str(a.stride), str(a.threads)],
+                   capture_output=True, text=True)
+if p.returncode:
+    sys.exit(p.stderr)
+pt = json.loads(p.stdout.strip().splitlines()[-1])
+rt_tps = rt["tokens"] / rt["seconds"]
+pt_tps = pt["tokens"] / pt["seconds"]
+print(f"CPU: {cpu()}, {a.threads} threads; {a.docs} XSum documents, window {a.max_length}, stride {a.stride}")
+print(f"retune : perplexity {rt['perplexity']:.4f}, {rt['tokens']} tokens in {rt['seconds']:.1f}s = {rt_tps:.0f} tokens/s, peak RSS {rt_rss:.0f} MB")
+print(f"PyTorch: perplexity {pt['perplexity']:.4f}, {pt['tokens']} tokens in {pt['seconds']:.1f}s = {pt_tps:.0f} tokens/s, peak RSS {pt['peak_rss_mb']:.0f} MB")
+print(f"ratio  : {rt_tps / pt_tps:.2f}x PyTorch's tokens/s, {rt_rss / pt['peak_rss_mb']:.2f}x its memory")
