@@ -21,7 +21,9 @@ ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--retune", default=None)
 a = ap.parse_args()
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-exe = a.retune or next(p for p in (f"{root}/target/release/retune", f"{root}/target/debug/retune") if os.path.exists(p))
+# The newest build of retune (release or debug), unless --retune names one.
+exe = a.retune or max((p for p in (f"{root}/target/release/retune", f"{root}/target/debug/retune") if os.path.exists(p)),
+                      key=os.path.getmtime)
 data = f"{root}/data/xsum/test.jsonl"
 
 PT = r'''
@@ -73,7 +75,8 @@ if p.returncode:
 pt = json.loads(p.stdout.strip().splitlines()[-1])
 rt_tps = rt["tokens"] / rt["seconds"]
 pt_tps = pt["tokens"] / pt["seconds"]
-print(f"CPU: {cpu()}, {a.threads} threads; {a.docs} XSum documents, window {a.max_length}, stride {a.stride}")
+blas = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.strip()
+print(f"CPU: {cpu()}, {a.threads} threads; {a.docs} XSum documents, window {a.max_length}, stride {a.stride}; {exe}")
 print(f"retune : perplexity {rt['perplexity']:.4f}, {rt['tokens']} tokens in {rt['seconds']:.1f}s = {rt_tps:.0f} tokens/s, peak RSS {rt_rss:.0f} MB")
 print(f"PyTorch: perplexity {pt['perplexity']:.4f}, {pt['tokens']} tokens in {pt['seconds']:.1f}s = {pt_tps:.0f} tokens/s, peak RSS {pt['peak_rss_mb']:.0f} MB")
 print(f"ratio  : {rt_tps / pt_tps:.2f}x PyTorch's tokens/s, {rt_rss / pt['peak_rss_mb']:.2f}x its memory")

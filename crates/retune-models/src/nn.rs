@@ -363,7 +363,7 @@ impl Linear {
         let x2 = x.reshape((rows, inner))?;
         let mut y = match &self.bias {
             Some(b) => crate::ops::linear(&x2, &self.weight, b)?,
-            None => x2.matmul(&self.weight.t()?)?,
+            None => crate::ops::linear_no_bias(&x2, &self.weight)?,
         };
         if let Some((a, b, scale)) = &self.lora {
             y = (y + (x2.matmul(&a.t()?)?.matmul(&b.t()?)? * *scale)?)?;

@@ -9,6 +9,8 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Storage, Tensor, D};
 use rayon::prelude::*;
 
+pub mod blas;
+
 /// Runs `f` on the contiguous f32 CPU data of `t` (copied only when it is not contiguous).
 fn with_data<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
     {
@@ -33,7 +35,7 @@ fn fusable(t: &Tensor) -> bool {
 }
 
 /// Whether the fused kernel `name` is switched off by `RETUNE_UNFUSED` (a comma-separated list of
-/// `layer`, `embedding`, `linear`, `attention`, `layer_norm`, `softmax`, `gelu`, or `all`): the composed operations run
+/// `layer`, `embedding`, `linear`, `attention`, `layer_norm`, `softmax`, `gelu`, `blas`, or `all`): the composed operations run
 /// instead, for benchmarks and for checking a kernel against its reference in a real run.
 pub(crate) fn unfused(name: &str) -> bool {
     static LIST: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
@@ -342,6 +344,10 @@ unsafe fn gemm_block(
     scale: f32,
 ) {
     // SAFETY: as the caller promised.
+    if unsafe { blas::sgemm(m, n, k, dst, dst_rs, &a, &b, accumulate, scale) } {
+        return;
+    }
+    // SAFETY: as the caller promised.
     unsafe {
         gemm::gemm(
             m,
@@ -567,35 +573,28 @@ impl CustomOp3 for LinearOp {
         for _ in 0..m {
             y.extend_from_slice(b);
         }
-        let threads = rayon::current_num_threads();
-        let par = if threads > 1 && m * n * k >= 1 << 15 {
-            gemm::Parallelism::Rayon(threads)
-        } else {
-            gemm::Parallelism::None
-        };
         // SAFETY: y is m×n (row stride n), x is m×k (row stride k), W is n×k read as Wᵀ (k×n:
         // row stride 1, column stride k); every index stays inside its slice.
         unsafe {
-            gemm::gemm(
+            matmul(
                 m,
                 n,
                 k,
                 y.as_mut_ptr(),
-                1,
-                n as isize,
+                n,
+                Mat {
+                    ptr: x.as_ptr(),
+                    rs: k,
+                    cs: 1,
+                },
+                Mat {
+                    ptr: w.as_ptr(),
+                    rs: 1,
+                    cs: k,
+                },
                 true,
-                x.as_ptr(),
-                1,
-                k as isize,
-                w.as_ptr(),
-                k as isize,
-                1,
-                1.0f32,
-                1.0f32,
-                false,
-                false,
-                false,
-                par,
+                1.0,
+                true,
             );
         }
         Ok((CpuStorage::F32(y), Shape::from((m, n))))
@@ -610,8 +609,8 @@ impl CustomOp3 for LinearOp {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let grad = grad.contiguous()?;
-        let dx = if x.track_op() { Some(grad.matmul(w)?) } else { None };
-        let dw = if w.track_op() { Some(grad.t()?.matmul(x)?) } else { None };
+        let dx = if x.track_op() { Some(mm(&grad, w)?) } else { None };
+        let dw = if w.track_op() { Some(mm(&grad.t()?, x)?) } else { None };
         let db = if b.track_op() {
             let n = b.elem_count();
             let sums = with_data(&grad, |g| column_sum(g, n))?;
@@ -621,6 +620,72 @@ impl CustomOp3 for LinearOp {
         };
         Ok((dx, dw, db))
     }
+}
+
+/// The product of two 2-D f32 CPU tensors (any strides) by [`matmul`] — split over the pool,
+/// the system BLAS when loaded; candle's matmul for anything else.
+pub fn mm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let cpu_f32 = |t: &Tensor| t.device().is_cpu() && t.dtype() == candle_core::DType::F32 && t.rank() == 2;
+    if unfused("linear") || !cpu_f32(a) || !cpu_f32(b) {
+        return a.matmul(b);
+    }
+    let (m, k) = a.dims2()?;
+    let (k2, n) = b.dims2()?;
+    if k != k2 {
+        return a.matmul(b);
+    }
+    let mut y = vec![0f32; m * n];
+    {
+        let (sa, la) = a.storage_and_layout();
+        let (sb, lb) = b.storage_and_layout();
+        let (Storage::Cpu(CpuStorage::F32(va)), Storage::Cpu(CpuStorage::F32(vb))) = (&*sa, &*sb) else {
+            return a.matmul(b);
+        };
+        let (ra, ca) = (la.stride()[0], la.stride()[1]);
+        let (rb, cb) = (lb.stride()[0], lb.stride()[1]);
+        // Every addressed element must lie in the storage.
+        let last = |off: usize, r: usize, c: usize, rs: usize, cs: usize| off + r.saturating_sub(1) * rs + c.saturating_sub(1) * cs;
+        if m * k > 0 && last(la.start_offset(), m, k, ra, ca) >= va.len()
+            || k * n > 0 && last(lb.start_offset(), k, n, rb, cb) >= vb.len()
+        {
+            return a.matmul(b);
+        }
+        // SAFETY: the operands' strides address only elements inside their storages (checked
+        // above); y is a fresh m×n buffer.
+        unsafe {
+            matmul(
+                m,
+                n,
+                k,
+                y.as_mut_ptr(),
+                n,
+                Mat {
+                    ptr: va.as_ptr().add(la.start_offset()),
+                    rs: ra,
+                    cs: ca,
+                },
+                Mat {
+                    ptr: vb.as_ptr().add(lb.start_offset()),
+                    rs: rb,
+                    cs: cb,
+                },
+                false,
+                1.0,
+                true,
+            );
+        }
+    }
+    Tensor::from_vec(y, (m, n), a.device())
+}
+
+/// `x Wᵀ` for x (rows, in), weight (out, in): [`LinearOp`] with a zero bias that takes no
+/// gradient (the projections of decoder LMs have none).
+pub fn linear_no_bias(x: &Tensor, weight: &Tensor) -> Result<Tensor> {
+    if !unfused("linear") && fusable(x) && fusable(weight) && x.rank() == 2 {
+        let zero = Tensor::zeros(weight.dim(0)?, candle_core::DType::F32, x.device())?;
+        return x.apply_op3(weight, &zero, LinearOp);
+    }
+    x.matmul(&weight.t()?)
 }
 
 /// `x Wᵀ + b` for x (rows, in), weight (out, in), bias (out): fused on CPU f32 (see
