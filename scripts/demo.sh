@@ -11,8 +11,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f models/all-MiniLM-L6-v2/model.safetensors ] || bash scripts/fetch_minilm.sh
 [ -f models/quire-distilbert/model.safetensors ] || bash scripts/fetch_quire_distilbert.sh
-[ -f /usr/lib/x86_64-linux-gnu/openblas-serial/libopenblas.so.0 ] || [ "$(uname -m)" != "x86_64" ] \
-  || echo "note: no single-threaded OpenBLAS (Debian libopenblas0-serial, installed by scripts/setup.sh): matrix products run in the slower gemm crate" >&2
 cargo build --release -q -p retune
 R=target/release/retune
 mkdir -p runs

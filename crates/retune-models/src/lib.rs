@@ -22,6 +22,7 @@
 //! # Ok::<(), retune_models::ModelError>(())
 //! ```
 
+pub mod alloc;
 pub mod arch;
 pub mod bert;
 pub mod causal;

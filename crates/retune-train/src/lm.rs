@@ -353,6 +353,38 @@ pub fn paired_perplexity(before: &LmEval, after: &LmEval) -> PairedResult {
     paired_bootstrap(&Perplexity, &b, &a, DEFAULT_BOOTSTRAP, DEFAULT_SEED)
 }
 
+/// Trains a prepared model ([`prepare_lm`]) on `rows`, evaluating on `eval` as the loop says
+/// (without an evaluation before training): the loop's figures and every evaluation. The model
+/// holds the best evaluated parameters afterwards.
+pub fn fit_lm(
+    lm: &CausalLm,
+    trainable: Vec<String>,
+    rows: Vec<LmRow>,
+    eval: &EvalSet,
+    cfg: &LmConfig,
+    out: Option<&Path>,
+    on_event: impl FnMut(&LoopEvent),
+) -> Result<(LoopOutcome, Vec<LmEval>)> {
+    let mut loop_cfg = cfg.train.clone();
+    loop_cfg.lr = cfg.lr.unwrap_or(match cfg.strategy {
+        Strategy::Lora { .. } => 2e-4,
+        _ => 5e-5,
+    });
+    let pad = lm.config.arch().pad_token_id();
+    let recipe = serde_json::json!({"task": "lm", "config": cfg, "model": lm.source});
+    let task = LmTask {
+        lm,
+        trainable,
+        rows,
+        eval_set: eval,
+        cfg,
+        pad,
+        evals: Default::default(),
+    };
+    let run = run_loop(&task, &loop_cfg, recipe, out, None, on_event)?;
+    Ok((run, task.evals.take()))
+}
+
 /// Fine-tunes a causal LM; the returned model holds the best evaluated parameters.
 pub fn train_lm(
     model: &Path,

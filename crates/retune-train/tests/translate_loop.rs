@@ -67,6 +67,12 @@ fn memorizes_pairs_loss_falls_and_bleu_rises() {
     let a = evaluate_translation(&state, &data, &cfg, &Device::Cpu).unwrap();
     let b = evaluate_translation(&again, &data, &cfg, &Device::Cpu).unwrap();
     assert_eq!(a.hypotheses, b.hypotheses);
+    // The state the run returns holds the best evaluated model: it scores the best BLEU.
+    assert!(
+        (a.bleu - best).abs() < 1e-9,
+        "returned state BLEU {} vs best {best}",
+        a.bleu
+    );
     let _ = again.config.generation_config();
 }
 

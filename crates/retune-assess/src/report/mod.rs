@@ -6,6 +6,7 @@
 
 pub mod candidates;
 mod classify;
+pub mod lm;
 pub mod ner;
 
 pub use classify::{html, markdown, terminal};

@@ -19,14 +19,24 @@ use crate::nn::{Mode, Params};
 
 /// A decoder-only model: logits for tokens placed after what its cache holds.
 pub trait CausalModel: Send + Sync {
-    /// Logits (batch, length, vocab) of `ids` (batch, length) following the cached positions;
-    /// the cache, when given, is extended with them.
-    fn forward_logits(&self, ids: &Tensor, cache: Option<&mut KvCache>, mode: Mode) -> CResult<Tensor>;
+    /// Final hidden states (batch, length, hidden) of `ids` (batch, length) following the
+    /// cached positions; the cache, when given, is extended with them.
+    fn forward_hidden(&self, ids: &Tensor, cache: Option<&mut KvCache>, mode: Mode) -> CResult<Tensor>;
+    /// Next-token logits (..., vocab) of hidden states (..., hidden).
+    fn lm_logits(&self, hidden: &Tensor) -> CResult<Tensor>;
+    /// Logits (batch, length, vocab) of `ids`: [`CausalModel::forward_hidden`], then the output
+    /// projection on every position.
+    fn forward_logits(&self, ids: &Tensor, cache: Option<&mut KvCache>, mode: Mode) -> CResult<Tensor> {
+        self.lm_logits(&self.forward_hidden(ids, cache, mode)?)
+    }
 }
 
 impl CausalModel for crate::llama::LlamaModel {
-    fn forward_logits(&self, ids: &Tensor, cache: Option<&mut KvCache>, mode: Mode) -> CResult<Tensor> {
-        crate::llama::LlamaModel::forward_logits(self, ids, cache, mode)
+    fn forward_hidden(&self, ids: &Tensor, cache: Option<&mut KvCache>, mode: Mode) -> CResult<Tensor> {
+        self.decode(ids, None, cache, mode, None)
+    }
+    fn lm_logits(&self, hidden: &Tensor) -> CResult<Tensor> {
+        crate::llama::LlamaModel::lm_logits(self, hidden)
     }
 }
 
@@ -100,6 +110,7 @@ pub fn is_gguf(path: &Path) -> bool {
 impl CausalLm {
     /// Loads a model folder (`config.json`, weights, `tokenizer.json`) or a GGUF file.
     pub fn load(path: &Path, device: &Device) -> Result<CausalLm> {
+        crate::alloc::tune_allocator();
         if is_gguf(path) {
             let g = crate::gguf::GgufModel::read(path, device)?;
             let text = serde_json::to_string(&g.config_json).map_err(|e| tok_err(path, e))?;
@@ -139,6 +150,7 @@ impl CausalLm {
         Self::assemble(config, params, tokenizer, tokenizer_config, &gen, path, device)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn assemble(
         config: ModelConfig,
         params: Params,

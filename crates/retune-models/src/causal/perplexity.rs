@@ -8,7 +8,7 @@
 //! guide's shortcut (a window's mean loss times its label count minus one) the sums here are
 //! exact: the first token of a document, which nothing predicts, is never counted.
 
-use candle_core::{DType, Tensor, D};
+use candle_core::Tensor;
 
 use super::CausalLm;
 use crate::error::{ModelError, Result};
@@ -163,20 +163,24 @@ pub fn targets_nll(
             flat.extend(std::iter::repeat_n(0u32, len - ids.len()));
         }
         let ids = Tensor::from_vec(flat, (rows, len), &lm.device)?;
-        let logits = lm.model.forward_logits(&ids, None, Mode::Eval)?.to_dtype(DType::F32)?;
-        // Position j predicts token j + 1.
-        let lse = logits.log_sum_exp(D::Minus1)?;
-        let next = ids.narrow(1, 1, len - 1)?.contiguous()?;
-        let picked = logits
-            .narrow(1, 0, len - 1)?
-            .contiguous()?
-            .gather(&next.unsqueeze(2)?, 2)?
-            .squeeze(2)?;
-        let nll: Vec<Vec<f32>> = (lse.narrow(1, 0, len - 1)? - picked)?.to_vec2()?;
-        for (&k, row) in batch.iter().zip(nll) {
+        let hidden = lm.model.forward_hidden(&ids, None, Mode::Eval)?;
+        // Position j predicts token j + 1; only positions from the batch's first target on need
+        // the output projection (a sliding window's context positions do not).
+        let lo = batch.iter().map(|&k| seqs[k].1.max(1)).min().unwrap_or(1) - 1;
+        let span = len - 1 - lo;
+        let h = hidden.narrow(1, lo, span)?.contiguous()?;
+        let (_, _, width) = h.dims3()?;
+        let logits = lm.model.lm_logits(&h.reshape((rows * span, width))?)?;
+        let mut targets = Vec::with_capacity(rows * span);
+        for &k in batch {
+            let ids = seqs[k].0;
+            targets.extend((lo + 1..len).map(|j| ids.get(j).copied().unwrap_or(0)));
+        }
+        let nll = crate::ops::picked_nll(&logits, &targets)?;
+        for (r, &k) in batch.iter().enumerate() {
             let (ids, first) = seqs[k];
             for target in first.max(1)..ids.len() {
-                out[k].0 += row[target - 1] as f64;
+                out[k].0 += nll[r * span + (target - 1 - lo)] as f64;
                 out[k].1 += 1;
             }
         }

@@ -9,8 +9,6 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Storage, Tensor, D};
 use rayon::prelude::*;
 
-pub mod blas;
-
 /// Runs `f` on the contiguous f32 CPU data of `t` (copied only when it is not contiguous).
 fn with_data<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
     {
@@ -35,7 +33,7 @@ fn fusable(t: &Tensor) -> bool {
 }
 
 /// Whether the fused kernel `name` is switched off by `RETUNE_UNFUSED` (a comma-separated list of
-/// `layer`, `embedding`, `linear`, `attention`, `layer_norm`, `softmax`, `gelu`, `blas`, or `all`): the composed operations run
+/// `layer`, `embedding`, `linear`, `attention`, `layer_norm`, `softmax`, `gelu`, or `all`): the composed operations run
 /// instead, for benchmarks and for checking a kernel against its reference in a real run.
 pub(crate) fn unfused(name: &str) -> bool {
     static LIST: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
@@ -344,10 +342,6 @@ unsafe fn gemm_block(
     scale: f32,
 ) {
     // SAFETY: as the caller promised.
-    if unsafe { blas::sgemm(m, n, k, dst, dst_rs, &a, &b, accumulate, scale) } {
-        return;
-    }
-    // SAFETY: as the caller promised.
     unsafe {
         gemm::gemm(
             m,
@@ -622,8 +616,8 @@ impl CustomOp3 for LinearOp {
     }
 }
 
-/// The product of two 2-D f32 CPU tensors (any strides) by [`matmul`] — split over the pool,
-/// the system BLAS when loaded; candle's matmul for anything else.
+/// The product of two 2-D f32 CPU tensors (any strides) by [`matmul`], split over the pool;
+/// candle's matmul for anything else.
 pub fn mm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let cpu_f32 = |t: &Tensor| t.device().is_cpu() && t.dtype() == candle_core::DType::F32 && t.rank() == 2;
     if unfused("linear") || !cpu_f32(a) || !cpu_f32(b) {
@@ -644,7 +638,9 @@ pub fn mm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         let (ra, ca) = (la.stride()[0], la.stride()[1]);
         let (rb, cb) = (lb.stride()[0], lb.stride()[1]);
         // Every addressed element must lie in the storage.
-        let last = |off: usize, r: usize, c: usize, rs: usize, cs: usize| off + r.saturating_sub(1) * rs + c.saturating_sub(1) * cs;
+        let last = |off: usize, r: usize, c: usize, rs: usize, cs: usize| {
+            off + r.saturating_sub(1) * rs + c.saturating_sub(1) * cs
+        };
         if m * k > 0 && last(la.start_offset(), m, k, ra, ca) >= va.len()
             || k * n > 0 && last(lb.start_offset(), k, n, rb, cb) >= vb.len()
         {
@@ -676,6 +672,36 @@ pub fn mm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         }
     }
     Tensor::from_vec(y, (m, n), a.device())
+}
+
+/// Negative log-likelihood `logsumexp(row) - row[target]` of each row of `logits` (rows, vocab;
+/// f32 on the CPU, any device or dtype through candle otherwise), one pass per row in parallel,
+/// the exponentials summed in f64: what perplexity needs without materialising a log-softmax, a
+/// copy of the logits or a gather.
+pub fn picked_nll(logits: &Tensor, targets: &[u32]) -> Result<Vec<f32>> {
+    let (rows, vocab) = logits.dims2()?;
+    if rows != targets.len() {
+        candle_core::bail!("picked_nll: {} targets for {rows} rows", targets.len());
+    }
+    if let Some(&t) = targets.iter().find(|&&t| t as usize >= vocab) {
+        candle_core::bail!("picked_nll: target {t} outside a vocabulary of {vocab}");
+    }
+    if !fusable(logits) {
+        let lse = logits.to_dtype(candle_core::DType::F32)?.log_sum_exp(D::Minus1)?;
+        let idx = Tensor::from_vec(targets.to_vec(), (rows, 1), logits.device())?;
+        let picked = logits.to_dtype(candle_core::DType::F32)?.gather(&idx, 1)?.squeeze(1)?;
+        return (lse - picked)?.to_vec1();
+    }
+    with_data(logits, |v| {
+        v.par_chunks(vocab)
+            .zip(targets.par_iter())
+            .map(|(row, &t)| {
+                let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let sum: f64 = row.iter().map(|&x| exp_fast(x - max) as f64).sum();
+                ((max as f64 + sum.ln()) - row[t as usize] as f64) as f32
+            })
+            .collect()
+    })
 }
 
 /// `x Wᵀ` for x (rows, in), weight (out, in): [`LinearOp`] with a zero bias that takes no

@@ -4,7 +4,9 @@
 use super::model_args::DeviceArgs;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use retune_assess::assess::{assess_candidates, assess_classification, assess_ner, AssessConfig, BudgetTask};
+use retune_assess::assess::{
+    assess_candidates, assess_classification, assess_lm, assess_ner, AssessConfig, BudgetTask,
+};
 use retune_assess::rank::RankConfig;
 use retune_assess::report;
 use retune_data::tagged::{read_tagged_spec_in, InputScheme};
@@ -33,8 +35,8 @@ pub struct AssessArgs {
     /// With several models: training rows sampled for the ranking's estimates.
     #[arg(long, default_value_t = 1000)]
     pub rank_rows: usize,
-    /// `classify` or `ner` (translation assessment: use `retune finetune --task translate`
-    /// pilots).
+    /// `classify`, `ner`, or `lm` (a causal LM on documents: continued pre-training or not;
+    /// translation assessment: use `retune finetune --task translate` pilots).
     #[arg(long, default_value = "classify")]
     pub task: String,
     /// `--task ner`: the tag scheme of the files (iob2, iob1, bioes, bmes), converted to IOB2 on
@@ -64,9 +66,13 @@ pub struct AssessArgs {
     /// Training rows for features, the learning curve and label noise (overrides the budget's).
     #[arg(long)]
     pub feature_rows: Option<usize>,
-    /// Longest input in tokens.
-    #[arg(long, default_value_t = 128)]
-    pub max_length: usize,
+    /// Longest input in tokens (default 128; for `--task lm` the block size, default 256).
+    #[arg(long)]
+    pub max_length: Option<usize>,
+    /// `--task lm`: the general reference text (one document a line, or a table's text column)
+    /// instead of the 200 bundled Tatoeba sentences.
+    #[arg(long)]
+    pub reference: Option<String>,
     /// Seed.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -128,9 +134,10 @@ pub fn run(args: AssessArgs) -> Result<()> {
     let metric = match args.task.as_str() {
         "classify" => "accuracy",
         "ner" => "f1",
+        "lm" => "perplexity",
         other => {
             return Err(format!(
-                "--task {other}: assess measures classify and ner; for translation run `retune finetune --task translate` pilots"
+                "--task {other}: assess measures classify, ner and lm; for translation run `retune finetune --task translate` pilots"
             )
             .into())
         }
@@ -150,15 +157,17 @@ pub fn run(args: AssessArgs) -> Result<()> {
         )
         .into());
     }
-    let task = if args.task == "ner" {
-        BudgetTask::Ner
-    } else {
-        BudgetTask::Classify
+    let task = match args.task.as_str() {
+        "ner" => BudgetTask::Ner,
+        "lm" => BudgetTask::Lm,
+        _ => BudgetTask::Classify,
     };
     let sized = AssessConfig::for_budget(budget, task);
     let mut cfg = AssessConfig {
         seed: args.seed,
-        max_length: args.max_length,
+        max_length: args
+            .max_length
+            .unwrap_or(if task == BudgetTask::Lm { sized.max_length } else { 128 }),
         target: args.target.as_deref().map(|t| parse_target(t, metric)).transpose()?,
         device: device.clone(),
         pilot_rows: args.pilot_rows.unwrap_or(sized.pilot_rows),
@@ -176,7 +185,34 @@ pub fn run(args: AssessArgs) -> Result<()> {
     bar.enable_steady_tick(Duration::from_millis(200));
     let mut on = |m: &str| bar.set_message(m.to_string());
     // The report in its three forms and the assessment as JSON.
-    let (html, md, term, json) = if args.task == "ner" {
+    let (html, md, term, json) = if args.task == "lm" {
+        if args.target.is_some() {
+            return Err("--target: --task lm judges by significance against the model as it is".into());
+        }
+        let docs = |spec: &str| -> Result<Vec<String>> {
+            let cols = retune_data::Columns {
+                text: args.data.text_column.clone(),
+                text_pair: None,
+                label: None,
+            };
+            let ds = retune_data::read_text_dataset(spec, &cols, &args.data.options(None)?)?;
+            for ex in &ds.examples {
+                if ex.text.trim().is_empty() {
+                    return Err(format!("{}:{}: empty document", ds.files[ex.row.file].display(), ex.row.line).into());
+                }
+            }
+            Ok(ds.examples.into_iter().map(|e| e.text).collect())
+        };
+        let (train, eval) = (docs(&args.train)?, docs(&args.eval)?);
+        let reference = args.reference.as_deref().map(docs).transpose()?;
+        let a = assess_lm(&model_dir, &train, &eval, reference.as_deref(), &cfg, &mut on)?;
+        (
+            report::lm::html(&a),
+            report::lm::markdown(&a),
+            report::lm::terminal(&a),
+            serde_json::to_string_pretty(&a)?,
+        )
+    } else if args.task == "ner" {
         let read = |spec: &str| read_tagged_spec_in(spec, None, args.scheme);
         let (train, eval) = (read(&args.train)?, read(&args.eval)?);
         let a = assess_ner(&model_dir, &train, &eval, &cfg, &mut on)?;
@@ -200,7 +236,7 @@ pub fn run(args: AssessArgs) -> Result<()> {
         let eval = args.data.read(&args.eval, Some(&labels))?;
         let rank = RankConfig {
             rows: args.rank_rows,
-            max_length: args.max_length,
+            max_length: cfg.max_length,
             seed: args.seed,
             device,
             ..Default::default()

@@ -79,7 +79,7 @@ fn run_classify(args: FinetuneArgs) -> Result<()> {
         None => None,
     };
     let config = ClassifyConfig {
-        strategy: args.strategy.clone(),
+        strategy: args.strategy(),
         train: args.loop_config(),
         lr: args.lr,
         metric: args.metric,
@@ -98,7 +98,7 @@ fn run_classify(args: FinetuneArgs) -> Result<()> {
         config,
         device,
     };
-    if args.strategy == Strategy::Probe {
+    if args.strategy() == Strategy::Probe {
         let run = retune_train::classify::train_probe(&job, Default::default())?;
         let out = serde_json::json!({"strategy": "probe", "eval": run.eval, "also_eval": run.also_eval,
             "feature_seconds": run.feature_seconds, "fit_seconds": run.fit_seconds, "out": args.out});

@@ -48,18 +48,18 @@ pub struct FinetuneArgs {
     /// Run folder: best model (`best/`), checkpoints, `log.jsonl`, `summary.json`.
     #[arg(long)]
     pub out: PathBuf,
-    /// probe, head, top:K, lora[:r], full, scratch.
-    #[arg(long, default_value = "full")]
-    pub strategy: Strategy,
+    /// probe, head, top:K, lora[:r], full, scratch (default full; lora:8 for `--task lm`).
+    #[arg(long)]
+    pub strategy: Option<Strategy>,
     /// Passes over the training data.
     #[arg(long, default_value_t = 3)]
     pub epochs: usize,
     /// Stop after this many optimizer steps.
     #[arg(long)]
     pub max_steps: Option<usize>,
-    /// Examples per batch.
-    #[arg(long, default_value_t = 32)]
-    pub batch_size: usize,
+    /// Examples per batch (default 32; 8 blocks for `--task lm`).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
     /// Batches per optimizer step.
     #[arg(long, default_value_t = 1)]
     pub grad_accum: usize,
@@ -156,12 +156,17 @@ pub struct FinetuneArgs {
 }
 
 impl FinetuneArgs {
+    /// `--strategy`, or `full` when not given.
+    pub fn strategy(&self) -> Strategy {
+        self.strategy.clone().unwrap_or(Strategy::Full)
+    }
+
     /// The loop settings from the flags (the learning rate is set by the task).
     pub fn loop_config(&self) -> LoopConfig {
         LoopConfig {
             epochs: self.epochs,
             max_steps: self.max_steps,
-            batch_size: self.batch_size,
+            batch_size: self.batch_size.unwrap_or(32),
             grad_accum: self.grad_accum,
             lr: self.lr.unwrap_or(5e-5),
             adamw: retune_train::optim::AdamWConfig {

@@ -45,16 +45,9 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     let (model, dev) = args.model.resolve()?;
     let train = read(&args, &args.train)?;
     let eval = read(&args, &args.eval)?;
-    // The shared default strategy is `full`; name it to get it, lora:8 is the LM default.
-    let strategy = if std::env::args().any(|a| a == "--strategy" || a.starts_with("--strategy=")) {
-        args.strategy.clone()
-    } else {
-        Strategy::Lora { r: 8, alpha: 16.0 }
-    };
+    let strategy = args.strategy.clone().unwrap_or(Strategy::Lora { r: 8, alpha: 16.0 });
     let mut train_cfg = args.loop_config();
-    if !std::env::args().any(|a| a == "--batch-size" || a.starts_with("--batch-size=")) {
-        train_cfg.batch_size = 8;
-    }
+    train_cfg.batch_size = args.batch_size.unwrap_or(8);
     let cfg = LmConfig {
         strategy,
         train: train_cfg,

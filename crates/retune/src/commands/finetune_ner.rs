@@ -68,7 +68,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
         ),
     );
     let cfg = TagConfig {
-        strategy: args.strategy.clone(),
+        strategy: args.strategy(),
         train: args.loop_config(),
         lr: args.lr,
         max_length: args.max_length,

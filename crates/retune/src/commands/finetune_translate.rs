@@ -36,7 +36,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
         None => None,
     };
     let cfg = TranslateConfig {
-        strategy: args.strategy.clone(),
+        strategy: args.strategy(),
         train: args.loop_config(),
         lr: args.lr,
         label_smoothing: if args.label_smoothing > 0.0 {

@@ -1,0 +1,252 @@
+//! The report of a language-model assessment: terminal, Markdown and a self-contained HTML page
+//! with the perplexity of the model as it is and of each pilot (95% intervals) and the learning
+//! curve as inline SVG.
+
+use std::fmt::Write;
+
+use super::{esc, head_html, recommendation_html, recommendation_markdown, recommendation_terminal};
+use crate::assess::{LmAssessment, LmPilot};
+
+fn pilot_line(p: &LmPilot) -> String {
+    let vs = match &p.vs_as_is {
+        Some(v) => format!(", p = {:.3} vs as-is", v.p_value),
+        None => String::new(),
+    };
+    format!(
+        "{:<8} perplexity {:>9.3} (95% CI {:.3}-{:.3}){}{}",
+        p.strategy,
+        p.scored.perplexity,
+        p.scored.ci.lower,
+        p.scored.ci.upper,
+        if p.steps > 0 {
+            format!(
+                ", {} steps on {} blocks, {:.0} tokens/s, {:.0} s",
+                p.steps, p.blocks, p.tokens_per_s, p.train_seconds
+            )
+        } else {
+            String::new()
+        },
+        vs
+    )
+}
+
+fn angles(a: &LmAssessment) -> [String; 4] {
+    let x = &a.as_is;
+    let c = &a.complexity;
+    let q = &a.quantity;
+    let l = &a.quality;
+    [
+        format!(
+            "perplexity {:.3} on the {} eval documents (95% CI {:.3}-{:.3}, windows of {} tokens), {:.3} on {} everyday English sentences: {:.2}x",
+            x.eval.perplexity,
+            x.eval.documents,
+            x.eval.ci.lower,
+            x.eval.ci.upper,
+            a.block_size,
+            x.reference.perplexity,
+            x.reference.documents,
+            x.ratio
+        ),
+        format!(
+            "{:.2} tokens per word, {:.2}% bare-byte tokens, documents {:.0} tokens on average (longest {}), {} longer than the {}-token context, {} longer than a block",
+            c.tokens_per_word,
+            100.0 * c.byte_token_rate,
+            c.mean_doc_tokens,
+            c.max_doc_tokens,
+            c.docs_over_context,
+            c.context,
+            c.docs_over_block
+        ),
+        format!(
+            "{} training documents, {} tokens, {} blocks of {}; pilots train on {} blocks{}",
+            q.train_documents,
+            q.train_tokens,
+            q.train_blocks,
+            a.block_size,
+            q.pilot_blocks,
+            if q.curve.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; learning curve (same steps): {}",
+                    q.curve
+                        .iter()
+                        .map(|(n, p)| format!("{n} blocks → {p:.3}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        ),
+        format!(
+            "{} duplicate and {} near-duplicate training documents; {} eval documents in train ({} exact, {} near)",
+            l.duplicate_docs,
+            l.near_duplicate_docs,
+            l.leaked_rows.len(),
+            l.leaked_exact,
+            l.leaked_near
+        ),
+    ]
+}
+
+/// The terminal report.
+pub fn terminal(a: &LmAssessment) -> String {
+    let mut s = format!("retune assess --task lm: {}\n\n", a.model.display());
+    s.push_str(&recommendation_terminal(&a.recommendation));
+    let [one, two, three, four] = angles(a);
+    let _ = writeln!(
+        s,
+        "\n1. as-is: {one}\n2. complexity: {two}\n3. quantity: {three}\n4. quality: {four}"
+    );
+    let _ = writeln!(s, "\npilots on the same {} eval documents:", a.eval_documents);
+    for p in &a.pilots {
+        let _ = writeln!(s, "  {}", pilot_line(p));
+    }
+    for w in &a.weighed {
+        let _ = writeln!(
+            s,
+            "  finding: {} ({})",
+            w.effect,
+            if w.material { "material" } else { "too small to matter" }
+        );
+    }
+    let _ = writeln!(s, "({:.0} s)", a.seconds);
+    s
+}
+
+/// The Markdown report.
+pub fn markdown(a: &LmAssessment) -> String {
+    let mut s = format!("# Does `{}` need continued pre-training?\n\n", a.model.display());
+    s.push_str(&recommendation_markdown("Recommendation", &a.recommendation));
+    let names = ["Performance as-is", "Task complexity", "Data quantity", "Data quality"];
+    for (i, (n, t)) in names.iter().zip(angles(a)).enumerate() {
+        let _ = writeln!(s, "\n## {}. {n}\n\n{t}", i + 1);
+    }
+    let _ = writeln!(
+        s,
+        "\n## Pilots\n\n| strategy | perplexity | 95% CI | steps | blocks | tokens/s | seconds | full epoch (est.) | trainable | p vs as-is | p vs best |\n|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for p in &a.pilots {
+        let _ = writeln!(
+            s,
+            "| {} | {:.3} | {:.3}–{:.3} | {} | {} | {:.0} | {:.0} | {:.0} s | {} | {} | {} |",
+            p.strategy,
+            p.scored.perplexity,
+            p.scored.ci.lower,
+            p.scored.ci.upper,
+            p.steps,
+            p.blocks,
+            p.tokens_per_s,
+            p.train_seconds,
+            p.full_epoch_seconds,
+            p.trainable,
+            p.vs_as_is
+                .as_ref()
+                .map(|v| format!("{:.3}", v.p_value))
+                .unwrap_or_else(|| "–".into()),
+            p.vs_best
+                .as_ref()
+                .map(|v| format!("{:.3}", v.p_value))
+                .unwrap_or_else(|| "best".into())
+        );
+    }
+    s
+}
+
+/// Horizontal bars of perplexity with 95% intervals, one per pilot (log scale).
+fn pilots_svg(pilots: &[LmPilot]) -> String {
+    let (w, row, l, r) = (640.0, 28.0, 90.0, 70.0);
+    let h = 30.0 + row * pilots.len() as f64;
+    let hi = pilots
+        .iter()
+        .map(|p| p.scored.ci.upper.max(p.scored.perplexity))
+        .fold(1.0, f64::max)
+        * 1.1;
+    let lo = pilots
+        .iter()
+        .map(|p| p.scored.ci.lower.min(p.scored.perplexity))
+        .fold(f64::MAX, f64::min)
+        .max(1.0)
+        / 1.1;
+    let px = |v: f64| l + (w - l - r) * (v.max(lo).ln() - lo.ln()) / (hi.ln() - lo.ln()).max(1e-9);
+    let mut s = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" aria-label="perplexity per pilot">"#
+    );
+    for (i, p) in pilots.iter().enumerate() {
+        let y = 10.0 + row * i as f64;
+        let _ = write!(
+            s,
+            r##"<text x="{0}" y="{1}" font-size="12" text-anchor="end">{2}</text><rect x="{l}" y="{3}" width="{4:.1}" height="16" fill="{5}"/><line x1="{6:.1}" y1="{7}" x2="{8:.1}" y2="{7}" stroke="#222"/><text x="{9:.1}" y="{1}" font-size="11">{10:.2}</text>"##,
+            l - 6.0,
+            y + 13.0,
+            esc(&p.strategy),
+            y,
+            (px(p.scored.perplexity) - l).max(1.0),
+            if i == 0 { "#999" } else { "#2b7bb9" },
+            px(p.scored.ci.lower),
+            y + 8.0,
+            px(p.scored.ci.upper),
+            px(p.scored.ci.upper) + 6.0,
+            p.scored.perplexity
+        );
+    }
+    let _ = write!(
+        s,
+        r##"<text x="{0}" y="{1}" font-size="11" text-anchor="middle">perplexity (log scale; lower is better)</text></svg>"##,
+        (w + l) / 2.0,
+        h - 4.0
+    );
+    s
+}
+
+/// The HTML report.
+pub fn html(a: &LmAssessment) -> String {
+    let mut s = head_html(&a.model.display().to_string());
+    s.push_str(&recommendation_html(&a.recommendation));
+    let _ = write!(
+        s,
+        "<h2>Pilots on the same {} eval documents</h2><figure>{}<figcaption>Perplexity of the model as it is (grey) and after each pilot, with 95% bootstrap intervals over documents.</figcaption></figure><table><tr><th>strategy</th><th>perplexity</th><th>95% CI</th><th>steps</th><th>blocks</th><th>tokens/s</th><th>seconds</th><th>full epoch (est.)</th><th>trainable</th><th>p vs as-is</th><th>p vs best</th></tr>",
+        a.eval_documents,
+        pilots_svg(&a.pilots)
+    );
+    for p in &a.pilots {
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td>{:.3}</td><td>{:.3}–{:.3}</td><td>{}</td><td>{}</td><td>{:.0}</td><td>{:.0}</td><td>{:.0} s</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&p.strategy),
+            p.scored.perplexity,
+            p.scored.ci.lower,
+            p.scored.ci.upper,
+            p.steps,
+            p.blocks,
+            p.tokens_per_s,
+            p.train_seconds,
+            p.full_epoch_seconds,
+            p.trainable,
+            p.vs_as_is.as_ref().map(|v| format!("{:.3}", v.p_value)).unwrap_or_else(|| "–".into()),
+            p.vs_best.as_ref().map(|v| format!("{:.3}", v.p_value)).unwrap_or_else(|| "best".into())
+        );
+    }
+    s.push_str("</table>");
+    let names = ["Performance as-is", "Task complexity", "Data quantity", "Data quality"];
+    for (i, (n, t)) in names.iter().zip(angles(a)).enumerate() {
+        let _ = write!(s, "<h2>{}. {n}</h2><p>{}</p>", i + 1, esc(&t));
+    }
+    if !a.weighed.is_empty() {
+        let _ = write!(s, "<ul>");
+        for w in &a.weighed {
+            let _ = write!(
+                s,
+                "<li>{} ({})</li>",
+                esc(&w.effect),
+                if w.material { "material" } else { "too small to matter" }
+            );
+        }
+        let _ = write!(s, "</ul>");
+    }
+    let _ = writeln!(
+        s,
+        "<p style=\"font-size:.8em;color:#777\">retune assess --task lm, {:.0} s.</p></body></html>",
+        a.seconds
+    );
+    s
+}
