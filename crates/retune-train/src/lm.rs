@@ -356,6 +356,7 @@ pub fn paired_perplexity(before: &LmEval, after: &LmEval) -> PairedResult {
 /// Trains a prepared model ([`prepare_lm`]) on `rows`, evaluating on `eval` as the loop says
 /// (without an evaluation before training): the loop's figures and every evaluation. The model
 /// holds the best evaluated parameters afterwards.
+#[allow(clippy::too_many_arguments)]
 pub fn fit_lm(
     lm: &CausalLm,
     trainable: Vec<String>,
@@ -363,6 +364,7 @@ pub fn fit_lm(
     eval: &EvalSet,
     cfg: &LmConfig,
     out: Option<&Path>,
+    resume: Option<&Path>,
     on_event: impl FnMut(&LoopEvent),
 ) -> Result<(LoopOutcome, Vec<LmEval>)> {
     let mut loop_cfg = cfg.train.clone();
@@ -381,7 +383,7 @@ pub fn fit_lm(
         pad,
         evals: Default::default(),
     };
-    let run = run_loop(&task, &loop_cfg, recipe, out, None, on_event)?;
+    let run = run_loop(&task, &loop_cfg, recipe, out, resume, on_event)?;
     Ok((run, task.evals.take()))
 }
 
@@ -407,25 +409,8 @@ pub fn train_lm(
     let target_tokens = rows.iter().map(|r| r.ids.len() - r.first_target).sum();
     let eval_set = EvalSet::of(&lm, eval, cfg.block_size, cfg.chat, cfg.eval_docs)?;
     let before = evaluate_lm(&lm, &eval_set, cfg.block_size)?;
-    let mut loop_cfg = cfg.train.clone();
-    loop_cfg.lr = cfg.lr.unwrap_or(match cfg.strategy {
-        Strategy::Lora { .. } => 2e-4,
-        _ => 5e-5,
-    });
-    let pad = lm.config.arch().pad_token_id();
-    let recipe = serde_json::json!({"task": "lm", "config": cfg, "model": model});
     let n_rows = rows.len();
-    let task = LmTask {
-        lm: &lm,
-        trainable,
-        rows,
-        eval_set: &eval_set,
-        cfg,
-        pad,
-        evals: Default::default(),
-    };
-    let run = run_loop(&task, &loop_cfg, recipe, out, resume, on_event)?;
-    let evals = task.evals.take();
+    let (run, evals) = fit_lm(&lm, trainable, rows, &eval_set, cfg, out, resume, on_event)?;
     let after = evaluate_lm(&lm, &eval_set, cfg.block_size)?;
     let paired = paired_perplexity(&before, &after);
     let summary = LmSummary {

@@ -364,7 +364,7 @@ pub fn assess_lm(
         let blocks = rows.len();
         let target_tokens: usize = rows.iter().map(|r| r.ids.len() - r.first_target).sum();
         let lcfg = base_cfg(strategy.clone(), max_steps, epochs);
-        let (run, evals) = fit_lm(&lm, trainable, rows, &eval_set, &lcfg, None, |_| {})?;
+        let (run, evals) = fit_lm(&lm, trainable, rows, &eval_set, &lcfg, None, None, |_| {})?;
         let last = evals
             .last()
             .ok_or_else(|| AssessError::Invalid("the pilot ran no evaluation".into()))?;
