@@ -19,6 +19,7 @@
 //! `[NLL, tokens]`) against the model as it is and against the best pilot decide.
 
 use retune_data::audit::{audit_split, find_leakage, AuditConfig};
+use retune_metrics::corpus::SummedScore;
 use retune_metrics::perplexity::{Perplexity, PerplexityStats};
 use retune_metrics::significance::{bootstrap_ci, paired_bootstrap, BootstrapCi, PairedResult};
 use retune_models::causal::CausalLm;
@@ -456,7 +457,7 @@ pub fn assess_lm(
             p.vs_best = Some(paired(&best_scored, &p.scored, cfg));
         }
     }
-    let weighed = weigh(&quality, &pilots[best_i], cfg);
+    let weighed = weigh(&quality, &pilots[best_i]);
     let recommendation = decide_lm(&as_is, &complexity, &quantity, &quality, &weighed, &pilots, best_i, cfg);
     Ok(LmAssessment {
         model: model.to_path_buf(),
@@ -476,7 +477,7 @@ pub fn assess_lm(
 
 /// The leaked eval documents weighed by what they change: the best pilot's perplexity without
 /// them against with them, in perplexity points, against its interval's half-width.
-fn weigh(q: &LmQuality, best: &LmPilot, _cfg: &AssessConfig) -> Vec<Weighed> {
+fn weigh(q: &LmQuality, best: &LmPilot) -> Vec<Weighed> {
     if q.leaked_rows.is_empty() {
         return Vec::new();
     }
@@ -498,7 +499,7 @@ fn weigh(q: &LmQuality, best: &LmPilot, _cfg: &AssessConfig) -> Vec<Weighed> {
             material: true,
         }];
     }
-    let clean = Perplexity.score_of(&keep);
+    let clean = Perplexity.score_of_sums(&PerplexityStats::from_documents(&keep).sum());
     let effect = (clean - best.scored.perplexity).abs();
     vec![Weighed::new(
         "leakage",
@@ -514,18 +515,6 @@ fn weigh(q: &LmQuality, best: &LmPilot, _cfg: &AssessConfig) -> Vec<Weighed> {
         effect,
         best.scored.ci.half_width,
     )]
-}
-
-/// Perplexity of `(NLL, tokens)` rows.
-trait ScoreOf {
-    fn score_of(&self, docs: &[(f64, usize)]) -> f64;
-}
-
-impl ScoreOf for Perplexity {
-    fn score_of(&self, docs: &[(f64, usize)]) -> f64 {
-        use retune_metrics::corpus::SummedScore;
-        self.score_of_sums(&PerplexityStats::from_documents(docs).sum())
-    }
 }
 
 /// The verdict for a language model: the data first when a finding is material; as it is when no

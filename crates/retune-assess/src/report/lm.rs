@@ -30,6 +30,44 @@ fn pilot_line(p: &LmPilot) -> String {
     )
 }
 
+/// The pilot table's columns.
+const PILOT_COLUMNS: [&str; 11] = [
+    "strategy",
+    "perplexity",
+    "95% CI",
+    "steps",
+    "blocks",
+    "tokens/s",
+    "seconds",
+    "full epoch (est.)",
+    "trainable",
+    "p vs as-is",
+    "p vs best",
+];
+
+/// One pilot's cells, in [`PILOT_COLUMNS`]' order (unescaped).
+fn pilot_cells(p: &LmPilot) -> [String; 11] {
+    [
+        p.strategy.clone(),
+        format!("{:.3}", p.scored.perplexity),
+        format!("{:.3}–{:.3}", p.scored.ci.lower, p.scored.ci.upper),
+        p.steps.to_string(),
+        p.blocks.to_string(),
+        format!("{:.0}", p.tokens_per_s),
+        format!("{:.0}", p.train_seconds),
+        format!("{:.0} s", p.full_epoch_seconds),
+        p.trainable.to_string(),
+        p.vs_as_is
+            .as_ref()
+            .map(|v| format!("{:.3}", v.p_value))
+            .unwrap_or_else(|| "–".into()),
+        p.vs_best
+            .as_ref()
+            .map(|v| format!("{:.3}", v.p_value))
+            .unwrap_or_else(|| "best".into()),
+    ]
+}
+
 fn angles(a: &LmAssessment) -> [String; 4] {
     let x = &a.as_is;
     let c = &a.complexity;
@@ -123,31 +161,12 @@ pub fn markdown(a: &LmAssessment) -> String {
     }
     let _ = writeln!(
         s,
-        "\n## Pilots\n\n| strategy | perplexity | 95% CI | steps | blocks | tokens/s | seconds | full epoch (est.) | trainable | p vs as-is | p vs best |\n|---|---|---|---|---|---|---|---|---|---|---|"
+        "\n## Pilots\n\n| {} |\n|{}",
+        PILOT_COLUMNS.join(" | "),
+        "---|".repeat(PILOT_COLUMNS.len())
     );
     for p in &a.pilots {
-        let _ = writeln!(
-            s,
-            "| {} | {:.3} | {:.3}–{:.3} | {} | {} | {:.0} | {:.0} | {:.0} s | {} | {} | {} |",
-            p.strategy,
-            p.scored.perplexity,
-            p.scored.ci.lower,
-            p.scored.ci.upper,
-            p.steps,
-            p.blocks,
-            p.tokens_per_s,
-            p.train_seconds,
-            p.full_epoch_seconds,
-            p.trainable,
-            p.vs_as_is
-                .as_ref()
-                .map(|v| format!("{:.3}", v.p_value))
-                .unwrap_or_else(|| "–".into()),
-            p.vs_best
-                .as_ref()
-                .map(|v| format!("{:.3}", v.p_value))
-                .unwrap_or_else(|| "best".into())
-        );
+        let _ = writeln!(s, "| {} |", pilot_cells(p).join(" | "));
     }
     s
 }
@@ -204,27 +223,20 @@ pub fn html(a: &LmAssessment) -> String {
     s.push_str(&recommendation_html(&a.recommendation));
     let _ = write!(
         s,
-        "<h2>Pilots on the same {} eval documents</h2><figure>{}<figcaption>Perplexity of the model as it is (grey) and after each pilot, with 95% bootstrap intervals over documents.</figcaption></figure><table><tr><th>strategy</th><th>perplexity</th><th>95% CI</th><th>steps</th><th>blocks</th><th>tokens/s</th><th>seconds</th><th>full epoch (est.)</th><th>trainable</th><th>p vs as-is</th><th>p vs best</th></tr>",
+        "<h2>Pilots on the same {} eval documents</h2><figure>{}<figcaption>Perplexity of the model as it is (grey) and after each pilot, with 95% bootstrap intervals over documents.</figcaption></figure><table><tr>",
         a.eval_documents,
         pilots_svg(&a.pilots)
     );
+    for c in PILOT_COLUMNS {
+        let _ = write!(s, "<th>{c}</th>");
+    }
+    s.push_str("</tr>");
     for p in &a.pilots {
-        let _ = write!(
-            s,
-            "<tr><td>{}</td><td>{:.3}</td><td>{:.3}–{:.3}</td><td>{}</td><td>{}</td><td>{:.0}</td><td>{:.0}</td><td>{:.0} s</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&p.strategy),
-            p.scored.perplexity,
-            p.scored.ci.lower,
-            p.scored.ci.upper,
-            p.steps,
-            p.blocks,
-            p.tokens_per_s,
-            p.train_seconds,
-            p.full_epoch_seconds,
-            p.trainable,
-            p.vs_as_is.as_ref().map(|v| format!("{:.3}", v.p_value)).unwrap_or_else(|| "–".into()),
-            p.vs_best.as_ref().map(|v| format!("{:.3}", v.p_value)).unwrap_or_else(|| "best".into())
-        );
+        s.push_str("<tr>");
+        for c in pilot_cells(p) {
+            let _ = write!(s, "<td>{}</td>", esc(&c));
+        }
+        s.push_str("</tr>");
     }
     s.push_str("</table>");
     let names = ["Performance as-is", "Task complexity", "Data quantity", "Data quality"];

@@ -318,16 +318,6 @@ impl LlamaModel {
             None => candle_core::bail!("this model was built without its language-model head"),
         }
     }
-
-    /// Logits (batch, length, vocab) of `ids` after the cached positions (extending the cache).
-    pub fn forward_logits(&self, ids: &Tensor, cache: Option<&mut KvCache>, mode: Mode) -> CResult<Tensor> {
-        self.lm_logits(&self.decode(ids, None, cache, mode, None)?)
-    }
-
-    /// The head this model was built with.
-    pub fn head_kind(&self) -> Head {
-        self.head
-    }
 }
 
 impl EncoderModel for LlamaModel {

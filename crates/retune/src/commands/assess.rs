@@ -15,7 +15,7 @@ use retune_train::strategy::Strategy;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::data_args::DataArgs;
+use super::data_args::{read_documents, DataArgs};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -190,17 +190,7 @@ pub fn run(args: AssessArgs) -> Result<()> {
             return Err("--target: --task lm judges by significance against the model as it is".into());
         }
         let docs = |spec: &str| -> Result<Vec<String>> {
-            let cols = retune_data::Columns {
-                text: args.data.text_column.clone(),
-                text_pair: None,
-                label: None,
-            };
-            let ds = retune_data::read_text_dataset(spec, &cols, &args.data.options(None)?)?;
-            for ex in &ds.examples {
-                if ex.text.trim().is_empty() {
-                    return Err(format!("{}:{}: empty document", ds.files[ex.row.file].display(), ex.row.line).into());
-                }
-            }
+            let ds = read_documents(spec, &args.data.text_column, &args.data.options(None)?)?;
             Ok(ds.examples.into_iter().map(|e| e.text).collect())
         };
         let (train, eval) = (docs(&args.train)?, docs(&args.eval)?);

@@ -71,6 +71,31 @@ impl DataArgs {
     }
 }
 
+/// Reads the documents of `spec` from its text `column` (a text file's is `text`): the one
+/// reader of the causal-LM commands. An empty or blank document is one error naming file:line;
+/// skipped rows (with `--skip-bad-rows`) are reported.
+pub fn read_documents(spec: &str, column: &str, opts: &ReadOptions) -> Result<TextDataset> {
+    let cols = Columns {
+        text: column.into(),
+        text_pair: None,
+        label: None,
+    };
+    let ds = read_text_dataset(spec, &cols, opts)?;
+    report_skipped(spec, &ds.skipped);
+    if ds.examples.is_empty() {
+        return Err(format!("{spec}: no documents").into());
+    }
+    if let Some(ex) = ds.examples.iter().find(|e| e.text.trim().is_empty()) {
+        return Err(format!(
+            "{}:{}: empty document (nothing to score)",
+            ds.files[ex.row.file].display(),
+            ex.row.line
+        )
+        .into());
+    }
+    Ok(ds)
+}
+
 /// Prints every skipped row and the count.
 pub fn report_skipped(spec: &str, skipped: &[retune_data::SkippedRow]) {
     if skipped.is_empty() {

@@ -1,32 +1,17 @@
 //! `retune finetune --task lm`: continued pre-training of a causal LM on documents, or
 //! prompt → completion fine-tuning (`--prompt-column`, `--completion-column`).
 
-use retune_data::{read_text_dataset, Columns};
 use retune_train::lm::{train_lm, LmConfig, LmData};
 use retune_train::strategy::Strategy;
 
-use super::data_args::report_skipped;
+use super::data_args::read_documents;
 use super::finetune_args::{write_summary, FinetuneArgs};
 use super::train_bar::{field, TrainBar};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn column(args: &FinetuneArgs, spec: &str, name: &str) -> Result<Vec<String>> {
-    let cols = Columns {
-        text: name.into(),
-        text_pair: None,
-        label: None,
-    };
-    let ds = read_text_dataset(spec, &cols, &args.data.options(None)?)?;
-    report_skipped(spec, &ds.skipped);
-    if ds.examples.is_empty() {
-        return Err(format!("{spec}: no rows").into());
-    }
-    for ex in &ds.examples {
-        if ex.text.trim().is_empty() {
-            return Err(format!("{}:{}: empty {name}", ds.files[ex.row.file].display(), ex.row.line).into());
-        }
-    }
+    let ds = read_documents(spec, name, &args.data.options(None)?)?;
     Ok(ds.examples.into_iter().map(|e| e.text).collect())
 }
 

@@ -2,9 +2,10 @@
 //! over documents, each scored on its own, with a bootstrap interval over documents.
 
 use super::*;
+use crate::commands::data_args::read_documents;
 use crate::commands::model_args::ModelArgs;
 use indicatif::{ProgressBar, ProgressStyle};
-use retune_data::{read_text_dataset, Columns, ReadOptions};
+use retune_data::ReadOptions;
 use retune_metrics::corpus::SummedScore;
 use retune_metrics::perplexity::{Perplexity, PerplexityStats};
 use retune_models::causal::perplexity::{document_nll, window_count, PerplexityOptions};
@@ -50,23 +51,12 @@ pub struct PerplexityArgs {
 pub fn run_perplexity(a: PerplexityArgs) -> Result<()> {
     let (path, device) = a.model.resolve()?;
     let lm = CausalLm::load(&path, &device)?;
-    let columns = Columns {
-        text: a.column.clone(),
-        text_pair: None,
-        label: None,
-    };
-    let ds = read_text_dataset(&a.input, &columns, &ReadOptions::default())?;
-    if ds.examples.is_empty() {
-        return Err(format!("{}: no documents", a.input).into());
-    }
-    let mut docs = Vec::with_capacity(ds.examples.len());
-    for ex in &ds.examples {
-        let place = format!("{}:{}", ds.files[ex.row.file].display(), ex.row.line);
-        if ex.text.trim().is_empty() {
-            return Err(format!("{place}: empty document (nothing to score)").into());
-        }
-        docs.push(lm.encode(&ex.text)?);
-    }
+    let ds = read_documents(&a.input, &a.column, &ReadOptions::default())?;
+    let docs = ds
+        .examples
+        .iter()
+        .map(|ex| lm.encode(&ex.text))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
     let opts = PerplexityOptions {
         max_length: a.max_length.unwrap_or(lm.context()),
         stride: a.stride,
