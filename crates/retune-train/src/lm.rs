@@ -388,6 +388,7 @@ pub fn fit_lm(
 }
 
 /// Fine-tunes a causal LM; the returned model holds the best evaluated parameters.
+#[allow(clippy::too_many_arguments)]
 pub fn train_lm(
     model: &Path,
     train: &LmData,
