@@ -138,7 +138,7 @@ impl EncoderLayer {
         let lin = |l: &Linear| -> Option<FusedLinear> {
             Some(FusedLinear {
                 weight: l.weight.clone(),
-                bias: l.bias.clone()?,
+                bias: Some(l.bias.clone()?),
                 lora: l.lora.as_ref().map(|(a, b, s)| (a.clone(), b.clone(), *s as f32)),
             })
         };

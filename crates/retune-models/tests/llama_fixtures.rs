@@ -138,7 +138,7 @@ fn training_mode_values_and_gradients() {
         (l * &w).unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() as f64
     };
     let l = (train * &w).unwrap().sum_all().unwrap();
-    let grads = l.backward().unwrap();
+    let grads = retune_models::ops::backward(&l).unwrap();
     for name in [
         "model.layers.0.self_attn.q_proj.weight",
         "model.layers.1.self_attn.k_proj.weight",
@@ -223,4 +223,172 @@ fn prompt_longer_than_the_context_is_an_error() {
         .unwrap()
         .to_string();
     assert!(e.contains("--stride 17"), "{e}");
+}
+
+mod fused_decoder {
+    //! The fused decoder layer (`ops::decoder`) and the fused next-token loss (`ops::lm_loss`)
+    //! against the composed operations on the tiny Llama fixtures (GQA ratios 1 and 3, tied and
+    //! untied, biases, `head_dim` ≠ hidden / heads): outputs and the gradient of every
+    //! parameter and of the input, with attention dropout (both paths draw the same masks),
+    //! right padding, LoRA on frozen layers with a frozen input, and inference.
+
+    use super::fixtures;
+    use candle_core::{Device, Tensor};
+    use retune_models::arch::ArchConfig;
+    use retune_models::causal::{composed_lm_loss_sum, CausalLm, CausalModel};
+    use retune_models::layers::LayerPath;
+    use retune_models::llama::LlamaModel;
+    use retune_models::nn::{seeded_normal, set_seed, Mode, Params};
+    use retune_models::{ops, Head, ModelConfig};
+
+    const FIXTURES: [&str; 3] = ["llama-tiny-mha-untied", "llama-tiny-gqa3-tied", "llama-tiny-headdim"];
+
+    fn max_abs(t: &Tensor) -> f32 {
+        t.abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    }
+
+    /// Largest difference relative to the reference's largest magnitude.
+    fn rel(a: &Tensor, b: &Tensor) -> f32 {
+        max_abs(&(a - b).unwrap()) / max_abs(b).max(1e-12)
+    }
+
+    /// The fixture's parameters, LoRA (rank 3, N(0, 0.2)) on `lora`, `frozen` detached.
+    fn params(name: &str, lora: &[&str], frozen: &dyn Fn(&str) -> bool) -> (ModelConfig, Params) {
+        let lm = CausalLm::load(&fixtures().join(name), &Device::Cpu).unwrap();
+        let config = lm.config;
+        let mut p = lm.params;
+        set_seed(17);
+        for layer in 0..2 {
+            for target in lora {
+                let w = format!("model.layers.{layer}.{target}");
+                let (out, inp) = p.var(&format!("{w}.weight")).unwrap().as_tensor().dims2().unwrap();
+                p.insert(
+                    &format!("{w}.lora_A.weight"),
+                    &seeded_normal(&[3, inp], 0.2, &Device::Cpu).unwrap(),
+                )
+                .unwrap();
+                p.insert(
+                    &format!("{w}.lora_B.weight"),
+                    &seeded_normal(&[out, 3], 0.2, &Device::Cpu).unwrap(),
+                )
+                .unwrap();
+            }
+        }
+        p.lora_scaling = 1.5;
+        p.frozen = p.names().into_iter().filter(|n| frozen(n)).collect();
+        (config, p)
+    }
+
+    struct Run {
+        y: Tensor,
+        loss: f32,
+        grads: Vec<(String, Option<Tensor>)>,
+    }
+
+    /// Hidden states of a 2 × 7 batch (the second row right-padded by 2) through `path`, then
+    /// `Σ y · u` for a fixed `u` plus the next-token loss (fused or composed with the path).
+    fn run(config: &ModelConfig, p: &Params, dropout: f64, mode: Mode, path: LayerPath) -> Run {
+        let dev = Device::Cpu;
+        let ArchConfig::Llama(cfg) = &config.arch else {
+            panic!("not a Llama fixture")
+        };
+        let mut cfg = cfg.clone();
+        cfg.attention_dropout = dropout;
+        let model = LlamaModel::load(&cfg, p, Head::CausalLm).unwrap();
+        let ids = Tensor::new(&[[5u32, 70, 81, 200, 13, 99, 7], [9, 41, 3, 150, 77, 0, 0]], &dev).unwrap();
+        let mask = Tensor::new(&[[1u32, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 0, 0]], &dev).unwrap();
+        set_seed(5);
+        let y = model.decode_on(&ids, Some(&mask), mode, path).unwrap();
+        set_seed(6);
+        let u = seeded_normal(y.dims(), 1.0, &dev).unwrap();
+        let hidden = y.reshape((14, y.dim(2).unwrap())).unwrap();
+        let targets: Vec<i64> = vec![70, 81, 200, 13, 99, 7, -100, 41, 3, -100, 77, -100, -100, -100];
+        let (nll, count) = match path {
+            LayerPath::Fused => model.lm_loss_sum(&hidden, &targets).unwrap(),
+            LayerPath::Composed => composed_lm_loss_sum(|h| model.lm_logits(h), &hidden, &targets).unwrap(),
+        };
+        assert_eq!(count, 9);
+        let loss = ((&y * &u).unwrap().sum_all().unwrap() + nll).unwrap();
+        let mut grads = Vec::new();
+        if mode == Mode::Train {
+            let g = ops::backward(&loss).unwrap();
+            for name in p.names() {
+                let var = p.var(&name).unwrap();
+                grads.push((name, g.get(var.as_tensor()).cloned()));
+            }
+        }
+        Run {
+            y,
+            loss: loss.to_scalar().unwrap(),
+            grads,
+        }
+    }
+
+    fn check(lora: &[&str], frozen: &dyn Fn(&str) -> bool, mode: Mode, dropout: f64) {
+        for name in FIXTURES {
+            let (lm, p) = params(name, lora, frozen);
+            let f = run(&lm, &p, dropout, mode, LayerPath::Fused);
+            let c = run(&lm, &p, dropout, mode, LayerPath::Composed);
+            let d = rel(&f.y, &c.y);
+            assert!(d < 1e-5, "{name}: hidden states differ by {d} (relative)");
+            assert!(
+                ((f.loss - c.loss) / c.loss.abs().max(1.0)).abs() < 1e-5,
+                "{name}: loss {} vs {}",
+                f.loss,
+                c.loss
+            );
+            assert_eq!(f.grads.len(), c.grads.len());
+            let mut trained = 0;
+            for ((n, gf), (_, gc)) in f.grads.iter().zip(&c.grads) {
+                match (gf, gc) {
+                    (Some(gf), Some(gc)) => {
+                        let d = rel(gf, gc);
+                        assert!(d < 1e-5, "{name}: gradient of {n} differs by {d} (relative)");
+                        trained += 1;
+                    }
+                    (None, None) => {}
+                    _ => panic!(
+                        "{name}: gradient of {n}: fused {} composed {}",
+                        gf.is_some(),
+                        gc.is_some()
+                    ),
+                }
+                assert_eq!(gf.is_some(), !frozen(n) && mode == Mode::Train, "{name}: {n}");
+            }
+            assert!(mode == Mode::Eval || trained > 0);
+        }
+    }
+
+    #[test]
+    fn full_training_with_attention_dropout_and_padding() {
+        check(&[], &|_| false, Mode::Train, 0.1);
+    }
+
+    #[test]
+    fn lora_on_frozen_layers_with_a_frozen_input() {
+        let lora = ["self_attn.q_proj", "self_attn.v_proj", "mlp.gate_proj", "mlp.down_proj"];
+        check(&lora, &|n: &str| !n.contains("lora_"), Mode::Train, 0.0);
+    }
+
+    #[test]
+    fn only_the_mlp_and_final_norm_train() {
+        check(
+            &[],
+            &|n: &str| !(n.contains(".mlp.") || n == "model.norm.weight"),
+            Mode::Train,
+            0.0,
+        );
+    }
+
+    #[test]
+    fn inference() {
+        check(&[], &|_| false, Mode::Eval, 0.1);
+    }
 }

@@ -22,7 +22,7 @@ use retune_models::save::{save_causal_lm, Adapter};
 use std::path::Path;
 
 use crate::error::{io, Result, TrainError};
-use crate::loss::{cross_entropy_sum, IGNORE_INDEX};
+use crate::loss::IGNORE_INDEX;
 use crate::strategy::{apply, merged_tensors, Strategy};
 use crate::trainer::{run_loop, LoopConfig, LoopEvent, LoopOutcome, TrainTask};
 
@@ -143,7 +143,9 @@ pub fn lm_rows(lm: &CausalLm, data: &LmData, block: usize, chat: bool) -> Result
 pub fn rows_loss(lm: &CausalLm, rows: &[&LmRow], pad: u32) -> Result<(Tensor, usize)> {
     let width = rows.iter().map(|r| r.ids.len()).max().unwrap_or(2).max(2);
     let mut flat = Vec::with_capacity(rows.len() * width);
-    let mut targets = Vec::with_capacity(rows.len() * (width - 1));
+    // The target of each position: the next token where it is a completion token, none at
+    // the last position, on padding and on the prompt.
+    let mut targets = Vec::with_capacity(rows.len() * width);
     for r in rows {
         flat.extend(
             r.ids
@@ -151,7 +153,7 @@ pub fn rows_loss(lm: &CausalLm, rows: &[&LmRow], pad: u32) -> Result<(Tensor, us
                 .copied()
                 .chain(std::iter::repeat_n(pad, width - r.ids.len())),
         );
-        for j in 1..width {
+        for j in 1..=width {
             let t = if j >= r.first_target && j < r.ids.len() {
                 r.ids[j] as i64
             } else {
@@ -161,10 +163,11 @@ pub fn rows_loss(lm: &CausalLm, rows: &[&LmRow], pad: u32) -> Result<(Tensor, us
         }
     }
     let ids = Tensor::from_vec(flat, (rows.len(), width), &lm.device)?;
-    let logits = lm.model.forward_logits(&ids, None, Mode::Train)?;
-    let v = logits.dim(2)?;
-    let logits = logits.narrow(1, 0, width - 1)?.reshape((rows.len() * (width - 1), v))?;
-    Ok(cross_entropy_sum(&logits, &targets, 0.0)?)
+    let hidden = lm.model.forward_hidden(&ids, None, Mode::Train)?;
+    let h = hidden.dim(2)?;
+    Ok(lm
+        .model
+        .lm_loss_sum(&hidden.reshape((rows.len() * width, h))?, &targets)?)
 }
 
 /// Perplexity of eval documents.

@@ -29,6 +29,35 @@ pub trait CausalModel: Send + Sync {
     fn forward_logits(&self, ids: &Tensor, cache: Option<&mut KvCache>, mode: Mode) -> CResult<Tensor> {
         self.lm_logits(&self.forward_hidden(ids, cache, mode)?)
     }
+    /// Sum of the next-token negative log-likelihoods of `hidden` (rows, hidden) against
+    /// `targets` (one per row; negative: no target) and the number of targets: the output
+    /// projection's logits, log-softmax and pick, composed. Families whose output projection is
+    /// a plain matrix use [`crate::ops::linear_cross_entropy_sum`] instead.
+    fn lm_loss_sum(&self, hidden: &Tensor, targets: &[i64]) -> CResult<(Tensor, usize)> {
+        composed_lm_loss_sum(|h| self.lm_logits(h), hidden, targets)
+    }
+}
+
+/// [`CausalModel::lm_loss_sum`] from the composed operations: `logits` of the rows with a
+/// target, log-softmax, pick.
+pub fn composed_lm_loss_sum(
+    logits: impl Fn(&Tensor) -> CResult<Tensor>,
+    hidden: &Tensor,
+    targets: &[i64],
+) -> CResult<(Tensor, usize)> {
+    let kept: Vec<u32> = (0..targets.len() as u32)
+        .filter(|&i| targets[i as usize] >= 0)
+        .collect();
+    let picked: Vec<u32> = kept.iter().map(|&i| targets[i as usize] as u32).collect();
+    let n = kept.len();
+    if n == 0 {
+        return Ok(((hidden.sum_all()? * 0.0)?, 0));
+    }
+    let idx = Tensor::from_vec(kept, n, hidden.device())?;
+    let logits = logits(&hidden.index_select(&idx, 0)?)?.to_dtype(candle_core::DType::F32)?;
+    let logp = candle_nn::ops::log_softmax(&logits, candle_core::D::Minus1)?;
+    let t = Tensor::from_vec(picked, (n, 1), hidden.device())?;
+    Ok((logp.gather(&t, 1)?.neg()?.sum_all()?, n))
 }
 
 impl CausalModel for crate::llama::LlamaModel {
@@ -37,6 +66,12 @@ impl CausalModel for crate::llama::LlamaModel {
     }
     fn lm_logits(&self, hidden: &Tensor) -> CResult<Tensor> {
         crate::llama::LlamaModel::lm_logits(self, hidden)
+    }
+    fn lm_loss_sum(&self, hidden: &Tensor, targets: &[i64]) -> CResult<(Tensor, usize)> {
+        match self.plain_lm_head() {
+            Some(w) => crate::ops::linear_cross_entropy_sum(hidden, w, targets),
+            None => composed_lm_loss_sum(|h| self.lm_logits(h), hidden, targets),
+        }
     }
 }
 

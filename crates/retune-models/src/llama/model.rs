@@ -14,8 +14,9 @@ use candle_core::{DType, Device, Result as CResult, Tensor, D};
 use super::config::LlamaConfig;
 use crate::arch::{EncoderInput, EncoderModel, Head};
 use crate::error::Result;
+use crate::layers::LayerPath;
 use crate::nn::{dropout, softmax_last, Embedding, Linear, Mode, Params};
-use crate::ops::OutputRows;
+use crate::ops::{FusedDecoderLayer, FusedLinear, OutputRows};
 
 /// Root-mean-square normalisation with a learned scale (no bias, no centring).
 #[derive(Clone, Debug)]
@@ -179,6 +180,64 @@ struct DecoderLayer {
     mlp: Mlp,
 }
 
+impl DecoderLayer {
+    /// The layer's parameters for the fused operation.
+    fn fused(&self) -> FusedDecoderLayer {
+        let lin = |l: &Linear| FusedLinear {
+            weight: l.weight.clone(),
+            bias: l.bias.clone(),
+            lora: l.lora.as_ref().map(|(a, b, s)| (a.clone(), b.clone(), *s as f32)),
+        };
+        let at = &self.attn;
+        FusedDecoderLayer {
+            qkvo: [lin(&at.q), lin(&at.k), lin(&at.v), lin(&at.o)],
+            mlp: [lin(&self.mlp.gate), lin(&self.mlp.up), lin(&self.mlp.down)],
+            norms: [self.input_norm.weight.clone(), self.post_norm.weight.clone()],
+            heads: at.heads,
+            kv_heads: at.kv_heads,
+            head_dim: at.head_dim,
+            eps: self.input_norm.eps as f32,
+            attn_dropout: at.dropout,
+        }
+    }
+
+    /// The layer on `x` without a cache: the fused operation where it applies (CPU f32,
+    /// unless `RETUNE_UNFUSED` names `decoder`), the composed operations otherwise.
+    fn forward(
+        &self,
+        x: &Tensor,
+        rope: &(Tensor, Tensor),
+        mask: &Tensor,
+        mode: Mode,
+        path: LayerPath,
+    ) -> CResult<Tensor> {
+        if path == LayerPath::Fused && !crate::ops::unfused("decoder") && self.input_norm.eps == self.post_norm.eps {
+            let fused = self.fused();
+            if fused.applicable(x, mask, &rope.0) {
+                return fused.forward(x, mask, rope, mode);
+            }
+        }
+        self.forward_composed(x, rope, mask, None, mode)
+    }
+
+    /// The layer from its composed operations (the reference of the fused one), extending
+    /// `cache` when given.
+    fn forward_composed(
+        &self,
+        x: &Tensor,
+        rope: &(Tensor, Tensor),
+        mask: &Tensor,
+        cache: Option<&mut Option<(Tensor, Tensor)>>,
+        mode: Mode,
+    ) -> CResult<Tensor> {
+        let a = self
+            .attn
+            .forward(&self.input_norm.forward(x, mode)?, rope, mask, cache, mode)?;
+        let hmid = (x + a)?;
+        &hmid + self.mlp.forward(&self.post_norm.forward(&hmid, mode)?)?
+    }
+}
+
 /// A Llama-family decoder with its head ([`Head::Base`]: the final hidden states;
 /// [`Head::CausalLm`]: next-token logits over the vocabulary).
 pub struct LlamaModel {
@@ -282,9 +341,27 @@ impl LlamaModel {
         &self,
         ids: &Tensor,
         key_mask: Option<&Tensor>,
+        cache: Option<&mut KvCache>,
+        mode: Mode,
+        tap: Option<&mut Vec<Tensor>>,
+    ) -> CResult<Tensor> {
+        self.decode_path(ids, key_mask, cache, mode, tap, LayerPath::Fused)
+    }
+
+    /// [`LlamaModel::decode`] without a cache, each layer computed the way `path` says (the
+    /// composed operations are the fused layer's reference).
+    pub fn decode_on(&self, ids: &Tensor, key_mask: Option<&Tensor>, mode: Mode, path: LayerPath) -> CResult<Tensor> {
+        self.decode_path(ids, key_mask, None, mode, None, path)
+    }
+
+    fn decode_path(
+        &self,
+        ids: &Tensor,
+        key_mask: Option<&Tensor>,
         mut cache: Option<&mut KvCache>,
         mode: Mode,
         mut tap: Option<&mut Vec<Tensor>>,
+        path: LayerPath,
     ) -> CResult<Tensor> {
         let (b, t) = ids.dims2()?;
         let past = cache.as_ref().map(|c| c.len()).unwrap_or(0);
@@ -298,17 +375,23 @@ impl LlamaModel {
         }
         let mut x = self.embed.forward(ids)?;
         for (i, layer) in self.layers.iter().enumerate() {
-            let slot = cache.as_mut().map(|c| &mut c.layers[i]);
-            let a = layer
-                .attn
-                .forward(&layer.input_norm.forward(&x, mode)?, &rope, &mask, slot, mode)?;
-            let hmid = (x + a)?;
-            x = (&hmid + layer.mlp.forward(&layer.post_norm.forward(&hmid, mode)?)?)?;
+            x = match cache.as_mut() {
+                Some(c) => layer.forward_composed(&x, &rope, &mask, Some(&mut c.layers[i]), mode)?,
+                None => layer.forward(&x, &rope, &mask, mode, path)?,
+            };
             if let Some(t) = tap.as_mut() {
                 t.push(x.clone());
             }
         }
         self.norm.forward(&x, mode)
+    }
+
+    /// The output projection's weight when it is a plain matrix (no bias, no LoRA).
+    pub fn plain_lm_head(&self) -> Option<&Tensor> {
+        self.lm_head
+            .as_ref()
+            .filter(|l| l.bias.is_none() && l.lora.is_none())
+            .map(|l| &l.weight)
     }
 
     /// Next-token logits (batch, length, vocab) from final states.

@@ -41,8 +41,8 @@ use crate::nn::{reserve, Mode};
 pub struct FusedLinear {
     /// Weight (out, in).
     pub weight: Tensor,
-    /// Bias (out).
-    pub bias: Tensor,
+    /// Bias (out), when the map has one.
+    pub bias: Option<Tensor>,
     /// LoRA adapters A (r, in), B (out, r) and their scale.
     pub lora: Option<(Tensor, Tensor, f32)>,
 }
@@ -95,8 +95,9 @@ pub struct FusedLayer {
 }
 
 impl FusedLinear {
-    fn tensors(&self) -> Vec<&Tensor> {
-        let mut v = vec![&self.weight, &self.bias];
+    pub(super) fn tensors(&self) -> Vec<&Tensor> {
+        let mut v = vec![&self.weight];
+        v.extend(&self.bias);
         if let Some((a, b, _)) = &self.lora {
             v.push(a);
             v.push(b);
@@ -236,7 +237,7 @@ pub(super) fn sink_of(param: &Tensor) -> Option<*mut f32> {
 }
 
 /// Hands over `param`'s gradient: added into the sink's buffer, or deposited for the store.
-fn deposit(param: &Tensor, grad: Vec<f32>) -> Result<()> {
+pub(super) fn deposit(param: &Tensor, grad: Vec<f32>) -> Result<()> {
     if let Some(ptr) = sink_of(param) {
         // SAFETY: the sink's buffer has the parameter's length (checked in `backward_into`) and
         // is borrowed mutably by `backward_into` for as long as the sink holds it.
@@ -252,7 +253,7 @@ fn deposit(param: &Tensor, grad: Vec<f32>) -> Result<()> {
 /// Computes a weight gradient with the matrix product `product(dst, accumulate)`: straight into
 /// the sink's buffer (accumulating) when there is one, into a new buffer that is deposited
 /// otherwise.
-fn weight_grad(param: &Tensor, product: impl FnOnce(*mut f32, bool)) -> Result<()> {
+pub(super) fn weight_grad(param: &Tensor, product: impl FnOnce(*mut f32, bool)) -> Result<()> {
     if let Some(ptr) = sink_of(param) {
         product(ptr, true);
         return Ok(());
@@ -265,7 +266,7 @@ fn weight_grad(param: &Tensor, product: impl FnOnce(*mut f32, bool)) -> Result<(
 }
 
 /// Runs `f` on the contiguous f32 CPU data of each tensor.
-fn with_slices<R>(ts: &[&Tensor], f: impl FnOnce(&[&[f32]]) -> R) -> Result<R> {
+pub(super) fn with_slices<R>(ts: &[&Tensor], f: impl FnOnce(&[&[f32]]) -> R) -> Result<R> {
     let guards: Vec<_> = ts.iter().map(|t| t.storage_and_layout()).collect();
     let mut slices = Vec::with_capacity(ts.len());
     for (g, l) in &guards {
@@ -279,9 +280,9 @@ fn with_slices<R>(ts: &[&Tensor], f: impl FnOnce(&[&[f32]]) -> R) -> Result<R> {
 
 /// A linear map's data.
 #[derive(Clone, Copy)]
-struct LinView<'a> {
+pub(super) struct LinView<'a> {
     w: &'a [f32],
-    b: &'a [f32],
+    b: Option<&'a [f32]>,
     /// A, B, scale, rank.
     lora: Option<(&'a [f32], &'a [f32], f32, usize)>,
     n_out: usize,
@@ -295,28 +296,40 @@ struct View<'a> {
     ln2: (&'a [f32], &'a [f32]),
 }
 
-fn view<'a>(layer: &FusedLayer, s: &[&'a [f32]]) -> Result<View<'a>> {
-    let mut i = 0;
-    let mut lin = Vec::with_capacity(6);
-    for fl in layer.linears() {
+impl<'a> LinView<'a> {
+    /// The view of `fl` from the slices of [`FusedLinear::tensors`] starting at `s[*i]`; moves
+    /// `*i` past them.
+    pub(super) fn of(fl: &FusedLinear, s: &[&'a [f32]], i: &mut usize) -> Result<LinView<'a>> {
         let (n_out, n_in) = fl.weight.dims2()?;
-        let (w, b) = (s[i], s[i + 1]);
-        i += 2;
+        let w = s[*i];
+        *i += 1;
+        let b = fl.bias.as_ref().map(|_| {
+            *i += 1;
+            s[*i - 1]
+        });
         let lora = match &fl.lora {
             Some((a, _, scale)) => {
                 let r = a.dim(0)?;
-                i += 2;
-                Some((s[i - 2], s[i - 1], *scale, r))
+                *i += 2;
+                Some((s[*i - 2], s[*i - 1], *scale, r))
             }
             None => None,
         };
-        lin.push(LinView {
+        Ok(LinView {
             w,
             b,
             lora,
             n_out,
             n_in,
-        });
+        })
+    }
+}
+
+fn view<'a>(layer: &FusedLayer, s: &[&'a [f32]]) -> Result<View<'a>> {
+    let mut i = 0;
+    let mut lin = Vec::with_capacity(6);
+    for fl in layer.linears() {
+        lin.push(LinView::of(fl, s, &mut i)?);
     }
     let lin: [LinView<'a>; 6] = lin
         .try_into()
@@ -330,19 +343,19 @@ fn view<'a>(layer: &FusedLayer, s: &[&'a [f32]]) -> Result<View<'a>> {
 
 /// A pointer that parallel tasks write through, each into its own disjoint block.
 #[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
+pub(super) struct SendPtr(pub(super) *mut f32);
 // SAFETY: the tasks that share it write disjoint elements (one (sequence, head) block each).
 unsafe impl Send for SendPtr {}
 unsafe impl Sync for SendPtr {}
 
 impl SendPtr {
     /// The pointer `off` elements in (a method, so closures capture the whole `SendPtr`).
-    fn at(&self, off: usize) -> *mut f32 {
+    pub(super) fn at(&self, off: usize) -> *mut f32 {
         self.0.wrapping_add(off)
     }
 }
 
-fn rows(x: &[f32], rs: usize) -> Mat {
+pub(super) fn rows(x: &[f32], rs: usize) -> Mat {
     Mat {
         ptr: x.as_ptr(),
         rs,
@@ -350,7 +363,7 @@ fn rows(x: &[f32], rs: usize) -> Mat {
     }
 }
 
-fn cols(x: &[f32], cs: usize) -> Mat {
+pub(super) fn cols(x: &[f32], cs: usize) -> Mat {
     Mat {
         ptr: x.as_ptr(),
         rs: 1,
@@ -359,15 +372,32 @@ fn cols(x: &[f32], cs: usize) -> Mat {
 }
 
 /// `x Wᵀ + b (+ scale · (x Aᵀ) Bᵀ)` for x (m, in); also returns `x Aᵀ` for the backward.
-fn linear_forward(v: &LinView, x: &[f32], m: usize) -> (Vec<f32>, Option<Vec<f32>>) {
+pub(super) fn linear_forward(v: &LinView, x: &[f32], m: usize) -> (Vec<f32>, Option<Vec<f32>>) {
     let (n, k) = (v.n_out, v.n_in);
-    let mut y = Vec::with_capacity(m * n);
-    for _ in 0..m {
-        y.extend_from_slice(v.b);
-    }
+    let mut y = match v.b {
+        Some(b) => {
+            let mut y = Vec::with_capacity(m * n);
+            for _ in 0..m {
+                y.extend_from_slice(b);
+            }
+            y
+        }
+        None => vec![0f32; m * n],
+    };
     // SAFETY: y is m×n, x is m×k, W is n×k read as Wᵀ; A is r×k, B is n×r.
     unsafe {
-        matmul(m, n, k, y.as_mut_ptr(), n, rows(x, k), cols(v.w, k), true, 1.0, true);
+        matmul(
+            m,
+            n,
+            k,
+            y.as_mut_ptr(),
+            n,
+            rows(x, k),
+            cols(v.w, k),
+            v.b.is_some(),
+            1.0,
+            true,
+        );
     }
     let xa = v.lora.map(|(a, bm, scale, r)| {
         let mut xa = vec![0f32; m * r];
@@ -382,18 +412,18 @@ fn linear_forward(v: &LinView, x: &[f32], m: usize) -> (Vec<f32>, Option<Vec<f32
 
 /// Which of a linear map's parameters train: weight, bias, LoRA A, LoRA B.
 #[derive(Clone, Copy)]
-struct Trains([bool; 4]);
+pub(super) struct Trains([bool; 4]);
 
 impl Trains {
-    fn of(l: &FusedLinear) -> Trains {
+    pub(super) fn of(l: &FusedLinear) -> Trains {
         let (a, b) = l
             .lora
             .as_ref()
             .map(|(a, b, _)| (a.track_op(), b.track_op()))
             .unwrap_or((false, false));
-        Trains([l.weight.track_op(), l.bias.track_op(), a, b])
+        Trains([l.weight.track_op(), l.bias.as_ref().is_some_and(|b| b.track_op()), a, b])
     }
-    fn any(&self) -> bool {
+    pub(super) fn any(&self) -> bool {
         self.0.iter().any(|&t| t)
     }
 }
@@ -402,7 +432,7 @@ impl Trains {
 /// gradients of the parameters that train and, when `dx` is given, writes (or, with
 /// `accumulate`, adds) the input gradient into it.
 #[allow(clippy::too_many_arguments)]
-fn linear_backward(
+pub(super) fn linear_backward(
     fl: &FusedLinear,
     v: &LinView,
     trains: Trains,
@@ -421,8 +451,8 @@ fn linear_backward(
             matmul(n, k, m, dw, k, cols(dy, n), rows(x, k), acc, 1.0, true)
         })?;
     }
-    if tb {
-        deposit(&fl.bias, column_sum(dy, n))?;
+    if let (true, Some(bias)) = (tb, &fl.bias) {
+        deposit(bias, column_sum(dy, n))?;
     }
     let dx_ptr = dx.map(|d| d.as_mut_ptr());
     if let Some(p) = dx_ptr {
@@ -458,15 +488,15 @@ fn linear_backward(
 
 /// A dropout of probability `p` whose stream starts at `(seed, first counter)`.
 #[derive(Clone, Copy)]
-struct Dropout {
-    seed: u64,
-    start: u64,
-    p: f64,
+pub(super) struct Dropout {
+    pub(super) seed: u64,
+    pub(super) start: u64,
+    pub(super) p: f64,
 }
 
 impl Dropout {
     /// The multipliers of elements `from..from + out.len()`.
-    fn fill(&self, out: &mut [f32], from: usize) {
+    pub(super) fn fill(&self, out: &mut [f32], from: usize) {
         dropout_multipliers(out, self.seed, self.start + from as u64, self.p);
     }
 }

@@ -33,7 +33,7 @@ fn fusable(t: &Tensor) -> bool {
 }
 
 /// Whether the fused kernel `name` is switched off by `RETUNE_UNFUSED` (a comma-separated list of
-/// `layer`, `embedding`, `linear`, `attention`, `layer_norm`, `softmax`, `gelu`, or `all`): the composed operations run
+/// `layer`, `decoder`, `lm_loss`, `embedding`, `linear`, `attention`, `layer_norm`, `softmax`, `gelu`, or `all`): the composed operations run
 /// instead, for benchmarks and for checking a kernel against its reference in a real run.
 pub(crate) fn unfused(name: &str) -> bool {
     static LIST: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
@@ -154,9 +154,13 @@ simd_variants!(
     "avx512f,avx512dq"
 );
 
+pub mod decoder;
 pub mod layer;
+pub mod lm_loss;
 
+pub use decoder::FusedDecoderLayer;
 pub use layer::{backward, backward_into, FusedLayer, FusedLinear, OutputRows};
+pub use lm_loss::linear_cross_entropy_sum;
 
 const ROWS_PER_TASK: usize = 16;
 
