@@ -17,7 +17,7 @@ use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::layer::{cols, rows, weight_grad};
-use super::{exp_fast, fusable, matmul, slice, unfused};
+use super::{fusable, log_sum_exp, matmul, scaled_exp, slice, unfused};
 
 /// Sum over the rows of `hidden` (rows, in) that have a target of the negative log-likelihood
 /// of the target under `softmax(hidden Wᵀ)` for the output projection `weight` (vocab, in), and
@@ -107,9 +107,7 @@ impl CustomOp2 for LmLossOp {
             .par_chunks(vocab)
             .zip(self.targets.par_iter())
             .map(|(row, &t)| {
-                let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let sum: f64 = row.iter().map(|&v| exp_fast(v - max) as f64).sum();
-                let lse = max as f64 + sum.ln();
+                let lse = log_sum_exp(row);
                 (lse as f32, lse - row[t as usize] as f64)
             })
             .unzip();
@@ -145,7 +143,7 @@ impl CustomOp2 for LmLossOp {
             .par_chunks_mut(vocab)
             .zip(lse.par_iter().zip(self.targets.par_iter()))
             .for_each(|(row, (&lse, &t))| {
-                row.iter_mut().for_each(|v| *v = g * exp_fast(*v - lse));
+                scaled_exp(row, lse, g);
                 row[t as usize] -= g;
             });
         if weight.track_op() {
