@@ -115,3 +115,50 @@ fn pairs_train_on_the_completion_only() {
         lm.encode("What did the court hear?").unwrap().len()
     );
 }
+
+/// A learning rate that blows the weights up stops the run with the loop's non-finite error
+/// (naming the step), and the checkpoint written before it is left intact.
+#[test]
+fn diverging_lm_run_stops_with_a_non_finite_error() {
+    let cfg = LmConfig {
+        strategy: Strategy::Full,
+        lr: Some(1e9),
+        block_size: 32,
+        train: LoopConfig {
+            epochs: 3,
+            batch_size: 4,
+            eval_every: Some(1),
+            keep_checkpoints: 10,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let out = tempdir("nan");
+    let err = train_lm(
+        &fixture(),
+        &LmData::Documents(xsum(0, 4)),
+        &LmData::Documents(xsum(900, 1)),
+        &cfg,
+        Some(&out),
+        None,
+        &Device::Cpu,
+        |_| {},
+    )
+    .err()
+    .expect("a learning rate of 1e9 must diverge");
+    let msg = err.to_string();
+    assert!(
+        matches!(err, retune_train::error::TrainError::NonFinite { step, .. } if step >= 2),
+        "{msg}"
+    );
+    assert!(msg.starts_with("non-finite "), "{msg}");
+    // The first step's checkpoint is complete and holds finite weights.
+    let ck = out.join("checkpoint-1/model.safetensors");
+    let weights = candle_core::safetensors::load(&ck, &candle_core::Device::Cpu).unwrap();
+    assert!(!weights.is_empty());
+    for (name, t) in weights {
+        let v: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
+        assert!(v.iter().all(|x| x.is_finite()), "{name} in {}", ck.display());
+    }
+    std::fs::remove_dir_all(&out).unwrap();
+}
