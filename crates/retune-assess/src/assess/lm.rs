@@ -342,6 +342,10 @@ pub fn assess_lm(
             batch_size: cfg.batch_size.max(1),
             epochs,
             max_steps,
+            // One evaluation, after the last step: a learning-curve pilot runs several epochs
+            // on its share, and the default (every epoch's end) scored the eval documents after
+            // each of them.
+            eval_every: Some(usize::MAX),
             seed: cfg.seed,
             keep_checkpoints: 0,
             ..LoopConfig::default()
