@@ -590,20 +590,32 @@ fn decide_lm(
         reasons.push(format!("learning curve (same steps, growing data): {}", pts.join(", ")));
     }
     let best = &pilots[best_i];
-    // A pilot improves when its drop is significant (paired bootstrap) and larger than what the
-    // eval set resolves (the as-is interval's half-width): a consistent but tiny drop is no
-    // reason to train.
-    let resolve = a.ci.half_width;
-    let improves = |p: &LmPilot| {
-        p.vs_as_is.as_ref().is_some_and(|v| v.p_value < cfg.alpha) && a.perplexity - p.scored.perplexity > resolve
-    };
+    // A pilot improves when its drop is significant (paired bootstrap over documents) and at
+    // least `min_gain` of the as-is perplexity: a consistent but tiny drop is no reason to
+    // train. (The as-is interval's half-width is no yardstick for an effect: it measures how
+    // documents differ from each other, which the paired test already takes out.)
+    let gain = |p: &LmPilot| 1.0 - p.scored.perplexity / a.perplexity;
+    let improves = |p: &LmPilot| p.vs_as_is.as_ref().is_some_and(|v| v.p_value < cfg.alpha) && gain(p) >= cfg.min_gain;
     if best_i == 0 || !improves(best) {
+        let why = if best_i == 0 {
+            format!(
+                "no pilot lowers the perplexity on your text (best as it is, {:.2})",
+                a.perplexity
+            )
+        } else {
+            format!(
+                "no pilot lowers the perplexity on your text significantly by {:.0}% or more (best {} {:.2} against {:.2}, {:+.1}%, paired p = {:.3})",
+                100.0 * cfg.min_gain,
+                best.strategy,
+                best.scored.perplexity,
+                a.perplexity,
+                -100.0 * gain(best),
+                best.vs_as_is.as_ref().map(|v| v.p_value).unwrap_or(1.0)
+            )
+        };
         return Recommendation {
             verdict: Verdict::UseAsIs,
-            headline: format!(
-                "Use the model as it is: no pilot lowers the perplexity on your text by more than the eval set resolves (best {} {:.2} against {:.2} ± {:.2})",
-                best.strategy, best.scored.perplexity, a.perplexity, resolve
-            ),
+            headline: format!("Use the model as it is: {why}"),
             reasons,
         };
     }

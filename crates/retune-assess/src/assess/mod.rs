@@ -38,6 +38,10 @@ pub struct AssessConfig {
     pub bootstrap: usize,
     /// Significance level of the paired tests. Default 0.05.
     pub alpha: f64,
+    /// `--task lm`: the smallest relative drop in perplexity that counts as an improvement — a
+    /// pilot must be significantly better than the model as it is *and* at least this much
+    /// lower (a consistent 1% after a few steps is no reason to train). Default 0.05.
+    pub min_gain: f64,
     /// The goal, e.g. (`accuracy`, 0.85) or (`f1`, 0.5), as a fraction. Default none.
     pub target: Option<(String, f64)>,
     /// Seed. Default 42.
@@ -70,6 +74,7 @@ impl Default for AssessConfig {
             feature_rows: 4000,
             bootstrap: 1000,
             alpha: 0.05,
+            min_gain: 0.05,
             target: None,
             seed: 42,
             max_length: 128,

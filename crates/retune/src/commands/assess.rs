@@ -69,6 +69,10 @@ pub struct AssessArgs {
     /// Longest input in tokens (default 128; for `--task lm` the block size, default 256).
     #[arg(long)]
     pub max_length: Option<usize>,
+    /// `--task lm`: the smallest relative perplexity drop that counts as an improvement (a pilot
+    /// must also be significantly better than the model as it is). Default 0.05.
+    #[arg(long)]
+    pub min_gain: Option<f64>,
     /// `--task lm`: the general reference text (one document a line, or a table's text column)
     /// instead of the 200 bundled Tatoeba sentences.
     #[arg(long)]
@@ -172,8 +176,12 @@ pub fn run(args: AssessArgs) -> Result<()> {
         device: device.clone(),
         pilot_rows: args.pilot_rows.unwrap_or(sized.pilot_rows),
         feature_rows: args.feature_rows.unwrap_or(sized.feature_rows),
+        min_gain: args.min_gain.unwrap_or(sized.min_gain),
         ..sized
     };
+    if !(0.0..1.0).contains(&cfg.min_gain) {
+        return Err(format!("--min-gain {}: a fraction from 0 to below 1", cfg.min_gain).into());
+    }
     if let Some(s) = &args.strategies {
         cfg.strategies = s.clone();
     }
