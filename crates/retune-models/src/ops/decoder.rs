@@ -333,20 +333,21 @@ impl DecoderOp {
             let (v, xa_v) = linear_forward(&lin[2], &n1, m);
             rope_rows(&mut q, wq, l, d, &self.cos, &self.sin, false);
             rope_rows(&mut k, wkv, l, d, &self.cos, &self.sin, false);
-            let mut probs = vec![0f32; b * nh * l * l];
+            // Training keeps every head's probabilities for the backward; inference needs one
+            // block per task at a time.
+            let mut probs = if self.save { vec![0f32; b * nh * l * l] } else { Vec::new() };
             let mut ctx = vec![0f32; m * wq];
             let ctx_ptr = SendPtr(ctx.as_mut_ptr());
             let drop = self.drop;
             let blocks = query_blocks(mask, b, l);
-            probs.par_chunks_mut((l * l).max(1)).enumerate().for_each(|(bh, pr)| {
+            let attend = |bh: usize, pr: &mut [f32], scores: &mut [f32]| {
                 let (bi, hi) = (bh / nh, bh % nh);
                 let qoff = bi * l * wq + hi * d;
                 let kvoff = bi * l * wkv + (hi / rep) * d;
-                let mut scores = vec![0f32; l * l];
                 let mb = &mask[bi * l * l..(bi + 1) * l * l];
                 for &(r0, r1, kn) in &blocks[bi] {
                     // SAFETY: the query rows r0..r1 (row stride wq) against keys 0..kn (row
-                    // stride wq, read as the transpose) into scores rows r0..r1 (stride l).
+                    // stride wkv, read as the transpose) into scores rows r0..r1 (stride l).
                     unsafe {
                         matmul(
                             r1 - r0,
@@ -395,7 +396,18 @@ impl DecoderOp {
                         )
                     };
                 }
-            });
+            };
+            let lsq = (l * l).max(1);
+            if self.save {
+                probs
+                    .par_chunks_mut(lsq)
+                    .enumerate()
+                    .for_each_init(|| vec![0f32; lsq], |scores, (bh, pr)| attend(bh, pr, scores));
+            } else {
+                (0..b * nh)
+                    .into_par_iter()
+                    .for_each_init(|| (vec![0f32; lsq], vec![0f32; lsq]), |(pr, scores), bh| attend(bh, pr, scores));
+            }
             let (ao, xa_o) = linear_forward(&lin[3], &ctx, m);
             let mut s1 = ao;
             s1.par_chunks_mut(4096)
