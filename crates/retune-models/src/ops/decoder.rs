@@ -75,9 +75,9 @@ impl FusedDecoderLayer {
             && fusable(cos)
             && mask.elem_count() == b * l * l
             && cos.elem_count() == l * d / 2
-            && d % 2 == 0
+            && d.is_multiple_of(2)
             && self.kv_heads > 0
-            && self.heads % self.kv_heads == 0
+            && self.heads.is_multiple_of(self.kv_heads)
             && self.qkvo[0].weight.dims() == [self.heads * d, h]
             && self.qkvo[1].weight.dims() == [self.kv_heads * d, h]
             && self.tensors().iter().all(|t| fusable(t))
@@ -335,7 +335,11 @@ impl DecoderOp {
             rope_rows(&mut k, wkv, l, d, &self.cos, &self.sin, false);
             // Training keeps every head's probabilities for the backward; inference needs one
             // block per task at a time.
-            let mut probs = if self.save { vec![0f32; b * nh * l * l] } else { Vec::new() };
+            let mut probs = if self.save {
+                vec![0f32; b * nh * l * l]
+            } else {
+                Vec::new()
+            };
             let mut ctx = vec![0f32; m * wq];
             let ctx_ptr = SendPtr(ctx.as_mut_ptr());
             let drop = self.drop;
@@ -404,9 +408,10 @@ impl DecoderOp {
                     .enumerate()
                     .for_each_init(|| vec![0f32; lsq], |scores, (bh, pr)| attend(bh, pr, scores));
             } else {
-                (0..b * nh)
-                    .into_par_iter()
-                    .for_each_init(|| (vec![0f32; lsq], vec![0f32; lsq]), |(pr, scores), bh| attend(bh, pr, scores));
+                (0..b * nh).into_par_iter().for_each_init(
+                    || (vec![0f32; lsq], vec![0f32; lsq]),
+                    |(pr, scores), bh| attend(bh, pr, scores),
+                );
             }
             let (ao, xa_o) = linear_forward(&lin[3], &ctx, m);
             let mut s1 = ao;
