@@ -2,9 +2,12 @@
 //! rotary positions, SwiGLU MLP), a final RMSNorm and the output projection (the embedding
 //! itself when tied), under Hugging Face's names (`model.layers.N.self_attn.q_proj`, ...).
 //!
-//! Inference uses candle's fused RMSNorm, rotary and softmax kernels; training mode the composed
-//! operations (each with a backward pass), which give the same values to float precision. A
-//! [`KvCache`] keeps each layer's keys and values so generation feeds one token per step.
+//! Without a KV cache (training, perplexity, features) each layer is one fused CPU operation
+//! ([`crate::ops::FusedDecoderLayer`], with its own backward); with a cache, on other devices or
+//! when `RETUNE_UNFUSED` names `decoder`, the composed operations run — candle's fused RMSNorm,
+//! rotary and softmax kernels in inference, operations with backward passes in training — and
+//! are the fused layer's reference ([`LlamaModel::decode_on`]). A [`KvCache`] keeps each layer's
+//! keys and values so generation feeds one token per step.
 //! Batches are right-padded: with the causal mask a real token never sees a padding token, and
 //! a key-padding mask covers left padding too (positions then still count from the row's first
 //! slot, so batched left-padded generation is not offered).
