@@ -69,7 +69,7 @@ def main():
     ap.add_argument("--datasets", default="trec,rt")
     ap.add_argument("--rows", type=int, default=1000)
     a = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "retune"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "-q", "--workspace"], cwd=ROOT, check=True)
     panel_dir = os.path.join(ROOT, "runs/rank-panel")
     subprocess.run([a.python, "-c", MAKE, os.path.join(ROOT, "models/all-MiniLM-L6-v2"), panel_dir], check=True)
     panel = {"minilm": "models/all-MiniLM-L6-v2", "distilbert": "models/quire-distilbert",
