@@ -5,6 +5,8 @@ use candle_core::{Device, Tensor, Var, D};
 use retune_models::nn::seeded_normal;
 use retune_models::ops;
 
+mod common;
+
 fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
     (a - b)
         .unwrap()
@@ -173,7 +175,7 @@ mod fused_layer {
     //! draw the same masks from the seeded stream), with LoRA, frozen parameters and a frozen
     //! input.
 
-    use super::max_diff;
+    use super::common::{max_abs, rel};
     use candle_core::{Device, Tensor, Var};
     use retune_models::layers::{mask_bias, EncoderLayer, LayerNames, LayerPath, LayerShape, OutputRows};
     use retune_models::nn::{seeded_normal, set_seed, Mode, Params};
@@ -273,22 +275,6 @@ mod fused_layer {
         }
         grads.sort_by(|a, b| a.0.cmp(&b.0));
         Run { y, grads, dx }
-    }
-
-    fn max_abs(t: &Tensor) -> f32 {
-        t.abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
-
-    /// Largest difference relative to the reference's largest magnitude.
-    fn rel(a: &Tensor, b: &Tensor) -> f32 {
-        max_diff(a, b) / max_abs(b).max(1e-12)
     }
 
     /// Every case twice: all positions, and the first position only (against the composed

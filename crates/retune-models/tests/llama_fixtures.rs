@@ -16,6 +16,8 @@ use retune_models::Device;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
+mod common;
+
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
@@ -232,6 +234,7 @@ mod fused_decoder {
     //! parameter and of the input, with attention dropout (both paths draw the same masks),
     //! right padding, LoRA on frozen layers with a frozen input, and inference.
 
+    use super::common::rel;
     use super::fixtures;
     use candle_core::{Device, Tensor};
     use retune_models::arch::ArchConfig;
@@ -242,22 +245,6 @@ mod fused_decoder {
     use retune_models::{ops, Head, ModelConfig};
 
     const FIXTURES: [&str; 3] = ["llama-tiny-mha-untied", "llama-tiny-gqa3-tied", "llama-tiny-headdim"];
-
-    fn max_abs(t: &Tensor) -> f32 {
-        t.abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
-
-    /// Largest difference relative to the reference's largest magnitude.
-    fn rel(a: &Tensor, b: &Tensor) -> f32 {
-        max_abs(&(a - b).unwrap()) / max_abs(b).max(1e-12)
-    }
 
     /// The fixture's parameters, LoRA (rank 3, N(0, 0.2)) on `lora`, `frozen` detached.
     fn params(name: &str, lora: &[&str], frozen: &dyn Fn(&str) -> bool) -> (ModelConfig, Params) {

@@ -16,13 +16,12 @@
 //! The composed layer is the reference: `tests/fused_ops.rs` checks outputs and every gradient
 //! against it, and `tests/llama_parity.rs` checks the whole model against transformers.
 
-use std::sync::Mutex;
-
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor, Var};
 use rayon::prelude::*;
 
 use super::layer::{
-    deposit, linear_backward, linear_forward, rows, with_slices, Dropout, FusedLinear, LinView, SendPtr, Trains,
+    deposit, linear_backward, linear_forward, rows, with_slices, Dropout, FusedLinear, LinView, SavedSlot, SendPtr,
+    Trains,
 };
 use super::{exp_fast, fusable, matmul, softmax_row_into};
 use crate::nn::{reserve, Mode};
@@ -111,7 +110,7 @@ impl FusedDecoderLayer {
             sin: rope.1.flatten_all()?.to_vec1()?,
             drop,
             save,
-            saved: Mutex::new(None),
+            saved: SavedSlot::new(),
         };
         if !save {
             return x.apply_op3_no_bwd(mask, &mask.zeros_like()?, &op);
@@ -277,7 +276,7 @@ struct DecoderOp {
     sin: Vec<f32>,
     drop: Option<Dropout>,
     save: bool,
-    saved: Mutex<Option<Saved>>,
+    saved: SavedSlot<Saved>,
 }
 
 /// Shapes of one call: batch, length, hidden, query heads, key/value heads, head size.
@@ -446,22 +445,14 @@ impl DecoderOp {
                     up,
                     blocks,
                 };
-                *self
-                    .saved
-                    .lock()
-                    .map_err(|_| candle_core::Error::Msg("fused decoder layer: poisoned".into()))? = Some(saved);
+                self.saved.put("fused decoder layer", saved)?;
             }
             Ok(y)
         })?
     }
 
     fn backward(&self, x: &Tensor, dy: &Tensor) -> Result<Option<Tensor>> {
-        let saved = self
-            .saved
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("fused decoder layer: poisoned".into()))?
-            .take()
-            .ok_or_else(|| candle_core::Error::Msg("fused decoder layer: backward without a saved forward".into()))?;
+        let saved = self.saved.take("fused decoder layer")?;
         let layer = &self.layer;
         let (b, l, h) = x.dims3()?;
         let Dims { nh, nkv, d, .. } = self.dims(b, l, h);

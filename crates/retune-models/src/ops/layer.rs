@@ -164,7 +164,7 @@ impl FusedLayer {
             masks,
             rows,
             save,
-            saved: Mutex::new(None),
+            saved: SavedSlot::new(),
         };
         if !save {
             return x.apply_op3_no_bwd(mask_bias, &mask_bias.zeros_like()?, &op);
@@ -234,6 +234,36 @@ pub fn backward_into(loss: &Tensor, sink: &mut [(&Tensor, &mut [f32])]) -> Resul
 /// The caller's buffer for `param`'s gradient, when [`backward_into`] was given one.
 pub(super) fn sink_of(param: &Tensor) -> Option<*mut f32> {
     SINK.with(|s| s.borrow().get(&param.id()).map(|&(ptr, _)| ptr as *mut f32))
+}
+
+/// What a fused operation's forward keeps for its backward: filled once by the forward, taken
+/// once by the backward (a second backward of the same forward is an error, not a silent
+/// recomputation).
+pub(super) struct SavedSlot<T>(Mutex<Option<T>>);
+
+impl<T> SavedSlot<T> {
+    /// An empty slot.
+    pub(super) fn new() -> SavedSlot<T> {
+        SavedSlot(Mutex::new(None))
+    }
+
+    /// Keeps `value` for the backward of the operation `op`.
+    pub(super) fn put(&self, op: &str, value: T) -> Result<()> {
+        *self
+            .0
+            .lock()
+            .map_err(|_| candle_core::Error::Msg(format!("{op}: poisoned")))? = Some(value);
+        Ok(())
+    }
+
+    /// Takes what the forward of `op` kept.
+    pub(super) fn take(&self, op: &str) -> Result<T> {
+        self.0
+            .lock()
+            .map_err(|_| candle_core::Error::Msg(format!("{op}: poisoned")))?
+            .take()
+            .ok_or_else(|| candle_core::Error::Msg(format!("{op}: backward without a saved forward")))
+    }
 }
 
 /// Hands over `param`'s gradient: added into the sink's buffer, or deposited for the store.
@@ -623,7 +653,7 @@ struct LayerOp {
     masks: [Option<Dropout>; 3],
     rows: OutputRows,
     save: bool,
-    saved: Mutex<Option<Saved>>,
+    saved: SavedSlot<Saved>,
 }
 
 impl LayerOp {
@@ -735,22 +765,14 @@ impl LayerOp {
                     g,
                     s2,
                 };
-                *self
-                    .saved
-                    .lock()
-                    .map_err(|_| candle_core::Error::Msg("fused layer: poisoned".into()))? = Some(saved);
+                self.saved.put("fused layer", saved)?;
             }
             Ok(y)
         })?
     }
 
     fn backward(&self, x: &Tensor, dy: &Tensor) -> Result<Option<Tensor>> {
-        let saved = self
-            .saved
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("fused layer: poisoned".into()))?
-            .take()
-            .ok_or_else(|| candle_core::Error::Msg("fused layer: backward without a saved forward".into()))?;
+        let saved = self.saved.take("fused layer")?;
         let layer = &self.layer;
         let (b, l, h) = x.dims3()?;
         let (m, nh) = (b * l, layer.heads);

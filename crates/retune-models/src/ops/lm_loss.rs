@@ -11,12 +11,10 @@
 //!
 //! `tests/fused_ops.rs` checks the value and both gradients against the composed operations.
 
-use std::sync::Mutex;
-
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::layer::{cols, rows, weight_grad};
+use super::layer::{cols, rows, weight_grad, SavedSlot};
 use super::{fusable, log_sum_exp, matmul, scaled_exp, slice, unfused};
 
 /// Sum over the rows of `hidden` (rows, in) that have a target of the negative log-likelihood
@@ -49,7 +47,7 @@ pub fn linear_cross_entropy_sum(hidden: &Tensor, weight: &Tensor, targets: &[i64
             kept,
             targets: picked,
             save: hidden.track_op() || weight.track_op(),
-            saved: Mutex::new(None),
+            saved: SavedSlot::new(),
         };
         let loss = hidden.apply_op2(weight, op)?;
         return Ok((loss, count));
@@ -70,7 +68,7 @@ struct LmLossOp {
     kept: Vec<u32>,
     targets: Vec<u32>,
     save: bool,
-    saved: Mutex<Option<Saved>>,
+    saved: SavedSlot<Saved>,
 }
 
 impl CustomOp2 for LmLossOp {
@@ -113,10 +111,7 @@ impl CustomOp2 for LmLossOp {
             .unzip();
         let total: f64 = nll.iter().sum();
         if self.save {
-            *self
-                .saved
-                .lock()
-                .map_err(|_| candle_core::Error::Msg("lm loss: poisoned".into()))? = Some(Saved { x, logits, lse });
+            self.saved.put("lm loss", Saved { x, logits, lse })?;
         }
         Ok((CpuStorage::F32(vec![total as f32]), Shape::from(())))
     }
@@ -128,12 +123,7 @@ impl CustomOp2 for LmLossOp {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let Saved { x, mut logits, lse } = self
-            .saved
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("lm loss: poisoned".into()))?
-            .take()
-            .ok_or_else(|| candle_core::Error::Msg("lm loss: backward without a saved forward".into()))?;
+        let Saved { x, mut logits, lse } = self.saved.take("lm loss")?;
         let g = grad.flatten_all()?.to_vec1::<f32>()?[0];
         let (n, k) = hidden.dims2()?;
         let (vocab, _) = weight.dims2()?;

@@ -49,3 +49,21 @@ pub fn floats(v: &Value) -> Vec<f32> {
 pub fn flat(t: &Tensor) -> Vec<f32> {
     t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
 }
+
+/// The largest magnitude in `t`.
+pub fn max_abs(t: &Tensor) -> f32 {
+    t.abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
+
+/// The largest difference between `a` and the reference `b`, relative to `b`'s largest
+/// magnitude.
+pub fn rel(a: &Tensor, b: &Tensor) -> f32 {
+    max_abs(&(a - b).unwrap()) / max_abs(b).max(1e-12)
+}
