@@ -16,15 +16,15 @@
 //! The composed layer is the reference: `tests/fused_ops.rs` checks outputs and every gradient
 //! against it, and `tests/llama_parity.rs` checks the whole model against transformers.
 
-use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor, Var};
+use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::layer::{
-    deposit, linear_backward, linear_forward, rows, with_slices, Dropout, FusedLinear, LinView, SavedSlot, SendPtr,
-    Trains,
+    apply_layer_op, cols, deposit, linear_backward, linear_forward, rows, with_slices, Dropout, FusedLinear, LinView,
+    SavedSlot, SendPtr, Trains,
 };
 use super::{exp_fast, fusable, matmul, softmax_row_into};
-use crate::nn::{reserve, Mode};
+use crate::nn::Mode;
 
 /// The parameters and settings of one Llama decoder layer.
 #[derive(Clone, Debug)]
@@ -92,18 +92,11 @@ impl FusedDecoderLayer {
         let (b, l, _) = x.dims3()?;
         let params_track = self.tensors().iter().any(|t| t.track_op());
         let save = train && (params_track || x.track_op());
-        let mut drop = None;
-        if train && self.attn_dropout > 0.0 {
-            if self.attn_dropout >= 1.0 {
-                candle_core::bail!("fused decoder layer: dropout {} must be below 1", self.attn_dropout);
-            }
-            let (seed, start) = reserve(b * self.heads * l * l);
-            drop = Some(Dropout {
-                seed,
-                start,
-                p: self.attn_dropout,
-            });
-        }
+        let drop = if train {
+            Dropout::reserve(b * self.heads * l * l, self.attn_dropout, "fused decoder layer")?
+        } else {
+            None
+        };
         let op = DecoderOp {
             layer: self.clone(),
             cos: rope.0.flatten_all()?.to_vec1()?,
@@ -112,15 +105,7 @@ impl FusedDecoderLayer {
             save,
             saved: SavedSlot::new(),
         };
-        if !save {
-            return x.apply_op3_no_bwd(mask, &mask.zeros_like()?, &op);
-        }
-        let anchor = if params_track && !x.track_op() {
-            Var::zeros(1, DType::F32, x.device())?.as_tensor().clone()
-        } else {
-            Tensor::zeros(1, DType::F32, x.device())?
-        };
-        x.apply_op3(mask, &anchor, op)
+        apply_layer_op(x, mask, op, save, params_track)
     }
 }
 
@@ -341,7 +326,7 @@ impl DecoderOp {
             };
             let mut ctx = vec![0f32; m * wq];
             let ctx_ptr = SendPtr(ctx.as_mut_ptr());
-            let drop = self.drop;
+            let attn_drop = self.drop;
             let blocks = query_blocks(mask, b, l);
             let attend = |bh: usize, pr: &mut [f32], scores: &mut [f32]| {
                 let (bi, hi) = (bh / nh, bh % nh);
@@ -359,7 +344,7 @@ impl DecoderOp {
                             scores.as_mut_ptr().add(r0 * l),
                             l,
                             rows(&q[qoff + r0 * wq..], wq),
-                            super::layer::cols(&k[kvoff..], wkv),
+                            cols(&k[kvoff..], wkv),
                             false,
                             1.0,
                             false,
@@ -372,7 +357,7 @@ impl DecoderOp {
                     }
                 }
                 let dropped: Vec<f32>;
-                let pd: &[f32] = match drop {
+                let pd: &[f32] = match attn_drop {
                     Some(dr) => {
                         let mut mult = vec![0f32; l * l];
                         dr.fill(&mut mult, bh * l * l);
@@ -424,7 +409,7 @@ impl DecoderOp {
             let mut act = vec![0f32; gate.len()];
             swiglu(&gate, &up, &mut act);
             let (mut y, xa_d) = linear_forward(&lin[6], &act, m);
-            drop_vec(act);
+            drop(act);
             y.par_chunks_mut(4096)
                 .zip(s1.par_chunks(4096))
                 .for_each(|(o, si)| o.iter_mut().zip(si).for_each(|(o, &s)| *o += s));
@@ -490,7 +475,7 @@ impl DecoderOp {
                 need_dact.then_some(dact.as_mut_slice()),
                 false,
             )?;
-            drop_vec(act);
+            drop(act);
             if !need_dact {
                 return Ok(None);
             }
@@ -525,15 +510,15 @@ impl DecoderOp {
                 dn2_out,
                 true,
             )?;
-            drop_vec(dgate);
-            drop_vec(dup);
+            drop(dgate);
+            drop(dup);
             if !(below_mlp || norm_t[1]) {
                 return Ok(None);
             }
             // The residual: ds1 = dy + RMSNorm backward of dn2.
             let mut ds1 = dys.to_vec();
             let dw2 = rms_rows_backward(&saved.s1, &saved.inv2, norms[1], &dn2, &mut ds1, norm_t[1]);
-            drop_vec(dn2);
+            drop(dn2);
             if let Some(g) = dw2 {
                 deposit(&layer.norms[1], g)?;
             }
@@ -561,9 +546,8 @@ impl DecoderOp {
                 SendPtr(dk.as_mut_ptr()),
                 SendPtr(dv.as_mut_ptr()),
             );
-            let drop = self.drop;
+            let attn_drop = self.drop;
             let (q, k, vv, probs) = (&saved.q, &saved.k, &saved.v, &saved.probs);
-            let cols = super::layer::cols;
             let blocks = &saved.blocks;
             (0..b * nkv).into_par_iter().for_each(|bk| {
                 let (bi, ki) = (bk / nkv, bk % nkv);
@@ -576,7 +560,7 @@ impl DecoderOp {
                     let bh = bi * nh + hi;
                     let qoff = bi * l * wq + hi * d;
                     let pr = &probs[bh * l * l..(bh + 1) * l * l];
-                    let pd: &[f32] = match drop {
+                    let pd: &[f32] = match attn_drop {
                         Some(dr) => {
                             mult.resize(l * l, 0.0);
                             dr.fill(&mut mult, bh * l * l);
@@ -620,7 +604,7 @@ impl DecoderOp {
                         for i in r0..r1 {
                             let gr = &mut dp[i * l..i * l + kn];
                             let yr = &pr[i * l..i * l + kn];
-                            if drop.is_some() {
+                            if attn_drop.is_some() {
                                 gr.iter_mut().zip(&mult[i * l..i * l + kn]).for_each(|(g, m)| *g *= m);
                             }
                             let dot: f32 = yr.iter().zip(gr.iter()).map(|(a, b)| a * b).sum();
@@ -657,7 +641,7 @@ impl DecoderOp {
                     }
                 }
             });
-            drop_vec(dctx);
+            drop(dctx);
             rope_rows(&mut dq, wq, l, d, &self.cos, &self.sin, true);
             rope_rows(&mut dk, wkv, l, d, &self.cos, &self.sin, true);
             let need_dn1 = need_x || norm_t[0];
@@ -725,11 +709,6 @@ fn query_blocks(mask: &[f32], b: usize, l: usize) -> Vec<Vec<(usize, usize, usiz
             }
         })
         .collect()
-}
-
-/// Frees a buffer early (the backward's peak memory).
-fn drop_vec(v: Vec<f32>) {
-    drop(v);
 }
 
 impl CustomOp3 for DecoderOp {

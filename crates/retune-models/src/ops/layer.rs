@@ -150,13 +150,7 @@ impl FusedLayer {
         if train {
             let sizes = [b * self.heads * l * l, b * l * h, b * l * h];
             for ((m, &p), n) in masks.iter_mut().zip(&self.dropout).zip(sizes) {
-                if p >= 1.0 {
-                    candle_core::bail!("fused layer: dropout {p} must be below 1");
-                }
-                if p > 0.0 {
-                    let (seed, start) = reserve(n);
-                    *m = Some(Dropout { seed, start, p });
-                }
+                *m = Dropout::reserve(n, p, "fused layer")?;
             }
         }
         let op = LayerOp {
@@ -166,16 +160,29 @@ impl FusedLayer {
             save,
             saved: SavedSlot::new(),
         };
-        if !save {
-            return x.apply_op3_no_bwd(mask_bias, &mask_bias.zeros_like()?, &op);
-        }
-        let anchor = if params_track && !x.track_op() {
-            Var::zeros(1, DType::F32, x.device())?.as_tensor().clone()
-        } else {
-            Tensor::zeros(1, DType::F32, x.device())?
-        };
-        x.apply_op3(mask_bias, &anchor, op)
+        apply_layer_op(x, mask_bias, op, save, params_track)
     }
+}
+
+/// Applies a fused layer's operation to `x` with its `mask`: without a backward unless `save`;
+/// with one, and when only parameters train (`x` frozen), a scalar variable as the anchor that
+/// makes candle track the output and call the backward.
+pub(super) fn apply_layer_op(
+    x: &Tensor,
+    mask: &Tensor,
+    op: impl CustomOp3 + Send + Sync + 'static,
+    save: bool,
+    params_track: bool,
+) -> Result<Tensor> {
+    if !save {
+        return x.apply_op3_no_bwd(mask, &mask.zeros_like()?, &op);
+    }
+    let anchor = if params_track && !x.track_op() {
+        Var::zeros(1, DType::F32, x.device())?.as_tensor().clone()
+    } else {
+        Tensor::zeros(1, DType::F32, x.device())?
+    };
+    x.apply_op3(mask, &anchor, op)
 }
 
 thread_local! {
@@ -525,6 +532,19 @@ pub(super) struct Dropout {
 }
 
 impl Dropout {
+    /// A dropout of probability `p` over `n` elements, its stream reserved now (in the composed
+    /// layer's order); none when `p` is 0, an error (naming `op`) when it is 1 or more.
+    pub(super) fn reserve(n: usize, p: f64, op: &str) -> Result<Option<Dropout>> {
+        if p >= 1.0 {
+            candle_core::bail!("{op}: dropout {p} must be below 1");
+        }
+        if p <= 0.0 {
+            return Ok(None);
+        }
+        let (seed, start) = reserve(n);
+        Ok(Some(Dropout { seed, start, p }))
+    }
+
     /// The multipliers of elements `from..from + out.len()`.
     pub(super) fn fill(&self, out: &mut [f32], from: usize) {
         dropout_multipliers(out, self.seed, self.start + from as u64, self.p);

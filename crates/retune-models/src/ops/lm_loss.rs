@@ -14,7 +14,7 @@
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::layer::{cols, rows, weight_grad, SavedSlot};
+use super::layer::{cols, rows, weight_grad, with_slices, SavedSlot};
 use super::{fusable, log_sum_exp, matmul, scaled_exp, slice, unfused};
 
 /// Sum over the rows of `hidden` (rows, in) that have a target of the negative log-likelihood
@@ -38,11 +38,7 @@ pub fn linear_cross_entropy_sum(hidden: &Tensor, weight: &Tensor, targets: &[i64
     let kept: Vec<u32> = (0..n as u32).filter(|&i| targets[i as usize] >= 0).collect();
     let picked: Vec<u32> = kept.iter().map(|&i| targets[i as usize] as u32).collect();
     let count = kept.len();
-    if count == 0 {
-        let zero = (hidden.sum_all()? * 0.0)?;
-        return Ok((zero, 0));
-    }
-    if !unfused("lm_loss") && fusable(hidden) && fusable(weight) {
+    if count > 0 && !unfused("lm_loss") && fusable(hidden) && fusable(weight) {
         let op = LmLossOp {
             kept,
             targets: picked,
@@ -146,27 +142,23 @@ impl CustomOp2 for LmLossOp {
             return Ok((None, None));
         }
         let mut dxk = vec![0f32; nk * k];
-        let (s, l) = weight.storage_and_layout();
-        let w = match &*s {
-            candle_core::Storage::Cpu(c) => slice(c, l)?,
-            _ => candle_core::bail!("lm loss: the weight must be on the CPU"),
-        };
-        // SAFETY: dxk (nk×k) = G (nk×vocab) · W (vocab×k).
-        unsafe {
-            matmul(
-                nk,
-                k,
-                vocab,
-                dxk.as_mut_ptr(),
-                k,
-                rows(&logits, vocab),
-                rows(w, k),
-                false,
-                1.0,
-                true,
-            )
-        };
-        drop(s);
+        with_slices(&[weight], |w| {
+            // SAFETY: dxk (nk×k) = G (nk×vocab) · W (vocab×k).
+            unsafe {
+                matmul(
+                    nk,
+                    k,
+                    vocab,
+                    dxk.as_mut_ptr(),
+                    k,
+                    rows(&logits, vocab),
+                    rows(w[0], k),
+                    false,
+                    1.0,
+                    true,
+                )
+            }
+        })?;
         let mut dx = vec![0f32; n * k];
         for (r, &i) in self.kept.iter().enumerate() {
             dx[i as usize * k..(i as usize + 1) * k].copy_from_slice(&dxk[r * k..(r + 1) * k]);

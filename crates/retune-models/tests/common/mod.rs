@@ -62,8 +62,13 @@ pub fn max_abs(t: &Tensor) -> f32 {
         .unwrap()
 }
 
+/// The largest difference between `a` and `b`.
+pub fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+    max_abs(&(a - b).unwrap())
+}
+
 /// The largest difference between `a` and the reference `b`, relative to `b`'s largest
 /// magnitude.
 pub fn rel(a: &Tensor, b: &Tensor) -> f32 {
-    max_abs(&(a - b).unwrap()) / max_abs(b).max(1e-12)
+    max_diff(a, b) / max_abs(b).max(1e-12)
 }
