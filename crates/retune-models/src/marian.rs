@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::error::{ModelError, Result};
-use crate::generate::{EarlyStopping, GenerationConfig, Seq2Seq, TokenIds};
+use crate::generate::{Decoder, EarlyStopping, GenerationConfig, Seq2Seq, TokenIds};
 use crate::nn::{activation, dropout, softmax_last, Embedding, LayerNorm, Linear, Mode, Params};
 use crate::spm::MarianTokenizer;
 
@@ -202,8 +202,7 @@ impl MarianConfig {
             eos_token_ids: c.eos_ids(),
             pad_token_id: c.pad_token_id,
             decoder_start_token_id: c.decoder_start_token_id,
-            num_return_sequences: 1,
-            renormalize_logits: false,
+            ..GenerationConfig::default()
         }
     }
 
@@ -897,30 +896,37 @@ pub fn seq2seq_loss(logits: &Tensor, labels: &Tensor) -> CResult<Tensor> {
     (picked * &keep)?.sum_all()?.neg()?.div(&n)
 }
 
-impl Seq2Seq for MarianMTModel {
-    type Encoded = CrossAttentionState;
-    type Cache = KvCache;
+/// What generation keeps between steps: the encoded source and the decoder's cache.
+pub struct MarianState {
+    /// Cross-attention keys and values of the source.
+    pub cross: CrossAttentionState,
+    /// Decoder self-attention keys and values.
+    pub cache: KvCache,
+}
+
+impl Decoder for MarianMTModel {
+    type State = MarianState;
     fn device(&self) -> &Device {
         MarianMTModel::device(self)
     }
-    fn encode_source(&self, input_ids: &Tensor, attention_mask: &Tensor) -> CResult<CrossAttentionState> {
+    fn feed(&self, tokens: &Tensor, state: &mut MarianState) -> CResult<Tensor> {
+        let logits = self.decode(tokens, None, &state.cross, Some(&mut state.cache), Mode::Eval)?;
+        let n = logits.dim(1)?;
+        logits.narrow(1, n - 1, 1)?.squeeze(1)
+    }
+    fn select_rows(&self, state: &mut MarianState, rows: &Tensor) -> CResult<()> {
+        state.cross = state.cross.select_rows(rows)?;
+        state.cache.reorder(rows)
+    }
+}
+
+impl Seq2Seq for MarianMTModel {
+    fn start(&self, input_ids: &Tensor, attention_mask: &Tensor) -> CResult<MarianState> {
         let hidden = self.encode(input_ids, attention_mask, Mode::Eval)?;
-        self.cross_attention_state(&hidden, attention_mask)
-    }
-    fn rows(encoded: &CrossAttentionState) -> CResult<usize> {
-        encoded.batch()
-    }
-    fn select_rows(encoded: &CrossAttentionState, rows: &Tensor) -> CResult<CrossAttentionState> {
-        encoded.select_rows(rows)
-    }
-    fn new_cache(&self) -> KvCache {
-        KvCache::new()
-    }
-    fn reorder_cache(cache: &mut KvCache, rows: &Tensor) -> CResult<()> {
-        cache.reorder(rows)
-    }
-    fn next_logits(&self, last: &Tensor, encoded: &CrossAttentionState, cache: &mut KvCache) -> CResult<Tensor> {
-        self.decode(last, None, encoded, Some(cache), Mode::Eval)
+        Ok(MarianState {
+            cross: self.cross_attention_state(&hidden, attention_mask)?,
+            cache: KvCache::new(),
+        })
     }
 }
 

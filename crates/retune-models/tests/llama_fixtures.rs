@@ -92,6 +92,47 @@ fn tiny_llama_folders_match_transformers() {
     }
 }
 
+/// `scripts/fixtures/make_generation_cases.py`: beam search on a decoder-only model, no
+/// repeated n-grams (prompt included), repetition penalty and `min_new_tokens`, through the
+/// search the encoder-decoders share.
+#[test]
+fn beam_search_and_processors_match_transformers() {
+    let mut failures = Vec::new();
+    for name in ["llama-tiny-gqa3-tied", "llama-tiny-mha-untied", "llama-tiny-headdim"] {
+        let dir = fixtures().join(name);
+        let lm = CausalLm::load(&dir, &Device::Cpu).unwrap();
+        let cases = expected(&dir.join("generation_cases.json"));
+        assert_eq!(cases["cases"].as_array().unwrap().len(), 4, "{name}");
+        for case in cases["cases"].as_array().unwrap() {
+            let kw = &case["kwargs"];
+            let u = |k: &str| kw[k].as_u64().unwrap() as usize;
+            assert_eq!(kw["do_sample"].as_bool(), Some(false));
+            assert_eq!(kw["length_penalty"].as_f64(), Some(1.0));
+            assert_eq!(kw["early_stopping"].as_bool(), Some(false));
+            let opts = SamplingOptions {
+                max_new_tokens: u("max_new_tokens"),
+                num_beams: u("num_beams"),
+                no_repeat_ngram_size: u("no_repeat_ngram_size"),
+                min_new_tokens: u("min_new_tokens"),
+                repetition_penalty: kw["repetition_penalty"].as_f64().filter(|&r| r != 1.0),
+                ..SamplingOptions::default()
+            };
+            for row in case["rows"].as_array().unwrap() {
+                let prompt = ids(&row["ids"]);
+                let mut want = ids(&row["new_ids"]);
+                if let Some(i) = want.iter().position(|t| lm.eos_ids.contains(t)) {
+                    want.truncate(i);
+                }
+                let out = generate(&lm, &prompt, &opts).unwrap();
+                if out.ids != want {
+                    failures.push(format!("{name} {}: got {:?} want {want:?}", case["name"], out.ids));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn tiny_gguf_matches_transformers_reading_it() {
     let file = fixtures().join("llama-tiny-gqa3-tied.gguf");

@@ -181,11 +181,6 @@ fn generation_config(model: &MarianMTModel, kwargs: &Value) -> GenerationConfig 
     g.max_length = u("max_length").unwrap();
     g.num_beams = u("num_beams").unwrap();
     g.length_penalty = kwargs["length_penalty"].as_f64().unwrap();
-    g.early_stopping = if kwargs["early_stopping"].as_bool().unwrap() {
-        EarlyStopping::Stop
-    } else {
-        EarlyStopping::Heuristic
-    };
     g.bad_words_ids = ids(&kwargs["bad_words_ids"]);
     g.forced_eos_token_id = vec![kwargs["forced_eos_token_id"].as_u64().unwrap() as u32];
     g.eos_token_ids = vec![kwargs["eos_token_id"].as_u64().unwrap() as u32];
@@ -193,50 +188,85 @@ fn generation_config(model: &MarianMTModel, kwargs: &Value) -> GenerationConfig 
     g.decoder_start_token_id = kwargs["decoder_start_token_id"].as_u64().unwrap() as u32;
     g.num_return_sequences = u("num_return_sequences").unwrap_or(1);
     g.renormalize_logits = kwargs["renormalize_logits"].as_bool().unwrap_or(false);
+    g.early_stopping = match &kwargs["early_stopping"] {
+        Value::String(s) if s == "never" => EarlyStopping::Never,
+        v if v.as_bool() == Some(true) => EarlyStopping::Stop,
+        _ => EarlyStopping::Heuristic,
+    };
+    g.max_new_tokens = u("max_new_tokens");
+    g.min_length = u("min_length").unwrap_or(0);
+    g.min_new_tokens = u("min_new_tokens").unwrap_or(0);
+    g.no_repeat_ngram_size = u("no_repeat_ngram_size").unwrap_or(0);
+    g.repetition_penalty = kwargs["repetition_penalty"].as_f64().unwrap_or(1.0);
     assert_eq!(kwargs["do_sample"].as_bool(), Some(false));
-    assert_eq!(u("min_length"), Some(0));
-    assert_eq!(u("no_repeat_ngram_size"), Some(0));
-    assert_eq!(kwargs["repetition_penalty"].as_f64(), Some(1.0));
     g
+}
+
+/// Runs every case of `cases` (transformers' kwargs, sequences, beam scores) through
+/// `generate`, collecting mismatches.
+fn check_generation_cases(
+    name: &str,
+    model: &MarianMTModel,
+    inputs: &Value,
+    cases: &Value,
+    failures: &mut Vec<String>,
+) {
+    let dev = Device::Cpu;
+    let input_ids = batch_tensor(&ids(&inputs["input_ids"]), &dev).unwrap();
+    let mask = batch_tensor(&ids(&inputs["attention_mask"]), &dev).unwrap();
+    for case in cases.as_array().unwrap() {
+        let case_name = case["name"].as_str().unwrap();
+        let cfg = generation_config(model, &case["kwargs"]);
+        let out = generate(model, &input_ids, &mask, &cfg).unwrap();
+        let want = ids(&case["sequences"]);
+        if out.sequences != want {
+            failures.push(format!(
+                "{name} {case_name}: sequences\n  got  {:?}\n  want {:?}",
+                out.sequences, want
+            ));
+            continue;
+        }
+        match (&out.scores, case["sequences_scores"].as_array()) {
+            (None, None) => {}
+            (Some(got), Some(_)) => {
+                let w = max_diff(got, &floats(&case["sequences_scores"]), case_name);
+                eprintln!("{name} {case_name}: sequences_scores max abs diff {w:e}");
+                if w > 1e-4 {
+                    failures.push(format!(
+                        "{name} {case_name}: scores {got:?} vs {}",
+                        case["sequences_scores"]
+                    ));
+                }
+            }
+            (g, w) => failures.push(format!("{name} {case_name}: scores presence {g:?} vs {w:?}")),
+        }
+    }
 }
 
 #[test]
 fn greedy_and_beam_search_match_generate() {
-    let dev = Device::Cpu;
     let mut failures = Vec::new();
     for name in FIXTURES {
         let (_, model) = load(name);
         let exp = expected(name);
-        let gi = &exp["generate_inputs"];
-        let input_ids = batch_tensor(&ids(&gi["input_ids"]), &dev).unwrap();
-        let mask = batch_tensor(&ids(&gi["attention_mask"]), &dev).unwrap();
-        for case in exp["generate"].as_array().unwrap() {
-            let case_name = case["name"].as_str().unwrap();
-            let cfg = generation_config(&model, &case["kwargs"]);
-            let out = generate(&model, &input_ids, &mask, &cfg).unwrap();
-            let want = ids(&case["sequences"]);
-            if out.sequences != want {
-                failures.push(format!(
-                    "{name} {case_name}: sequences\n  got  {:?}\n  want {:?}",
-                    out.sequences, want
-                ));
-                continue;
-            }
-            match (&out.scores, case["sequences_scores"].as_array()) {
-                (None, None) => {}
-                (Some(got), Some(_)) => {
-                    let w = max_diff(got, &floats(&case["sequences_scores"]), case_name);
-                    eprintln!("{name} {case_name}: sequences_scores max abs diff {w:e}");
-                    if w > 1e-4 {
-                        failures.push(format!(
-                            "{name} {case_name}: scores {got:?} vs {}",
-                            case["sequences_scores"]
-                        ));
-                    }
-                }
-                (g, w) => failures.push(format!("{name} {case_name}: scores presence {g:?} vs {w:?}")),
-            }
-        }
+        check_generation_cases(name, &model, &exp["generate_inputs"], &exp["generate"], &mut failures);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// `scripts/fixtures/make_generation_cases.py`: the processors and stopping rules beyond the
+/// defaults (no repeated n-grams, minimum lengths, repetition penalty, `max_new_tokens`,
+/// `early_stopping="never"`), greedy and beam.
+#[test]
+fn processors_and_stopping_rules_match_generate() {
+    let mut failures = Vec::new();
+    for name in FIXTURES {
+        let (_, model) = load(name);
+        let exp = expected(name);
+        let path = dir(name).join("generation_cases.json");
+        let cases: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(cases["cases"].as_array().unwrap().len(), 5, "{name}");
+        check_generation_cases(name, &model, &exp["generate_inputs"], &cases["cases"], &mut failures);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -287,3 +287,20 @@ impl CausalLm {
         }
     }
 }
+
+impl crate::generate::Decoder for CausalLm {
+    type State = KvCache;
+    fn device(&self) -> &Device {
+        &self.device
+    }
+    /// The output projection runs on the last position only (a long prompt costs no
+    /// prompt × vocabulary logits).
+    fn feed(&self, tokens: &Tensor, cache: &mut KvCache) -> CResult<Tensor> {
+        let hidden = self.model.forward_hidden(tokens, Some(cache), Mode::Eval)?;
+        let n = hidden.dim(1)?;
+        self.model.lm_logits(&hidden.narrow(1, n - 1, 1)?)?.squeeze(1)
+    }
+    fn select_rows(&self, cache: &mut KvCache, rows: &Tensor) -> CResult<()> {
+        cache.select_rows(rows)
+    }
+}

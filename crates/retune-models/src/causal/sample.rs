@@ -1,14 +1,14 @@
-//! Generation from a causal LM with a KV cache: the prompt is fed once, then one token per step.
-//! Greedy by default (the first highest logit, as `argmax` picks it); with a temperature,
-//! sampling after transformers' processors in transformers' order — repetition penalty, then
-//! temperature, top-k (ties with the k-th kept), top-p (the smallest set whose probability
-//! reaches p, at least one token) — from a seeded generator of retune's own.
+//! Continuing a prompt with a causal LM: the options of `retune generate` turned into a
+//! [`GenerationConfig`] and run by the shared search ([`crate::generate::search`]) on
+//! [`CausalLm`]'s [`crate::generate::Decoder`] (the prompt fed once, then one token per step
+//! with the KV cache). Greedy by default (the first highest logit); beam search with
+//! `num_beams`; with a temperature, sampling after transformers' processors — repetition
+//! penalty, temperature, top-k (ties with the k-th kept), top-p — from a seeded generator of
+//! retune's own.
 
-use candle_core::{DType, Tensor};
-
-use super::{CausalLm, KvCache};
+use super::CausalLm;
 use crate::error::{ModelError, Result};
-use crate::nn::Mode;
+use crate::generate::{search, GenerationConfig};
 
 /// What to generate.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,6 +25,12 @@ pub struct SamplingOptions {
     pub repetition_penalty: Option<f64>,
     /// Seed of the sampler. Default 0.
     pub seed: u64,
+    /// Beams (1 = greedy or sampling). Default 1.
+    pub num_beams: usize,
+    /// No n-gram of this size twice (prompt included); 0 = off. Default 0.
+    pub no_repeat_ngram_size: usize,
+    /// No end of sequence before this many new tokens. Default 0.
+    pub min_new_tokens: usize,
 }
 
 impl Default for SamplingOptions {
@@ -36,6 +42,9 @@ impl Default for SamplingOptions {
             top_p: None,
             repetition_penalty: None,
             seed: 0,
+            num_beams: 1,
+            no_repeat_ngram_size: 0,
+            min_new_tokens: 0,
         }
     }
 }
@@ -63,102 +72,6 @@ pub struct Continuation {
     pub stop: StopReason,
 }
 
-/// splitmix64: the sampler's generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next_f64(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// The index of the first largest value.
-pub fn argmax_first(v: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &x) in v.iter().enumerate() {
-        if x > v[best] {
-            best = i;
-        }
-    }
-    best
-}
-
-/// transformers' `RepetitionPenaltyLogitsProcessor`: every token id in `seen` has its logit
-/// divided by `penalty` when positive, multiplied when negative.
-pub fn apply_repetition_penalty(logits: &mut [f32], seen: &[u32], penalty: f64) {
-    let mut done = std::collections::HashSet::new();
-    for &t in seen {
-        if !done.insert(t) {
-            continue;
-        }
-        if let Some(x) = logits.get_mut(t as usize) {
-            *x = if *x < 0.0 {
-                (*x as f64 * penalty) as f32
-            } else {
-                (*x as f64 / penalty) as f32
-            };
-        }
-    }
-}
-
-/// The probabilities after temperature, top-k and top-p (others zero).
-pub fn sampling_distribution(logits: &[f32], temperature: f64, top_k: Option<usize>, top_p: Option<f64>) -> Vec<f64> {
-    let mut s: Vec<f64> = logits.iter().map(|&x| x as f64 / temperature).collect();
-    if let Some(k) = top_k.filter(|&k| k > 0 && k < s.len()) {
-        let mut sorted = s.clone();
-        sorted.sort_by(|a, b| b.total_cmp(a));
-        let kth = sorted[k - 1];
-        for x in s.iter_mut() {
-            if *x < kth {
-                *x = f64::NEG_INFINITY;
-            }
-        }
-    }
-    let softmax = |s: &[f64]| {
-        let m = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        let e: Vec<f64> = s.iter().map(|x| (x - m).exp()).collect();
-        let z: f64 = e.iter().sum();
-        e.into_iter().map(|x| x / z).collect::<Vec<f64>>()
-    };
-    if let Some(p) = top_p.filter(|&p| p < 1.0) {
-        // transformers: sort ascending, remove tokens whose cumulative probability ≤ 1 - p,
-        // always keeping the most likely one.
-        let probs = softmax(&s);
-        let mut order: Vec<usize> = (0..s.len()).collect();
-        order.sort_by(|&a, &b| probs[a].total_cmp(&probs[b]));
-        let mut cum = 0.0;
-        let last = order.len() - 1;
-        for (rank, &i) in order.iter().enumerate() {
-            cum += probs[i];
-            if cum <= 1.0 - p && rank < last {
-                s[i] = f64::NEG_INFINITY;
-            }
-        }
-    }
-    softmax(&s)
-}
-
-fn sample_from(probs: &[f64], rng: &mut Rng) -> usize {
-    let u = rng.next_f64();
-    let mut cum = 0.0;
-    let mut last = 0;
-    for (i, &p) in probs.iter().enumerate() {
-        if p > 0.0 {
-            cum += p;
-            last = i;
-            if u < cum {
-                return i;
-            }
-        }
-    }
-    last
-}
-
 /// Continues `prompt` (token ids). A prompt longer than the context window is an error; a
 /// continuation that reaches the window stops there ([`StopReason::Context`]).
 pub fn generate(lm: &CausalLm, prompt: &[u32], opts: &SamplingOptions) -> Result<Continuation> {
@@ -178,43 +91,38 @@ pub fn generate(lm: &CausalLm, prompt: &[u32], opts: &SamplingOptions) -> Result
             ),
         });
     }
-    let mut cache = KvCache::new();
-    let mut seen = prompt.to_vec();
-    let mut out = Vec::new();
-    let mut rng = Rng(opts.seed);
-    let greedy = opts.temperature.is_none_or(|t| t <= 0.0);
-    let mut input = Tensor::new(prompt, &lm.device)?.unsqueeze(0)?;
-    let stop = loop {
-        if out.len() >= opts.max_new_tokens {
-            break StopReason::MaxNewTokens;
-        }
-        if seen.len() >= context {
-            break StopReason::Context;
-        }
-        let logits = lm.model.forward_logits(&input, Some(&mut cache), Mode::Eval)?;
-        let t = logits.dim(1)?;
-        let mut last: Vec<f32> = logits
-            .narrow(1, t - 1, 1)?
-            .squeeze(0)?
-            .squeeze(0)?
-            .to_dtype(DType::F32)?
-            .to_vec1()?;
-        if let Some(p) = opts.repetition_penalty.filter(|&p| p != 1.0) {
-            apply_repetition_penalty(&mut last, &seen, p);
-        }
-        let next = if greedy {
-            argmax_first(&last)
-        } else {
-            let probs = sampling_distribution(&last, opts.temperature.unwrap_or(1.0), opts.top_k, opts.top_p);
-            sample_from(&probs, &mut rng)
-        } as u32;
-        if lm.eos_ids.contains(&next) {
-            break StopReason::Eos;
-        }
-        out.push(next);
-        seen.push(next);
-        input = Tensor::new(&[next], &lm.device)?.unsqueeze(0)?;
+    let do_sample = opts.temperature.is_some_and(|t| t > 0.0);
+    let max_length = (prompt.len() + opts.max_new_tokens).min(context);
+    let cfg = GenerationConfig {
+        max_length,
+        min_new_tokens: opts.min_new_tokens,
+        num_beams: opts.num_beams.max(1),
+        no_repeat_ngram_size: opts.no_repeat_ngram_size,
+        repetition_penalty: opts.repetition_penalty.unwrap_or(1.0),
+        do_sample,
+        temperature: opts.temperature.unwrap_or(1.0),
+        top_k: opts.top_k,
+        top_p: opts.top_p.unwrap_or(1.0),
+        seed: opts.seed,
+        eos_token_ids: lm.eos_ids.clone(),
+        pad_token_id: lm.eos_ids.first().copied().unwrap_or(0),
+        ..GenerationConfig::default()
     };
-    let text = lm.decode(&out)?;
-    Ok(Continuation { ids: out, text, stop })
+    let out = search::run(lm, super::KvCache::new(), vec![prompt.to_vec()], &cfg)?;
+    let mut ids = out
+        .sequences
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+        .split_off(prompt.len());
+    let stop = match ids.iter().position(|t| lm.eos_ids.contains(t)) {
+        Some(i) => {
+            ids.truncate(i);
+            StopReason::Eos
+        }
+        None if ids.len() < opts.max_new_tokens => StopReason::Context,
+        None => StopReason::MaxNewTokens,
+    };
+    let text = lm.decode(&ids)?;
+    Ok(Continuation { ids, text, stop })
 }

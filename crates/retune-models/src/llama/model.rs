@@ -109,6 +109,14 @@ impl KvCache {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// Keeps (repeats, reorders) the cached rows: row i of the result is row `rows[i]` (u32).
+    pub fn select_rows(&mut self, rows: &Tensor) -> CResult<()> {
+        for (k, v) in self.layers.iter_mut().flatten() {
+            *k = k.index_select(rows, 0)?;
+            *v = v.index_select(rows, 0)?;
+        }
+        Ok(())
+    }
 }
 
 struct Attention {

@@ -1,5 +1,6 @@
-//! `retune generate`: continue a prompt with a causal LM (greedy by default, or sampled), the
-//! model's chat template applied with `--chat`. Prints each continuation, without its prompt.
+//! `retune generate`: continue a prompt with a causal LM (greedy by default, beam search or
+//! sampling), the model's chat template applied with `--chat`. Prints each continuation,
+//! without its prompt.
 
 use clap::Args;
 use retune_data::{read_text_dataset, Columns, ReadOptions};
@@ -47,6 +48,15 @@ pub struct GenerateArgs {
     /// transformers' repetition penalty (> 1 discourages repeats).
     #[arg(long)]
     repetition_penalty: Option<f64>,
+    /// Beam search with N beams (transformers' length penalty 1.0, early stopping off).
+    #[arg(long, default_value_t = 1, conflicts_with = "temperature")]
+    num_beams: usize,
+    /// No n-gram of this many tokens twice (prompt included).
+    #[arg(long, default_value_t = 0)]
+    no_repeat_ngram_size: usize,
+    /// No end of sequence before this many new tokens.
+    #[arg(long, default_value_t = 0)]
+    min_new_tokens: usize,
     /// One JSON object a line: prompt, continuation, token ids, why it stopped.
     #[arg(long)]
     json: bool,
@@ -61,6 +71,9 @@ pub fn run(a: GenerateArgs) -> Result<()> {
         if !(p > 0.0 && p <= 1.0) {
             return Err(format!("--top-p {p}: must be in (0, 1]").into());
         }
+    }
+    if a.num_beams == 0 {
+        return Err("--num-beams 0: must be at least 1".into());
     }
     if let Some(r) = a.repetition_penalty {
         if r <= 0.0 {
@@ -92,6 +105,9 @@ pub fn run(a: GenerateArgs) -> Result<()> {
         top_p: a.top_p,
         repetition_penalty: a.repetition_penalty,
         seed: a.seed,
+        num_beams: a.num_beams,
+        no_repeat_ngram_size: a.no_repeat_ngram_size,
+        min_new_tokens: a.min_new_tokens,
     };
     for prompt in &prompts {
         let text = if a.chat {
