@@ -26,6 +26,7 @@ pub mod chrf;
 pub mod classify;
 pub mod corpus;
 pub mod error;
+pub mod generation;
 mod hashing;
 pub mod io;
 pub mod mean;

@@ -82,7 +82,16 @@ pub fn save_marian(
     config: &crate::marian::MarianConfig,
     tokenizer_dir: Option<&Path>,
 ) -> Result<()> {
-    let tensors = params.tensors()?;
+    save_marian_tensors(dest, &params.tensors()?, config, tokenizer_dir)
+}
+
+/// [`save_marian`] from named tensors (a LoRA run's merged weights).
+pub fn save_marian_tensors(
+    dest: &Path,
+    tensors: &HashMap<String, Tensor>,
+    config: &crate::marian::MarianConfig,
+    tokenizer_dir: Option<&Path>,
+) -> Result<()> {
     let mut cfg = config.clone();
     cfg.architectures = Some(vec!["MarianMTModel".into()]);
     cfg.model_type = Some("marian".into());
@@ -90,7 +99,7 @@ pub fn save_marian(
         path: dest.join("config.json"),
         message: e.to_string(),
     })?;
-    write_checkpoint_dir(dest, &[("config.json", json)], &tensors, tokenizer_dir)
+    write_checkpoint_dir(dest, &[("config.json", json)], tensors, tokenizer_dir)
 }
 
 /// `tensors` as a safetensors file's bytes, names sorted, with `{"format": "pt"}` metadata as

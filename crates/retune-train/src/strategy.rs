@@ -151,18 +151,7 @@ pub fn apply(
                     arch.lora_targets().join(", ")
                 )));
             }
-            for target in targets {
-                let w = params.var(&format!("{target}.weight")).expect("listed");
-                let (out, inp) = w.dims2()?;
-                // PEFT: A ~ kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)), B = 0.
-                let a = seeded_uniform(&[*r, inp], 1.0 / (inp as f64).sqrt(), &params.device)?;
-                let b = Tensor::zeros((out, *r), DType::F32, &params.device)?;
-                params.insert(&format!("{target}.lora_A.weight"), &a)?;
-                params.insert(&format!("{target}.lora_B.weight"), &b)?;
-                t.push(format!("{target}.lora_A.weight"));
-                t.push(format!("{target}.lora_B.weight"));
-            }
-            params.lora_scaling = alpha / *r as f64;
+            t.extend(add_lora(params, &targets, *r, *alpha)?);
             t
         }
         Strategy::Full => names.clone(),
@@ -185,6 +174,28 @@ pub fn apply(
     let all = params.names();
     params.frozen = all.iter().filter(|n| !trainable.contains(n)).cloned().collect();
     Ok(Applied { trainable, notes })
+}
+
+/// Attaches rank-`r` adapters to each module of `targets` (full module paths without
+/// `.weight`), initialized as PEFT does — A ~ kaiming_uniform(a = √5) = U(−1/√in, 1/√in), B = 0 —
+/// sets the scaling `alpha / r`, and returns the adapters' names (what trains). Every family's
+/// LoRA goes through here.
+pub fn add_lora(params: &mut Params, targets: &[String], r: usize, alpha: f64) -> Result<Vec<String>> {
+    let mut t = Vec::with_capacity(2 * targets.len());
+    for target in targets {
+        let w = params
+            .var(&format!("{target}.weight"))
+            .ok_or_else(|| TrainError::Invalid(format!("--strategy lora: no parameter {target}.weight")))?;
+        let (out, inp) = w.dims2()?;
+        let a = seeded_uniform(&[r, inp], 1.0 / (inp as f64).sqrt(), &params.device)?;
+        let b = Tensor::zeros((out, r), DType::F32, &params.device)?;
+        params.insert(&format!("{target}.lora_A.weight"), &a)?;
+        params.insert(&format!("{target}.lora_B.weight"), &b)?;
+        t.push(format!("{target}.lora_A.weight"));
+        t.push(format!("{target}.lora_B.weight"));
+    }
+    params.lora_scaling = alpha / r as f64;
+    Ok(t)
 }
 
 /// The checkpoint tensors with LoRA updates folded into their base weights (`W + scale * B A`)

@@ -104,9 +104,12 @@ pub fn prepare_translator(model_dir: &Path, strategy: &Strategy, device: &Device
             p.init_missing = Some(std);
             p
         }
+        (Strategy::Top { .. } | Strategy::Lora { .. }, _) => {
+            Params::from_checkpoint(Checkpoint::load(model_dir, device)?, device)?
+        }
         (other, _) => {
             return Err(TrainError::Invalid(format!(
-                "--strategy {other}: translation supports full and scratch"
+                "--strategy {other}: translation supports full, scratch, top:K (the last K decoder layers) and lora[:R] (adapters on every attention's q_proj and v_proj)"
             )))
         }
     };
@@ -138,11 +141,38 @@ pub fn prepare_translator(model_dir: &Path, strategy: &Strategy, device: &Device
             b.set(&b.as_tensor().zeros_like()?)?;
         }
     }
-    let trainable: Vec<String> = params
+    let mut trainable: Vec<String> = params
         .names()
         .into_iter()
         .filter(|n| !BUFFERS.contains(&n.as_str()) && !unused_params(&config).contains(&n.as_str()))
         .collect();
+    match strategy {
+        Strategy::Top { layers: k } => {
+            let total = config.decoder_layers;
+            if *k == 0 || *k > total {
+                return Err(TrainError::Invalid(format!(
+                    "--strategy top:{k}: the decoder has {total} layers"
+                )));
+            }
+            let first = total - k;
+            trainable.retain(|n| {
+                n.strip_prefix("model.decoder.layers.")
+                    .and_then(|r| r.split('.').next())
+                    .and_then(|i| i.parse::<usize>().ok())
+                    .is_some_and(|i| i >= first)
+            });
+        }
+        Strategy::Lora { r, alpha } => {
+            let targets: Vec<String> = params
+                .names()
+                .into_iter()
+                .filter(|n| n.ends_with(".q_proj.weight") || n.ends_with(".v_proj.weight"))
+                .map(|n| n.trim_end_matches(".weight").to_string())
+                .collect();
+            trainable = crate::strategy::add_lora(&mut params, &targets, *r, *alpha)?;
+        }
+        _ => {}
+    }
     params.frozen = params.names().into_iter().filter(|n| !trainable.contains(n)).collect();
     let model = MarianMTModel::load(&params, &config)?;
     let tokenizer = MarianTokenizer::from_dir(model_dir).map_err(|e| TrainError::Invalid(e.to_string()))?;
@@ -250,9 +280,12 @@ pub fn evaluate_translation(
     })
 }
 
-/// Saves the translator as a Hugging Face `MarianMTModel` checkpoint (atomically).
+/// Saves the translator as a Hugging Face `MarianMTModel` checkpoint (atomically); LoRA
+/// adapters are merged into their weights, so `transformers` loads it as any Marian.
 pub fn save_translator(state: &TranslatorState, dest: &Path) -> Result<()> {
-    retune_models::save::save_marian(dest, &state.params, &state.config, Some(&state.source))?;
+    let (plain, _adapters) = crate::strategy::merged_tensors(&state.params)?;
+    let tensors: std::collections::HashMap<String, Tensor> = plain.into_iter().collect();
+    retune_models::save::save_marian_tensors(dest, &tensors, &state.config, Some(&state.source))?;
     Ok(())
 }
 
@@ -335,7 +368,49 @@ pub struct TranslateSummary {
     pub evals: Vec<TranslationEval>,
 }
 
+/// The learning rate a strategy starts from when the recipe names none: 5e-4 from scratch and
+/// for LoRA adapters, 1e-4 for the top decoder layers, 5e-5 for a full fine-tune.
+pub fn default_translate_lr(strategy: &Strategy) -> f64 {
+    match strategy {
+        Strategy::Scratch | Strategy::Lora { .. } => 5e-4,
+        Strategy::Top { .. } => 1e-4,
+        _ => 5e-5,
+    }
+}
+
+/// Trains a prepared translator on `train` with the shared loop, evaluating on `eval` as
+/// `cfg.train` says (the loop keeps the best evaluated parameters in `state`); returns the
+/// loop's figures and every evaluation, hypotheses included.
+#[allow(clippy::too_many_arguments)]
+pub fn fit_translator(
+    state: &TranslatorState,
+    train: &PairTexts,
+    eval: &PairTexts,
+    cfg: &TranslateConfig,
+    recipe: serde_json::Value,
+    out: Option<&Path>,
+    resume: Option<&Path>,
+    device: &Device,
+    on_event: impl FnMut(&LoopEvent),
+) -> Result<(LoopOutcome, Vec<TranslationEval>)> {
+    let (src, tgt) = encode_pairs(&state.tokenizer, train, cfg.max_length);
+    let mut loop_cfg = cfg.train.clone();
+    loop_cfg.lr = cfg.lr.unwrap_or_else(|| default_translate_lr(&cfg.strategy));
+    let task = TranslateTask {
+        state,
+        src,
+        tgt,
+        eval,
+        cfg,
+        device: device.clone(),
+        evals: Default::default(),
+    };
+    let run = run_loop(&task, &loop_cfg, recipe, out, resume, on_event)?;
+    Ok((run, task.evals.take()))
+}
+
 /// Trains a translator; the returned state holds the best evaluated parameters.
+#[allow(clippy::too_many_arguments)]
 pub fn train_translator(
     model_dir: &Path,
     train: &PairTexts,
@@ -348,25 +423,9 @@ pub fn train_translator(
 ) -> Result<(TranslateSummary, TranslatorState)> {
     nn::set_seed(cfg.train.seed);
     let state = prepare_translator(model_dir, &cfg.strategy, device)?;
-    let (src, tgt) = encode_pairs(&state.tokenizer, train, cfg.max_length);
     let before = evaluate_translation(&state, eval, cfg, device)?;
-    let mut loop_cfg = cfg.train.clone();
-    loop_cfg.lr = cfg.lr.unwrap_or(match cfg.strategy {
-        Strategy::Scratch => 5e-4,
-        _ => 5e-5,
-    });
     let recipe = serde_json::json!({"task": "translate", "config": cfg, "model": model_dir});
-    let task = TranslateTask {
-        state: &state,
-        src,
-        tgt,
-        eval,
-        cfg,
-        device: device.clone(),
-        evals: Default::default(),
-    };
-    let run = run_loop(&task, &loop_cfg, recipe, out, resume, on_event)?;
-    let evals = task.evals.take();
+    let (run, evals) = fit_translator(&state, train, eval, cfg, recipe, out, resume, device, on_event)?;
     let summary = TranslateSummary {
         config: cfg.clone(),
         run,

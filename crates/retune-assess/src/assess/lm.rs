@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::verdict::{Recommendation, Verdict};
-use super::{peak_rss_mib, AssessConfig, Progress, Weighed};
+use super::{peak_rss_mib, spread, AssessConfig, Progress, Weighed};
 use crate::error::{AssessError, Result};
 
 /// The general reference text: 200 everyday English sentences (Tatoeba, CC BY 2.0 FR; see
@@ -235,14 +235,6 @@ fn byte_token_rate(lm: &CausalLm, docs: &[Vec<u32>]) -> Result<f64> {
         }
     }
     Ok(if total == 0 { 0.0 } else { bytes as f64 / total as f64 })
-}
-
-/// Every `k`-th row up to `n` rows (an even spread, deterministic).
-fn spread<T: Clone>(rows: &[T], n: usize) -> Vec<T> {
-    if n >= rows.len() {
-        return rows.to_vec();
-    }
-    (0..n).map(|i| rows[i * rows.len() / n].clone()).collect()
 }
 
 /// Assesses the causal LM at `model` for continued pre-training on `train` documents, judged on

@@ -8,6 +8,7 @@ pub mod candidates;
 mod classify;
 pub mod lm;
 pub mod ner;
+pub mod translate;
 
 pub use classify::{html, markdown, terminal};
 

@@ -15,7 +15,7 @@ use retune_train::strategy::Strategy;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::data_args::{read_documents, DataArgs};
+use super::data_args::{read_documents, DataArgs, PairArgs};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -35,8 +35,8 @@ pub struct AssessArgs {
     /// With several models: training rows sampled for the ranking's estimates.
     #[arg(long, default_value_t = 1000)]
     pub rank_rows: usize,
-    /// `classify`, `ner`, or `lm` (a causal LM on documents: continued pre-training or not;
-    /// translation assessment: use `retune finetune --task translate` pilots).
+    /// `classify`, `ner`, `lm` (a causal LM on documents: continued pre-training or not) or
+    /// `translate` (a Marian model on source/target pairs).
     #[arg(long, default_value = "classify")]
     pub task: String,
     /// `--task ner`: the tag scheme of the files (iob2, iob1, bioes, bmes), converted to IOB2 on
@@ -54,7 +54,8 @@ pub struct AssessArgs {
     /// pilot; NER 500 / 1,500 / 4,000 sentences).
     #[arg(long, default_value = "10m")]
     pub budget: String,
-    /// The goal, e.g. `accuracy>=0.85` (classification) or `f1>=0.5` (NER, entity micro-F1).
+    /// The goal, e.g. `accuracy>=0.85` (classification), `f1>=0.5` (NER, entity micro-F1) or
+    /// `chrf>=45` / `bleu>=20` (translation, judged against the as-is interval).
     #[arg(long)]
     pub target: Option<String>,
     /// Pilot strategies, comma-separated (default by budget: probe,head,lora,full[,scratch]).
@@ -77,11 +78,22 @@ pub struct AssessArgs {
     /// instead of the 200 bundled Tatoeba sentences.
     #[arg(long)]
     pub reference: Option<String>,
+    /// `--task translate`: peak learning rate of every pilot (default: 5e-4 for lora, 1e-4 for
+    /// top:K, 5e-5 for full).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// `--task translate`: epochs of each pilot. Default 1.
+    #[arg(long)]
+    pub pilot_epochs: Option<usize>,
+    /// Translation columns and languages (`--task translate`).
+    #[command(flatten)]
+    pub pairs: PairArgs,
     /// Seed.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Report folder: `report.html`, `report.md`, `assessment.json` (and for NER each pilot's
-    /// tags in `predictions/STRATEGY.tags`, a sentence a line).
+    /// Report folder: `report.html`, `report.md`, `assessment.json` (for NER each pilot's tags
+    /// in `predictions/STRATEGY.tags`, a sentence a line; for translation each system's outputs
+    /// in `translations/STRATEGY.txt`, a row a line, for `retune eval`).
     #[arg(long, default_value = "runs/assess")]
     pub out: PathBuf,
     /// Print the assessment as JSON.
@@ -139,12 +151,8 @@ pub fn run(args: AssessArgs) -> Result<()> {
         "classify" => "accuracy",
         "ner" => "f1",
         "lm" => "perplexity",
-        other => {
-            return Err(format!(
-                "--task {other}: assess measures classify, ner and lm; for translation run `retune finetune --task translate` pilots"
-            )
-            .into())
-        }
+        "translate" => "chrf",
+        other => return Err(format!("--task {other}: assess measures classify, ner, lm and translate").into()),
     };
     let budget = parse_budget(&args.budget)?;
     let device = args.device.device()?;
@@ -164,15 +172,23 @@ pub fn run(args: AssessArgs) -> Result<()> {
     let task = match args.task.as_str() {
         "ner" => BudgetTask::Ner,
         "lm" => BudgetTask::Lm,
+        "translate" => BudgetTask::Translate,
         _ => BudgetTask::Classify,
     };
     let sized = AssessConfig::for_budget(budget, task);
+    let target = match (&args.target, task) {
+        (Some(t), BudgetTask::Translate) if t.trim_start().starts_with("bleu") => Some(parse_target(t, "bleu")?),
+        (Some(t), _) => Some(parse_target(t, metric)?),
+        (None, _) => None,
+    };
     let mut cfg = AssessConfig {
         seed: args.seed,
+        lr: args.lr,
+        pilot_epochs: args.pilot_epochs.unwrap_or(sized.pilot_epochs),
         max_length: args
             .max_length
             .unwrap_or(if task == BudgetTask::Lm { sized.max_length } else { 128 }),
-        target: args.target.as_deref().map(|t| parse_target(t, metric)).transpose()?,
+        target,
         device: device.clone(),
         pilot_rows: args.pilot_rows.unwrap_or(sized.pilot_rows),
         feature_rows: args.feature_rows.unwrap_or(sized.feature_rows),
@@ -193,7 +209,41 @@ pub fn run(args: AssessArgs) -> Result<()> {
     bar.enable_steady_tick(Duration::from_millis(200));
     let mut on = |m: &str| bar.set_message(m.to_string());
     // The report in its three forms and the assessment as JSON.
-    let (html, md, term, json) = if args.task == "lm" {
+    let (html, md, term, json) = if args.task == "translate" {
+        let train = args.pairs.read(&args.train, "train", &args.data)?;
+        let eval = args.pairs.read(&args.eval, "eval", &args.data)?;
+        let wordnet = if retune_metrics::generation::is_english(&args.pairs.target_lang) {
+            match retune_metrics::wordnet::WordNet::load(&retune_metrics::wordnet::default_dir()) {
+                Ok(w) => Some(std::sync::Arc::new(w)),
+                Err(e) => {
+                    eprintln!("note: METEOR left out: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let langs = (args.pairs.source_lang.as_str(), args.pairs.target_lang.as_str());
+        let a = retune_assess::assess::assess_translation(&model_dir, &train, &eval, langs, wordnet, &cfg, &mut on)?;
+        let dir = args.out.join("translations");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for p in &a.pilots {
+            let path = dir.join(format!("{}.txt", p.strategy.replace(':', "-")));
+            let lines: Vec<String> = p
+                .scored
+                .hypotheses
+                .iter()
+                .map(|t| t.replace('\n', " ") + "\n")
+                .collect();
+            std::fs::write(&path, lines.concat()).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        (
+            report::translate::html(&a),
+            report::translate::markdown(&a),
+            report::translate::terminal(&a),
+            serde_json::to_string_pretty(&a)?,
+        )
+    } else if args.task == "lm" {
         if args.target.is_some() {
             return Err("--target: --task lm judges by significance against the model as it is".into());
         }

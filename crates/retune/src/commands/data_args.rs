@@ -123,3 +123,43 @@ pub fn labeled(ds: &TextDataset, labels: &LabelSet, name: &str) -> Result<Labele
         labels: ids,
     })
 }
+
+/// The columns and languages of translation pairs (`finetune --task translate`, `assess --task
+/// translate`), and reading pairs with them.
+#[derive(Args, Clone, Debug)]
+pub struct PairArgs {
+    /// Source language (translation): also the default source column.
+    #[arg(long, default_value = "en")]
+    pub source_lang: String,
+    /// Target language (translation): also the default target column; `zh` scores BLEU with
+    /// sacrebleu's `zh` tokenizer.
+    #[arg(long, default_value = "zh")]
+    pub target_lang: String,
+    /// Source column (translation), e.g. `translation.en`.
+    #[arg(long)]
+    pub source_column: Option<String>,
+    /// Target column (translation), e.g. `zh_hans`.
+    #[arg(long)]
+    pub target_column: Option<String>,
+}
+
+impl PairArgs {
+    /// Reads the pairs of `spec` (file, files, slice) as `name`; skipped rows are reported, no
+    /// row at all is an error naming the file.
+    pub fn read(&self, spec: &str, name: &str, data: &DataArgs) -> Result<retune_train::translate::PairTexts> {
+        let cols = retune_data::PairColumns {
+            source: self.source_column.clone().unwrap_or_else(|| self.source_lang.clone()),
+            target: self.target_column.clone().unwrap_or_else(|| self.target_lang.clone()),
+        };
+        let ds = retune_data::read_pair_dataset(spec, &cols, &data.options(None)?)?;
+        report_skipped(spec, &ds.skipped);
+        if ds.examples.is_empty() {
+            return Err(format!("{spec}: no rows").into());
+        }
+        Ok(retune_train::translate::PairTexts {
+            name: name.into(),
+            sources: ds.examples.iter().map(|e| e.source.clone()).collect(),
+            targets: ds.examples.iter().map(|e| e.target.clone()).collect(),
+        })
+    }
+}

@@ -117,19 +117,9 @@ pub struct FinetuneArgs {
     /// Mix old examples into training: DATA:FRACTION of the old training set.
     #[arg(long, value_name = "DATA:FRACTION")]
     pub replay: Option<String>,
-    /// Source language (translation): also the default source column.
-    #[arg(long, default_value = "en")]
-    pub source_lang: String,
-    /// Target language (translation): also the default target column; `zh` scores BLEU with
-    /// sacrebleu's `zh` tokenizer.
-    #[arg(long, default_value = "zh")]
-    pub target_lang: String,
-    /// Source column (translation), e.g. `translation.en`.
-    #[arg(long)]
-    pub source_column: Option<String>,
-    /// Target column (translation), e.g. `zh_hans`.
-    #[arg(long)]
-    pub target_column: Option<String>,
+    /// Translation columns and languages.
+    #[command(flatten)]
+    pub pairs: super::data_args::PairArgs,
     /// Beams for evaluating translations.
     #[arg(long, default_value_t = 4)]
     pub beams: usize,

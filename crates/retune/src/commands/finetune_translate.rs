@@ -1,29 +1,14 @@
 //! `retune finetune --task translate`: fine-tune or retrain (from scratch) a Marian model.
 
-use retune_data::{read_pair_dataset, PairColumns};
 use retune_train::translate::{train_translator, PairTexts, TranslateConfig};
 
-use super::data_args::report_skipped;
 use super::finetune_args::{write_summary, FinetuneArgs};
 use super::train_bar::{field, TrainBar};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn read_pairs(args: &FinetuneArgs, spec: &str, name: &str) -> Result<PairTexts> {
-    let cols = PairColumns {
-        source: args.source_column.clone().unwrap_or_else(|| args.source_lang.clone()),
-        target: args.target_column.clone().unwrap_or_else(|| args.target_lang.clone()),
-    };
-    let ds = read_pair_dataset(spec, &cols, &args.data.options(None)?)?;
-    report_skipped(spec, &ds.skipped);
-    if ds.examples.is_empty() {
-        return Err(format!("{spec}: no rows").into());
-    }
-    Ok(PairTexts {
-        name: name.into(),
-        sources: ds.examples.iter().map(|e| e.source.clone()).collect(),
-        targets: ds.examples.iter().map(|e| e.target.clone()).collect(),
-    })
+    args.pairs.read(spec, name, &args.data)
 }
 
 /// Runs the translation fine-tune.
@@ -47,7 +32,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
         max_length: args.max_length,
         num_beams: args.beams,
         eval_rows: args.eval_rows,
-        target_lang: args.target_lang.clone(),
+        target_lang: args.pairs.target_lang.clone(),
         ..Default::default()
     };
     let bar = TrainBar::new("pairs");
