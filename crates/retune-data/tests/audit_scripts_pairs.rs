@@ -151,3 +151,44 @@ fn tatoeba_en_zh_test_split() {
     let b = audit_pairs(&en, &zh2, Some(Script::Han), &AuditConfig::unlimited()).unwrap();
     assert!(b.ratio_outliers.iter().any(|o| o.row == short_row));
 }
+
+#[test]
+fn length_correlation_separates_parallel_from_shuffled_pairs() {
+    use retune_data::audit::pairs::pearson;
+    // By hand: x = 1..5, y = (2, 1, 4, 3, 6): Sxy = 10, Sxx = 10, Syy = 14.8, r = 10 / √148.
+    let xy: Vec<(f64, f64)> = [(1.0, 2.0), (2.0, 1.0), (3.0, 4.0), (4.0, 3.0), (5.0, 6.0)].to_vec();
+    assert!((pearson(&xy).unwrap() - 10.0 / 148f64.sqrt()).abs() < 1e-12);
+    assert_eq!(pearson(&xy[..2]), None);
+    assert_eq!(pearson(&[(1.0, 2.0), (1.0, 3.0), (1.0, 4.0)]), None);
+
+    let path = format!(
+        "{}/../../data/translation_en_zh_tatoeba/validation.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let rows: Vec<(String, String)> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["en"].as_str().unwrap().into(), v["zh_hans"].as_str().unwrap().into())
+        })
+        .collect();
+    let en: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    let zh: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    let aligned = audit_pairs(&en, &zh, Some(Script::Han), &AuditConfig::default()).unwrap();
+    // A fixed pseudo-random permutation of the targets (the file is sorted by length, so a
+    // rotation by one row would keep the lengths together).
+    let n = zh.len();
+    let mut perm: Vec<usize> = (0..n).collect();
+    let mut s = 7u64;
+    for i in (1..n).rev() {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        perm.swap(i, ((s >> 33) % (i as u64 + 1)) as usize);
+    }
+    let shuffled: Vec<&str> = perm.iter().map(|&i| zh[i]).collect();
+    let mixed = audit_pairs(&en, &shuffled, Some(Script::Han), &AuditConfig::default()).unwrap();
+    let (a, m) = (aligned.length_correlation.unwrap(), mixed.length_correlation.unwrap());
+    println!("tatoeba validation: length correlation {a:.3} aligned, {m:.3} shuffled");
+    assert!(a > 0.6, "{a}");
+    assert!(m.abs() < 0.15, "{m}");
+}

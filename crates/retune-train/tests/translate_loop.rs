@@ -122,3 +122,102 @@ fn scratch_builds_from_config_alone_and_trains() {
     .unwrap();
     assert!(losses[29] < losses[0] * 0.7, "loss {} -> {}", losses[0], losses[29]);
 }
+
+/// `top:1` trains the last decoder layer only; `lora:4` trains adapters on every attention's
+/// q_proj and v_proj (encoder self, decoder self and cross attention), PEFT's Marian targets.
+/// Both lower the loss; frozen weights stay bit-identical; the LoRA run saves merged weights
+/// that reload (as transformers would) to the same translations.
+#[test]
+fn top_k_and_lora_train_only_their_parameters() {
+    let data = pairs();
+    let base = prepare_translator(&tiny(), &Strategy::Full, &Device::Cpu).unwrap();
+    let layers = base.config.decoder_layers;
+    let top = prepare_translator(&tiny(), &Strategy::Top { layers: 1 }, &Device::Cpu).unwrap();
+    let prefix = format!("model.decoder.layers.{}.", layers - 1);
+    assert!(!top.trainable.is_empty());
+    assert!(
+        top.trainable.iter().all(|n| n.starts_with(&prefix)),
+        "{:?}",
+        top.trainable
+    );
+    let e = prepare_translator(&tiny(), &Strategy::Top { layers: layers + 1 }, &Device::Cpu)
+        .err()
+        .unwrap();
+    assert!(
+        e.to_string().contains(&format!("the decoder has {layers} layers")),
+        "{e}"
+    );
+
+    let lora = prepare_translator(&tiny(), &Strategy::Lora { r: 4, alpha: 8.0 }, &Device::Cpu).unwrap();
+    let q_v: Vec<&String> = base
+        .params
+        .names()
+        .iter()
+        .filter(|n| n.ends_with(".q_proj.weight") || n.ends_with(".v_proj.weight"))
+        .map(|n| base.trainable.iter().find(|t| *t == n).unwrap())
+        .collect();
+    assert_eq!(lora.trainable.len(), 2 * q_v.len());
+    assert!(lora
+        .trainable
+        .iter()
+        .all(|n| n.ends_with(".lora_A.weight") || n.ends_with(".lora_B.weight")));
+    assert!(lora.trainable.iter().any(|n| n.contains("encoder_attn")));
+
+    let dir = std::env::temp_dir().join(format!("retune-translate-lora-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for (strategy, out) in [
+        (Strategy::Top { layers: 1 }, None),
+        (Strategy::Lora { r: 4, alpha: 8.0 }, Some(dir.as_path())),
+    ] {
+        let mut losses = Vec::new();
+        let (_, state) = train_translator(
+            &tiny(),
+            &data,
+            &data,
+            &config(strategy.clone(), 30),
+            out,
+            None,
+            &Device::Cpu,
+            |e| {
+                if let LoopEvent::Step { loss, .. } = e {
+                    losses.push(*loss)
+                }
+            },
+        )
+        .unwrap();
+        assert!(
+            losses[29] < losses[0] * 0.9,
+            "{strategy}: loss {} -> {}",
+            losses[0],
+            losses[29]
+        );
+        for name in base.params.names() {
+            if state.trainable.contains(&name) {
+                continue;
+            }
+            let (a, b) = (base.params.var(&name).unwrap(), state.params.var(&name).unwrap());
+            let diff = (a.as_tensor() - b.as_tensor())
+                .unwrap()
+                .abs()
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .max(0)
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert_eq!(diff, 0.0, "{strategy}: frozen {name} changed");
+        }
+        if let Some(dir) = out {
+            let cfg = config(strategy.clone(), 30);
+            let again = prepare_translator(&dir.join("best"), &Strategy::Full, &Device::Cpu).unwrap();
+            assert!(!again.params.names().iter().any(|n| n.contains("lora_")));
+            let a = evaluate_translation(&state, &data, &cfg, &Device::Cpu).unwrap();
+            let b = evaluate_translation(&again, &data, &cfg, &Device::Cpu).unwrap();
+            assert_eq!(
+                a.hypotheses, b.hypotheses,
+                "merged LoRA weights translate as the adapters did"
+            );
+        }
+    }
+}
