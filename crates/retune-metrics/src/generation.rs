@@ -9,7 +9,8 @@
 //! - TER, for Chinese targets with tercom normalization and Asian support (CJK characters are
 //!   words, else a whole sentence is one word);
 //! - for English targets, METEOR (nltk, when WordNet is installed) and ROUGE-1/2/L F-measure
-//!   (rouge-score's defaults: its tokenizer, no stemming).
+//!   (rouge-score's defaults: its tokenizer, no stemming); for Chinese targets ROUGE-1/2/L by
+//!   character (`tok:zh` in the signature: rouge-score's tokenizer would give 0).
 //!
 //! Scores are in percent, as sacrebleu prints them; intervals are sacrebleu's bootstrap
 //! (`bootstrap` resamples, numpy's generator with `seed`).
@@ -22,7 +23,7 @@ use crate::chrf::{Chrf, ChrfConfig};
 use crate::corpus::{corpus_stats, Resampling, SegmentMetric, SegmentStats};
 use crate::mean::{MeanColumn, MeteorMetric, RougeMetric};
 use crate::meteor::Meteor;
-use crate::rouge::RougeType;
+use crate::rouge::{RougeTokenizer, RougeType};
 use crate::significance::{bootstrap_ci, BootstrapCi, DEFAULT_BOOTSTRAP, DEFAULT_SEED};
 use crate::ter::{Ter, TerOptions};
 use crate::tokenizers::Tokenizer;
@@ -198,7 +199,19 @@ pub fn score_generation<S: AsRef<str> + Sync, R: AsRef<str> + Sync>(
             }
             None => left_out.push("METEOR: no WordNet database given".into()),
         }
-        let rouge = RougeMetric::new(vec![RougeType::N(1), RougeType::N(2), RougeType::L], false);
+    }
+    // ROUGE: rouge-score's own tokenizer for English, by character for Chinese (rouge-score
+    // would score 0 there); other languages have no ROUGE here.
+    let rouge_tok = if is_english(&cfg.target_lang) {
+        Some(RougeTokenizer::Default)
+    } else if is_chinese(&cfg.target_lang) {
+        Some(RougeTokenizer::Zh)
+    } else {
+        None
+    };
+    if let Some(tok) = rouge_tok {
+        let mut rouge = RougeMetric::new(vec![RougeType::N(1), RougeType::N(2), RougeType::L], false);
+        rouge.scorer = rouge.scorer.with_tokenizer(tok);
         let st = corpus_stats(&rouge, hypotheses, &refs);
         let means = rouge.means(&st.sum());
         for (t, (ty, m)) in rouge.scorer.types().iter().zip(&means).enumerate() {
@@ -213,7 +226,7 @@ pub fn score_generation<S: AsRef<str> + Sync, R: AsRef<str> + Sync>(
                 score: 100.0 * m.fmeasure,
                 higher_is_better: true,
                 ci: ci(&col, &st),
-                signature: "nrefs:1|stem:no|agg:mean|rouge-score:0.1.2".into(),
+                signature: rouge.signature(1),
             });
         }
     }

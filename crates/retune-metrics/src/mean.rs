@@ -23,6 +23,15 @@ impl RougeMetric {
             newline_marker: None,
         }
     }
+    /// The signature: `nrefs:N|tok:T|stem:yes|no|agg:mean|rouge-score:0.1.2`, `tok` naming
+    /// the tokenization (`default` is rouge-score's; `zh` and `char` are retune's).
+    pub fn signature(&self, nrefs: usize) -> String {
+        format!(
+            "nrefs:{nrefs}|tok:{}|stem:{}|agg:mean|rouge-score:0.1.2",
+            self.scorer.tokenizer().name(),
+            if self.scorer.use_stemmer() { "yes" } else { "no" }
+        )
+    }
     /// Mean precision, recall and F-measure per type, from summed statistics.
     pub fn means(&self, stats: &[f64]) -> Vec<RougeScore> {
         let n = stats[stats.len() - 1];

@@ -16,6 +16,14 @@
 //! to `k`) and U+0130 LATIN CAPITAL LETTER I WITH DOT ABOVE (lowercased to `i`
 //! followed by a combining dot, which ends the token).
 //!
+//! rouge-score's tokenizer drops every character outside `a-z0-9`, so Chinese scores 0.
+//! [`RougeTokenizer`] adds two tokenizations that are *not* rouge-score's and say so in the
+//! signature (`tok:zh`, `tok:char`): `zh` keeps ASCII words as rouge-score does and makes every
+//! other letter or digit (a Han character, a kana) a token of its own; `char` makes every letter
+//! and digit a token. Punctuation and spaces separate tokens in both; stemming applies only to
+//! ASCII words. Internally each non-ASCII token becomes an ASCII word ending in a digit (which
+//! the Porter stemmer leaves alone) before the same scoring code runs.
+//!
 //! Scores are computed with the same floating-point operations as
 //! rouge-score, so they agree bit for bit. Tokens are interned as 64-bit
 //! integers: tokens of at most 12 characters are encoded exactly, longer ones
@@ -134,6 +142,68 @@ impl RougeScore {
     }
 }
 
+/// How ROUGE splits text into tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RougeTokenizer {
+    /// rouge-score's default tokenizer: lower-cased ASCII `a-z0-9` runs, everything else
+    /// separates (Chinese text has no token).
+    #[default]
+    Default,
+    /// ASCII words as rouge-score makes them, and every other letter or digit (a Han
+    /// character, a kana, an accented letter) a token of its own. Not rouge-score's.
+    Zh,
+    /// Every letter and digit a token of its own (lower-cased). Not rouge-score's.
+    Char,
+}
+
+impl RougeTokenizer {
+    /// The signature's name: `default`, `zh`, `char`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RougeTokenizer::Default => "default",
+            RougeTokenizer::Zh => "zh",
+            RougeTokenizer::Char => "char",
+        }
+    }
+
+    /// `text` as the ASCII token stream rouge-score's tokenizer reads: unchanged for
+    /// `Default`; otherwise each token that is not an ASCII word becomes `zqx<code point>`,
+    /// and line breaks are kept (for rougeLsum).
+    fn encode<'a>(self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        if self == RougeTokenizer::Default {
+            return text.into();
+        }
+        let mut out = String::with_capacity(text.len() * 2);
+        for c in text.chars() {
+            if c == '\n' {
+                out.push('\n');
+            } else if c.is_ascii_alphanumeric() && self == RougeTokenizer::Zh {
+                out.push(c);
+            } else if c.is_alphanumeric() {
+                for l in c.to_lowercase() {
+                    out.push_str(&format!(" zqx{} ", l as u32));
+                }
+            } else {
+                out.push(' ');
+            }
+        }
+        out.into()
+    }
+}
+
+impl std::str::FromStr for RougeTokenizer {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "default" | "rouge-score" => Ok(RougeTokenizer::Default),
+            "zh" => Ok(RougeTokenizer::Zh),
+            "char" => Ok(RougeTokenizer::Char),
+            o => Err(format!("unknown ROUGE tokenizer '{o}' (default, zh, char)")),
+        }
+    }
+}
+
 /// Computes ROUGE scores like rouge-score's `RougeScorer(rouge_types,
 /// use_stemmer)` (default tokenizer, `split_summaries=False`).
 ///
@@ -143,6 +213,7 @@ impl RougeScore {
 pub struct RougeScorer {
     types: Vec<RougeType>,
     use_stemmer: bool,
+    tokenizer: RougeTokenizer,
 }
 
 impl RougeScorer {
@@ -163,7 +234,22 @@ impl RougeScorer {
         if types.contains(&RougeType::N(0)) {
             return Err(RougeError::ZeroN);
         }
-        Ok(RougeScorer { types, use_stemmer })
+        Ok(RougeScorer {
+            types,
+            use_stemmer,
+            tokenizer: RougeTokenizer::Default,
+        })
+    }
+
+    /// The same scorer with another tokenization ([`RougeTokenizer`]).
+    pub fn with_tokenizer(mut self, tokenizer: RougeTokenizer) -> Self {
+        self.tokenizer = tokenizer;
+        self
+    }
+
+    /// The tokenization in use.
+    pub fn tokenizer(&self) -> RougeTokenizer {
+        self.tokenizer
     }
 
     /// Creates a scorer from rouge-score type names (`"rouge1"`, `"rougeL"`,
@@ -209,10 +295,11 @@ impl RougeScorer {
     /// Like [`RougeScorer::score`], but writes into `out` (cleared first).
     pub fn score_into(&self, target: &str, prediction: &str, out: &mut Vec<RougeScore>) {
         out.clear();
+        let (target, prediction) = (self.tokenizer.encode(target), self.tokenizer.encode(prediction));
         with_scratch(|s| {
             s.dict.reset();
-            s.tokenize(target, self.use_stemmer, Side::Target);
-            s.tokenize(prediction, self.use_stemmer, Side::Prediction);
+            s.tokenize(&target, self.use_stemmer, Side::Target);
+            s.tokenize(&prediction, self.use_stemmer, Side::Prediction);
             s.score_all(&self.types, |_, sc| out.push(sc));
         });
     }
@@ -225,11 +312,12 @@ impl RougeScorer {
     /// error there).
     pub fn score_multi(&self, targets: &[&str], prediction: &str) -> Vec<RougeScore> {
         let mut best = vec![RougeScore::default(); self.types.len()];
+        let prediction = self.tokenizer.encode(prediction);
         with_scratch(|s| {
             s.dict.reset();
-            s.tokenize(prediction, self.use_stemmer, Side::Prediction);
+            s.tokenize(&prediction, self.use_stemmer, Side::Prediction);
             for (k, target) in targets.iter().enumerate() {
-                s.tokenize(target, self.use_stemmer, Side::Target);
+                s.tokenize(&self.tokenizer.encode(target), self.use_stemmer, Side::Target);
                 s.score_all(&self.types, |i, sc| {
                     // np.argmax keeps the first maximum.
                     if k == 0 || sc.fmeasure > best[i].fmeasure {
@@ -991,5 +1079,46 @@ mod tests {
     fn scorer_is_sync() {
         fn assert_sync<T: Sync + Send>() {}
         assert_sync::<RougeScorer>();
+    }
+}
+
+#[cfg(test)]
+mod tokenizer_tests {
+    use super::*;
+
+    fn prf(s: &RougeScore) -> (f64, f64) {
+        (s.precision, s.recall)
+    }
+
+    #[test]
+    fn chinese_scores_zero_by_default_and_by_character_with_zh() {
+        let types = vec![RougeType::N(1), RougeType::N(2), RougeType::L];
+        let (t, p) = ("我喜欢茶。", "我喜欢米饭。");
+        let d = RougeScorer::new(types.clone(), false).score(t, p);
+        assert!(d.iter().all(|s| s.fmeasure == 0.0), "rouge-score drops Han characters");
+        // By hand: tokens 我 喜 欢 茶 against 我 喜 欢 米 饭; 3 unigrams and 2 bigrams shared,
+        // the longest common subsequence 3.
+        for stem in [false, true] {
+            let z = RougeScorer::new(types.clone(), stem)
+                .with_tokenizer(RougeTokenizer::Zh)
+                .score(t, p);
+            assert_eq!(prf(&z[0]), (3.0 / 5.0, 3.0 / 4.0));
+            assert_eq!(prf(&z[1]), (2.0 / 4.0, 2.0 / 3.0));
+            assert_eq!(prf(&z[2]), (3.0 / 5.0, 3.0 / 4.0));
+        }
+    }
+
+    #[test]
+    fn zh_keeps_ascii_words_and_char_splits_them() {
+        let one = vec![RougeType::N(1)];
+        let z = RougeScorer::new(one.clone(), false).with_tokenizer(RougeTokenizer::Zh);
+        assert_eq!(prf(&z.score("Hello, 世界", "hello 世")[0]), (1.0, 2.0 / 3.0));
+        let c = RougeScorer::new(one.clone(), false).with_tokenizer(RougeTokenizer::Char);
+        assert_eq!(prf(&c.score("abc de", "a-b-d")[0]), (1.0, 3.0 / 5.0));
+        // Stemming still applies to ASCII words under zh: "running" and "runs" share "run".
+        let zs = RougeScorer::new(one, true).with_tokenizer(RougeTokenizer::Zh);
+        assert_eq!(zs.score("running 跑", "runs 跑")[0].fmeasure, 1.0);
+        assert_eq!("zh".parse::<RougeTokenizer>(), Ok(RougeTokenizer::Zh));
+        assert!("jieba".parse::<RougeTokenizer>().is_err());
     }
 }

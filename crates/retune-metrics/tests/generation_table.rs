@@ -81,8 +81,13 @@ fn chinese_target_matches_sacrebleu() {
     let names: Vec<&str> = t.scores.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(
         names,
-        ["BLEU", "chrF2", "TER"],
-        "no METEOR or ROUGE for a Chinese target"
+        ["BLEU", "chrF2", "TER", "rouge1", "rouge2", "rougeL"],
+        "no METEOR for a Chinese target"
+    );
+    assert!(t.get("rouge1").unwrap().signature.contains("|tok:zh|"));
+    assert!(
+        t.get("rouge1").unwrap().score > 30.0,
+        "Chinese ROUGE by character is not 0"
     );
     for (name, metric, tok) in [("BLEU", "bleu", Some("zh")), ("chrF2", "chrf", None)] {
         let m = t.get(name).unwrap();

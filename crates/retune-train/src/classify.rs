@@ -37,6 +37,16 @@ impl std::str::FromStr for SelectMetric {
     }
 }
 
+impl std::fmt::Display for SelectMetric {
+    /// The name `FromStr` reads back (`accuracy`, `macro_f1`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SelectMetric::Accuracy => "accuracy",
+            SelectMetric::MacroF1 => "macro_f1",
+        })
+    }
+}
+
 /// The recipe of a classification fine-tune. Defaults follow the Hugging Face Trainer.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ClassifyConfig {

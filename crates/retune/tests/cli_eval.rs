@@ -389,3 +389,103 @@ fn compare_on_seqeval_scores_each_system_as_seqeval_does() {
     assert!(rows[2]["p_value"].as_f64().unwrap() < 0.05);
     assert_eq!(v["signature"], "seqeval:1.2.2|mode:default|score:micro-f1");
 }
+
+/// `eval compare` sizes intervals as sacrebleu does: with bs the baseline's interval takes the
+/// test's `--samples` (sacrebleu's `--paired-bs-n`); with ar there is none unless
+/// `--ar-confidence N` asks (sacrebleu's `n_ar_confidence`), and then the baseline's mean and
+/// half-width and the signature equal sacrebleu's (golden file, 2,000 trials, 1,000 resamples).
+#[test]
+fn compare_intervals_follow_sacrebleu() {
+    let g: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("crates/retune-metrics/tests/golden/sacrebleu.json")).unwrap(),
+    )
+    .unwrap();
+    let case = g["paired"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["test"] == "ar" && c["metric"] == "bleu" && c["tokenize"] == "zh")
+        .unwrap();
+    let systems: Vec<&str> = case["systems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    let reference = case["refs"][0].as_str().unwrap();
+    let run = |extra: &[&str]| -> Value {
+        let mut args = vec![
+            "eval",
+            "compare",
+            "--tokenize",
+            "zh",
+            "--baseline",
+            systems[0],
+            "--system",
+            systems[1],
+            "-r",
+            reference,
+            "--json",
+        ];
+        args.extend(extra);
+        serde_json::from_str(&stdout(&retune(&args))).unwrap()
+    };
+    let bs = run(&["--test", "bs", "--samples", "200"]);
+    assert_eq!(bs["systems"][0]["ci"]["n_samples"], 200);
+    assert!(bs["signature"].as_str().unwrap().contains("|bs:200|"));
+    let ar = run(&["--test", "ar", "--samples", "300"]);
+    assert!(ar["systems"][0]["ci"].is_null() && ar["systems"][1]["ci"].is_null());
+    assert!(
+        !ar["signature"].as_str().unwrap().contains("bs:"),
+        "{}",
+        ar["signature"]
+    );
+    let ar = run(&["--test", "ar", "--samples", "2000", "--ar-confidence", "1000"]);
+    assert_eq!(ar["signature"], case["signature"]);
+    let (got, want) = (&ar["systems"][0], &case["results"][0]);
+    // Sums in another order: equal to 1e-6.
+    assert!((got["ci"]["mean"].as_f64().unwrap() - want["mean"].as_f64().unwrap()).abs() < 1e-6);
+    assert!((got["ci"]["half_width"].as_f64().unwrap() - want["ci"].as_f64().unwrap()).abs() < 1e-6);
+    let p = ar["systems"][1]["p_value"].as_f64().unwrap();
+    assert!(
+        (p - case["results"][1]["p_value"].as_f64().unwrap()).abs() < 1e-12,
+        "{p}"
+    );
+}
+
+/// `eval rouge --ci --json` gives the interval in the units of the score beside it (fractions,
+/// as rouge-score), says so, and names the tokenization in the signature; `--rouge-tokenize zh`
+/// scores Chinese by character where rouge-score's tokenizer gives 0.
+#[test]
+fn rouge_json_units_and_chinese_tokenization() {
+    let run = |extra: &[&str]| -> Value {
+        let mut args = vec![
+            "eval",
+            "rouge",
+            "--ci",
+            "--json",
+            "--types",
+            "rouge1",
+            "-i",
+            "data/wmt22/en-zh/generaltest2022.en-zh.hyp.Online-B.zh",
+            "-r",
+            "data/wmt22/en-zh/generaltest2022.en-zh.ref.A.zh",
+        ];
+        args.extend(extra);
+        serde_json::from_str(&stdout(&retune(&args))).unwrap()
+    };
+    let d = run(&[]);
+    assert_eq!(d["units"], "fraction");
+    assert!(d["signature"].as_str().unwrap().contains("|tok:default|"));
+    let zh = run(&["--rouge-tokenize", "zh"]);
+    assert!(zh["signature"].as_str().unwrap().contains("|tok:zh|"));
+    let (fd, fz) = (
+        d["scores"][0]["fmeasure"].as_f64().unwrap(),
+        zh["scores"][0]["fmeasure"].as_f64().unwrap(),
+    );
+    // rouge-score keeps only the ASCII words and numbers of the news text.
+    assert!(fd < 0.3 && fz > 0.6, "default {fd}, zh {fz}");
+    let ci = &zh["scores"][0]["ci_fmeasure"];
+    let (lo, hi) = (ci["lower"].as_f64().unwrap(), ci["upper"].as_f64().unwrap());
+    assert!(lo < fz && fz < hi && hi < 1.0, "{lo} {fz} {hi}");
+}

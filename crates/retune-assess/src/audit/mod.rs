@@ -36,6 +36,16 @@ pub enum Severity {
     Low,
 }
 
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Severity::High => "high",
+            Severity::Medium => "medium",
+            Severity::Low => "low",
+        })
+    }
+}
+
 /// One finding, with the rows behind it (`file:line`, at most a few listed).
 #[derive(Clone, Debug, Serialize)]
 pub struct Finding {
@@ -356,11 +366,15 @@ pub fn audit_classification(
             let max = counts.values().copied().max().unwrap_or(0);
             let min = counts.values().copied().min().unwrap_or(0);
             if min == 0 {
-                let missing: Vec<&String> = counts.iter().filter(|(_, &c)| c == 0).map(|(k, _)| k).collect();
+                let missing: Vec<&str> = counts
+                    .iter()
+                    .filter(|(_, &c)| c == 0)
+                    .map(|(k, _)| k.as_str())
+                    .collect();
                 findings.push(Finding {
                     severity: Severity::High,
                     kind: "missing-class".into(),
-                    message: format!("train has no rows of label(s) {missing:?}"),
+                    message: format!("train has no rows of label(s) {}", missing.join(", ")),
                     rows: vec![],
                 });
             } else if max as f64 / min as f64 >= 3.0 {
@@ -382,7 +396,7 @@ pub fn audit_classification(
                 .dominant
                 .iter()
                 .filter(|(s, &c)| Some(**s) != sc.majority && c > 0)
-                .map(|(s, c)| format!("{s:?} {c}"))
+                .map(|(s, c)| format!("{} {c}", s.name()))
                 .collect();
             let minor_rows: usize = sc
                 .dominant
@@ -397,7 +411,11 @@ pub fn audit_classification(
                     Severity::Low
                 },
                 kind: "scripts".into(),
-                message: format!("{name}: mostly {:?}, also rows in {}", sc.majority, minor.join(", ")),
+                message: format!(
+                    "{name}: mostly {}, also rows in {}",
+                    sc.majority.map_or("no letters", |s| s.name()),
+                    minor.join(", ")
+                ),
                 rows: vec![],
             });
         }

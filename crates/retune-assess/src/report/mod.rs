@@ -245,7 +245,7 @@ pub(crate) fn findings_terminal(findings: &[Finding]) -> String {
         s.push_str("   no findings\n");
     }
     for f in findings.iter().take(8) {
-        let _ = writeln!(s, "   [{:?}] {}", f.severity, f.message);
+        let _ = writeln!(s, "   [{}] {}", f.severity, f.message);
     }
     s
 }
@@ -265,7 +265,7 @@ pub(crate) fn findings_markdown(findings: &[Finding]) -> String {
     for f in findings {
         let _ = writeln!(
             s,
-            "| {:?} | {} | {} |",
+            "| {} | {} | {} |",
             f.severity,
             f.message,
             f.rows.iter().take(3).cloned().collect::<Vec<_>>().join("<br>")

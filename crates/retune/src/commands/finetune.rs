@@ -146,7 +146,7 @@ fn run_classify(args: FinetuneArgs) -> Result<()> {
         println!("note: {note}");
     }
     if let Some((v, step)) = summary.run.best {
-        println!("best eval {:?} {:.4} at step {step}", summary.config.metric, v);
+        println!("best eval {} {:.4} at step {step}", summary.config.metric, v);
     }
     for (b, a) in summary.also_eval_before.iter().zip(&summary.also_eval_after) {
         println!(

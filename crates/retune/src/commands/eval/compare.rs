@@ -41,9 +41,14 @@ pub(super) struct CompareArgs {
     /// bs (paired bootstrap, 1000 resamples) or ar (approximate randomization, 10000 trials).
     #[arg(long, default_value = "bs")]
     pub(super) test: TestKind,
-    /// Resamples or trials (0 = sacrebleu's default for the test).
+    /// Resamples or trials (0 = sacrebleu's default for the test). With bs the 95% intervals
+    /// (baseline included) use as many resamples, as sacrebleu's `--paired-bs-n` does.
     #[arg(long, default_value_t = 0)]
     pub(super) samples: usize,
+    /// With ar: bootstrap resamples for 95% intervals (sacrebleu's `n_ar_confidence`); 0 = no
+    /// intervals, as sacrebleu's command line prints none for `--paired-ar`.
+    #[arg(long, default_value_t = 0)]
+    pub(super) ar_confidence: usize,
     /// Seed.
     #[arg(long, default_value_t = significance::DEFAULT_SEED)]
     pub(super) seed: u64,
@@ -164,10 +169,11 @@ pub(super) fn run_compare(a: CompareArgs) -> Result<()> {
             let m2 = m.clone();
             (Box::new(m), Box::new(move |r| m2.signature(nrefs, r)))
         }
-        CompareMetric::Rouge => (
-            Box::new(a.rouge.metric()?),
-            Box::new(move |_| format!("nrefs:{}|agg:mean|rouge-score:0.1.2", refs_len(nrefs))),
-        ),
+        CompareMetric::Rouge => {
+            let m = a.rouge.metric()?;
+            let sig = m.signature(refs_len(nrefs));
+            (Box::new(m), Box::new(move |_| sig.clone()))
+        }
         CompareMetric::Meteor => (
             Box::new(a.meteor.metric()?),
             Box::new(move |_| format!("nrefs:{}|nltk:3.10.4", refs_len(nrefs))),
@@ -184,7 +190,13 @@ pub(super) fn run_compare(a: CompareArgs) -> Result<()> {
         significance::DEFAULT_AR_TRIALS
     };
     let bl = corpus_stats(metric.as_ref(), &bl_hyps, &refs);
-    let bl_ci = significance::bootstrap_ci(metric.as_ref(), &bl, significance::DEFAULT_BOOTSTRAP, a.seed);
+    // sacrebleu: the baseline's interval takes the test's resamples (bs) or the AR confidence
+    // resamples (none by default).
+    let confidence_n = match a.test {
+        TestKind::Bs => n,
+        TestKind::Ar => a.ar_confidence,
+    };
+    let bl_ci = (confidence_n > 0).then(|| significance::bootstrap_ci(metric.as_ref(), &bl, confidence_n, a.seed));
     let mut rows = vec![
         json!({"system": a.baseline.display().to_string(), "baseline": true, "score": metric.score_from_stats(&bl.sum()), "ci": bl_ci}),
     ];
@@ -192,9 +204,7 @@ pub(super) fn run_compare(a: CompareArgs) -> Result<()> {
         let st = corpus_stats(metric.as_ref(), hyps, &refs);
         let r = match a.test {
             TestKind::Bs => significance::paired_bootstrap(metric.as_ref(), &bl, &st, n, a.seed),
-            TestKind::Ar => {
-                significance::paired_ar(metric.as_ref(), &bl, &st, n, significance::DEFAULT_BOOTSTRAP, a.seed)
-            }
+            TestKind::Ar => significance::paired_ar(metric.as_ref(), &bl, &st, n, a.ar_confidence, a.seed),
         };
         rows.push(json!({"system": s.display().to_string(), "baseline": false, "score": r.score, "p_value": r.p_value, "ci": r.ci}));
     }
@@ -205,7 +215,7 @@ pub(super) fn run_compare(a: CompareArgs) -> Result<()> {
             seed: Some(a.seed),
         },
         TestKind::Ar => Resampling {
-            bootstrap: Some(significance::DEFAULT_BOOTSTRAP),
+            bootstrap: (a.ar_confidence > 0).then_some(a.ar_confidence),
             ar: Some(n),
             seed: Some(a.seed),
         },
@@ -232,11 +242,15 @@ pub(super) fn run_compare(a: CompareArgs) -> Result<()> {
     );
     for r in &rows {
         let ci = &r["ci"];
-        let ci_s = format!(
-            "{:.w$} ± {:.w$}",
-            ci["mean"].as_f64().unwrap_or(f64::NAN),
-            ci["half_width"].as_f64().unwrap_or(f64::NAN)
-        );
+        let ci_s = if ci.is_null() {
+            "–".to_string()
+        } else {
+            format!(
+                "{:.w$} ± {:.w$}",
+                ci["mean"].as_f64().unwrap_or(f64::NAN),
+                ci["half_width"].as_f64().unwrap_or(f64::NAN)
+            )
+        };
         let p = r["p_value"]
             .as_f64()
             .map(|p| format!("{p:.4}{}", if p < 0.05 { " *" } else { "" }))

@@ -9,7 +9,7 @@ use retune_metrics::corpus::{corpus_stats, Resampling, SegmentMetric, SegmentSta
 use retune_metrics::io::read_lines;
 use retune_metrics::mean::{MeanColumn, MeteorMetric, RougeMetric};
 use retune_metrics::meteor::{Meteor, MeteorParams};
-use retune_metrics::rouge::RougeType;
+use retune_metrics::rouge::{RougeTokenizer, RougeType};
 use retune_metrics::significance::{self, BootstrapCi};
 use retune_metrics::ter::{Ter, TerOptions};
 use retune_metrics::tokenizers::Tokenizer;

@@ -140,6 +140,11 @@ pub(super) struct RougeOpts {
     /// before scoring so that rougeLsum sees the sentences.
     #[arg(long, value_name = "TEXT")]
     pub(super) newline_marker: Option<String>,
+    /// Tokenization: `default` (rouge-score's: ASCII a-z0-9 only, so Chinese scores 0), `zh`
+    /// (ASCII words plus every other letter a token: Chinese by character) or `char` (every
+    /// letter a token). The signature names it (`tok:`).
+    #[arg(long, default_value = "default")]
+    pub(super) rouge_tokenize: RougeTokenizer,
 }
 
 impl RougeOpts {
@@ -153,6 +158,7 @@ impl RougeOpts {
             return Err("--types needs at least one ROUGE type".into());
         }
         let mut m = RougeMetric::new(types, self.stem);
+        m.scorer = m.scorer.with_tokenizer(self.rouge_tokenize);
         m.newline_marker = self.newline_marker.clone();
         Ok(m)
     }
@@ -258,10 +264,12 @@ pub(super) fn run_rouge(a: RougeArgs) -> Result<()> {
     let w = a.common.width;
     let mut rows = Vec::new();
     for (t, (ty, s)) in m.scorer.types().iter().zip(&means).enumerate() {
+        // The interval in the units printed beside it: fractions in JSON (as rouge-score's
+        // scores), percent in text.
         let col = MeanColumn {
             base: &m,
             column: 3 * t + 2,
-            scale: 100.0,
+            scale: if a.common.json { 1.0 } else { 100.0 },
             label: ty.to_string(),
         };
         let ci = ci_of(&col, &stats, &a.common)?;
@@ -275,13 +283,11 @@ pub(super) fn run_rouge(a: RougeArgs) -> Result<()> {
             );
         }
     }
-    let sig = format!(
-        "nrefs:{}|stem:{}|agg:mean|rouge-score:0.1.2",
-        refs.len(),
-        if a.opts.stem { "yes" } else { "no" }
-    );
+    let sig = m.signature(refs.len());
     if a.common.json {
-        print_json(&json!({"name": "ROUGE", "scores": rows, "signature": sig, "segments": hyps.len()}))
+        print_json(
+            &json!({"name": "ROUGE", "units": "fraction", "scores": rows, "signature": sig, "segments": hyps.len()}),
+        )
     } else {
         println!("signature: {sig}");
         Ok(())
