@@ -359,3 +359,84 @@ fn a_model_whose_outputs_are_the_references_is_used_as_is() {
     );
     assert_eq!(a["best"], 0);
 }
+
+/// `--task summarize` with a causal LM (the tiny random Llama, prompted in its chat template)
+/// on real XSum documents: the English table has METEOR and ROUGE, the outputs are written for
+/// `retune eval`, and ROUGE there equals the table (fractions against percent).
+#[test]
+fn summarize_with_a_prompted_causal_lm() {
+    let d = tmp("summarize");
+    let out = d.join("out");
+    let model = root().join("crates/retune-models/tests/fixtures/llama-tiny-gqa3-tied");
+    let o = Command::new(env!("CARGO_BIN_EXE_retune"))
+        .args(["assess", "--task", "summarize", "--model"])
+        .arg(&model)
+        .args([
+            "--train",
+            "data/xsum/test.jsonl[:64]",
+            "--eval",
+            "data/xsum/test.jsonl[900:930]",
+            "--pilot-rows",
+            "64",
+            "--feature-rows",
+            "20",
+            "--lr",
+            "3e-3",
+            "--pilot-epochs",
+            "2",
+            "--json",
+            "--out",
+        ])
+        .arg(&out)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let a: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(a["task"], "summarize");
+    assert!(a["how"].as_str().unwrap().contains("chat template"));
+    let table = a["pilots"][0]["scored"]["metrics"]["scores"].as_array().unwrap();
+    let names: Vec<&str> = table.iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["BLEU", "chrF2", "TER", "METEOR", "rouge1", "rouge2", "rougeL"]);
+    // No length-correlation finding for summaries: their length does not follow the document's.
+    assert!(!a["weighed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w["kind"] == "misaligned_pairs"));
+    let refs = d.join("refs.txt");
+    let lines: String = std::fs::read_to_string(root().join("data/xsum/test.jsonl"))
+        .unwrap()
+        .lines()
+        .skip(900)
+        .take(30)
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["summary"]
+                .as_str()
+                .unwrap()
+                .replace('\n', " ")
+                + "\n"
+        })
+        .collect();
+    // The assessment scored 20 rows spread over the 30: row i*30/20.
+    let picked: String = lines
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| (0..20).any(|k| k * 30 / 20 == *i))
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    std::fs::write(&refs, picked).unwrap();
+    let e = eval_json(
+        "rouge",
+        &out.join("summaries/as-is.txt"),
+        &refs,
+        &["--types", "rouge1,rouge2,rougeL"],
+    );
+    for (k, name) in ["rouge1", "rouge2", "rougeL"].iter().enumerate() {
+        let want = 100.0 * e["scores"][k]["fmeasure"].as_f64().unwrap();
+        let got = table.iter().find(|m| m["name"] == *name).unwrap()["score"]
+            .as_f64()
+            .unwrap();
+        assert!((got - want).abs() < 1e-9, "{name}: assess {got} vs eval {want}");
+    }
+}

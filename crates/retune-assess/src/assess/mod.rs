@@ -5,21 +5,24 @@
 
 mod candidates;
 mod classify;
+mod generation;
 mod lm;
 mod ner;
-mod translate;
+mod subject;
 mod verdict;
 
 pub use candidates::{assess_candidates, CandidatesAssessment};
 pub use classify::{assess_classification, AsIs, Assessment, Complexity, Quantity, Scored};
+pub use generation::{
+    assess_generation, assess_summarization, assess_translation, AlignmentCheck, Example, GenAssessment, GenComplexity,
+    GenPilot, GenQuality, GenQuantity, GenScored, GenTask, TargetCheck, LOW_LENGTH_CORRELATION, MIN_CHRF_GAIN,
+    MIN_LENGTH_SPREAD,
+};
 pub use lm::{
     assess_lm, reference_texts, LmAsIs, LmAssessment, LmComplexity, LmPilot, LmQuality, LmQuantity, PplScore,
 };
 pub use ner::{assess_ner, NerAsIs, NerAssessment, NerComplexity, NerQuantity, NerScored};
-pub use translate::{
-    assess_translation, AlignmentCheck, Example, GenScored, TargetCheck, TranslateAssessment, TranslateComplexity,
-    TranslatePilot, TranslateQuality, TranslateQuantity, LOW_LENGTH_CORRELATION, MIN_CHRF_GAIN, MIN_LENGTH_SPREAD,
-};
+pub use subject::{GenSubject, MarianSubject, PilotRun, PromptedLm, TokenFigures, SUMMARIZE_INSTRUCTION};
 pub use verdict::{Evidence, Recommendation, Verdict};
 
 use candle_core::Device;
@@ -104,6 +107,9 @@ pub enum BudgetTask {
     Lm,
     /// Translation: pilots of one epoch over pairs, eval rows translated by beam search.
     Translate,
+    /// Summarization: pilots of one epoch over document → summary pairs (a causal LM is slow:
+    /// every eval document is a prompt of up to 256 tokens and a generated summary).
+    Summarize,
 }
 
 impl AssessConfig {
@@ -132,10 +138,17 @@ impl AssessConfig {
             (BudgetTask::Translate, s) if s < 420.0 => (2000, 200),
             (BudgetTask::Translate, s) if s < 1800.0 => (8000, 500),
             (BudgetTask::Translate, _) => (20000, 1000),
+            (BudgetTask::Summarize, s) if s < 420.0 => (32, 16),
+            (BudgetTask::Summarize, s) if s < 1800.0 => (128, 50),
+            (BudgetTask::Summarize, _) => (512, 200),
         };
         cfg.pilot_rows = pilot;
         cfg.feature_rows = feature;
-        if task == BudgetTask::Translate {
+        if task == BudgetTask::Summarize {
+            cfg.strategies = vec![Strategy::Lora { r: 8, alpha: 16.0 }, Strategy::Full];
+            cfg.max_length = 256;
+            cfg.batch_size = 8;
+        } else if task == BudgetTask::Translate {
             cfg.strategies = vec![
                 Strategy::Lora { r: 8, alpha: 16.0 },
                 Strategy::Top { layers: 2 },

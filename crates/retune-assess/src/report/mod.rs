@@ -6,9 +6,9 @@
 
 pub mod candidates;
 mod classify;
+pub mod generation;
 pub mod lm;
 pub mod ner;
-pub mod translate;
 
 pub use classify::{html, markdown, terminal};
 

@@ -15,7 +15,7 @@ use retune_train::strategy::Strategy;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::data_args::{read_documents, DataArgs, PairArgs};
+use super::data_args::{read_documents, DataArgs, PairArgs, PairKind};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -35,8 +35,9 @@ pub struct AssessArgs {
     /// With several models: training rows sampled for the ranking's estimates.
     #[arg(long, default_value_t = 1000)]
     pub rank_rows: usize,
-    /// `classify`, `ner`, `lm` (a causal LM on documents: continued pre-training or not) or
-    /// `translate` (a Marian model on source/target pairs).
+    /// `classify`, `ner`, `lm` (a causal LM on documents: continued pre-training or not),
+    /// `translate` (a Marian model on source/target pairs) or `summarize` (document → summary:
+    /// a Marian model directly, a causal LM prompted).
     #[arg(long, default_value = "classify")]
     pub task: String,
     /// `--task ner`: the tag scheme of the files (iob2, iob1, bioes, bmes), converted to IOB2 on
@@ -151,8 +152,10 @@ pub fn run(args: AssessArgs) -> Result<()> {
         "classify" => "accuracy",
         "ner" => "f1",
         "lm" => "perplexity",
-        "translate" => "chrf",
-        other => return Err(format!("--task {other}: assess measures classify, ner, lm and translate").into()),
+        "translate" | "summarize" => "chrf",
+        other => {
+            return Err(format!("--task {other}: assess measures classify, ner, lm, translate and summarize").into())
+        }
     };
     let budget = parse_budget(&args.budget)?;
     let device = args.device.device()?;
@@ -173,6 +176,7 @@ pub fn run(args: AssessArgs) -> Result<()> {
         "ner" => BudgetTask::Ner,
         "lm" => BudgetTask::Lm,
         "translate" => BudgetTask::Translate,
+        "summarize" => BudgetTask::Summarize,
         _ => BudgetTask::Classify,
     };
     let sized = AssessConfig::for_budget(budget, task);
@@ -187,7 +191,11 @@ pub fn run(args: AssessArgs) -> Result<()> {
         pilot_epochs: args.pilot_epochs.unwrap_or(sized.pilot_epochs),
         max_length: args
             .max_length
-            .unwrap_or(if task == BudgetTask::Lm { sized.max_length } else { 128 }),
+            .unwrap_or(if matches!(task, BudgetTask::Lm | BudgetTask::Summarize) {
+                sized.max_length
+            } else {
+                128
+            }),
         target,
         device: device.clone(),
         pilot_rows: args.pilot_rows.unwrap_or(sized.pilot_rows),
@@ -209,10 +217,16 @@ pub fn run(args: AssessArgs) -> Result<()> {
     bar.enable_steady_tick(Duration::from_millis(200));
     let mut on = |m: &str| bar.set_message(m.to_string());
     // The report in its three forms and the assessment as JSON.
-    let (html, md, term, json) = if args.task == "translate" {
-        let train = args.pairs.read(&args.train, "train", &args.data)?;
-        let eval = args.pairs.read(&args.eval, "eval", &args.data)?;
-        let wordnet = if retune_metrics::generation::is_english(&args.pairs.target_lang) {
+    let (html, md, term, json) = if args.task == "translate" || args.task == "summarize" {
+        let kind = if args.task == "translate" {
+            PairKind::Translation
+        } else {
+            PairKind::Summary
+        };
+        let train = args.pairs.read(&args.train, "train", kind, &args.data)?;
+        let eval = args.pairs.read(&args.eval, "eval", kind, &args.data)?;
+        let (src_lang, tgt_lang) = args.pairs.languages(kind);
+        let wordnet = if retune_metrics::generation::is_english(&tgt_lang) {
             match retune_metrics::wordnet::WordNet::load(&retune_metrics::wordnet::default_dir()) {
                 Ok(w) => Some(std::sync::Arc::new(w)),
                 Err(e) => {
@@ -223,9 +237,17 @@ pub fn run(args: AssessArgs) -> Result<()> {
         } else {
             None
         };
-        let langs = (args.pairs.source_lang.as_str(), args.pairs.target_lang.as_str());
-        let a = retune_assess::assess::assess_translation(&model_dir, &train, &eval, langs, wordnet, &cfg, &mut on)?;
-        let dir = args.out.join("translations");
+        let a = if kind == PairKind::Translation {
+            let langs = (src_lang.as_str(), tgt_lang.as_str());
+            retune_assess::assess::assess_translation(&model_dir, &train, &eval, langs, wordnet, &cfg, &mut on)?
+        } else {
+            retune_assess::assess::assess_summarization(&model_dir, &train, &eval, &tgt_lang, wordnet, &cfg, &mut on)?
+        };
+        let dir = args.out.join(if kind == PairKind::Translation {
+            "translations"
+        } else {
+            "summaries"
+        });
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         for p in &a.pilots {
             let path = dir.join(format!("{}.txt", p.strategy.replace(':', "-")));
@@ -238,9 +260,9 @@ pub fn run(args: AssessArgs) -> Result<()> {
             std::fs::write(&path, lines.concat()).map_err(|e| format!("{}: {e}", path.display()))?;
         }
         (
-            report::translate::html(&a),
-            report::translate::markdown(&a),
-            report::translate::terminal(&a),
+            report::generation::html(&a),
+            report::generation::markdown(&a),
+            report::generation::terminal(&a),
             serde_json::to_string_pretty(&a)?,
         )
     } else if args.task == "lm" {

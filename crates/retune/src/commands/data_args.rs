@@ -124,32 +124,63 @@ pub fn labeled(ds: &TextDataset, labels: &LabelSet, name: &str) -> Result<Labele
     })
 }
 
-/// The columns and languages of translation pairs (`finetune --task translate`, `assess --task
-/// translate`), and reading pairs with them.
+/// The columns and languages of source/target pairs (`finetune --task translate`, `assess --task
+/// translate|summarize`), and reading pairs with them.
 #[derive(Args, Clone, Debug)]
 pub struct PairArgs {
-    /// Source language (translation): also the default source column.
-    #[arg(long, default_value = "en")]
-    pub source_lang: String,
-    /// Target language (translation): also the default target column; `zh` scores BLEU with
-    /// sacrebleu's `zh` tokenizer.
-    #[arg(long, default_value = "zh")]
-    pub target_lang: String,
-    /// Source column (translation), e.g. `translation.en`.
+    /// Source language: also the default source column (translation). Default `en`.
+    #[arg(long)]
+    pub source_lang: Option<String>,
+    /// Target language: also the default target column (translation); `zh` scores BLEU with
+    /// sacrebleu's `zh` tokenizer and ROUGE by character. Default `zh` for translation, `en`
+    /// for summarization.
+    #[arg(long)]
+    pub target_lang: Option<String>,
+    /// Source column, e.g. `translation.en` (summarization: default `document`).
     #[arg(long)]
     pub source_column: Option<String>,
-    /// Target column (translation), e.g. `zh_hans`.
+    /// Target column, e.g. `zh_hans` (summarization: default `summary`).
     #[arg(long)]
     pub target_column: Option<String>,
 }
 
+/// What the pairs are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PairKind {
+    /// Source sentence → translation.
+    Translation,
+    /// Document → summary.
+    Summary,
+}
+
 impl PairArgs {
+    /// The source and target languages for `kind`.
+    pub fn languages(&self, kind: PairKind) -> (String, String) {
+        let src = self.source_lang.clone().unwrap_or_else(|| "en".into());
+        let tgt = self.target_lang.clone().unwrap_or_else(|| match kind {
+            PairKind::Translation => "zh".into(),
+            PairKind::Summary => src.clone(),
+        });
+        (src, tgt)
+    }
+
     /// Reads the pairs of `spec` (file, files, slice) as `name`; skipped rows are reported, no
     /// row at all is an error naming the file.
-    pub fn read(&self, spec: &str, name: &str, data: &DataArgs) -> Result<retune_train::translate::PairTexts> {
+    pub fn read(
+        &self,
+        spec: &str,
+        name: &str,
+        kind: PairKind,
+        data: &DataArgs,
+    ) -> Result<retune_train::translate::PairTexts> {
+        let (src, tgt) = self.languages(kind);
+        let (src_col, tgt_col) = match kind {
+            PairKind::Translation => (src, tgt),
+            PairKind::Summary => ("document".into(), "summary".into()),
+        };
         let cols = retune_data::PairColumns {
-            source: self.source_column.clone().unwrap_or_else(|| self.source_lang.clone()),
-            target: self.target_column.clone().unwrap_or_else(|| self.target_lang.clone()),
+            source: self.source_column.clone().unwrap_or(src_col),
+            target: self.target_column.clone().unwrap_or(tgt_col),
         };
         let ds = retune_data::read_pair_dataset(spec, &cols, &data.options(None)?)?;
         report_skipped(spec, &ds.skipped);

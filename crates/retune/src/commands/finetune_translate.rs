@@ -2,13 +2,14 @@
 
 use retune_train::translate::{train_translator, PairTexts, TranslateConfig};
 
+use super::data_args::PairKind;
 use super::finetune_args::{write_summary, FinetuneArgs};
 use super::train_bar::{field, TrainBar};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn read_pairs(args: &FinetuneArgs, spec: &str, name: &str) -> Result<PairTexts> {
-    args.pairs.read(spec, name, &args.data)
+    args.pairs.read(spec, name, PairKind::Translation, &args.data)
 }
 
 /// Runs the translation fine-tune.
@@ -32,7 +33,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
         max_length: args.max_length,
         num_beams: args.beams,
         eval_rows: args.eval_rows,
-        target_lang: args.pairs.target_lang.clone(),
+        target_lang: args.pairs.languages(PairKind::Translation).1,
         ..Default::default()
     };
     let bar = TrainBar::new("pairs");

@@ -30,17 +30,14 @@ use retune_metrics::corpus::{SegmentStats, SummedScore};
 use retune_metrics::generation::{chrf_metric, score_generation, GenerationMetricsConfig, GenerationScores, CHRF};
 use retune_metrics::significance::{paired_bootstrap, PairedResult};
 use retune_metrics::wordnet::WordNet;
-use retune_models::nn;
 use retune_train::strategy::Strategy;
-use retune_train::trainer::LoopConfig;
-use retune_train::translate::{
-    evaluate_translation, fit_translator, prepare_translator, PairTexts, TranslateConfig, TranslatorState,
-};
+use retune_train::translate::PairTexts;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::subject::{GenSubject, MarianSubject, PromptedLm, SUMMARIZE_INSTRUCTION};
 use super::verdict::{strategy_rank, Recommendation, Verdict};
 use super::{peak_rss_mib, spread, AssessConfig, Progress, Weighed};
 use crate::error::{AssessError, Result};
@@ -101,7 +98,7 @@ pub struct TargetCheck {
 
 /// Angle 2.
 #[derive(Clone, Debug, Serialize)]
-pub struct TranslateComplexity {
+pub struct GenComplexity {
     /// Mean source length in tokens (with `</s>`).
     pub source_tokens_mean: f64,
     /// Mean target length in tokens (with `</s>`).
@@ -114,9 +111,10 @@ pub struct TranslateComplexity {
     pub max_positions: usize,
     /// Pairs whose source or target exceeds `max_length`.
     pub rows_over_max: usize,
-    /// Share of source tokens that are `<unk>`.
+    /// Share of source tokens the vocabulary cannot spell (`<unk>`; bare bytes of a character
+    /// for a byte-level vocabulary).
     pub source_unk_rate: f64,
-    /// Share of target tokens that are `<unk>`.
+    /// The same for targets.
     pub target_unk_rate: f64,
     /// Source tokens per length unit (a word; a Han, Kana or Thai character).
     pub source_fertility: f64,
@@ -134,7 +132,7 @@ pub struct TranslateComplexity {
 
 /// Angle 3.
 #[derive(Clone, Debug, Serialize)]
-pub struct TranslateQuantity {
+pub struct GenQuantity {
     /// Training pairs.
     pub train_pairs: usize,
     /// Pairs each pilot trains on.
@@ -161,7 +159,7 @@ pub struct AlignmentCheck {
 
 /// Angle 4.
 #[derive(Clone, Debug, Serialize)]
-pub struct TranslateQuality {
+pub struct GenQuality {
     /// Training pairs whose target is the source (untranslated copies).
     pub copies: usize,
     /// Length-ratio outliers among the training pairs.
@@ -189,7 +187,7 @@ pub struct TranslateQuality {
 
 /// One pilot (or the model as it is).
 #[derive(Clone, Debug, Serialize)]
-pub struct TranslatePilot {
+pub struct GenPilot {
     /// Strategy (`as-is` for the model as it is).
     pub strategy: String,
     /// Scores on the eval rows.
@@ -233,9 +231,13 @@ pub struct Example {
 
 /// The whole assessment.
 #[derive(Clone, Debug, Serialize)]
-pub struct TranslateAssessment {
+pub struct GenAssessment {
     /// The model folder.
     pub model: PathBuf,
+    /// What is generated.
+    pub task: GenTask,
+    /// How the model generates (for the report).
+    pub how: String,
     /// Source and target language codes.
     pub languages: (String, String),
     /// Eval rows scored.
@@ -243,17 +245,17 @@ pub struct TranslateAssessment {
     /// Angle 1: the goal against the as-is interval.
     pub target: Option<TargetCheck>,
     /// Angle 2.
-    pub complexity: TranslateComplexity,
+    pub complexity: GenComplexity,
     /// Angle 3.
-    pub quantity: TranslateQuantity,
+    pub quantity: GenQuantity,
     /// Angle 4.
-    pub quality: TranslateQuality,
+    pub quality: GenQuality,
     /// Findings weighed by their effect.
     pub weighed: Vec<Weighed>,
     /// Advice that does not change the verdict (vocabulary, copies, scripts).
     pub advice: Vec<String>,
     /// The model as it is, then each pilot.
-    pub pilots: Vec<TranslatePilot>,
+    pub pilots: Vec<GenPilot>,
     /// Index of the best system in `pilots`.
     pub best: usize,
     /// Rows where the best pilot gained most, then lost most, against as-is.
@@ -310,10 +312,28 @@ fn row_chrf(stats: &SegmentStats, i: usize) -> f64 {
     chrf_metric().score_of_sums(stats.row(i))
 }
 
+/// What is generated: the task's name for the report and the CLI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GenTask {
+    /// Source language → target language.
+    Translate,
+    /// Document → summary.
+    Summarize,
+}
+
+impl GenTask {
+    /// `translate` or `summarize`.
+    pub fn name(self) -> &'static str {
+        match self {
+            GenTask::Translate => "translate",
+            GenTask::Summarize => "summarize",
+        }
+    }
+}
+
 /// Assesses the Marian model at `model` on translation pairs: `train` to learn from, `eval` to
-/// judge on (at most `cfg.feature_rows` rows, spread evenly). `cfg.pilot_rows` pairs train each
-/// pilot for `cfg.pilot_epochs` epochs at `cfg.lr` (else each strategy's default);
-/// `languages` are the source and target codes; `wordnet` enables METEOR for English targets.
+/// judge on. See [`assess_generation`].
 pub fn assess_translation(
     model: &Path,
     train: &PairTexts,
@@ -322,12 +342,72 @@ pub fn assess_translation(
     wordnet: Option<Arc<WordNet>>,
     cfg: &AssessConfig,
     progress: Progress,
-) -> Result<TranslateAssessment> {
+) -> Result<GenAssessment> {
+    progress("loading the model");
+    let subject = MarianSubject::load(model, languages.1, cfg)?;
+    assess_generation(
+        &subject,
+        GenTask::Translate,
+        train,
+        eval,
+        languages,
+        wordnet,
+        cfg,
+        progress,
+    )
+}
+
+/// Assesses a model on document → summary pairs: a Marian encoder-decoder summarizes directly,
+/// a causal LM (a folder whose `model_type` is not `marian`, or a GGUF file) is prompted with
+/// [`SUMMARIZE_INSTRUCTION`] (in its chat template when it has one) and its pilots learn the
+/// summaries after the prompt. `language` is the summaries' language.
+pub fn assess_summarization(
+    model: &Path,
+    train: &PairTexts,
+    eval: &PairTexts,
+    language: &str,
+    wordnet: Option<Arc<WordNet>>,
+    cfg: &AssessConfig,
+    progress: Progress,
+) -> Result<GenAssessment> {
+    progress("loading the model");
+    let marian = model.is_dir()
+        && std::fs::read_to_string(model.join("config.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .is_some_and(|v| v["model_type"] == "marian");
+    let langs = (language, language);
+    if marian {
+        let subject = MarianSubject::load(model, language, cfg)?;
+        assess_generation(&subject, GenTask::Summarize, train, eval, langs, wordnet, cfg, progress)
+    } else {
+        let subject = PromptedLm::load(model, SUMMARIZE_INSTRUCTION, 48, cfg)?;
+        assess_generation(&subject, GenTask::Summarize, train, eval, langs, wordnet, cfg, progress)
+    }
+}
+
+/// The four angles, the pilots and the verdict for a generation task on any [`GenSubject`]:
+/// at most `cfg.feature_rows` eval rows (spread evenly) are generated and scored;
+/// `cfg.pilot_rows` training pairs train each pilot for `cfg.pilot_epochs` epochs at `cfg.lr`
+/// (else each strategy's default); `languages` are the source and target codes; `wordnet`
+/// enables METEOR for English targets.
+#[allow(clippy::too_many_arguments)]
+pub fn assess_generation(
+    subject: &dyn GenSubject,
+    task: GenTask,
+    train: &PairTexts,
+    eval: &PairTexts,
+    languages: (&str, &str),
+    wordnet: Option<Arc<WordNet>>,
+    cfg: &AssessConfig,
+    progress: Progress,
+) -> Result<GenAssessment> {
     let t0 = Instant::now();
     if train.sources.is_empty() || eval.sources.is_empty() {
-        return Err(AssessError::Invalid(
-            "assess --task translate needs training and eval pairs".into(),
-        ));
+        return Err(AssessError::Invalid(format!(
+            "assess --task {} needs training and eval pairs",
+            task.name()
+        )));
     }
     let (src_lang, tgt_lang) = languages;
     let mcfg = GenerationMetricsConfig {
@@ -343,34 +423,12 @@ pub fn assess_translation(
         targets: rows.iter().map(|&i| eval.targets[i].clone()).collect(),
     };
     let refs = &eval_set.targets;
-    let tcfg = |strategy: Strategy, max_steps: Option<usize>, epochs: usize| TranslateConfig {
-        strategy,
-        train: LoopConfig {
-            batch_size: cfg.batch_size.max(1),
-            epochs,
-            max_steps,
-            // One evaluation, after the last step.
-            eval_every: Some(usize::MAX),
-            seed: cfg.seed,
-            keep_checkpoints: 0,
-            ..LoopConfig::default()
-        },
-        lr: cfg.lr,
-        max_length: cfg.max_length,
-        target_lang: tgt_lang.into(),
-        ..TranslateConfig::default()
-    };
 
-    progress("loading the model");
-    nn::set_seed(cfg.seed);
-    let state = prepare_translator(model, &Strategy::Full, &cfg.device)?;
-    let decoder_layers = state.config.decoder_layers;
     progress(&format!(
-        "angle 1: translating {} eval sources as-is",
+        "angle 1: generating for {} eval sources as-is",
         eval_set.sources.len()
     ));
-    let as_is_eval = evaluate_translation(&state, &eval_set, &tcfg(Strategy::Full, None, 1), &cfg.device)?;
-    let as_is = GenScored::new(as_is_eval.hypotheses, refs, &mcfg);
+    let as_is = GenScored::new(subject.outputs(&eval_set.sources)?, refs, &mcfg);
     let target = cfg.target.as_ref().map(|(metric, t)| {
         let threshold = 100.0 * t;
         let ci = as_is
@@ -390,7 +448,7 @@ pub fn assess_translation(
     });
 
     progress("angle 2: complexity");
-    let complexity = complexity(&state, train, &eval_set, &as_is.hypotheses, tgt_lang, cfg);
+    let complexity = complexity(subject, train, &eval_set, &as_is.hypotheses, tgt_lang, cfg)?;
 
     progress("angle 4: the pair audit and leakage");
     let script = Script::parse(tgt_lang);
@@ -411,7 +469,6 @@ pub fn assess_translation(
         .collect();
     leaked_rows.sort_unstable();
     leaked_rows.dedup();
-    drop(state);
 
     // Pilots.
     let pilot_pairs = {
@@ -423,26 +480,12 @@ pub fn assess_translation(
         }
     };
     let run_pilot =
-        |strategy: &Strategy, pairs: &PairTexts, max_steps: Option<usize>, epochs: usize| -> Result<TranslatePilot> {
-            nn::set_seed(cfg.seed);
-            let state: TranslatorState = prepare_translator(model, strategy, &cfg.device)?;
-            let trainable: usize = state
-                .trainable
-                .iter()
-                .filter_map(|n| state.params.var(n))
-                .map(|v| v.elem_count())
-                .sum();
-            let c = tcfg(strategy.clone(), max_steps, epochs);
-            let recipe = serde_json::json!({"task": "translate", "pilot": strategy.to_string()});
-            let (run, evals) = fit_translator(&state, pairs, &eval_set, &c, recipe, None, None, &cfg.device, |_| {})?;
-            let last = evals
-                .into_iter()
-                .last()
-                .ok_or_else(|| AssessError::Invalid("the pilot ran no evaluation".into()))?;
-            let scored = GenScored::new(last.hypotheses, refs, &mcfg);
-            let seen = (run.steps * c.train.batch_size).min(pairs.sources.len() * epochs) as f64;
+        |strategy: &Strategy, pairs: &PairTexts, max_steps: Option<usize>, epochs: usize| -> Result<GenPilot> {
+            let run = subject.pilot(strategy, pairs, &eval_set, max_steps, epochs)?;
+            let scored = GenScored::new(run.hypotheses, refs, &mcfg);
+            let seen = (run.steps * cfg.batch_size.max(1)).min(pairs.sources.len() * epochs) as f64;
             let pairs_per_s = seen / run.train_seconds.max(1e-9);
-            Ok(TranslatePilot {
+            Ok(GenPilot {
                 strategy: strategy.to_string(),
                 vs_as_is: Some(paired_chrf(&as_is.metrics.chrf_stats, &scored.metrics.chrf_stats, cfg)),
                 scored,
@@ -451,12 +494,12 @@ pub fn assess_translation(
                 train_seconds: run.train_seconds,
                 pairs_per_s,
                 full_epoch_seconds: train.sources.len() as f64 / pairs_per_s.max(1e-9),
-                trainable,
+                trainable: run.trainable,
                 peak_rss_mib: peak_rss_mib(),
                 vs_best: None,
             })
         };
-    let mut pilots = vec![TranslatePilot {
+    let mut pilots = vec![GenPilot {
         strategy: "as-is".into(),
         scored: as_is.clone(),
         pairs: 0,
@@ -469,7 +512,7 @@ pub fn assess_translation(
         vs_as_is: None,
         vs_best: None,
     }];
-    let strategies = translate_strategies(cfg, decoder_layers);
+    let strategies = translate_strategies(cfg, subject.layers());
     for s in &strategies {
         progress(&format!(
             "pilot {s} on {} pairs, {} epoch(s)",
@@ -510,7 +553,7 @@ pub fn assess_translation(
             curve.push((n, chrf));
         }
     }
-    let quantity = TranslateQuantity {
+    let quantity = GenQuantity {
         train_pairs: train.sources.len(),
         pilot_pairs: pilot_pairs.sources.len(),
         curve,
@@ -550,7 +593,7 @@ pub fn assess_translation(
             test: paired_chrf(&rot.chrf_stats, &b.scored.metrics.chrf_stats, cfg),
         }
     });
-    let quality = TranslateQuality {
+    let quality = GenQuality {
         copies: audit.summary.copies,
         ratio_outliers: audit.summary.ratio_outliers,
         wrong_script: audit.summary.wrong_script,
@@ -572,12 +615,14 @@ pub fn assess_translation(
         leaked_rows,
         alignment,
     };
-    let weighed = weigh(&quality, &pilots[best], cfg);
+    let weighed = weigh(&quality, &pilots[best], task, cfg);
     let advice = advise(&complexity, &quality, &pilots, cfg);
     let examples = examples(&eval_set, &pilots, best);
     let recommendation = decide_translate(&pilots, best, &quantity, &weighed, &advice, target.as_ref(), cfg);
-    Ok(TranslateAssessment {
-        model: model.to_path_buf(),
+    Ok(GenAssessment {
+        model: subject.path().to_path_buf(),
+        task,
+        how: subject.describe(),
         languages: (src_lang.into(), tgt_lang.into()),
         eval_rows: eval_set.sources.len(),
         target,
@@ -595,37 +640,19 @@ pub fn assess_translation(
     })
 }
 
-/// Angle 2 from the tokenizer and the as-is outputs.
+/// Angle 2 from the subject's token figures and the as-is outputs.
 fn complexity(
-    state: &TranslatorState,
+    subject: &dyn GenSubject,
     train: &PairTexts,
     eval: &PairTexts,
     outputs: &[String],
     tgt_lang: &str,
     cfg: &AssessConfig,
-) -> TranslateComplexity {
-    let tok = &state.tokenizer;
+) -> Result<GenComplexity> {
     let idx = spread(&(0..train.sources.len()).collect::<Vec<_>>(), cfg.feature_rows.max(1));
     let sources: Vec<&String> = idx.iter().map(|&i| &train.sources[i]).chain(&eval.sources).collect();
     let targets: Vec<&String> = idx.iter().map(|&i| &train.targets[i]).chain(&eval.targets).collect();
-    let unk = tok.unk_id();
-    let side = |texts: &[&String], encode: &dyn Fn(&str) -> Vec<u32>| {
-        let ids: Vec<Vec<u32>> = texts.iter().map(|t| encode(t)).collect();
-        let tokens: usize = ids.iter().map(Vec::len).sum();
-        // Without the closing `</s>`: fertility and unknowns are about the text.
-        let content: usize = ids.iter().map(|v| v.len().saturating_sub(1)).sum();
-        let unks: usize = ids.iter().flatten().filter(|&&t| t == unk).count();
-        let units: usize = texts.iter().map(|t| retune_data::audit::pairs::length_units(t)).sum();
-        let lens: Vec<usize> = ids.iter().map(Vec::len).collect();
-        (
-            tokens as f64 / ids.len().max(1) as f64,
-            lens,
-            unks as f64 / content.max(1) as f64,
-            content as f64 / units.max(1) as f64,
-        )
-    };
-    let (s_mean, s_lens, s_unk, s_fert) = side(&sources, &|t| tok.encode_source(t));
-    let (t_mean, t_lens, t_unk, t_fert) = side(&targets, &|t| tok.encode_target(t));
+    let t = subject.tokens(&sources, &targets)?;
     let script = Script::parse(tgt_lang);
     let outputs_wrong_script = match script {
         Some(s) => outputs
@@ -642,34 +669,28 @@ fn complexity(
         .zip(&eval.sources)
         .filter(|(o, s)| !o.trim().is_empty() && normalized(o) == normalized(s))
         .count();
-    TranslateComplexity {
-        source_tokens_mean: s_mean,
-        target_tokens_mean: t_mean,
-        longest: (
-            s_lens.iter().copied().max().unwrap_or(0),
-            t_lens.iter().copied().max().unwrap_or(0),
-        ),
-        max_length: cfg.max_length,
-        max_positions: state.config.max_position_embeddings,
-        rows_over_max: s_lens
-            .iter()
-            .zip(&t_lens)
-            .filter(|(s, t)| **s > cfg.max_length || **t > cfg.max_length)
-            .count(),
-        source_unk_rate: s_unk,
-        target_unk_rate: t_unk,
-        source_fertility: s_fert,
-        target_fertility: t_fert,
+    Ok(GenComplexity {
+        source_tokens_mean: t.source_tokens_mean,
+        target_tokens_mean: t.target_tokens_mean,
+        longest: t.longest,
+        max_length: t.max_length,
+        max_positions: t.max_positions,
+        rows_over_max: t.rows_over_max,
+        source_unk_rate: t.source_unk_rate,
+        target_unk_rate: t.target_unk_rate,
+        source_fertility: t.source_fertility,
+        target_fertility: t.target_fertility,
         target_script: script.map(|s| s.name().to_string()),
         outputs_wrong_script,
         outputs_copied,
         outputs: outputs.len(),
-    }
+    })
 }
 
 /// The findings weighed by what they change: leaked eval rows by the best system's chrF without
-/// them; low length correlation by whether the best system's outputs belong to their sources.
-fn weigh(q: &TranslateQuality, best: &TranslatePilot, cfg: &AssessConfig) -> Vec<Weighed> {
+/// them; for translation, low length correlation by whether the best system's outputs belong to
+/// their sources.
+fn weigh(q: &GenQuality, best: &GenPilot, task: GenTask, cfg: &AssessConfig) -> Vec<Weighed> {
     let mut out = Vec::new();
     let stats = &best.scored.metrics.chrf_stats;
     let resolve = best.scored.half_width();
@@ -706,7 +727,8 @@ fn weigh(q: &TranslateQuality, best: &TranslatePilot, cfg: &AssessConfig) -> Vec
             ));
         }
     }
-    if let (Some(r), Some(a)) = (q.length_correlation, &q.alignment) {
+    // Lengths go together in translation only: a summary's length hardly follows its document's.
+    if let (GenTask::Translate, Some(r), Some(a)) = (task, q.length_correlation, &q.alignment) {
         if r < LOW_LENGTH_CORRELATION && q.source_length_spread >= MIN_LENGTH_SPREAD {
             let belongs = a.test.p_value < cfg.alpha;
             out.push(Weighed {
@@ -733,7 +755,7 @@ fn weigh(q: &TranslateQuality, best: &TranslatePilot, cfg: &AssessConfig) -> Vec
 }
 
 /// Advice beside the verdict: the vocabulary, the outputs' script, copies in the data.
-fn advise(c: &TranslateComplexity, q: &TranslateQuality, pilots: &[TranslatePilot], cfg: &AssessConfig) -> Vec<String> {
+fn advise(c: &GenComplexity, q: &GenQuality, pilots: &[GenPilot], cfg: &AssessConfig) -> Vec<String> {
     let mut out = Vec::new();
     let learns = pilots.iter().skip(1).any(|p| {
         p.vs_as_is.as_ref().is_some_and(|v| v.p_value < cfg.alpha)
@@ -786,7 +808,7 @@ fn advise(c: &TranslateComplexity, q: &TranslateQuality, pilots: &[TranslatePilo
 }
 
 /// The three rows the best pilot improved most and the three it worsened most.
-fn examples(eval: &PairTexts, pilots: &[TranslatePilot], best: usize) -> Vec<Example> {
+fn examples(eval: &PairTexts, pilots: &[GenPilot], best: usize) -> Vec<Example> {
     if best == 0 || pilots.len() < 2 {
         return Vec::new();
     }
@@ -821,9 +843,9 @@ fn examples(eval: &PairTexts, pilots: &[TranslatePilot], best: usize) -> Vec<Exa
 /// that does and is not significantly worse than the best, with a full fine-tune (or
 /// retraining) and more data when only `full`/`scratch` gets there and the curve still rises.
 fn decide_translate(
-    pilots: &[TranslatePilot],
+    pilots: &[GenPilot],
     best_i: usize,
-    qn: &TranslateQuantity,
+    qn: &GenQuantity,
     weighed: &[Weighed],
     advice: &[String],
     target: Option<&TargetCheck>,
@@ -896,9 +918,9 @@ fn decide_translate(
         }
     }
     let best = &pilots[best_i];
-    let gain = |p: &TranslatePilot| p.scored.chrf - a.chrf;
+    let gain = |p: &GenPilot| p.scored.chrf - a.chrf;
     let improves =
-        |p: &TranslatePilot| p.vs_as_is.as_ref().is_some_and(|v| v.p_value < cfg.alpha) && gain(p) >= MIN_CHRF_GAIN;
+        |p: &GenPilot| p.vs_as_is.as_ref().is_some_and(|v| v.p_value < cfg.alpha) && gain(p) >= MIN_CHRF_GAIN;
     if best_i == 0 || !improves(best) {
         let why = if best_i == 0 {
             format!("no pilot raises chrF on your eval rows (best as it is, {:.2})", a.chrf)
@@ -917,7 +939,7 @@ fn decide_translate(
             reasons,
         };
     }
-    let mut adequate: Vec<&TranslatePilot> = pilots
+    let mut adequate: Vec<&GenPilot> = pilots
         .iter()
         .skip(1)
         .filter(|p| improves(p) && p.vs_best.as_ref().is_none_or(|v| v.p_value >= cfg.alpha))

@@ -5,10 +5,10 @@
 use std::fmt::Write;
 
 use super::{curve_svg, esc, head_html, recommendation_html, recommendation_markdown, recommendation_terminal};
-use crate::assess::{TranslateAssessment, TranslatePilot};
+use crate::assess::{GenAssessment, GenPilot};
 
 /// The metric columns: every score the as-is row has, in its order.
-fn metric_names(a: &TranslateAssessment) -> Vec<String> {
+fn metric_names(a: &GenAssessment) -> Vec<String> {
     a.pilots[0]
         .scored
         .metrics
@@ -19,7 +19,7 @@ fn metric_names(a: &TranslateAssessment) -> Vec<String> {
 }
 
 /// One pilot's cells: strategy, each metric with its interval, steps, pairs/s, seconds, p values.
-fn pilot_cells(p: &TranslatePilot, names: &[String]) -> Vec<String> {
+fn pilot_cells(p: &GenPilot, names: &[String]) -> Vec<String> {
     let mut c = vec![p.strategy.clone()];
     for n in names {
         c.push(match p.scored.metrics.get(n) {
@@ -60,7 +60,7 @@ fn columns(names: &[String]) -> Vec<String> {
     c
 }
 
-fn angles(a: &TranslateAssessment) -> [String; 4] {
+fn angles(a: &GenAssessment) -> [String; 4] {
     let x = &a.pilots[0].scored;
     let c = &a.complexity;
     let q = &a.quantity;
@@ -72,10 +72,12 @@ fn angles(a: &TranslateAssessment) -> [String; 4] {
         .map(|m| format!("{} {:.2} (95% CI {:.2}-{:.2})", m.name, m.score, m.ci.lower, m.ci.upper))
         .collect();
     let mut one = format!(
-        "{} → {} on {} eval rows: {}",
+        "{} ({} → {}) on {} eval rows, {}: {}",
+        a.task.name(),
         a.languages.0,
         a.languages.1,
         a.eval_rows,
+        a.how,
         table.join(", ")
     );
     for l in &x.metrics.left_out {
@@ -85,7 +87,7 @@ fn angles(a: &TranslateAssessment) -> [String; 4] {
         let _ = write!(one, "; target {}>={:.1}: {}", t.metric, t.threshold, t.outcome);
     }
     let two = format!(
-        "sources {:.1} tokens on average (longest {}), targets {:.1} (longest {}); {} pairs longer than {} tokens (the model's positions: {}); unknown tokens {:.2}% of source, {:.2}% of target; {:.2} source and {:.2} target tokens per word; as-is outputs: {} of {} not in the {} script, {} copies of their source",
+        "sources {:.1} tokens on average (longest {}), targets {:.1} (longest {}); {} pairs longer than {} tokens (the model's positions: {}); tokens the vocabulary cannot spell (unknown or bare bytes) {:.2}% of source, {:.2}% of target; {:.2} source and {:.2} target tokens per word; as-is outputs: {} of {} not in the {} script, {} copies of their source",
         c.source_tokens_mean,
         c.longest.0,
         c.target_tokens_mean,
@@ -138,8 +140,8 @@ fn angles(a: &TranslateAssessment) -> [String; 4] {
 }
 
 /// The terminal report.
-pub fn terminal(a: &TranslateAssessment) -> String {
-    let mut s = format!("retune assess --task translate: {}\n\n", a.model.display());
+pub fn terminal(a: &GenAssessment) -> String {
+    let mut s = format!("retune assess --task {}: {}\n\n", a.task.name(), a.model.display());
     s.push_str(&recommendation_terminal(&a.recommendation));
     let [one, two, three, four] = angles(a);
     let _ = writeln!(
@@ -186,7 +188,7 @@ pub fn terminal(a: &TranslateAssessment) -> String {
 }
 
 /// The Markdown report.
-pub fn markdown(a: &TranslateAssessment) -> String {
+pub fn markdown(a: &GenAssessment) -> String {
     let mut s = format!("# Does `{}` need fine-tuning or retraining?\n\n", a.model.display());
     s.push_str(&recommendation_markdown("Recommendation", &a.recommendation));
     let names = ["Performance as-is", "Task complexity", "Data quantity", "Data quality"];
@@ -224,7 +226,7 @@ pub fn markdown(a: &TranslateAssessment) -> String {
 }
 
 /// Horizontal bars of chrF with 95% intervals, one per system (as-is grey).
-fn pilots_svg(pilots: &[TranslatePilot]) -> String {
+fn pilots_svg(pilots: &[GenPilot]) -> String {
     let (w, row, l, r) = (640.0, 28.0, 90.0, 70.0);
     let h = 30.0 + row * pilots.len() as f64;
     let px = |v: f64| l + (w - l - r) * v.clamp(0.0, 100.0) / 100.0;
@@ -265,7 +267,7 @@ fn pilots_svg(pilots: &[TranslatePilot]) -> String {
 }
 
 /// The HTML report.
-pub fn html(a: &TranslateAssessment) -> String {
+pub fn html(a: &GenAssessment) -> String {
     let mut s = head_html(&a.model.display().to_string());
     s.push_str(&recommendation_html(&a.recommendation));
     let metrics = metric_names(a);
@@ -346,7 +348,8 @@ pub fn html(a: &TranslateAssessment) -> String {
     }
     let _ = writeln!(
         s,
-        "<p style=\"font-size:.8em;color:#777\">retune assess --task translate, {:.0} s.</p></body></html>",
+        "<p style=\"font-size:.8em;color:#777\">retune assess --task {}, {:.0} s.</p></body></html>",
+        a.task.name(),
         a.seconds
     );
     s
