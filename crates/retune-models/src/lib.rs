@@ -42,6 +42,7 @@ pub mod nn;
 pub mod ops;
 pub mod roberta;
 pub mod save;
+pub mod seq2seq;
 pub mod spm;
 pub mod text_tokenizer;
 pub mod weights;

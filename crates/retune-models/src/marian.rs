@@ -862,25 +862,7 @@ impl MarianMTModel {
     }
 }
 
-/// transformers' `shift_tokens_right`: `start` first, then the labels without their last
-/// column, with -100 (ignored label) replaced by `pad`.
-pub fn shift_tokens_right(labels: &[Vec<i64>], pad: u32, start: u32) -> Vec<Vec<u32>> {
-    labels
-        .iter()
-        .map(|row| {
-            let mut out = Vec::with_capacity(row.len());
-            if !row.is_empty() {
-                out.push(start);
-                out.extend(
-                    row[..row.len() - 1]
-                        .iter()
-                        .map(|&t| if t == -100 { pad } else { t as u32 }),
-                );
-            }
-            out
-        })
-        .collect()
-}
+pub use crate::seq2seq::shift_tokens_right;
 
 /// Mean cross-entropy of `logits` (batch, len, vocab) against `labels` (batch, len), i64,
 /// ignoring positions labelled -100 (transformers' seq2seq loss). Has a backward pass.

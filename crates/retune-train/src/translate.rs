@@ -1,15 +1,16 @@
-//! Retraining a Marian translation model: teacher forcing with label smoothing on the shared
-//! loop, evaluation by beam search with BLEU (sacrebleu's `zh` tokenizer for Chinese targets)
-//! and chrF.
+//! The sequence-to-sequence task (translation; summarization with an encoder-decoder): teacher
+//! forcing with label smoothing on the shared loop, evaluation by beam search with BLEU
+//! (sacrebleu's `zh` tokenizer for Chinese targets) and chrF. Written against
+//! `retune_models::seq2seq` (config, network, tokenizer, family facts), not a family: Marian
+//! plugs in there, and so will the next encoder-decoder.
 
 use candle_core::{Device, Tensor};
 use retune_metrics::bleu::{Bleu, BleuConfig};
 use retune_metrics::chrf::{Chrf, ChrfConfig};
 use retune_metrics::tokenizers::Tokenizer as BleuTokenizer;
 use retune_models::generate::generate;
-use retune_models::marian::{unused_params, MarianConfig, MarianMTModel, BUFFERS};
 use retune_models::nn::{self, Mode, Params};
-use retune_models::spm::MarianTokenizer;
+use retune_models::seq2seq::{shift_tokens_right, Seq2SeqConfig, Seq2SeqNet, Seq2SeqTokenizer};
 use retune_models::weights::Checkpoint;
 use std::path::{Path, PathBuf};
 
@@ -73,27 +74,28 @@ pub struct PairTexts {
     pub targets: Vec<String>,
 }
 
-/// A translation model being trained.
+/// An encoder-decoder being trained or evaluated.
 pub struct TranslatorState {
     /// Parameters.
     pub params: Params,
-    /// The model.
-    pub model: MarianMTModel,
-    /// Configuration.
-    pub config: MarianConfig,
+    /// The network.
+    pub model: Seq2SeqNet,
+    /// Configuration (the family).
+    pub config: Seq2SeqConfig,
     /// Tokenizer.
-    pub tokenizer: MarianTokenizer,
+    pub tokenizer: Seq2SeqTokenizer,
     /// Trainable parameter names.
     pub trainable: Vec<String>,
     /// Source folder (tokenizer files are copied from it).
     pub source: PathBuf,
 }
 
-/// Loads a Marian folder for `strategy`: `full` needs weights; `scratch` re-initializes them
-/// (N(0, init_std), LayerNorm 1/0) or builds the model from `config.json` alone.
+/// Loads an encoder-decoder folder for `strategy`: `full`, `top:K` and `lora[:r]` need weights;
+/// `scratch` re-initializes them (N(0, init_std), LayerNorm 1/0) or builds the model from
+/// `config.json` alone.
 pub fn prepare_translator(model_dir: &Path, strategy: &Strategy, device: &Device) -> Result<TranslatorState> {
-    let config = MarianConfig::from_file(&model_dir.join("config.json"))?;
-    let std = config.init_std;
+    let config = Seq2SeqConfig::from_dir(model_dir)?;
+    let std = config.init_std();
     let params = match (strategy, retune_models::checkpoint_files::has_weights(model_dir)) {
         (Strategy::Full, _) | (Strategy::Scratch, true) => {
             Params::from_checkpoint(Checkpoint::load(model_dir, device)?, device)?
@@ -115,20 +117,16 @@ pub fn prepare_translator(model_dir: &Path, strategy: &Strategy, device: &Device
     };
     let mut params = params;
     let model_built_from_config = params.init_missing.is_some();
-    let _ = MarianMTModel::load(&params, &config)?; // settles tied names and creates missing tensors
+    let _ = config.build(&params)?; // settles tied names and creates missing tensors
     params.init_missing = None;
     if *strategy == Strategy::Scratch && !model_built_from_config {
         params.reinitialize(std)?;
     }
     // transformers zeroes the padding row of the embeddings at initialization.
     if *strategy == Strategy::Scratch {
-        for name in params
-            .names()
-            .into_iter()
-            .filter(|n| n.ends_with("shared.weight") || n.contains("embed_tokens"))
-        {
+        for name in params.names().into_iter().filter(|n| config.is_word_embedding(n)) {
             let v = params.var(&name).expect("listed");
-            let pad = config.pad_token_id as usize;
+            let pad = config.pad_token_id() as usize;
             if pad < v.dim(0)? {
                 let mut rows = v.as_tensor().to_vec2::<f32>()?;
                 rows[pad].iter_mut().for_each(|x| *x = 0.0);
@@ -137,45 +135,37 @@ pub fn prepare_translator(model_dir: &Path, strategy: &Strategy, device: &Device
                 v.set(&Tensor::from_vec(flat, (v.dim(0)?, d), device)?)?;
             }
         }
-        if let Some(b) = params.var("final_logits_bias") {
-            b.set(&b.as_tensor().zeros_like()?)?;
+        for name in config.buffers() {
+            if let Some(b) = params.var(name) {
+                b.set(&b.as_tensor().zeros_like()?)?;
+            }
         }
     }
     let mut trainable: Vec<String> = params
         .names()
         .into_iter()
-        .filter(|n| !BUFFERS.contains(&n.as_str()) && !unused_params(&config).contains(&n.as_str()))
+        .filter(|n| !config.buffers().contains(&n.as_str()) && !config.unused_params().contains(&n.as_str()))
         .collect();
     match strategy {
         Strategy::Top { layers: k } => {
-            let total = config.decoder_layers;
+            let total = config.decoder_layers();
             if *k == 0 || *k > total {
                 return Err(TrainError::Invalid(format!(
                     "--strategy top:{k}: the decoder has {total} layers"
                 )));
             }
             let first = total - k;
-            trainable.retain(|n| {
-                n.strip_prefix("model.decoder.layers.")
-                    .and_then(|r| r.split('.').next())
-                    .and_then(|i| i.parse::<usize>().ok())
-                    .is_some_and(|i| i >= first)
-            });
+            trainable.retain(|n| config.decoder_layer_of(n).is_some_and(|i| i >= first));
         }
         Strategy::Lora { r, alpha } => {
-            let targets: Vec<String> = params
-                .names()
-                .into_iter()
-                .filter(|n| n.ends_with(".q_proj.weight") || n.ends_with(".v_proj.weight"))
-                .map(|n| n.trim_end_matches(".weight").to_string())
-                .collect();
+            let targets = config.lora_modules(&params.names());
             trainable = crate::strategy::add_lora(&mut params, &targets, *r, *alpha)?;
         }
         _ => {}
     }
     params.frozen = params.names().into_iter().filter(|n| !trainable.contains(n)).collect();
-    let model = MarianMTModel::load(&params, &config)?;
-    let tokenizer = MarianTokenizer::from_dir(model_dir).map_err(|e| TrainError::Invalid(e.to_string()))?;
+    let model = config.build(&params)?;
+    let tokenizer = config.tokenizer(model_dir)?;
     Ok(TranslatorState {
         params,
         model,
@@ -187,7 +177,7 @@ pub fn prepare_translator(model_dir: &Path, strategy: &Strategy, device: &Device
 }
 
 /// Tokenized pairs: source ids and label ids, both truncated (keeping `</s>`).
-fn encode_pairs(tok: &MarianTokenizer, data: &PairTexts, max_len: usize) -> (Vec<Vec<u32>>, Vec<Vec<u32>>) {
+fn encode_pairs(tok: &Seq2SeqTokenizer, data: &PairTexts, max_len: usize) -> (Vec<Vec<u32>>, Vec<Vec<u32>>) {
     let cut = |mut v: Vec<u32>| {
         if v.len() > max_len {
             let eos = *v.last().unwrap_or(&0);
@@ -280,12 +270,12 @@ pub fn evaluate_translation(
     })
 }
 
-/// Saves the translator as a Hugging Face `MarianMTModel` checkpoint (atomically); LoRA
-/// adapters are merged into their weights, so `transformers` loads it as any Marian.
+/// Saves the model as a Hugging Face checkpoint of its family (atomically); LoRA adapters are
+/// merged into their weights, so `transformers` loads it as any checkpoint of the family.
 pub fn save_translator(state: &TranslatorState, dest: &Path) -> Result<()> {
     let (plain, _adapters) = crate::strategy::merged_tensors(&state.params)?;
     let tensors: std::collections::HashMap<String, Tensor> = plain.into_iter().collect();
-    retune_models::save::save_marian_tensors(dest, &tensors, &state.config, Some(&state.source))?;
+    state.config.save(dest, &tensors, Some(&state.source))?;
     Ok(())
 }
 
@@ -327,8 +317,8 @@ impl TrainTask for TranslateTask<'_> {
                     .collect()
             })
             .collect();
-        let start = self.state.config.decoder_start_token_id;
-        let dec = retune_models::marian::shift_tokens_right(&labels, pad, start);
+        let start = self.state.config.decoder_start_token_id();
+        let dec = shift_tokens_right(&labels, pad, start);
         let dec = Tensor::from_vec(
             dec.into_iter().flatten().collect::<Vec<u32>>(),
             (rows.len(), width),

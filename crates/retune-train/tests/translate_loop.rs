@@ -131,7 +131,7 @@ fn scratch_builds_from_config_alone_and_trains() {
 fn top_k_and_lora_train_only_their_parameters() {
     let data = pairs();
     let base = prepare_translator(&tiny(), &Strategy::Full, &Device::Cpu).unwrap();
-    let layers = base.config.decoder_layers;
+    let layers = base.config.decoder_layers();
     let top = prepare_translator(&tiny(), &Strategy::Top { layers: 1 }, &Device::Cpu).unwrap();
     let prefix = format!("model.decoder.layers.{}.", layers - 1);
     assert!(!top.trainable.is_empty());

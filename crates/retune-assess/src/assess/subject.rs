@@ -134,7 +134,7 @@ impl<'a> MarianSubject<'a> {
             model: model.to_path_buf(),
             cfg,
             target_lang: target_lang.into(),
-            decoder_layers: state.config.decoder_layers,
+            decoder_layers: state.config.decoder_layers(),
             state,
         })
     }
@@ -217,7 +217,7 @@ impl GenSubject for MarianSubject<'_> {
             ),
             max_length: max,
             rows_over_max: sl.iter().zip(&tl).filter(|(s, t)| **s > max || **t > max).count(),
-            max_positions: self.state.config.max_position_embeddings,
+            max_positions: self.state.config.max_positions(),
             source_unk_rate: su,
             target_unk_rate: tu,
             source_fertility: sf,
