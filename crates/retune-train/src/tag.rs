@@ -261,6 +261,34 @@ pub fn word_features(
     cfg: &TagConfig,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<(crate::probe::Features, Vec<bool>)> {
+    let (mut f, has) = word_states(state, data, cfg, 1, progress, |input| {
+        Ok(vec![state.model.hidden(input, Mode::Eval)?])
+    })?;
+    Ok((f.remove(0), has))
+}
+
+/// [`word_features`] for every layer's output, first layer first (what ranking averages).
+pub fn word_layer_features(
+    state: &ClassifierState,
+    data: &TaggedSentences,
+    cfg: &TagConfig,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(Vec<crate::probe::Features>, Vec<bool>)> {
+    let layers = state.config.arch().num_layers();
+    word_states(state, data, cfg, layers, progress, |input| {
+        Ok(state.model.layer_states(input, Mode::Eval)?)
+    })
+}
+
+/// Each word's first-sub-word row of the `count` hidden-state tensors `states` gives a batch.
+fn word_states(
+    state: &ClassifierState,
+    data: &TaggedSentences,
+    cfg: &TagConfig,
+    count: usize,
+    progress: &mut dyn FnMut(usize, usize),
+    states: impl Fn(&EncoderInput) -> Result<Vec<Tensor>>,
+) -> Result<(Vec<crate::probe::Features>, Vec<bool>)> {
     let windows = encode(state, data, cfg, UnknownTag::NoLoss)?;
     let offsets: Vec<usize> = data
         .words
@@ -273,7 +301,7 @@ pub fn word_features(
         .collect();
     let n: usize = data.words.iter().map(|w| w.len()).sum();
     let d = state.config.arch().hidden_size();
-    let mut x = vec![0f32; n * d];
+    let mut xs = vec![vec![0f32; n * d]; count];
     let mut has = vec![false; n];
     let lengths: Vec<usize> = windows.iter().map(|w| w.row.ids.len()).collect();
     let mut encoded = 0;
@@ -282,19 +310,24 @@ pub fn word_features(
         encoded += ws.len();
         // Windows stand in for sentences (a long sentence has several).
         progress(encoded * data.words.len() / windows.len().max(1), data.words.len());
-        let hidden = state.model.hidden(&input_of(state, &ws)?, Mode::Eval)?;
-        let hidden: Vec<Vec<Vec<f32>>> = hidden.to_vec3()?;
-        for (w, h) in ws.iter().zip(&hidden) {
-            for (p, word) in w.predicts.iter().enumerate() {
-                if let Some(word) = word {
-                    let row = offsets[w.sentence] + word;
-                    x[row * d..(row + 1) * d].copy_from_slice(&h[p]);
-                    has[row] = true;
+        let input = input_of(state, &ws)?;
+        for (x, hidden) in xs.iter_mut().zip(states(&input)?.iter().take(count)) {
+            let hidden: Vec<Vec<Vec<f32>>> = hidden.to_dtype(candle_core::DType::F32)?.to_vec3()?;
+            for (w, h) in ws.iter().zip(&hidden) {
+                for (p, word) in w.predicts.iter().enumerate() {
+                    if let Some(word) = word {
+                        let row = offsets[w.sentence] + word;
+                        x[row * d..(row + 1) * d].copy_from_slice(&h[p]);
+                        has[row] = true;
+                    }
                 }
             }
         }
     }
-    Ok((crate::probe::Features { x, n, d }, has))
+    Ok((
+        xs.into_iter().map(|x| crate::probe::Features { x, n, d }).collect(),
+        has,
+    ))
 }
 
 /// The words a token probe learns from: those with a token (rows into [`word_features`]'s

@@ -321,3 +321,45 @@ fn choosing_between_minilm_and_its_random_twin_names_minilm() {
     assert!(html.contains("Ranking from frozen features") && html.contains("<svg"));
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn ranking_for_ner_puts_minilm_above_its_random_twin() {
+    // `retune rank --task ner`: word features (first sub-words) of real WNUT 2017 sentences,
+    // tags as labels. MiniLM's random-initialised twin (same architecture and tokenizer) must
+    // not rank above it, and MiniLM's probe must tag words better than the twin's.
+    use retune_models::arch::{Head, ModelConfig};
+    let d = tmp("rank-ner");
+    let dir = minilm();
+    let twin = d.join("minilm-scratch");
+    let config = ModelConfig::from_dir(&dir).unwrap();
+    let (params, _) = config
+        .load_model(&dir, Head::Base, &retune_models::Device::Cpu)
+        .unwrap();
+    retune_models::nn::set_seed(3);
+    params.reinitialize(config.arch().initializer_range()).unwrap();
+    std::fs::create_dir_all(&twin).unwrap();
+    retune_models::save::save_encoder(&twin, &config, Head::Base, &params.tensors().unwrap(), None, Some(&dir))
+        .unwrap();
+    let wnut = root().join("data/ner_wnut17");
+    let o = retune()
+        .args(["rank", "--task", "ner", "--rows", "120", "--json", "--model"])
+        .arg(&twin)
+        .arg("--model")
+        .arg(&dir)
+        .arg("--train")
+        .arg(wnut.join("train.jsonl"))
+        .arg("--eval")
+        .arg(wnut.join("validation.jsonl"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["unit"], "words");
+    let c = r["candidates"].as_array().unwrap();
+    assert_eq!(c.len(), 2);
+    assert!(c[0]["model"].as_str().unwrap().ends_with("all-MiniLM-L6-v2"), "{r:#}");
+    assert_eq!(c[0]["layers"].as_array().unwrap().len(), 6);
+    let probe = |i: usize| c[i]["average"]["probe_accuracy"].as_f64().unwrap();
+    assert!(probe(0) > probe(1), "MiniLM {} vs twin {}", probe(0), probe(1));
+    assert!(r["labels"].as_array().unwrap().iter().any(|l| l == "B-person"));
+}

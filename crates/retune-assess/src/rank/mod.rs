@@ -8,13 +8,17 @@
 pub mod estimators;
 
 use candle_core::Device;
+use retune_data::tagged::TaggedCorpus;
 use retune_data::{LabelSet, TextDataset};
 use retune_models::arch::{Head, ModelConfig};
 use retune_models::text_tokenizer::TextTokenizer;
-use retune_train::classify::parameter_count;
+use retune_train::batching::SplitMix;
+use retune_train::classify::{parameter_count, prepare_model};
 use retune_train::probe::{
     argmax_rows, extract_layer_features, knn_predict, stratified_folds, Features, LogisticRegression, ProbeConfig,
 };
+use retune_train::strategy::Strategy;
+use retune_train::tag::{label_list, word_layer_features, word_targets, TagConfig, TaggedSentences};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -95,6 +99,8 @@ pub struct Ranking {
     pub candidates: Vec<Candidate>,
     /// Label names.
     pub labels: Vec<String>,
+    /// What a row is: `rows` (texts) or `words` (`--task ner`).
+    pub unit: String,
     /// Training rows sampled.
     pub train_rows: usize,
     /// Eval rows.
@@ -183,33 +189,9 @@ pub fn rank_classification(
         let (all, config, parameters) = layer_features(dir, &texts, cfg)?;
         let feature_seconds = t1.elapsed().as_secs_f64();
         let t2 = Instant::now();
-        let split = |f: &Features| {
-            let tr: Vec<usize> = (0..n).collect();
-            let ev: Vec<usize> = (n..f.n).collect();
-            (f.select(&tr), f.select(&ev))
-        };
-        let score = |layer: usize, f: &Features| -> LayerScores {
-            let (tr, ev) = split(f);
-            let probe = LogisticRegression::fit(&tr, &ytrain, k, ProbeConfig::default());
-            LayerScores {
-                layer,
-                logme: estimators::logme(&tr.x, tr.n, tr.d, &ytrain),
-                hscore: estimators::hscore(&tr.x, tr.n, tr.d, &ytrain),
-                knn_accuracy: accuracy(&knn_predict(&tr, &ytrain, &ev, cfg.neighbours, k), &yeval),
-                probe_accuracy: accuracy(&argmax_rows(&probe.predict_proba(&ev), k), &yeval),
-            }
-        };
-        let mut layers = Vec::new();
-        for (i, f) in all.iter().enumerate() {
-            progress(&format!("{}: estimates on layer {}", dir.display(), i + 1));
-            layers.push(score(i + 1, f));
-        }
-        let avg = score(0, &average(&all));
-        let best_layer = layers
-            .iter()
-            .max_by(|a, b| a.logme.total_cmp(&b.logme))
-            .map(|l| l.layer)
-            .unwrap_or(0);
+        let (layers, avg, best_layer) = score_layers(&all, n, &ytrain, &yeval, k, cfg, &mut |i| {
+            progress(&format!("{}: estimates on layer {i}", dir.display()))
+        });
         candidates.push(Candidate {
             model: dir.clone(),
             model_type: config.arch().model_type().to_string(),
@@ -225,8 +207,150 @@ pub fn rank_classification(
     Ok(Ranking {
         candidates,
         labels: labels.names().to_vec(),
+        unit: "rows".into(),
         train_rows: n,
         eval_rows: yeval.len(),
+        config: cfg.clone(),
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// The estimates on every layer of `all` (rows `..n` train, the rest eval) and on their
+/// average, and the layer with the highest LogME.
+fn score_layers(
+    all: &[Features],
+    n: usize,
+    ytrain: &[u32],
+    yeval: &[u32],
+    k: usize,
+    cfg: &RankConfig,
+    progress: &mut dyn FnMut(usize),
+) -> (Vec<LayerScores>, LayerScores, usize) {
+    let score = |layer: usize, f: &Features| -> LayerScores {
+        let tr = f.select(&(0..n).collect::<Vec<_>>());
+        let ev = f.select(&(n..f.n).collect::<Vec<_>>());
+        let probe = LogisticRegression::fit(&tr, ytrain, k, ProbeConfig::default());
+        LayerScores {
+            layer,
+            logme: estimators::logme(&tr.x, tr.n, tr.d, ytrain),
+            hscore: estimators::hscore(&tr.x, tr.n, tr.d, ytrain),
+            knn_accuracy: accuracy(&knn_predict(&tr, ytrain, &ev, cfg.neighbours, k), yeval),
+            probe_accuracy: accuracy(&argmax_rows(&probe.predict_proba(&ev), k), yeval),
+        }
+    };
+    let mut layers = Vec::new();
+    for (i, f) in all.iter().enumerate() {
+        progress(i + 1);
+        layers.push(score(i + 1, f));
+    }
+    let avg = score(0, &average(all));
+    let best_layer = layers
+        .iter()
+        .max_by(|a, b| a.logme.total_cmp(&b.logme))
+        .map(|l| l.layer)
+        .unwrap_or(0);
+    (layers, avg, best_layer)
+}
+
+/// Ranks the encoders in `models` for tagging `train`'s words (token classification): the
+/// features are each word's first sub-word on every layer (as the token probe of `assess --task
+/// ner` reads them), of `cfg.rows` training sentences (a seeded sample) and at most as many eval
+/// sentences (spread evenly); the labels are the words' tags, so LogME and H-score are per tag
+/// and the accuracies are word accuracies. Words without a token are left out.
+pub fn rank_tagging(
+    models: &[PathBuf],
+    train: &TaggedCorpus,
+    eval: &TaggedCorpus,
+    cfg: &RankConfig,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Ranking> {
+    let t0 = Instant::now();
+    if models.is_empty() {
+        return Err(AssessError::Invalid("rank needs at least one --model".into()));
+    }
+    let pick = |c: &TaggedCorpus, idx: &[usize], name: &str| TaggedSentences {
+        name: name.into(),
+        words: idx.iter().map(|&i| c.sentences[i].tokens.clone()).collect(),
+        tags: idx.iter().map(|&i| c.sentences[i].tags.clone()).collect(),
+    };
+    let mut tr_idx: Vec<usize> = (0..train.sentences.len()).collect();
+    if cfg.rows < tr_idx.len() {
+        SplitMix(cfg.seed).shuffle(&mut tr_idx);
+        tr_idx.truncate(cfg.rows);
+        tr_idx.sort_unstable();
+    }
+    let m = eval.sentences.len().min(cfg.rows.max(1));
+    let ev_idx: Vec<usize> = (0..m).map(|i| i * eval.sentences.len() / m).collect();
+    let (tr, ev) = (pick(train, &tr_idx, "train"), pick(eval, &ev_idx, "eval"));
+    if tr.words.is_empty() || ev.words.is_empty() {
+        return Err(AssessError::Invalid(
+            "rank --task ner needs training and eval sentences".into(),
+        ));
+    }
+    let labels = label_list(tr.tags.iter().chain(&ev.tags));
+    let k = labels.len();
+    let tag_cfg = TagConfig {
+        max_length: cfg.max_length,
+        ..Default::default()
+    };
+    let mut candidates = Vec::new();
+    let (mut train_words, mut eval_words) = (0, 0);
+    for dir in models {
+        progress(&format!("{}: word features of every layer", dir.display()));
+        let t1 = Instant::now();
+        let state = prepare_model(
+            dir,
+            Head::TokenClassification,
+            &labels,
+            &Strategy::Probe,
+            cfg.max_length,
+            &cfg.device,
+        )?;
+        let (ftr, has_tr) = word_layer_features(&state, &tr, &tag_cfg, &mut |_, _| {})?;
+        let (fev, has_ev) = word_layer_features(&state, &ev, &tag_cfg, &mut |_, _| {})?;
+        let (ttr, tev) = (
+            word_targets(&tr, &labels, &has_tr)?,
+            word_targets(&ev, &labels, &has_ev)?,
+        );
+        let n = ttr.rows.len();
+        let all: Vec<Features> = ftr
+            .iter()
+            .zip(&fev)
+            .map(|(a, b)| {
+                let (a, b) = (a.select(&ttr.rows), b.select(&tev.rows));
+                let mut x = a.x;
+                x.extend(b.x);
+                Features {
+                    x,
+                    n: a.n + b.n,
+                    d: a.d,
+                }
+            })
+            .collect();
+        let feature_seconds = t1.elapsed().as_secs_f64();
+        let t2 = Instant::now();
+        let (layers, avg, best_layer) = score_layers(&all, n, &ttr.ids, &tev.ids, k, cfg, &mut |i| {
+            progress(&format!("{}: estimates on layer {i}", dir.display()))
+        });
+        (train_words, eval_words) = (n, tev.ids.len());
+        candidates.push(Candidate {
+            model: dir.clone(),
+            model_type: state.config.arch().model_type().to_string(),
+            parameters: parameter_count(&state.params),
+            layers,
+            average: avg,
+            best_layer,
+            feature_seconds,
+            estimate_seconds: t2.elapsed().as_secs_f64(),
+        });
+    }
+    candidates.sort_by(|a, b| b.average.logme.total_cmp(&a.average.logme));
+    Ok(Ranking {
+        candidates,
+        labels,
+        unit: "words".into(),
+        train_rows: train_words,
+        eval_rows: eval_words,
         config: cfg.clone(),
         seconds: t0.elapsed().as_secs_f64(),
     })
@@ -235,8 +359,10 @@ pub fn rank_classification(
 /// The ranking as a terminal table.
 pub fn table(r: &Ranking) -> String {
     let mut s = format!(
-        "rank  model  (layer-averaged features of {} training rows; accuracies on {} eval rows)\n",
-        r.train_rows, r.eval_rows
+        "rank  model  (layer-averaged features of {} training {unit}; accuracies on {} eval {unit})\n",
+        r.train_rows,
+        r.eval_rows,
+        unit = r.unit
     );
     s.push_str("      LogME     H-score  10-NN acc  probe acc  best layer  params  seconds\n");
     for (i, c) in r.candidates.iter().enumerate() {

@@ -1,10 +1,11 @@
 //! `retune rank`: which of these encoders to fine-tune? Transferability estimates (LogME,
 //! H-score, kNN and probe accuracy) on every layer's frozen features, ranked by layer-averaged
-//! LogME.
+//! LogME — of texts for classification, of words (first sub-words) for `--task ner`.
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use retune_assess::rank::{rank_classification, table, RankConfig};
+use retune_assess::rank::{rank_classification, rank_tagging, table, RankConfig};
+use retune_data::tagged::{read_tagged_spec_in, InputScheme};
 use retune_models::hub;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -23,13 +24,19 @@ pub struct RankArgs {
     /// Device flags.
     #[command(flatten)]
     pub device: DeviceArgs,
+    /// `classify` (texts and labels) or `ner` (tagged sentences: word features, tags as labels).
+    #[arg(long, default_value = "classify")]
+    pub task: String,
+    /// `--task ner`: the tag scheme of the files (iob2, iob1, bioes, bmes). Default iob2.
+    #[arg(long)]
+    pub scheme: Option<InputScheme>,
     /// Training data: the estimates are computed on a stratified sample of it.
     #[arg(long)]
     pub train: String,
     /// Evaluation data: kNN and probe accuracies are measured on it.
     #[arg(long)]
     pub eval: String,
-    /// Training rows sampled for the estimates.
+    /// Training rows (sentences for `--task ner`) sampled for the estimates.
     #[arg(long, default_value_t = 1000)]
     pub rows: usize,
     /// Longest input in tokens.
@@ -53,9 +60,6 @@ pub fn run(args: RankArgs) -> Result<()> {
         .iter()
         .map(|m| hub::resolve(m))
         .collect::<std::result::Result<_, _>>()?;
-    let train = args.data.read(&args.train, None)?;
-    let labels = train.label_set()?;
-    let eval = args.data.read(&args.eval, Some(&labels))?;
     let cfg = RankConfig {
         rows: args.rows,
         max_length: args.max_length,
@@ -69,9 +73,21 @@ pub fn run(args: RankArgs) -> Result<()> {
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
-    let r = rank_classification(&models, &train, &eval, &labels, &cfg, &mut |m: &str| {
-        bar.set_message(m.to_string())
-    })?;
+    let mut on = |m: &str| bar.set_message(m.to_string());
+    let r = match args.task.as_str() {
+        "classify" => {
+            let train = args.data.read(&args.train, None)?;
+            let labels = train.label_set()?;
+            let eval = args.data.read(&args.eval, Some(&labels))?;
+            rank_classification(&models, &train, &eval, &labels, &cfg, &mut on)?
+        }
+        "ner" => {
+            let read = |spec: &str| read_tagged_spec_in(spec, None, args.scheme);
+            let (train, eval) = (read(&args.train)?, read(&args.eval)?);
+            rank_tagging(&models, &train, &eval, &cfg, &mut on)?
+        }
+        other => return Err(format!("--task {other}: rank measures classify and ner").into()),
+    };
     bar.finish_and_clear();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
