@@ -336,7 +336,16 @@ fn a_model_whose_outputs_are_the_references_is_used_as_is() {
         "--strategies",
         "top:1,full",
     ];
-    assess(&d.join("train.jsonl"), &d.join("eval.jsonl"), &first, &extra);
+    // First, with a goal the random model is nowhere near: retrain, not "use as it is".
+    let mut goal = extra.to_vec();
+    goal.extend(["--target", "chrf>=50"]);
+    let a = assess(&d.join("train.jsonl"), &d.join("eval.jsonl"), &first, &goal);
+    assert_eq!(a["target"]["outcome"], "missed");
+    assert_eq!(
+        a["recommendation"]["verdict"]["verdict"], "full_fine_tune_or_retrain",
+        "{:#}",
+        a["recommendation"]
+    );
     // The eval references become the model's own translations (rows it leaves empty dropped).
     let outputs = std::fs::read_to_string(first.join("translations/as-is.txt")).unwrap();
     let own: Vec<(String, String)> = eval

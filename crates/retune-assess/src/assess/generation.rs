@@ -921,6 +921,24 @@ fn decide_translate(
     let gain = |p: &GenPilot| p.scored.chrf - a.chrf;
     let improves =
         |p: &GenPilot| p.vs_as_is.as_ref().is_some_and(|v| v.p_value < cfg.alpha) && gain(p) >= MIN_CHRF_GAIN;
+    // The goal missed (the as-is interval below it) and no pilot whose interval reaches it:
+    // short fine-tunes on this data do not close the gap.
+    if let Some(t) = target.filter(|t| t.outcome == "missed" && t.metric != "bleu") {
+        let reaches = pilots
+            .iter()
+            .skip(1)
+            .any(|p| p.scored.metrics.get(CHRF).is_some_and(|m| m.ci.upper >= t.threshold));
+        if !reaches {
+            return Recommendation {
+                verdict: Verdict::FullFineTuneOrRetrain,
+                headline: format!(
+                    "Retrain (or choose a stronger model): chrF {:.2} misses the target {:.1}, and no pilot comes within reach of it (best {} {:.2})",
+                    a.chrf, t.threshold, best.strategy, best.scored.chrf
+                ),
+                reasons,
+            };
+        }
+    }
     if best_i == 0 || !improves(best) {
         let why = if best_i == 0 {
             format!("no pilot raises chrF on your eval rows (best as it is, {:.2})", a.chrf)
@@ -933,9 +951,16 @@ fn decide_translate(
                 best.vs_as_is.as_ref().map(|v| v.p_value).unwrap_or(1.0)
             )
         };
+        let enough = match target {
+            Some(t) => format!("; the target {}>={:.1} is {}", t.metric, t.threshold, t.outcome),
+            None => format!(
+                "; whether chrF {:.2} is good enough is yours to say (--target chrf>=N judges it against the interval)",
+                a.chrf
+            ),
+        };
         return Recommendation {
             verdict: Verdict::UseAsIs,
-            headline: format!("Use the model as it is: {why}"),
+            headline: format!("Use the model as it is — training on this data does not improve it: {why}{enough}"),
             reasons,
         };
     }
