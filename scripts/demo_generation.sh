@@ -29,6 +29,6 @@ echo "== 2/2  SmolLM2-135M-Instruct summarizing XSum =="
 [ -f models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf ] || bash scripts/fetch_smollm2.sh
 [ -f models/smollm2-hf/model.safetensors ] || $R convert gguf models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --out models/smollm2-hf
 $R assess --task summarize --model models/smollm2-hf --train 'data/xsum/test.jsonl[:500]' \
-  --eval 'data/xsum/test.jsonl[900:]' --budget 10m --out runs/assess-xsum
+  --eval 'data/xsum/test.jsonl[900:]' --budget 5m --out runs/assess-xsum
 echo
 echo "reports: runs/assess-wmt22-news/report.html, runs/assess-xsum/report.html"
