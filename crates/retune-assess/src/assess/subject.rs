@@ -355,7 +355,9 @@ impl GenSubject for PromptedLm<'_> {
         };
         let block = lm.context().min(self.cfg.max_length + self.max_new_tokens + 128);
         let rows = lm_rows(&lm, &data, block, self.chat)?;
-        let eval_rows = lm_rows(&lm, &data, block, self.chat)?.into_iter().take(1).collect();
+        // The loop wants an evaluation; the pilot is judged on its generated outputs, so one
+        // training row stands in (its loss is logged, nothing is chosen by it).
+        let eval_rows = rows.iter().take(1).cloned().collect();
         let lcfg = LmConfig {
             strategy: strategy.clone(),
             train: loop_config(self.cfg, max_steps, epochs),

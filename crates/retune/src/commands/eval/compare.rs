@@ -166,7 +166,7 @@ pub(super) fn run_compare(a: CompareArgs) -> Result<()> {
         }
         CompareMetric::Ter => {
             let m = a.ter.metric();
-            let m2 = m.clone();
+            let m2 = m;
             (Box::new(m), Box::new(move |r| m2.signature(nrefs, r)))
         }
         CompareMetric::Rouge => {
