@@ -156,3 +156,52 @@ fn leaked_eval_sentences_are_weighed_by_their_effect_on_the_score() {
     }
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// `assess --task ner` with several models: ranked on word features, the top two assessed with
+/// NER pilots on the same eval sentences, their best pilots compared by a paired bootstrap over
+/// sentences, and the headline names the chosen model (tiny random BERT and DistilBERT token
+/// classifiers on real WNUT sentences: fast, and nothing here is learnable — the mechanics are
+/// what is checked).
+#[test]
+fn several_models_for_ner_are_ranked_assessed_and_compared() {
+    let fx = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../retune-models/tests/fixtures");
+    let wnut = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/ner_wnut17");
+    let out = std::env::temp_dir().join(format!("retune-assess-ner-cands-{}", std::process::id()));
+    let (a, b) = (fx.join("bert-tiny-token"), fx.join("distilbert-tiny-token"));
+    let o = Command::new(env!("CARGO_BIN_EXE_retune"))
+        .args(["assess", "--task", "ner", "--json", "--model"])
+        .arg(&a)
+        .arg("--model")
+        .arg(&b)
+        .arg("--train")
+        .arg(format!("{}[:200]", wnut.join("train.jsonl").display()))
+        .arg("--eval")
+        .arg(format!("{}[:100]", wnut.join("validation.jsonl").display()))
+        .args([
+            "--strategies",
+            "probe,full",
+            "--pilot-rows",
+            "200",
+            "--feature-rows",
+            "200",
+            "--rank-rows",
+            "100",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ranking"]["unit"], "words");
+    assert_eq!(v["ranking"]["candidates"].as_array().unwrap().len(), 2);
+    let assessed = v["assessed"].as_array().unwrap();
+    assert_eq!(assessed.len(), 2);
+    assert!(assessed.iter().all(|x| x["pilots"].as_array().unwrap().len() == 2));
+    let versus = &v["runner_up_vs_leader"];
+    assert!(versus["p_value"].as_f64().unwrap() > 0.0);
+    let chosen = v["model"].as_str().unwrap();
+    assert!(v["recommendation"]["headline"].as_str().unwrap().starts_with(chosen));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("Ranking from frozen features") && html.trim_end().ends_with("</html>"));
+}

@@ -96,6 +96,9 @@ pub struct Assessment {
     pub model: PathBuf,
     /// Label names.
     pub labels: Vec<String>,
+    /// The eval rows' label ids (what paired tests between assessments resample).
+    #[serde(skip)]
+    pub gold: Vec<u32>,
     /// Eval rows.
     pub eval_rows: usize,
     /// Angle 1.
@@ -372,6 +375,7 @@ pub fn assess_classification(
     Ok(Assessment {
         model: model_dir.to_path_buf(),
         labels: names,
+        gold: gold.clone(),
         eval_rows: gold.len(),
         as_is,
         complexity,

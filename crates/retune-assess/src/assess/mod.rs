@@ -11,7 +11,7 @@ mod ner;
 mod subject;
 mod verdict;
 
-pub use candidates::{assess_candidates, CandidatesAssessment};
+pub use candidates::{assess_candidates, assess_ner_candidates, Assessed, CandidatesAssessment};
 pub use classify::{assess_classification, AsIs, Assessment, Complexity, Quantity, Scored};
 pub use generation::{
     assess_generation, assess_summarization, assess_translation, AlignmentCheck, Example, GenAssessment, GenComplexity,

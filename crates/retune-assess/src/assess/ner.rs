@@ -264,7 +264,7 @@ fn scored(
     })
 }
 
-fn paired(base: &NerScored, sys: &NerScored, types: &[String], cfg: &AssessConfig) -> PairedResult {
+pub(crate) fn paired(base: &NerScored, sys: &NerScored, types: &[String], cfg: &AssessConfig) -> PairedResult {
     paired_bootstrap(&metric(types), &base.stats, &sys.stats, cfg.bootstrap, cfg.seed)
 }
 

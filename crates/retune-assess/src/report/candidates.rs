@@ -3,21 +3,55 @@
 //! assessed model's strategy chart.
 
 use super::{esc, head_html, pct, recommendation_html, recommendation_markdown, recommendation_terminal, strategy_svg};
-use crate::assess::CandidatesAssessment;
+use crate::assess::{Assessed, Assessment, CandidatesAssessment, NerAssessment};
 use std::fmt::Write;
 
+/// How one candidate's own assessment appears inside the candidates' report.
+pub trait Rendered: Assessed {
+    /// Its terminal report.
+    fn terminal(&self) -> String;
+    /// Its Markdown report.
+    fn markdown(&self) -> String;
+    /// Its strategy chart (inline SVG).
+    fn strategy_chart(&self) -> String;
+}
+
+impl Rendered for Assessment {
+    fn terminal(&self) -> String {
+        super::terminal(self)
+    }
+    fn markdown(&self) -> String {
+        super::markdown(self)
+    }
+    fn strategy_chart(&self) -> String {
+        strategy_svg(&self.pilots, ("majority", self.complexity.majority_accuracy))
+    }
+}
+
+impl Rendered for NerAssessment {
+    fn terminal(&self) -> String {
+        super::ner::terminal(self)
+    }
+    fn markdown(&self) -> String {
+        super::ner::markdown(self)
+    }
+    fn strategy_chart(&self) -> String {
+        strategy_svg(&self.pilots, ("all-O", 0.0))
+    }
+}
+
 /// The terminal summary.
-pub fn terminal(a: &CandidatesAssessment) -> String {
+pub fn terminal<A: Rendered>(a: &CandidatesAssessment<A>) -> String {
     let mut s = recommendation_terminal(&a.recommendation);
     let _ = writeln!(s, "\n{}", crate::rank::table(&a.ranking));
     for x in &a.assessed {
-        let _ = writeln!(s, "--- {} ---\n{}", x.model.display(), super::terminal(x));
+        let _ = writeln!(s, "--- {} ---\n{}", x.model().display(), x.terminal());
     }
     s
 }
 
 /// Markdown for a pull request or an issue.
-pub fn markdown(a: &CandidatesAssessment) -> String {
+pub fn markdown<A: Rendered>(a: &CandidatesAssessment<A>) -> String {
     let mut s = recommendation_markdown("retune assess: which model?", &a.recommendation);
     let _ = writeln!(
         s,
@@ -41,13 +75,13 @@ pub fn markdown(a: &CandidatesAssessment) -> String {
         );
     }
     for x in &a.assessed {
-        let _ = writeln!(s, "\n{}", super::markdown(x));
+        let _ = writeln!(s, "\n{}", x.markdown());
     }
     s
 }
 
 /// Layer-averaged LogME (x) against the best pilot's accuracy (y), one point per assessed model.
-fn scatter_svg(a: &CandidatesAssessment) -> String {
+fn scatter_svg<A: Rendered>(a: &CandidatesAssessment<A>) -> String {
     let pts: Vec<(f64, f64, String)> = a
         .ranking
         .candidates
@@ -100,7 +134,7 @@ fn scatter_svg(a: &CandidatesAssessment) -> String {
 }
 
 /// A self-contained HTML report.
-pub fn html(a: &CandidatesAssessment) -> String {
+pub fn html<A: Rendered>(a: &CandidatesAssessment<A>) -> String {
     let mut s = head_html("several candidates");
     s.push_str(&recommendation_html(&a.recommendation));
     let _ = write!(s, "<h2>Ranking from frozen features</h2><table><tr><th>rank</th><th>model</th><th>LogME</th><th>H-score</th><th>10-NN</th><th>probe</th><th>best layer</th><th>seconds</th><th>best pilot</th></tr>");
@@ -133,9 +167,9 @@ pub fn html(a: &CandidatesAssessment) -> String {
         let _ = write!(
             s,
             "<h2>{}</h2><p>{}</p><figure>{}</figure>",
-            esc(&x.model.display().to_string()),
-            esc(&x.recommendation.headline),
-            strategy_svg(&x.pilots, ("majority", x.complexity.majority_accuracy))
+            esc(&x.model().display().to_string()),
+            esc(&x.recommendation().headline),
+            x.strategy_chart()
         );
     }
     s.push_str("</body></html>\n");

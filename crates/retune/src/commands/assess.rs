@@ -5,7 +5,7 @@ use super::model_args::DeviceArgs;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use retune_assess::assess::{
-    assess_candidates, assess_classification, assess_lm, assess_ner, AssessConfig, BudgetTask,
+    assess_candidates, assess_classification, assess_lm, assess_ner, assess_ner_candidates, AssessConfig, BudgetTask,
 };
 use retune_assess::rank::RankConfig;
 use retune_assess::report;
@@ -32,7 +32,8 @@ pub struct AssessArgs {
     /// With several models: pilots for every candidate, not only the top two.
     #[arg(long)]
     pub pilot_all: bool,
-    /// With several models: training rows sampled for the ranking's estimates.
+    /// With several models: training rows (sentences for `--task ner`) sampled for the
+    /// ranking's estimates.
     #[arg(long, default_value_t = 1000)]
     pub rank_rows: usize,
     /// `classify`, `ner`, `lm` (a causal LM on documents: continued pre-training or not),
@@ -165,9 +166,9 @@ pub fn run(args: AssessArgs) -> Result<()> {
         .map(|m| hub::resolve(m))
         .collect::<std::result::Result<_, _>>()?;
     let model_dir = dirs[0].clone();
-    if dirs.len() > 1 && args.task != "classify" {
+    if dirs.len() > 1 && args.task != "classify" && args.task != "ner" {
         return Err(format!(
-            "--task {}: choosing among several --model runs for classify only",
+            "--task {}: choosing among several --model runs for classify and ner",
             args.task
         )
         .into());
@@ -280,6 +281,23 @@ pub fn run(args: AssessArgs) -> Result<()> {
             report::lm::html(&a),
             report::lm::markdown(&a),
             report::lm::terminal(&a),
+            serde_json::to_string_pretty(&a)?,
+        )
+    } else if args.task == "ner" && dirs.len() > 1 {
+        let read = |spec: &str| read_tagged_spec_in(spec, None, args.scheme);
+        let (train, eval) = (read(&args.train)?, read(&args.eval)?);
+        let rank = RankConfig {
+            rows: args.rank_rows,
+            max_length: cfg.max_length,
+            seed: args.seed,
+            device: device.clone(),
+            ..Default::default()
+        };
+        let a = assess_ner_candidates(&dirs, &train, &eval, &cfg, &rank, args.pilot_all, &mut on)?;
+        (
+            report::candidates::html(&a),
+            report::candidates::markdown(&a),
+            report::candidates::terminal(&a),
             serde_json::to_string_pretty(&a)?,
         )
     } else if args.task == "ner" {
