@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Does `retune rank` predict which model fine-tunes best, and at what cost?
 
-    python3 scripts/bench_rank.py --python PY [--datasets trec,rt] [--rows 1000]
+    python3 scripts/bench_rank.py --python PY [--datasets trec,rt,amazon,kitchen] [--rows 1000]
 
 The panel (what each candidate is):
   minilm        all-MiniLM-L6-v2 (models/all-MiniLM-L6-v2, scripts/fetch_minilm.sh)
@@ -21,6 +21,9 @@ DATA = {
     "trec": ("data/trec_question_classification/train.tsv", "data/trec_question_classification/test.tsv"),
     "rt": ("data/sentiment_rt_polarity/train.tsv", "data/sentiment_rt_polarity/validation.tsv"),
     "amazon": ("data/sentiment_amazon_yelp/train.tsv", "data/sentiment_amazon_yelp/validation.tsv"),
+    # Amazon multi-domain (Blitzer et al. 2007), kitchen: full-length product reviews.
+    "kitchen": ("data/sentiment_amazon_multidomain/kitchen_train.tsv",
+                "data/sentiment_amazon_multidomain/kitchen_validation.tsv"),
 }
 MAKE = r'''
 import sys, shutil, os, json, torch
