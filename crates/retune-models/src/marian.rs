@@ -913,28 +913,19 @@ impl Seq2Seq for MarianMTModel {
 }
 
 /// Translates `texts` (each may start with a target-language code such as `>>cmn_Hans<<`):
-/// tokenizes, pads to the longest, generates, and decodes without special tokens.
+/// [`crate::seq2seq::translate_with`] with Marian's tokenizer.
 pub fn translate(
     model: &MarianMTModel,
     tokenizer: &MarianTokenizer,
     texts: &[&str],
     cfg: &GenerationConfig,
 ) -> Result<Vec<String>> {
-    if texts.is_empty() {
-        return Ok(Vec::new());
-    }
-    let pad = tokenizer.pad_id();
-    let ids: Vec<Vec<u32>> = texts.iter().map(|t| tokenizer.encode_source(t)).collect();
-    let width = ids.iter().map(Vec::len).max().unwrap_or(0);
-    let mut flat = Vec::with_capacity(ids.len() * width);
-    let mut mask = Vec::with_capacity(ids.len() * width);
-    for row in &ids {
-        flat.extend(row.iter().copied().chain(std::iter::repeat_n(pad, width - row.len())));
-        mask.extend((0..width).map(|i| u32::from(i < row.len())));
-    }
-    let dev = model.device();
-    let input_ids = Tensor::from_vec(flat, (ids.len(), width), dev)?;
-    let attention_mask = Tensor::from_vec(mask, (ids.len(), width), dev)?;
-    let out = crate::generate::generate(model, &input_ids, &attention_mask, cfg)?;
-    Ok(out.sequences.iter().map(|s| tokenizer.decode(s, true)).collect())
+    crate::seq2seq::translate_with(
+        model,
+        |t| tokenizer.encode_source(t),
+        |ids| tokenizer.decode(ids, true),
+        tokenizer.pad_id(),
+        texts,
+        cfg,
+    )
 }

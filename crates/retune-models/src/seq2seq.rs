@@ -277,3 +277,49 @@ pub fn shift_tokens_right(labels: &[Vec<i64>], pad: u32, start: u32) -> Vec<Vec<
         })
         .collect()
 }
+
+/// Translates (or summarizes) `texts`: tokenizes with `encode`, pads with `pad` to the longest,
+/// generates with `cfg`, decodes each first sequence with `decode`.
+pub fn translate_with<M: Seq2Seq>(
+    model: &M,
+    encode: impl Fn(&str) -> Vec<u32>,
+    decode: impl Fn(&[u32]) -> String,
+    pad: u32,
+    texts: &[&str],
+    cfg: &GenerationConfig,
+) -> Result<Vec<String>> {
+    if texts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Vec<u32>> = texts.iter().map(|t| encode(t)).collect();
+    let width = ids.iter().map(Vec::len).max().unwrap_or(0);
+    let mut flat = Vec::with_capacity(ids.len() * width);
+    let mut mask = Vec::with_capacity(ids.len() * width);
+    for row in &ids {
+        flat.extend(row.iter().copied().chain(std::iter::repeat_n(pad, width - row.len())));
+        mask.extend((0..width).map(|i| u32::from(i < row.len())));
+    }
+    let dev = model.device();
+    let input_ids = Tensor::from_vec(flat, (ids.len(), width), dev)?;
+    let attention_mask = Tensor::from_vec(mask, (ids.len(), width), dev)?;
+    let out = crate::generate::generate(model, &input_ids, &attention_mask, cfg)?;
+    let per = cfg.num_return_sequences.max(1);
+    Ok(out.sequences.iter().step_by(per).map(|s| decode(s)).collect())
+}
+
+/// [`translate_with`] for any family.
+pub fn translate(
+    net: &Seq2SeqNet,
+    tokenizer: &Seq2SeqTokenizer,
+    texts: &[&str],
+    cfg: &GenerationConfig,
+) -> Result<Vec<String>> {
+    translate_with(
+        net,
+        |t| tokenizer.encode_source(t),
+        |ids| tokenizer.decode(ids, true),
+        tokenizer.pad_id(),
+        texts,
+        cfg,
+    )
+}

@@ -1,14 +1,12 @@
-//! `retune translate`: Marian translation from standard input or a file, batched by length,
-//! greedy or beam search, output in input order.
+//! `retune translate`: translation with an encoder-decoder (Marian) from standard input or a
+//! file, batched by length, greedy or beam search, output in input order.
 
 use super::model_args::ModelArgs;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use retune_models::generate::{EarlyStopping, GenerationConfig};
-use retune_models::marian::translate;
-use retune_models::marian::{MarianConfig, MarianMTModel};
 use retune_models::nn::Params;
-use retune_models::spm::MarianTokenizer;
+use retune_models::seq2seq::{translate, Seq2SeqConfig};
 use retune_models::weights::Checkpoint;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -45,10 +43,10 @@ pub struct TranslateArgs {
 /// Runs `retune translate`.
 pub fn run(a: TranslateArgs) -> Result<()> {
     let (dir, dev) = a.model.resolve()?;
-    let cfg = MarianConfig::from_file(&dir.join("config.json"))?;
+    let cfg = Seq2SeqConfig::from_dir(&dir)?;
     let params = Params::from_checkpoint(Checkpoint::load(&dir, &dev)?, &dev)?;
-    let model = MarianMTModel::load(&params, &cfg)?;
-    let tok = MarianTokenizer::from_dir(&dir)?;
+    let model = cfg.build(&params)?;
+    let tok = cfg.tokenizer(&dir)?;
     let mut gen = GenerationConfig::from_model_dir(&dir, cfg.generation_config())?;
     if let Some(b) = a.beams {
         gen.num_beams = b.max(1);
