@@ -151,6 +151,18 @@ fn tiny_model_writes_reports_that_render_in_chromium() {
     assert!(png.len() > 20_000, "screenshot of {} bytes looks blank", png.len());
 }
 
+/// `dir`'s architecture and tokenizer with random weights (seed 3), saved at `out`.
+fn random_twin(dir: &Path, out: &Path) -> PathBuf {
+    use retune_models::arch::{Head, ModelConfig};
+    let config = ModelConfig::from_dir(dir).unwrap();
+    let (params, _) = config.load_model(dir, Head::Base, &retune_models::Device::Cpu).unwrap();
+    retune_models::nn::set_seed(3);
+    params.reinitialize(config.arch().initializer_range()).unwrap();
+    std::fs::create_dir_all(out).unwrap();
+    retune_models::save::save_encoder(out, &config, Head::Base, &params.tensors().unwrap(), None, Some(dir)).unwrap();
+    out.to_path_buf()
+}
+
 fn minilm() -> PathBuf {
     let m = root().join("models/all-MiniLM-L6-v2");
     assert!(m.exists(), "{} is missing: run scripts/fetch_minilm.sh", m.display());
@@ -263,19 +275,9 @@ fn choosing_between_minilm_and_its_random_twin_names_minilm() {
     // Two candidates: the real MiniLM and its random-initialised twin (same architecture and
     // tokenizer). The ranking must put MiniLM first, the pilots must confirm it with a
     // significant paired test, and the verdict must name it.
-    use retune_models::arch::{Head, ModelConfig};
     let d = tmp("candidates");
     let dir = minilm();
-    let twin = d.join("minilm-scratch");
-    let config = ModelConfig::from_dir(&dir).unwrap();
-    let (params, _) = config
-        .load_model(&dir, Head::Base, &retune_models::Device::Cpu)
-        .unwrap();
-    retune_models::nn::set_seed(3);
-    params.reinitialize(config.arch().initializer_range()).unwrap();
-    std::fs::create_dir_all(&twin).unwrap();
-    retune_models::save::save_encoder(&twin, &config, Head::Base, &params.tensors().unwrap(), None, Some(&dir))
-        .unwrap();
+    let twin = random_twin(&dir, &d.join("minilm-scratch"));
     let trec = root().join("data/trec_question_classification");
     let o = retune()
         .args([
@@ -327,19 +329,9 @@ fn ranking_for_ner_puts_minilm_above_its_random_twin() {
     // `retune rank --task ner`: word features (first sub-words) of real WNUT 2017 sentences,
     // tags as labels. MiniLM's random-initialised twin (same architecture and tokenizer) must
     // not rank above it, and MiniLM's probe must tag words better than the twin's.
-    use retune_models::arch::{Head, ModelConfig};
     let d = tmp("rank-ner");
     let dir = minilm();
-    let twin = d.join("minilm-scratch");
-    let config = ModelConfig::from_dir(&dir).unwrap();
-    let (params, _) = config
-        .load_model(&dir, Head::Base, &retune_models::Device::Cpu)
-        .unwrap();
-    retune_models::nn::set_seed(3);
-    params.reinitialize(config.arch().initializer_range()).unwrap();
-    std::fs::create_dir_all(&twin).unwrap();
-    retune_models::save::save_encoder(&twin, &config, Head::Base, &params.tensors().unwrap(), None, Some(&dir))
-        .unwrap();
+    let twin = random_twin(&dir, &d.join("minilm-scratch"));
     let wnut = root().join("data/ner_wnut17");
     let o = retune()
         .args(["rank", "--task", "ner", "--rows", "120", "--json", "--model"])

@@ -4,7 +4,9 @@
 
 use std::fmt::Write;
 
-use super::{curve_svg, esc, head_html, recommendation_html, recommendation_markdown, recommendation_terminal};
+use super::{
+    curve_svg, esc, head_html, interval_bars_svg, recommendation_html, recommendation_markdown, recommendation_terminal,
+};
 use crate::assess::{GenAssessment, GenPilot};
 
 /// The metric columns: every score the as-is row has, in its order.
@@ -227,43 +229,19 @@ pub fn markdown(a: &GenAssessment) -> String {
 
 /// Horizontal bars of chrF with 95% intervals, one per system (as-is grey).
 fn pilots_svg(pilots: &[GenPilot]) -> String {
-    let (w, row, l, r) = (640.0, 28.0, 90.0, 70.0);
-    let h = 30.0 + row * pilots.len() as f64;
-    let px = |v: f64| l + (w - l - r) * v.clamp(0.0, 100.0) / 100.0;
-    let mut s = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" aria-label="chrF per pilot">"#
-    );
-    for (i, p) in pilots.iter().enumerate() {
-        let y = 10.0 + row * i as f64;
-        let ci = p
-            .scored
-            .metrics
-            .get("chrF2")
-            .map(|m| (m.ci.lower, m.ci.upper))
-            .unwrap_or((0.0, 0.0));
-        let _ = write!(
-            s,
-            r##"<text x="{0}" y="{1}" font-size="12" text-anchor="end">{2}</text><rect x="{l}" y="{3}" width="{4:.1}" height="16" fill="{5}"/><line x1="{6:.1}" y1="{7}" x2="{8:.1}" y2="{7}" stroke="#222"/><text x="{9:.1}" y="{1}" font-size="11">{10:.2}</text>"##,
-            l - 6.0,
-            y + 13.0,
-            esc(&p.strategy),
-            y,
-            (px(p.scored.chrf) - l).max(1.0),
-            if i == 0 { "#999" } else { "#2b7bb9" },
-            px(ci.0),
-            y + 8.0,
-            px(ci.1),
-            px(ci.1) + 6.0,
-            p.scored.chrf
-        );
-    }
-    let _ = write!(
-        s,
-        r##"<text x="{0}" y="{1}" font-size="11" text-anchor="middle">chrF (0-100; higher is better)</text></svg>"##,
-        (w + l) / 2.0,
-        h - 4.0
-    );
-    s
+    let rows: Vec<(String, f64, f64, f64)> = pilots
+        .iter()
+        .map(|p| {
+            let ci = p
+                .scored
+                .metrics
+                .get("chrF2")
+                .map(|m| (m.ci.lower, m.ci.upper))
+                .unwrap_or((0.0, 0.0));
+            (p.strategy.clone(), p.scored.chrf, ci.0, ci.1)
+        })
+        .collect();
+    interval_bars_svg(&rows, |v| v / 100.0, "chrF (0-100; higher is better)")
 }
 
 /// The HTML report.

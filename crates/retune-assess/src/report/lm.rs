@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::{esc, head_html, recommendation_html, recommendation_markdown, recommendation_terminal};
+use super::{esc, head_html, interval_bars_svg, recommendation_html, recommendation_markdown, recommendation_terminal};
 use crate::assess::{LmAssessment, LmPilot};
 
 fn pilot_line(p: &LmPilot) -> String {
@@ -173,8 +173,6 @@ pub fn markdown(a: &LmAssessment) -> String {
 
 /// Horizontal bars of perplexity with 95% intervals, one per pilot (log scale).
 fn pilots_svg(pilots: &[LmPilot]) -> String {
-    let (w, row, l, r) = (640.0, 28.0, 90.0, 70.0);
-    let h = 30.0 + row * pilots.len() as f64;
     let hi = pilots
         .iter()
         .map(|p| p.scored.ci.upper.max(p.scored.perplexity))
@@ -186,35 +184,22 @@ fn pilots_svg(pilots: &[LmPilot]) -> String {
         .fold(f64::MAX, f64::min)
         .max(1.0)
         / 1.1;
-    let px = |v: f64| l + (w - l - r) * (v.max(lo).ln() - lo.ln()) / (hi.ln() - lo.ln()).max(1e-9);
-    let mut s = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" aria-label="perplexity per pilot">"#
-    );
-    for (i, p) in pilots.iter().enumerate() {
-        let y = 10.0 + row * i as f64;
-        let _ = write!(
-            s,
-            r##"<text x="{0}" y="{1}" font-size="12" text-anchor="end">{2}</text><rect x="{l}" y="{3}" width="{4:.1}" height="16" fill="{5}"/><line x1="{6:.1}" y1="{7}" x2="{8:.1}" y2="{7}" stroke="#222"/><text x="{9:.1}" y="{1}" font-size="11">{10:.2}</text>"##,
-            l - 6.0,
-            y + 13.0,
-            esc(&p.strategy),
-            y,
-            (px(p.scored.perplexity) - l).max(1.0),
-            if i == 0 { "#999" } else { "#2b7bb9" },
-            px(p.scored.ci.lower),
-            y + 8.0,
-            px(p.scored.ci.upper),
-            px(p.scored.ci.upper) + 6.0,
-            p.scored.perplexity
-        );
-    }
-    let _ = write!(
-        s,
-        r##"<text x="{0}" y="{1}" font-size="11" text-anchor="middle">perplexity (log scale; lower is better)</text></svg>"##,
-        (w + l) / 2.0,
-        h - 4.0
-    );
-    s
+    let rows: Vec<(String, f64, f64, f64)> = pilots
+        .iter()
+        .map(|p| {
+            (
+                p.strategy.clone(),
+                p.scored.perplexity,
+                p.scored.ci.lower,
+                p.scored.ci.upper,
+            )
+        })
+        .collect();
+    interval_bars_svg(
+        &rows,
+        |v| (v.max(lo).ln() - lo.ln()) / (hi.ln() - lo.ln()).max(1e-9),
+        "perplexity (log scale; lower is better)",
+    )
 }
 
 /// The HTML report.

@@ -95,6 +95,44 @@ pub(crate) fn strategy_svg<S: Judged>(pilots: &[Pilot<S>], baseline: (&str, f64)
     s
 }
 
+/// Horizontal bars with 95% intervals, one row per system (`name`, value, lower, upper), the
+/// first in grey: `x` maps a value to a fraction of the plot's width (0..=1), `axis` labels it.
+pub(crate) fn interval_bars_svg(rows: &[(String, f64, f64, f64)], x: impl Fn(f64) -> f64, axis: &str) -> String {
+    let (w, row, l, r) = (640.0, 28.0, 90.0, 70.0);
+    let h = 30.0 + row * rows.len() as f64;
+    let px = |v: f64| l + (w - l - r) * x(v).clamp(0.0, 1.0);
+    let mut s = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" aria-label="{}">"#,
+        esc(axis)
+    );
+    for (i, (name, v, lo, hi)) in rows.iter().enumerate() {
+        let y = 10.0 + row * i as f64;
+        let _ = write!(
+            s,
+            r##"<text x="{0}" y="{1}" font-size="12" text-anchor="end">{2}</text><rect x="{l}" y="{3}" width="{4:.1}" height="16" fill="{5}"/><line x1="{6:.1}" y1="{7}" x2="{8:.1}" y2="{7}" stroke="#222"/><text x="{9:.1}" y="{1}" font-size="11">{10:.2}</text>"##,
+            l - 6.0,
+            y + 13.0,
+            esc(name),
+            y,
+            (px(*v) - l).max(1.0),
+            if i == 0 { "#999" } else { "#2b7bb9" },
+            px(*lo),
+            y + 8.0,
+            px(*hi),
+            px(*hi) + 6.0,
+            v
+        );
+    }
+    let _ = write!(
+        s,
+        r##"<text x="{0}" y="{1}" font-size="11" text-anchor="middle">{2}</text></svg>"##,
+        (w + l) / 2.0,
+        h - 4.0,
+        esc(axis)
+    );
+    s
+}
+
 /// The probe learning curve with the fitted power law extended to 4x the data.
 /// `curve` is (training rows, score as a fraction); `unit` names the rows.
 pub(crate) fn curve_svg(curve: &[(usize, f64)], fit: Option<&PowerLaw>, unit: &str) -> String {
