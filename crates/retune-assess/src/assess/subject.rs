@@ -111,6 +111,36 @@ fn side(
     )
 }
 
+type SideFigures = (f64, Vec<usize>, f64, f64);
+
+/// [`TokenFigures`] from the two sides' figures; `over` says which (source, target) lengths
+/// exceed what the model keeps.
+fn figures(
+    src: SideFigures,
+    tgt: SideFigures,
+    max_length: usize,
+    max_positions: usize,
+    over: impl Fn(usize, usize) -> bool,
+) -> TokenFigures {
+    let (sm, sl, su, sf) = src;
+    let (tm, tl, tu, tf) = tgt;
+    TokenFigures {
+        source_tokens_mean: sm,
+        target_tokens_mean: tm,
+        longest: (
+            sl.iter().copied().max().unwrap_or(0),
+            tl.iter().copied().max().unwrap_or(0),
+        ),
+        max_length,
+        rows_over_max: sl.iter().zip(&tl).filter(|(s, t)| over(**s, **t)).count(),
+        max_positions,
+        source_unk_rate: su,
+        target_unk_rate: tu,
+        source_fertility: sf,
+        target_fertility: tf,
+    }
+}
+
 /// A Marian encoder-decoder: sources in, translations (or summaries) out, beam search with the
 /// model's settings; pilots through `retune-train`'s translate task.
 pub struct MarianSubject<'a> {
@@ -205,24 +235,14 @@ impl GenSubject for MarianSubject<'_> {
         let unk = tok.unk_id();
         let s_ids: Vec<Vec<u32>> = sources.iter().map(|t| tok.encode_source(t)).collect();
         let t_ids: Vec<Vec<u32>> = targets.iter().map(|t| tok.encode_target(t)).collect();
-        let (sm, sl, su, sf) = side(sources, &s_ids, |t| t == unk, 1);
-        let (tm, tl, tu, tf) = side(targets, &t_ids, |t| t == unk, 1);
         let max = self.cfg.max_length;
-        Ok(TokenFigures {
-            source_tokens_mean: sm,
-            target_tokens_mean: tm,
-            longest: (
-                sl.iter().copied().max().unwrap_or(0),
-                tl.iter().copied().max().unwrap_or(0),
-            ),
-            max_length: max,
-            rows_over_max: sl.iter().zip(&tl).filter(|(s, t)| **s > max || **t > max).count(),
-            max_positions: self.state.config.max_positions(),
-            source_unk_rate: su,
-            target_unk_rate: tu,
-            source_fertility: sf,
-            target_fertility: tf,
-        })
+        Ok(figures(
+            side(sources, &s_ids, |t| t == unk, 1),
+            side(targets, &t_ids, |t| t == unk, 1),
+            max,
+            self.state.config.max_positions(),
+            |s, t| s > max || t > max,
+        ))
     }
 }
 
@@ -394,26 +414,16 @@ impl GenSubject for PromptedLm<'_> {
             }
         }
         let byte = |t: u32| is_byte.get(&t).copied().unwrap_or(false);
-        let (sm, sl, su, sf) = side(sources, &s_ids, byte, 0);
-        let (tm, tl, tu, tf) = side(targets, &t_ids, byte, 0);
         let context = lm.context();
         let budget = context
             .saturating_sub(self.max_new_tokens + 64)
             .min(self.cfg.max_length.max(16));
-        Ok(TokenFigures {
-            source_tokens_mean: sm,
-            target_tokens_mean: tm,
-            longest: (
-                sl.iter().copied().max().unwrap_or(0),
-                tl.iter().copied().max().unwrap_or(0),
-            ),
-            max_length: budget,
-            rows_over_max: sl.iter().filter(|&&s| s > budget).count(),
-            max_positions: context,
-            source_unk_rate: su,
-            target_unk_rate: tu,
-            source_fertility: sf,
-            target_fertility: tf,
-        })
+        Ok(figures(
+            side(sources, &s_ids, byte, 0),
+            side(targets, &t_ids, byte, 0),
+            budget,
+            context,
+            |s, _| s > budget,
+        ))
     }
 }
