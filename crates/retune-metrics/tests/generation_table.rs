@@ -4,7 +4,7 @@
 //! for a Chinese target and `13a` for an English one, chrF, their bootstrap intervals, METEOR
 //! and ROUGE-1/2/L for English targets only.
 
-use retune_metrics::generation::{is_chinese, is_english, score_generation, GenerationMetricsConfig};
+use retune_metrics::generation::{is_chinese, is_english, score_generation, GenerationMetricsConfig, GenerationScores};
 use retune_metrics::io::read_lines;
 use retune_metrics::wordnet::{default_dir, WordNet};
 use serde_json::Value;
@@ -59,6 +59,21 @@ fn close(got: f64, want: f64, tol: f64, what: &str) {
     assert!((got - want).abs() <= tol, "{what}: {got} vs {want}");
 }
 
+/// BLEU (with `bleu_tok`) and chrF of the table against sacrebleu's corpus scores, and their
+/// bootstrap means and half-widths against sacrebleu's (chrF's in float32, hence 1e-3).
+fn matches_sacrebleu(t: &GenerationScores, g: &Value, hyp: &str, reference: &str, bleu_tok: &str) {
+    for (name, metric, tok) in [("BLEU", "bleu", Some(bleu_tok)), ("chrF2", "chrf", None)] {
+        let m = t.get(name).unwrap();
+        let corpus = entry(g, "corpus", metric, hyp, reference, tok)["score"]
+            .as_f64()
+            .unwrap();
+        close(m.score, corpus, 1e-9, name);
+        let c = entry(g, "confidence", metric, hyp, reference, Some(bleu_tok));
+        close(m.ci.mean, c["mean"].as_f64().unwrap(), 1e-3, name);
+        close(m.ci.half_width, c["ci"].as_f64().unwrap(), 1e-3, name);
+    }
+}
+
 #[test]
 fn languages() {
     assert!(is_chinese("zh") && is_chinese("zh-Hans") && is_chinese("cmn") && !is_chinese("en"));
@@ -89,21 +104,7 @@ fn chinese_target_matches_sacrebleu() {
         t.get("rouge1").unwrap().score > 30.0,
         "Chinese ROUGE by character is not 0"
     );
-    for (name, metric, tok) in [("BLEU", "bleu", Some("zh")), ("chrF2", "chrf", None)] {
-        let m = t.get(name).unwrap();
-        close(
-            m.score,
-            entry(&g, "corpus", metric, hyp, reference, tok)["score"]
-                .as_f64()
-                .unwrap(),
-            1e-9,
-            name,
-        );
-        let c = entry(&g, "confidence", metric, hyp, reference, tok.or(Some("zh")));
-        // sacrebleu reports the bootstrap mean and half-width; chrF's in float32.
-        close(m.ci.mean, c["mean"].as_f64().unwrap(), 1e-3, name);
-        close(m.ci.half_width, c["ci"].as_f64().unwrap(), 1e-3, name);
-    }
+    matches_sacrebleu(&t, &g, hyp, reference, "zh");
     assert!(t.get("BLEU").unwrap().signature.contains("tok:zh"));
     assert!(t.get("TER").unwrap().signature.contains("asian:yes"));
 }
@@ -125,20 +126,7 @@ fn english_target_matches_sacrebleu_nltk_and_rouge_score() {
     );
     let names: Vec<&str> = t.scores.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(names, ["BLEU", "chrF2", "TER", "METEOR", "rouge1", "rouge2", "rougeL"]);
-    for (name, metric, tok) in [("BLEU", "bleu", Some("13a")), ("chrF2", "chrf", None)] {
-        let m = t.get(name).unwrap();
-        close(
-            m.score,
-            entry(&g, "corpus", metric, hyp, reference, tok)["score"]
-                .as_f64()
-                .unwrap(),
-            1e-9,
-            name,
-        );
-        let c = entry(&g, "confidence", metric, hyp, reference, tok.or(Some("13a")));
-        close(m.ci.mean, c["mean"].as_f64().unwrap(), 1e-3, name);
-        close(m.ci.half_width, c["ci"].as_f64().unwrap(), 1e-3, name);
-    }
+    matches_sacrebleu(&t, &g, hyp, reference, "13a");
     // nltk's METEOR per segment, averaged.
     let meteor = golden("meteor");
     let m = meteor["wmt22"]

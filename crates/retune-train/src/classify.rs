@@ -614,12 +614,12 @@ pub fn train_classifier(
 
 /// Values in all parameters (trainable and frozen).
 pub fn parameter_count(params: &Params) -> usize {
-    params
-        .names()
-        .iter()
-        .filter_map(|n| params.var(n))
-        .map(|v| v.elem_count())
-        .sum()
+    values_of(params, &params.names())
+}
+
+/// Values held by the parameters `names` of `params` (a strategy's trainable ones, say).
+pub fn values_of(params: &Params, names: &[String]) -> usize {
+    names.iter().filter_map(|n| params.var(n)).map(|v| v.elem_count()).sum()
 }
 
 /// Writes `summary.json` into the run folder `out`.

@@ -14,6 +14,8 @@ use retune_train::tag::{evaluate_tagger, label_list, train_tagger, windows, TagC
 use retune_train::trainer::LoopConfig;
 use serde_json::Value;
 
+mod common;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -194,16 +196,7 @@ fn a_tiny_tagger_learns_and_its_checkpoint_reloads() {
     let mode = retune_models::nn::Mode::Eval;
     let a = tagger.model.logits(&input, mode).unwrap();
     let b = state.model.logits(&input, mode).unwrap();
-    let diff = (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    let diff = common::max_abs_diff(&a, &b);
     assert!(diff < 1e-5, "reloaded logits differ by {diff}");
     let _ = std::fs::remove_dir_all(&out);
 }

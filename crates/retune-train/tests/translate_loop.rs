@@ -8,6 +8,8 @@ use retune_train::trainer::{LoopConfig, LoopEvent};
 use retune_train::translate::{evaluate_translation, prepare_translator, train_translator, PairTexts, TranslateConfig};
 use std::path::PathBuf;
 
+mod common;
+
 fn tiny() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../retune-models/tests/fixtures/marian-tiny-tied")
 }
@@ -196,16 +198,7 @@ fn top_k_and_lora_train_only_their_parameters() {
                 continue;
             }
             let (a, b) = (base.params.var(&name).unwrap(), state.params.var(&name).unwrap());
-            let diff = (a.as_tensor() - b.as_tensor())
-                .unwrap()
-                .abs()
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .max(0)
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
+            let diff = common::max_abs_diff(a.as_tensor(), b.as_tensor());
             assert_eq!(diff, 0.0, "{strategy}: frozen {name} changed");
         }
         if let Some(dir) = out {

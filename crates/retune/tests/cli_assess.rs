@@ -7,6 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -117,38 +119,9 @@ fn tiny_model_writes_reports_that_render_in_chromium() {
     assert!(md.contains("| strategy | accuracy |"));
     // Render it in headless Chromium (installed by scripts/setup.sh): the DOM after layout keeps
     // the recommendation and the three charts, and the screenshot is not blank.
-    let chromium = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|c| {
-            Command::new(c)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .expect("headless Chromium is missing: run scripts/setup.sh");
-    let url = format!("file://{}", d.join("out/report.html").display());
-    let common = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"];
-    let dom = Command::new(chromium)
-        .args(common)
-        .arg("--dump-dom")
-        .arg(&url)
-        .output()
-        .unwrap();
-    let dom = String::from_utf8_lossy(&dom.stdout);
+    let dom = common::render_in_chromium(&d.join("out/report.html"), &d.join("report.png"));
     assert!(dom.contains("id=\"recommendation\""), "{dom}");
     assert_eq!(dom.matches("<svg").count(), 3);
-    let shot = d.join("report.png");
-    let o = Command::new(chromium)
-        .args(common)
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg("--window-size=1000,1600")
-        .arg(&url)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let png = std::fs::read(&shot).unwrap();
-    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    assert!(png.len() > 20_000, "screenshot of {} bytes looks blank", png.len());
 }
 
 /// `dir`'s architecture and tokenizer with random weights (seed 3), saved at `out`.

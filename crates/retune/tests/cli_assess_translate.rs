@@ -10,6 +10,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -209,40 +211,11 @@ fn a_shift_a_short_fine_tune_fixes_means_fine_tune() {
     assert!(html.starts_with("<!doctype html>") && html.trim_end().ends_with("</html>"));
     assert!(!html.contains("<script") && !html.contains("src=") && !html.contains("href="));
     assert!(html.contains("id=\"examples\""));
-    let chromium = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|c| {
-            Command::new(c)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .expect("headless Chromium is missing: run scripts/setup.sh");
-    let url = format!("file://{}", out.join("report.html").display());
-    let common = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"];
-    let dom = Command::new(chromium)
-        .args(common)
-        .arg("--dump-dom")
-        .arg(&url)
-        .output()
-        .unwrap();
-    let dom = String::from_utf8_lossy(&dom.stdout);
+    let dom = common::render_in_chromium(&out.join("report.html"), &d.join("report.png"));
     for id in ["recommendation", "pilots", "metrics", "curve", "examples"] {
         assert!(dom.contains(&format!("id=\"{id}\"")), "{id} missing from the DOM");
     }
     assert_eq!(dom.matches("<svg").count(), 2);
-    let shot = d.join("report.png");
-    let o = Command::new(chromium)
-        .args(common)
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg("--window-size=1000,1600")
-        .arg(&url)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let png = std::fs::read(&shot).unwrap();
-    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    assert!(png.len() > 20_000, "screenshot of {} bytes looks blank", png.len());
 }
 
 #[test]
@@ -264,21 +237,17 @@ fn shuffled_pairs_mean_fix_the_data() {
     let eval = shuffle(tatoeba("validation.jsonl")[..60].to_vec(), &mut rng);
     write_pairs(&d.join("train.jsonl"), &train);
     write_pairs(&d.join("eval.jsonl"), &eval);
-    let a = assess(
-        &d.join("train.jsonl"),
-        &d.join("eval.jsonl"),
-        &d.join("out"),
-        &[
-            "--pilot-rows",
-            "400",
-            "--lr",
-            "3e-3",
-            "--pilot-epochs",
-            "3",
-            "--strategies",
-            "full",
-        ],
-    );
+    let extra = [
+        "--pilot-rows",
+        "400",
+        "--lr",
+        "3e-3",
+        "--pilot-epochs",
+        "3",
+        "--strategies",
+        "full",
+    ];
+    let a = assess(&d.join("train.jsonl"), &d.join("eval.jsonl"), &d.join("out"), &extra);
     assert_eq!(
         a["recommendation"]["verdict"]["verdict"], "fix_data_first",
         "{:#}",
@@ -295,21 +264,7 @@ fn shuffled_pairs_mean_fix_the_data() {
     let d2 = tmp("aligned");
     write_pairs(&d2.join("train.jsonl"), &spread);
     write_pairs(&d2.join("eval.jsonl"), &tatoeba("validation.jsonl")[..60]);
-    let b = assess(
-        &d2.join("train.jsonl"),
-        &d2.join("eval.jsonl"),
-        &d2.join("out"),
-        &[
-            "--pilot-rows",
-            "400",
-            "--lr",
-            "3e-3",
-            "--pilot-epochs",
-            "3",
-            "--strategies",
-            "full",
-        ],
-    );
+    let b = assess(&d2.join("train.jsonl"), &d2.join("eval.jsonl"), &d2.join("out"), &extra);
     assert!(b["quality"]["length_correlation"].as_f64().unwrap() > 0.5);
     assert_ne!(
         b["recommendation"]["verdict"]["verdict"], "fix_data_first",

@@ -353,11 +353,7 @@ pub fn assess_lm(
                      epochs: usize|
      -> Result<(PplScore, LmPilot)> {
         let (lm, trainable) = prepare_lm(model, strategy, &cfg.device)?;
-        let n_trainable: usize = trainable
-            .iter()
-            .filter_map(|n| lm.params.var(n))
-            .map(|v| v.elem_count())
-            .sum();
+        let n_trainable: usize = retune_train::classify::values_of(&lm.params, &trainable);
         let blocks = rows.len();
         let target_tokens: usize = rows.iter().map(|r| r.ids.len() - r.first_target).sum();
         let lcfg = base_cfg(strategy.clone(), max_steps, epochs);

@@ -8,6 +8,7 @@ use retune_models::causal::chat::{template, user_prompt};
 use retune_models::causal::sample::{generate, SamplingOptions};
 use retune_models::causal::CausalLm;
 use retune_models::nn;
+use retune_train::classify::values_of;
 use retune_train::lm::{fit_lm, lm_rows, prepare_lm, EvalSet, LmConfig, LmData};
 use retune_train::strategy::Strategy;
 use retune_train::trainer::LoopConfig;
@@ -210,12 +211,7 @@ impl GenSubject for MarianSubject<'_> {
     ) -> Result<PilotRun> {
         nn::set_seed(self.cfg.seed);
         let state = prepare_translator(&self.model, strategy, &self.cfg.device)?;
-        let trainable = state
-            .trainable
-            .iter()
-            .filter_map(|n| state.params.var(n))
-            .map(|v| v.elem_count())
-            .sum();
+        let trainable = values_of(&state.params, &state.trainable);
         let c = self.translate_config(strategy.clone(), max_steps, epochs);
         let recipe = serde_json::json!({"task": "translate", "pilot": strategy.to_string()});
         let (run, evals) = fit_translator(&state, train, eval, &c, recipe, None, None, &self.cfg.device, |_| {})?;
@@ -359,11 +355,7 @@ impl GenSubject for PromptedLm<'_> {
     ) -> Result<PilotRun> {
         nn::set_seed(self.cfg.seed);
         let (lm, trainable) = prepare_lm(&self.model, strategy, &self.cfg.device)?;
-        let n_trainable = trainable
-            .iter()
-            .filter_map(|n| lm.params.var(n))
-            .map(|v| v.elem_count())
-            .sum();
+        let n_trainable = values_of(&lm.params, &trainable);
         let fitted: Vec<String> = train
             .sources
             .iter()

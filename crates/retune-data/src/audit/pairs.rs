@@ -86,6 +86,9 @@ pub struct PairAudit {
     /// Pearson's r of the log lengths of the two sides (None under 3 non-blank pairs or when a
     /// side's lengths do not vary).
     pub length_correlation: Option<f64>,
+    /// Standard deviation of the non-blank sources' log lengths: how much room the lengths
+    /// leave for a correlation to show (0 when every source has the same length).
+    pub source_length_spread: f64,
     /// Length-ratio outliers, by row.
     pub ratio_outliers: Vec<RatioOutlier>,
     /// The expected target script, if one was given.
@@ -238,6 +241,10 @@ pub fn audit_pairs(
         .map(|r| ((r.slen as f64 + 1.0).ln(), (r.tlen as f64 + 1.0).ln()))
         .collect();
     let length_correlation = pearson(&sides);
+    let source_length_spread = {
+        let m = sides.iter().map(|p| p.0).sum::<f64>() / sides.len().max(1) as f64;
+        (sides.iter().map(|p| (p.0 - m) * (p.0 - m)).sum::<f64>() / sides.len().max(1) as f64).sqrt()
+    };
 
     let wrong_script: Vec<usize> = match target_script {
         Some(s) => (0..n)
@@ -290,6 +297,7 @@ pub fn audit_pairs(
         copies: cfg.cap(copies),
         ratio,
         length_correlation,
+        source_length_spread,
         ratio_outliers: cfg.cap(ratio_outliers),
         target_script,
         wrong_script: cfg.cap(wrong_script),

@@ -1,6 +1,8 @@
-//! Helpers shared by the training tests: a learnable toy task and temporary folders.
+//! Helpers shared by the training tests: a learnable toy task, temporary folders, tensor
+//! differences.
 #![allow(dead_code)]
 
+use candle_core::Tensor;
 use retune_train::classify::LabeledTexts;
 use std::path::PathBuf;
 
@@ -37,4 +39,18 @@ pub fn tempdir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("retune-train-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     d
+}
+
+/// The largest absolute difference between two tensors of one shape.
+pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
 }
