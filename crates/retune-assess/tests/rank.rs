@@ -106,13 +106,13 @@ fn the_scratch_twin_never_outranks_the_pretrained_model() {
     let labels = train.label_set().unwrap();
     let eval = read(format!("{}[:200]", trec.join("test.tsv").display()));
     let cfg = RankConfig {
-        rows: 400,
+        rows: Some(400),
         ..Default::default()
     };
     let r = rank_classification(
         &[scratch.clone(), dir.clone(), three.clone()],
         &train,
-        &eval,
+        Some(&eval),
         &labels,
         &cfg,
         &mut |_| {},

@@ -339,6 +339,9 @@ impl ModelConfig {
     /// model does not use (a pooler under a token-classification head, an MLM head), as
     /// `from_pretrained` ignores them: they would never get a gradient and are not saved.
     pub fn load_model(&self, dir: &Path, head: Head, device: &Device) -> Result<(Params, Box<dyn EncoderModel>)> {
+        // Every use of a loaded encoder (training, inference, features) allocates large
+        // activation buffers per layer: keep them in the heap (crate::alloc).
+        crate::alloc::tune_allocator();
         let params = self.load_params(dir, device)?;
         params.track_use();
         let model = self.build(&params, head)?;

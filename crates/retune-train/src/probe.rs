@@ -183,36 +183,42 @@ impl LogisticRegression {
         let (mut mw, mut vw) = (vec![0f32; k * d], vec![0f32; k * d]);
         let (mut mb, mut vb) = (vec![0f32; k], vec![0f32; k]);
         let lambda = 1.0 / (cfg.c * n.max(1) as f64);
+        // Small problems run on one thread: a rayon split per iteration costs more than the work.
+        let parallel = n * d * k >= 1 << 21;
         for t in 1..=cfg.iterations {
-            // Probabilities, then the gradient (P - Y)^T X / n, in parallel over rows.
-            let (gw, gb) = xs
-                .par_chunks(d)
-                .zip(y.par_iter())
-                .fold(
-                    || (vec![0f32; k * d], vec![0f32; k]),
-                    |(mut gw, mut gb), (row, &yi)| {
-                        let mut z: Vec<f32> = (0..k)
-                            .map(|c| b[c] + row.iter().zip(&w[c * d..(c + 1) * d]).map(|(a, b)| a * b).sum::<f32>())
-                            .collect();
-                        softmax_rows(&mut z, k);
-                        for c in 0..k {
-                            let g = z[c] - if c as u32 == yi { 1.0 } else { 0.0 };
-                            gb[c] += g;
-                            for (acc, v) in gw[c * d..(c + 1) * d].iter_mut().zip(row) {
-                                *acc += g * v;
-                            }
-                        }
-                        (gw, gb)
-                    },
-                )
-                .reduce(
-                    || (vec![0f32; k * d], vec![0f32; k]),
-                    |(mut a, mut ab), (b2, bb)| {
-                        a.iter_mut().zip(&b2).for_each(|(x, y)| *x += y);
-                        ab.iter_mut().zip(&bb).for_each(|(x, y)| *x += y);
-                        (a, ab)
-                    },
-                );
+            // Probabilities, then the gradient (P - Y)^T X / n.
+            let zero = || (vec![0f32; k * d], vec![0f32; k], vec![0f32; k]);
+            let step = |(mut gw, mut gb, mut z): (Vec<f32>, Vec<f32>, Vec<f32>), (row, &yi): (&[f32], &u32)| {
+                for c in 0..k {
+                    z[c] = b[c] + dot(row, &w[c * d..(c + 1) * d]);
+                }
+                softmax_rows(&mut z, k);
+                for c in 0..k {
+                    let g = z[c] - if c as u32 == yi { 1.0 } else { 0.0 };
+                    gb[c] += g;
+                    for (acc, v) in gw[c * d..(c + 1) * d].iter_mut().zip(row) {
+                        *acc += g * v;
+                    }
+                }
+                (gw, gb, z)
+            };
+            let (gw, gb) = if parallel {
+                xs.par_chunks(d)
+                    .zip(y.par_iter())
+                    .fold(zero, step)
+                    .map(|(gw, gb, _)| (gw, gb))
+                    .reduce(
+                        || (vec![0f32; k * d], vec![0f32; k]),
+                        |(mut a, mut ab), (b2, bb)| {
+                            a.iter_mut().zip(&b2).for_each(|(x, y)| *x += y);
+                            ab.iter_mut().zip(&bb).for_each(|(x, y)| *x += y);
+                            (a, ab)
+                        },
+                    )
+            } else {
+                let (gw, gb, _) = xs.chunks(d).zip(y.iter()).fold(zero(), step);
+                (gw, gb)
+            };
             let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
             let bc1 = 1.0 - b1.powi(t as i32);
             let bc2 = 1.0 - b2.powi(t as i32);
@@ -239,13 +245,13 @@ impl LogisticRegression {
         let mut out = vec![0f32; x.n * k];
         out.par_chunks_mut(k).enumerate().for_each(|(i, z)| {
             let row = x.row(i);
+            let xs: Vec<f32> = row
+                .iter()
+                .enumerate()
+                .map(|(j, v)| (v - self.mean[j]) / self.std[j])
+                .collect();
             for c in 0..k {
-                z[c] = self.b[c]
-                    + row
-                        .iter()
-                        .enumerate()
-                        .map(|(j, v)| (v - self.mean[j]) / self.std[j] * self.w[c * d + j])
-                        .sum::<f32>();
+                z[c] = self.b[c] + dot(&xs, &self.w[c * d..(c + 1) * d]);
             }
             softmax_rows(z, k);
         });
@@ -329,8 +335,39 @@ pub fn out_of_fold_proba_in(
     out
 }
 
+/// `a · b` in 16 lanes (a serial sum does not vectorize), then the lanes and the tail in order.
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..16 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
 /// k-nearest-neighbour predictions by cosine similarity (majority vote, ties to the nearest).
 pub fn knn_predict(train: &Features, y: &[u32], test: &Features, neighbours: usize, classes: usize) -> Vec<u32> {
+    knn_vote(train, y, test, neighbours, classes, false)
+}
+
+/// Leave-one-out [`knn_predict`] of the training rows themselves: each row's neighbours are the
+/// other rows.
+pub fn knn_predict_loo(train: &Features, y: &[u32], neighbours: usize, classes: usize) -> Vec<u32> {
+    knn_vote(train, y, train, neighbours, classes, true)
+}
+
+fn knn_vote(
+    train: &Features,
+    y: &[u32],
+    test: &Features,
+    neighbours: usize,
+    classes: usize,
+    leave_out_self: bool,
+) -> Vec<u32> {
     let norm = |f: &Features| -> Vec<f32> {
         let mut x = f.x.clone();
         x.par_chunks_mut(f.d).for_each(|r| {
@@ -346,8 +383,12 @@ pub fn knn_predict(train: &Features, y: &[u32], test: &Features, neighbours: usi
         .map(|i| {
             let q = &b[i * d..(i + 1) * d];
             let mut sims: Vec<(f32, usize)> = (0..train.n)
-                .map(|j| (a[j * d..(j + 1) * d].iter().zip(q).map(|(x, y)| x * y).sum::<f32>(), j))
+                .filter(|&j| !(leave_out_self && j == i))
+                .map(|j| (dot(&a[j * d..(j + 1) * d], q), j))
                 .collect();
+            if sims.is_empty() {
+                return 0;
+            }
             let kk = neighbours.min(sims.len()).max(1);
             sims.select_nth_unstable_by(kk - 1, |x, y| {
                 y.0.partial_cmp(&x.0).unwrap_or(std::cmp::Ordering::Equal)
@@ -405,5 +446,17 @@ mod tests {
         }
         let knn = knn_predict(&f, &y, &f, 5, 2);
         assert!(knn.iter().zip(&y).filter(|(a, b)| a == b).count() >= n - 5);
+    }
+
+    #[test]
+    fn leave_one_out_knn_never_votes_for_the_row_itself() {
+        // Two points per class, each next to the other class's pair: with itself left out, each
+        // row's one nearest neighbour is its twin of the other class (hand-worked: all wrong);
+        // with itself in, every row is its own nearest neighbour (all right).
+        let x = vec![1.0, 0.0, 0.99, 0.1, 0.0, 1.0, 0.1, 0.99];
+        let f = Features { x, n: 4, d: 2 };
+        let y = vec![0, 1, 0, 1];
+        assert_eq!(knn_predict(&f, &y, &f, 1, 2), vec![0, 1, 0, 1]);
+        assert_eq!(knn_predict_loo(&f, &y, 1, 2), vec![1, 0, 1, 0]);
     }
 }

@@ -124,7 +124,8 @@ pub fn assess_ner_candidates(
     })
 }
 
-/// Ranks `models`, assesses the top two (all with `pilot_all`) and chooses.
+/// Ranks `models` (accuracies cross-validated on the training sample: the ranking reads no
+/// eval rows), assesses the top two (all with `pilot_all`) on `eval` and chooses.
 #[allow(clippy::too_many_arguments)]
 pub fn assess_candidates(
     models: &[PathBuf],
@@ -137,7 +138,7 @@ pub fn assess_candidates(
     progress: Progress,
 ) -> Result<CandidatesAssessment> {
     let t0 = Instant::now();
-    let ranking = rank_classification(models, train, eval, labels, rank_cfg, progress)?;
+    let ranking = rank_classification(models, train, None, labels, rank_cfg, progress)?;
     let rank_seconds = t0.elapsed().as_secs_f64();
     choose(ranking, rank_seconds, pilot_all, cfg, progress, |dir, p| {
         assess_classification(dir, train, eval, labels, cfg, p)

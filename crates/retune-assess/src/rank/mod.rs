@@ -1,9 +1,18 @@
 //! `retune rank`: which of these encoders to fine-tune, estimated before training from frozen
 //! features. For each candidate, on a stratified sample of the training rows, the mean-pooled
 //! features of every layer and their average over layers; on each, LogME and the H-score
-//! ([`estimators`]), the accuracy of 10 nearest neighbours and of the linear probe on the eval
-//! rows. Candidates are ranked by the layer-averaged LogME (averaging layers agrees better with
-//! the fine-tuned ranking than the last layer: Garbas, Ploner, Akbik, Findings of ACL 2024).
+//! ([`estimators`]), the accuracy of 10 nearest neighbours and of the linear probe. Candidates
+//! are ranked by the layer-averaged LogME (averaging layers agrees better with the fine-tuned
+//! ranking than the last layer: Garbas, Ploner, Akbik, Findings of ACL 2024).
+//!
+//! The ranking is meant to cost a small share of fine-tuning every candidate, and its cost is
+//! the candidates' forward passes over the rows it reads: the default sample is 8% of the
+//! training rows (at least 100, at most 1,000 — [`RankConfig::sample_size`]). A forward pass
+//! costs about a third of a training step, so the features of that sample cost about 3% of one
+//! epoch of fine-tuning each candidate (`scripts/bench_rank.py` measures the share). For
+//! classification the accuracies are therefore cross-validated on the sample (the probe on 5
+//! stratified folds, the neighbours leave-one-out) unless an eval file is given, whose sample
+//! then adds a quarter of the training sample's rows.
 
 pub mod estimators;
 
@@ -15,7 +24,8 @@ use retune_models::text_tokenizer::TextTokenizer;
 use retune_train::batching::SplitMix;
 use retune_train::classify::{parameter_count, prepare_model};
 use retune_train::probe::{
-    argmax_rows, extract_layer_features, knn_predict, stratified_folds, Features, LogisticRegression, ProbeConfig,
+    argmax_rows, extract_layer_features, knn_predict, knn_predict_loo, out_of_fold_proba, stratified_folds, Features,
+    LogisticRegression, ProbeConfig,
 };
 use retune_train::strategy::Strategy;
 use retune_train::tag::{label_list, word_layer_features, word_targets, TagConfig, TaggedSentences};
@@ -28,8 +38,9 @@ use crate::error::{AssessError, Result};
 /// Settings of a ranking.
 #[derive(Clone, Debug, Serialize)]
 pub struct RankConfig {
-    /// Training rows sampled (stratified) for the estimates. Default 1000.
-    pub rows: usize,
+    /// Training rows (sentences for tagging) sampled for the estimates. Default (None):
+    /// [`RankConfig::sample_size`], 8% of the training rows, at least 100, at most 1,000.
+    pub rows: Option<usize>,
     /// Longest input in tokens. Default 128.
     pub max_length: usize,
     /// Rows per forward batch. Default 64.
@@ -46,7 +57,7 @@ pub struct RankConfig {
 impl Default for RankConfig {
     fn default() -> Self {
         RankConfig {
-            rows: 1000,
+            rows: None,
             max_length: 128,
             batch_size: 64,
             neighbours: 10,
@@ -54,6 +65,47 @@ impl Default for RankConfig {
             device: retune_models::device::host(),
         }
     }
+}
+
+/// Share of the training rows the default sample takes.
+pub const SAMPLE_SHARE: f64 = 0.08;
+/// Fewest rows of the default sample (all of them when there are fewer).
+pub const SAMPLE_MIN: usize = 100;
+/// Most rows of the default sample.
+pub const SAMPLE_MAX: usize = 1000;
+/// Folds of the cross-validated probe accuracy.
+pub const PROBE_FOLDS: usize = 5;
+
+impl RankConfig {
+    /// Rows to sample of `available` training rows: `rows` when set, else [`SAMPLE_SHARE`] of
+    /// them within [`SAMPLE_MIN`]..=[`SAMPLE_MAX`]; never more than there are.
+    ///
+    /// ```
+    /// use retune_assess::rank::RankConfig;
+    /// let auto = RankConfig::default();
+    /// assert_eq!(auto.sample_size(1564), 125);
+    /// assert_eq!(auto.sample_size(50_000), 1000);
+    /// assert_eq!(auto.sample_size(600), 100);
+    /// assert_eq!(auto.sample_size(40), 40);
+    /// let fixed = RankConfig { rows: Some(300), ..Default::default() };
+    /// assert_eq!(fixed.sample_size(1564), 300);
+    /// ```
+    pub fn sample_size(&self, available: usize) -> usize {
+        self.rows
+            .unwrap_or_else(|| ((available as f64 * SAMPLE_SHARE).round() as usize).clamp(SAMPLE_MIN, SAMPLE_MAX))
+            .min(available)
+    }
+}
+
+/// Where the kNN and probe accuracies were measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccuracyOn {
+    /// Rows of the eval file (fitted on the training sample).
+    Eval,
+    /// The training sample itself: the probe on [`PROBE_FOLDS`] stratified folds, the
+    /// neighbours leave-one-out.
+    CrossValidated,
 }
 
 /// The estimates on one layer's features (or their average over layers).
@@ -65,9 +117,11 @@ pub struct LayerScores {
     pub logme: f64,
     /// H-score with shrinkage (higher is better).
     pub hscore: f64,
-    /// Eval accuracy of k nearest neighbours (cosine) among the sampled training rows.
+    /// Accuracy of k nearest neighbours (cosine) among the sampled training rows
+    /// ([`Ranking::accuracy_on`]).
     pub knn_accuracy: f64,
-    /// Eval accuracy of the logistic-regression probe fitted on the sampled training rows.
+    /// Accuracy of the logistic-regression probe fitted on the sampled training rows
+    /// ([`Ranking::accuracy_on`]).
     pub probe_accuracy: f64,
 }
 
@@ -103,8 +157,10 @@ pub struct Ranking {
     pub unit: String,
     /// Training rows sampled.
     pub train_rows: usize,
-    /// Eval rows.
+    /// Eval rows (0 when the accuracies are cross-validated).
     pub eval_rows: usize,
+    /// Where the kNN and probe accuracies were measured.
+    pub accuracy_on: AccuracyOn,
     /// The settings.
     pub config: RankConfig,
     /// Seconds of the whole ranking.
@@ -161,11 +217,14 @@ fn layer_features(dir: &Path, texts: &[&str], cfg: &RankConfig) -> Result<(Vec<F
     Ok((f, config.clone(), parameter_count(&params)))
 }
 
-/// Ranks the encoders in `models` for classifying `train`'s labels.
+/// Ranks the encoders in `models` for classifying `train`'s labels, on a stratified sample of
+/// its rows ([`RankConfig::sample_size`]). With `eval`, the accuracies are measured on a
+/// stratified sample of its rows a quarter the size of the training sample; without, they are
+/// cross-validated on the training sample.
 pub fn rank_classification(
     models: &[PathBuf],
     train: &TextDataset,
-    eval: &TextDataset,
+    eval: Option<&TextDataset>,
     labels: &LabelSet,
     cfg: &RankConfig,
     progress: &mut dyn FnMut(&str),
@@ -175,13 +234,20 @@ pub fn rank_classification(
         return Err(AssessError::Invalid("rank needs at least one --model".into()));
     }
     let ytrain_all = labels.encode(train)?;
-    let idx = stratified_sample(&ytrain_all, cfg.rows, cfg.seed);
+    let idx = stratified_sample(&ytrain_all, cfg.sample_size(ytrain_all.len()), cfg.seed);
     let ytrain: Vec<u32> = idx.iter().map(|&i| ytrain_all[i]).collect();
-    let yeval = labels.encode(eval)?;
-    let k = labels.names().len();
-    let mut texts: Vec<&str> = idx.iter().map(|&i| train.examples[i].text.as_str()).collect();
-    texts.extend(eval.examples.iter().map(|e| e.text.as_str()));
     let n = idx.len();
+    let mut texts: Vec<&str> = idx.iter().map(|&i| train.examples[i].text.as_str()).collect();
+    let yeval = match eval {
+        Some(eval) => {
+            let yall = labels.encode(eval)?;
+            let pick = stratified_sample(&yall, n.div_ceil(4).max(1), cfg.seed);
+            texts.extend(pick.iter().map(|&i| eval.examples[i].text.as_str()));
+            Some(pick.iter().map(|&i| yall[i]).collect::<Vec<u32>>())
+        }
+        None => None,
+    };
+    let k = labels.names().len();
     let mut candidates = Vec::new();
     for dir in models {
         progress(&format!("{}: features of every layer", dir.display()));
@@ -189,7 +255,7 @@ pub fn rank_classification(
         let (all, config, parameters) = layer_features(dir, &texts, cfg)?;
         let feature_seconds = t1.elapsed().as_secs_f64();
         let t2 = Instant::now();
-        let (layers, avg, best_layer) = score_layers(&all, n, &ytrain, &yeval, k, cfg, &mut |i| {
+        let (layers, avg, best_layer) = score_layers(&all, n, &ytrain, yeval.as_deref(), k, cfg, &mut |i| {
             progress(&format!("{}: estimates on layer {i}", dir.display()))
         });
         candidates.push(Candidate {
@@ -209,33 +275,54 @@ pub fn rank_classification(
         labels: labels.names().to_vec(),
         unit: "rows".into(),
         train_rows: n,
-        eval_rows: yeval.len(),
+        eval_rows: yeval.as_ref().map_or(0, |y| y.len()),
+        accuracy_on: if yeval.is_some() {
+            AccuracyOn::Eval
+        } else {
+            AccuracyOn::CrossValidated
+        },
         config: cfg.clone(),
         seconds: t0.elapsed().as_secs_f64(),
     })
 }
 
-/// The estimates on every layer of `all` (rows `..n` train, the rest eval) and on their
-/// average, and the layer with the highest LogME.
+/// The estimates on every layer of `all` (rows `..n` train, the rest eval when `yeval` is
+/// given) and on their average, and the layer with the highest LogME. Without `yeval` the
+/// accuracies are cross-validated on the training rows.
 fn score_layers(
     all: &[Features],
     n: usize,
     ytrain: &[u32],
-    yeval: &[u32],
+    yeval: Option<&[u32]>,
     k: usize,
     cfg: &RankConfig,
     progress: &mut dyn FnMut(usize),
 ) -> (Vec<LayerScores>, LayerScores, usize) {
     let score = |layer: usize, f: &Features| -> LayerScores {
         let tr = f.select(&(0..n).collect::<Vec<_>>());
-        let ev = f.select(&(n..f.n).collect::<Vec<_>>());
-        let probe = LogisticRegression::fit(&tr, ytrain, k, ProbeConfig::default());
+        let (knn, probe) = match yeval {
+            Some(yeval) => {
+                let ev = f.select(&(n..f.n).collect::<Vec<_>>());
+                let probe = LogisticRegression::fit(&tr, ytrain, k, ProbeConfig::default());
+                (
+                    accuracy(&knn_predict(&tr, ytrain, &ev, cfg.neighbours, k), yeval),
+                    accuracy(&argmax_rows(&probe.predict_proba(&ev), k), yeval),
+                )
+            }
+            None => {
+                let oof = out_of_fold_proba(&tr, ytrain, k, PROBE_FOLDS, cfg.seed, ProbeConfig::default());
+                (
+                    accuracy(&knn_predict_loo(&tr, ytrain, cfg.neighbours, k), ytrain),
+                    accuracy(&argmax_rows(&oof, k), ytrain),
+                )
+            }
+        };
         LayerScores {
             layer,
             logme: estimators::logme(&tr.x, tr.n, tr.d, ytrain),
             hscore: estimators::hscore(&tr.x, tr.n, tr.d, ytrain),
-            knn_accuracy: accuracy(&knn_predict(&tr, ytrain, &ev, cfg.neighbours, k), yeval),
-            probe_accuracy: accuracy(&argmax_rows(&probe.predict_proba(&ev), k), yeval),
+            knn_accuracy: knn,
+            probe_accuracy: probe,
         }
     };
     let mut layers = Vec::new();
@@ -274,12 +361,13 @@ pub fn rank_tagging(
         tags: idx.iter().map(|&i| c.sentences[i].tags.clone()).collect(),
     };
     let mut tr_idx: Vec<usize> = (0..train.sentences.len()).collect();
-    if cfg.rows < tr_idx.len() {
+    let rows = cfg.sample_size(tr_idx.len());
+    if rows < tr_idx.len() {
         SplitMix(cfg.seed).shuffle(&mut tr_idx);
-        tr_idx.truncate(cfg.rows);
+        tr_idx.truncate(rows);
         tr_idx.sort_unstable();
     }
-    let m = eval.sentences.len().min(cfg.rows.max(1));
+    let m = eval.sentences.len().min(rows.max(1));
     let ev_idx: Vec<usize> = (0..m).map(|i| i * eval.sentences.len() / m).collect();
     let (tr, ev) = (pick(train, &tr_idx, "train"), pick(eval, &ev_idx, "eval"));
     if tr.words.is_empty() || ev.words.is_empty() {
@@ -329,7 +417,7 @@ pub fn rank_tagging(
             .collect();
         let feature_seconds = t1.elapsed().as_secs_f64();
         let t2 = Instant::now();
-        let (layers, avg, best_layer) = score_layers(&all, n, &ttr.ids, &tev.ids, k, cfg, &mut |i| {
+        let (layers, avg, best_layer) = score_layers(&all, n, &ttr.ids, Some(&tev.ids), k, cfg, &mut |i| {
             progress(&format!("{}: estimates on layer {i}", dir.display()))
         });
         (train_words, eval_words) = (n, tev.ids.len());
@@ -351,18 +439,29 @@ pub fn rank_tagging(
         unit: "words".into(),
         train_rows: train_words,
         eval_rows: eval_words,
+        accuracy_on: AccuracyOn::Eval,
         config: cfg.clone(),
         seconds: t0.elapsed().as_secs_f64(),
     })
 }
 
+/// Where the ranking's kNN and probe accuracies come from, in words.
+pub fn accuracy_source(r: &Ranking) -> String {
+    match r.accuracy_on {
+        AccuracyOn::Eval => format!("accuracies on {} eval {}", r.eval_rows, r.unit),
+        AccuracyOn::CrossValidated => {
+            format!("accuracies on the sample: probe {PROBE_FOLDS}-fold cross-validated, 10-NN leave-one-out")
+        }
+    }
+}
+
 /// The ranking as a terminal table.
 pub fn table(r: &Ranking) -> String {
     let mut s = format!(
-        "rank  model  (layer-averaged features of {} training {unit}; accuracies on {} eval {unit})\n",
+        "rank  model  (layer-averaged features of {} training {}; {})\n",
         r.train_rows,
-        r.eval_rows,
-        unit = r.unit
+        r.unit,
+        accuracy_source(r)
     );
     s.push_str("      LogME     H-score  10-NN acc  probe acc  best layer  params  seconds\n");
     for (i, c) in r.candidates.iter().enumerate() {

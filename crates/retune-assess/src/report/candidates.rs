@@ -74,6 +74,7 @@ pub fn markdown<A: Rendered>(a: &CandidatesAssessment<A>) -> String {
             c.best_layer
         );
     }
+    let _ = writeln!(s, "\n10-NN and probe: {}.", crate::rank::accuracy_source(&a.ranking));
     for x in &a.assessed {
         let _ = writeln!(s, "\n{}", x.markdown());
     }
@@ -158,7 +159,8 @@ pub fn html<A: Rendered>(a: &CandidatesAssessment<A>) -> String {
     }
     let _ = write!(
         s,
-        "</table><p>Ranking {:.0} s; full assessments with pilots {:.0} s.</p><figure>{}<figcaption>Each assessed candidate's layer-averaged LogME against its best pilot's eval accuracy.</figcaption></figure>",
+        "</table><p>10-NN and probe: {}. Ranking {:.0} s; full assessments with pilots {:.0} s.</p><figure>{}<figcaption>Each assessed candidate's layer-averaged LogME against its best pilot's eval accuracy.</figcaption></figure>",
+        esc(&crate::rank::accuracy_source(&a.ranking)),
         a.rank_seconds,
         a.assess_seconds,
         scatter_svg(a)

@@ -32,7 +32,7 @@ use rayon::prelude::*;
 
 use super::{
     column_sum, dropout_multipliers, fusable, gelu_rows, gelu_rows_backward, layer_norm_rows, layer_norm_rows_backward,
-    matmul, slice, softmax_row_into, Mat,
+    matmul, overwritten, repeat_rows, slice, softmax_row_into, Mat,
 };
 use crate::nn::{reserve, Mode};
 
@@ -412,14 +412,9 @@ pub(super) fn cols(x: &[f32], cs: usize) -> Mat {
 pub(super) fn linear_forward(v: &LinView, x: &[f32], m: usize) -> (Vec<f32>, Option<Vec<f32>>) {
     let (n, k) = (v.n_out, v.n_in);
     let mut y = match v.b {
-        Some(b) => {
-            let mut y = Vec::with_capacity(m * n);
-            for _ in 0..m {
-                y.extend_from_slice(b);
-            }
-            y
-        }
-        None => vec![0f32; m * n],
+        Some(b) => repeat_rows(b, m),
+        // Written whole by the product below (no accumulation without a bias).
+        None => overwritten(m * n),
     };
     // SAFETY: y is m×n, x is m×k, W is n×k read as Wᵀ; A is r×k, B is n×r.
     unsafe {
@@ -699,15 +694,23 @@ impl LayerOp {
             let (q, xa_q) = linear_forward(&v.lin[0], &xq, mq);
             let (k, xa_k) = linear_forward(&v.lin[1], x, m);
             let (vv, xa_v) = linear_forward(&v.lin[2], x, m);
-            let mut probs = vec![0f32; b * nh * lq * l];
-            let mut ctx = vec![0f32; mq * h];
+            // Attention probabilities of every (sequence, head), kept for the backward when
+            // saving; otherwise each task reuses one block of scratch.
+            // Every probability is written by the softmax, every block of ctx by its product.
+            let mut probs = if self.save {
+                overwritten(b * nh * lq * l)
+            } else {
+                Vec::new()
+            };
+            let mut ctx = overwritten(mq * h);
             let ctx_ptr = SendPtr(ctx.as_mut_ptr());
             let pmask = self.masks[0];
-            probs.par_chunks_mut((lq * l).max(1)).enumerate().for_each(|(bh, pr)| {
+            let block = (lq * l).max(1);
+            let attend = |bh: usize, scores: &mut Vec<f32>, pr: &mut [f32]| {
                 let (bi, hi) = (bh / nh, bh % nh);
                 let off = bi * l * h + hi * d;
                 let qoff = bi * lq * h + hi * d;
-                let mut scores = vec![0f32; lq * l];
+                scores.resize(lq * l, 0.0);
                 // SAFETY: q blocks are lq×d and k blocks l×d, with row stride h; scores is lq×l.
                 unsafe {
                     matmul(
@@ -753,19 +756,31 @@ impl LayerOp {
                         false,
                     )
                 };
-            });
+            };
+            if self.save {
+                probs
+                    .par_chunks_mut(block)
+                    .enumerate()
+                    .for_each_init(Vec::new, |scores, (bh, pr)| attend(bh, scores, pr));
+            } else {
+                (0..b * nh).into_par_iter().for_each_init(
+                    || (Vec::new(), vec![0f32; block]),
+                    |(scores, pr), bh| attend(bh, scores, &mut pr[..lq * l]),
+                );
+            }
             let (ao, xa_o) = linear_forward(&v.lin[3], &ctx, mq);
             let s1 = dropout_add(&ao, &xq, self.masks[1], map);
             drop(ao);
-            let mut h1 = vec![0f32; mq * h];
+            // h1, g and y are written whole by the LayerNorms and the GELU.
+            let mut h1 = overwritten(mq * h);
             layer_norm_rows(&s1, v.ln1.0, v.ln1.1, layer.eps, &mut h1);
             let (u, xa_i) = linear_forward(&v.lin[4], &h1, mq);
-            let mut g = vec![0f32; u.len()];
+            let mut g = overwritten(u.len());
             gelu_rows(&u, &mut g);
             let (f, xa_f) = linear_forward(&v.lin[5], &g, mq);
             let s2 = dropout_add(&f, &h1, self.masks[2], map);
             drop(f);
-            let mut y = vec![0f32; mq * h];
+            let mut y = overwritten(mq * h);
             layer_norm_rows(&s2, v.ln2.0, v.ln2.1, layer.eps, &mut y);
             if self.save {
                 let saved = Saved {

@@ -109,17 +109,16 @@ fn softmax_row(yo: &mut [f32], xi: &[f32], bias: Option<&[f32]>, scale: f32) {
             .for_each(|((o, &x), &b)| *o = x * scale + b),
         None => yo.iter_mut().zip(xi).for_each(|(o, &x)| *o = x * scale),
     }
-    let m = yo.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+    let m = max_lanes(yo);
     yo.iter_mut().for_each(|v| *v = exp_fast(*v - m));
-    let inv = 1.0 / yo.iter().sum::<f32>();
+    let inv = 1.0 / sum_lanes(yo);
     yo.iter_mut().for_each(|v| *v *= inv);
 }
 
-/// `log Σ exp(row)`: the maximum and the exponentials in 16 f32 lanes (vectorized), each block
-/// of 256 elements' lane sums added into an f64 total, so a 49,152-wide vocabulary row loses no
-/// more precision than a sum in f64 would.
+/// The maximum of `row` in 16 lanes (a fold through `f32::max` is a serial chain the compiler
+/// does not vectorize; the maximum is the same whatever the order).
 #[inline(always)]
-fn log_sum_exp_row(row: &[f32]) -> f64 {
+fn max_lanes(row: &[f32]) -> f32 {
     let mut lanes = [f32::NEG_INFINITY; 16];
     let mut chunks = row.chunks_exact(16);
     for c in &mut chunks {
@@ -127,12 +126,34 @@ fn log_sum_exp_row(row: &[f32]) -> f64 {
             *l = if x > *l { x } else { *l };
         }
     }
-    let max = chunks
+    chunks
         .remainder()
         .iter()
         .chain(lanes.iter())
         .copied()
-        .fold(f32::NEG_INFINITY, f32::max);
+        .fold(f32::NEG_INFINITY, f32::max)
+}
+
+/// The sum of `row` in 16 lanes, then the lanes and the tail in order (a fixed order: the same
+/// bits on every run).
+#[inline(always)]
+fn sum_lanes(row: &[f32]) -> f32 {
+    let mut lanes = [0f32; 16];
+    let mut chunks = row.chunks_exact(16);
+    for c in &mut chunks {
+        for (l, &x) in lanes.iter_mut().zip(c) {
+            *l += x;
+        }
+    }
+    lanes.iter().chain(chunks.remainder()).sum()
+}
+
+/// `log Σ exp(row)`: the maximum and the exponentials in 16 f32 lanes (vectorized), each block
+/// of 256 elements' lane sums added into an f64 total, so a 49,152-wide vocabulary row loses no
+/// more precision than a sum in f64 would.
+#[inline(always)]
+fn log_sum_exp_row(row: &[f32]) -> f64 {
+    let max = max_lanes(row);
     let mut total = 0f64;
     for block in row.chunks(256) {
         let mut acc = [0f32; 16];
@@ -314,6 +335,32 @@ pub(crate) struct Mat {
     pub ptr: *const f32,
     pub rs: usize,
     pub cs: usize,
+}
+
+/// A buffer of `n` values the caller overwrites entirely before it reads any (a matrix
+/// product without accumulation, a LayerNorm or an activation writing every element): no
+/// zero-fill pass, which on the encoder's activations was a tenth of an inference forward.
+/// The contract is the caller's, as for candle's own uninitialised outputs.
+#[allow(clippy::uninit_vec)]
+pub(crate) fn overwritten(n: usize) -> Vec<f32> {
+    let mut v = Vec::with_capacity(n);
+    // SAFETY: f32 has no invalid bit patterns and every caller writes all n elements before
+    // reading them (see each call).
+    unsafe { v.set_len(n) };
+    v
+}
+
+/// `m` rows each equal to `row`, filled in parallel (the bias a matrix product then adds to).
+pub(crate) fn repeat_rows(row: &[f32], m: usize) -> Vec<f32> {
+    let n = row.len();
+    let mut y = overwritten(m * n);
+    // Every chunk is whole rows, each copied from `row`: all elements written.
+    y.par_chunks_mut((n * ROWS_PER_TASK).max(1)).for_each(|c| {
+        for r in c.chunks_mut(n.max(1)) {
+            r.copy_from_slice(row);
+        }
+    });
+    y
 }
 
 /// `dst (m×n, row stride dst_rs) = [dst +] scale · a (m×k) · b (k×n)`, on the rayon pool when

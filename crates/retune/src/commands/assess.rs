@@ -33,9 +33,9 @@ pub struct AssessArgs {
     #[arg(long)]
     pub pilot_all: bool,
     /// With several models: training rows (sentences for `--task ner`) sampled for the
-    /// ranking's estimates.
-    #[arg(long, default_value_t = 1000)]
-    pub rank_rows: usize,
+    /// ranking's estimates. Default: 8% of the training rows, at least 100, at most 1000.
+    #[arg(long)]
+    pub rank_rows: Option<usize>,
     /// `classify`, `ner`, `lm` (a causal LM on documents: continued pre-training or not),
     /// `translate` (a Marian model on source/target pairs) or `summarize` (document → summary:
     /// a Marian model directly, a causal LM prompted).
