@@ -4,9 +4,10 @@ lengths, in one run: sentences/s and peak resident memory of each process, and t
 
     bash scripts/fetch_minilm.sh                       # the real MiniLM (22M parameters)
     pip install torch transformers                     # the reference (any Python env)
-    python3 scripts/bench_predict.py [--python /path/to/python-with-torch] [--rows 1058] [--batch-size 32] [--threads 2]
+    python3 scripts/bench_predict.py [--python /path/to/python-with-torch] [--rows 1058] [--batch-size 32] [--threads 2] [--data TSV]
 
-Both sides classify the Rotten Tomatoes test sentences (data/sentiment_rt_polarity/test.tsv) with
+Both sides classify the Rotten Tomatoes test sentences (data/sentiment_rt_polarity/test.tsv; --data
+for another file, e.g. the kitchen reviews of data/sentiment_amazon_multidomain/, 5x longer) with
 all-MiniLM-L6-v2 plus a classification head, in eval mode, rows sorted by length and padded per
 batch (dynamic padding), on --threads CPU threads. Each side runs in its own process; memory is
 the process's peak RSS (getrusage), model loading included.
@@ -44,8 +45,11 @@ def main():
     ap.add_argument("--rows", type=int, default=1058)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--data", default="data/sentiment_rt_polarity/test.tsv",
+                    help="a .tsv with a text column first (e.g. data/sentiment_amazon_multidomain/"
+                         "kitchen_test.tsv: full-length reviews)")
     a = ap.parse_args()
-    src = os.path.join(ROOT, "data/sentiment_rt_polarity/test.tsv")
+    src = os.path.join(ROOT, a.data)
     lines = open(src, encoding="utf-8").read().splitlines()
     tmp = tempfile.mkdtemp(prefix="retune-bench-predict-")
     inp = os.path.join(tmp, "rows.tsv")
@@ -73,7 +77,8 @@ def main():
                                capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
     t = json.loads(torch_out)
     n = a.rows
-    print(f"{n} sentences (rt_polarity test), all-MiniLM-L6-v2 + head, batch {a.batch_size}, {a.threads} threads, sorted by length")
+    n = min(n, len(lines) - 1)
+    print(f"{n} rows ({a.data}), {os.path.basename(a.model)} + head, batch {a.batch_size}, {a.threads} threads, sorted by length")
     print(f"{'':26} {'sentences/s':>12} {'peak RSS MB':>12}")
     print(f"{'PyTorch + transformers':26} {n / t['predict_s']:12.1f} {t['peak_rss_mb']:12.0f}")
     print(f"{'retune predict':26} {n / rust_predict:12.1f} {info['peak_rss_mb']:12.0f}")

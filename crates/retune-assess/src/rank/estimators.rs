@@ -213,3 +213,47 @@ fn hscore_pinv(f: &DMatrix<f64>, y: &[u32], shrink: f64) -> f64 {
         })
         .sum()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unshrunk_singular_covariance_takes_the_pseudo_inverse() {
+        // Two rows, one per class, mirror images about their mean: Ledoit–Wolf's numerator is
+        // Σ_i |x_i|⁴ / n − |XᵀX|²_F / n² = a² − a² = 0 (a = |x|² after centring), so there is no
+        // shrinkage and Σ_f = x xᵀ has rank 1. Each row is its class mean, so Σ_g = Σ_f and
+        // H = tr(Σ_f⁺ Σ_f) = rank = 1 (worked by hand).
+        let x = [1.0f32, 2.0, 3.0, 0.0, 1.0, 1.0, 2.0, 0.0];
+        let f = {
+            let mut f = matrix(&x, 2, 4);
+            for j in 0..4 {
+                let m = f.column(j).sum() / 2.0;
+                f.column_mut(j).add_scalar_mut(-m);
+            }
+            f
+        };
+        assert_eq!(ledoit_wolf_shrinkage(&f, &small_gram(&f).0), 0.0);
+        let h = hscore(&x, 2, 4, &[0, 1]);
+        assert!((h - 1.0).abs() < 1e-9, "{h}");
+    }
+
+    #[test]
+    fn both_gram_sides_give_the_same_logme() {
+        // F (6 × 4) goes through the d × d side; [F, 0] (6 × 8, four zero columns) through the
+        // n × n side. Zero columns add only zero eigenvalues and leave the fixed point alone,
+        // so the evidence must be the same (worked below).
+        let (n, d) = (6usize, 4usize);
+        let x: Vec<f32> = (0..n * d).map(|i| ((i * 37 % 11) as f32 - 5.0) / 3.0).collect();
+        let y = [0u32, 1, 0, 1, 1, 0];
+        // d = 4 < n = 6: the d × d side. Pad to 8 dimensions (> n): the n × n side.
+        let mut padded = vec![0f32; n * 8];
+        for i in 0..n {
+            padded[i * 8..i * 8 + d].copy_from_slice(&x[i * d..(i + 1) * d]);
+        }
+        let a = logme(&x, n, d, &y);
+        let b = logme(&padded, n, 8, &y);
+        // The 4 extra zero dimensions contribute d/2·ln α − ½·4·ln α = 0 to the evidence.
+        assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+    }
+}

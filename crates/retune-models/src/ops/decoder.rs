@@ -23,7 +23,7 @@ use super::layer::{
     apply_layer_op, cols, deposit, linear_backward, linear_forward, rows, with_slices, Dropout, FusedLinear, LinView,
     SavedSlot, SendPtr, Trains,
 };
-use super::{exp_fast, fusable, matmul, softmax_row_into};
+use super::{exp_fast, fusable, matmul, overwritten, softmax_row_into};
 use crate::nn::Mode;
 
 /// The parameters and settings of one Llama decoder layer.
@@ -310,7 +310,9 @@ impl DecoderOp {
             let (wq, wkv) = (nh * d, nkv * d);
             let rep = nh / nkv;
             let scale = (1.0 / (d as f64).sqrt()) as f32;
-            let mut n1 = vec![0f32; m * h];
+            // n1, ctx, n2 and act are written whole (the RMS norms, every query block of every
+            // head, the SwiGLU) before they are read.
+            let mut n1 = overwritten(m * h);
             let inv1 = rms_rows(x, norms[0], layer.eps, &mut n1);
             let (mut q, xa_q) = linear_forward(&lin[0], &n1, m);
             let (mut k, xa_k) = linear_forward(&lin[1], &n1, m);
@@ -324,7 +326,7 @@ impl DecoderOp {
             } else {
                 Vec::new()
             };
-            let mut ctx = vec![0f32; m * wq];
+            let mut ctx = overwritten(m * wq);
             let ctx_ptr = SendPtr(ctx.as_mut_ptr());
             let attn_drop = self.drop;
             let blocks = query_blocks(mask, b, l);
@@ -402,11 +404,11 @@ impl DecoderOp {
             s1.par_chunks_mut(4096)
                 .zip(x.par_chunks(4096))
                 .for_each(|(o, xi)| o.iter_mut().zip(xi).for_each(|(o, &x)| *o += x));
-            let mut n2 = vec![0f32; m * h];
+            let mut n2 = overwritten(m * h);
             let inv2 = rms_rows(&s1, norms[1], layer.eps, &mut n2);
             let (gate, xa_g) = linear_forward(&lin[4], &n2, m);
             let (up, xa_u) = linear_forward(&lin[5], &n2, m);
-            let mut act = vec![0f32; gate.len()];
+            let mut act = overwritten(gate.len());
             swiglu(&gate, &up, &mut act);
             let (mut y, xa_d) = linear_forward(&lin[6], &act, m);
             drop(act);

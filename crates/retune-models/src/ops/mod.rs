@@ -169,6 +169,28 @@ fn log_sum_exp_row(row: &[f32]) -> f64 {
     max as f64 + total.ln()
 }
 
+/// `a · b` in 16 lanes, then the lanes and the tail in order (the same bits on every run).
+#[inline(always)]
+fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..16 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `y ← y + alpha · x`.
+#[inline(always)]
+fn axpy_lanes(alpha: f32, x: &[f32], y: &mut [f32]) {
+    for (o, &v) in y.iter_mut().zip(x) {
+        *o += alpha * v;
+    }
+}
+
 /// `row ← g · exp(row − shift)` (with `shift` a row's log-sum-exp: `g · softmax(row)`).
 #[inline(always)]
 fn scaled_exp_row(row: &mut [f32], shift: f32, g: f32) {
@@ -205,6 +227,14 @@ macro_rules! simd_variants {
             #[target_feature(enable = $features)]
             pub(super) unsafe fn scaled_exp_row(row: &mut [f32], shift: f32, g: f32) {
                 super::scaled_exp_row(row, shift, g)
+            }
+            #[target_feature(enable = $features)]
+            pub(super) unsafe fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
+                super::dot_lanes(a, b)
+            }
+            #[target_feature(enable = $features)]
+            pub(super) unsafe fn axpy_lanes(alpha: f32, x: &[f32], y: &mut [f32]) {
+                super::axpy_lanes(alpha, x, y)
             }
         }
     };
@@ -487,6 +517,22 @@ pub(crate) fn dropout_multipliers(out: &mut [f32], seed: u64, start: u64, p: f64
     let scale = (1.0 / (1.0 - p)) as f32;
     let p = p as f32;
     simd_dispatch!(dropout_fill(out, seed, start, p, scale))
+}
+
+/// `a · b` over the shorter of the two, vectorized for the CPU at hand (16 lanes summed in a
+/// fixed order: the same bits on every CPU kind and run). For small dense problems outside the
+/// model (the linear probe, nearest neighbours).
+#[inline]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    simd_dispatch!(dot_lanes(a, b))
+}
+
+/// `y ← y + alpha · x` (over the shorter of the two), vectorized for the CPU at hand.
+#[inline]
+pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
+    simd_dispatch!(axpy_lanes(alpha, x, y))
 }
 
 /// `log Σ exp(row)` (vectorized; the sum kept in f64 across blocks).

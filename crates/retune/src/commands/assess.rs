@@ -33,7 +33,7 @@ pub struct AssessArgs {
     #[arg(long)]
     pub pilot_all: bool,
     /// With several models: training rows (sentences for `--task ner`) sampled for the
-    /// ranking's estimates. Default: 8% of the training rows, at least 100, at most 1000.
+    /// ranking's estimates. Default: 6% of the training rows, at least 100, at most 1000.
     #[arg(long)]
     pub rank_rows: Option<usize>,
     /// `classify`, `ner`, `lm` (a causal LM on documents: continued pre-training or not),

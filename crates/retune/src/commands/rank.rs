@@ -38,9 +38,9 @@ pub struct RankArgs {
     /// cross-validates the accuracies on the training sample and reads no other rows.
     #[arg(long)]
     pub eval: Option<String>,
-    /// Training rows (sentences for `--task ner`) sampled for the estimates. Default: 8% of
-    /// the training rows, at least 100, at most 1000 (about 3% of one epoch of fine-tuning
-    /// each candidate).
+    /// Training rows (sentences for `--task ner`) sampled for the estimates. Default: 6% of
+    /// the training rows, at least 100, at most 1000 (sized to cost at most 5% of one epoch of
+    /// fine-tuning each candidate).
     #[arg(long)]
     pub rows: Option<usize>,
     /// Longest input in tokens.
