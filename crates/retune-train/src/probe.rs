@@ -190,8 +190,8 @@ impl LogisticRegression {
             // Probabilities, then the gradient (P - Y)^T X / n.
             let zero = || (vec![0f32; k * d], vec![0f32; k], vec![0f32; k]);
             let step = |(mut gw, mut gb, mut z): (Vec<f32>, Vec<f32>, Vec<f32>), (row, &yi): (&[f32], &u32)| {
-                for c in 0..k {
-                    z[c] = b[c] + dot(row, &w[c * d..(c + 1) * d]);
+                for ((zc, bc), wc) in z.iter_mut().zip(&b).zip(w.chunks(d)) {
+                    *zc = bc + dot(row, wc);
                 }
                 softmax_rows(&mut z, k);
                 for c in 0..k {
@@ -249,8 +249,8 @@ impl LogisticRegression {
                 .enumerate()
                 .map(|(j, v)| (v - self.mean[j]) / self.std[j])
                 .collect();
-            for c in 0..k {
-                z[c] = self.b[c] + dot(&xs, &self.w[c * d..(c + 1) * d]);
+            for ((zc, bc), wc) in z.iter_mut().zip(&self.b).zip(self.w.chunks(d)) {
+                *zc = bc + dot(&xs, wc);
             }
             softmax_rows(z, k);
         });
