@@ -5,7 +5,7 @@
 //! per-layer estimates must be MiniLM's own first three).
 
 use candle_core::Device;
-use retune_assess::rank::{rank_classification, AccuracyOn, RankConfig};
+use retune_assess::rank::{rank_classification, AccuracyOn, Candidate, RankConfig};
 use retune_data::{read_text_dataset, Columns, ReadOptions};
 use retune_models::arch::{Head, ModelConfig};
 use retune_models::text_tokenizer::TextTokenizer;
@@ -70,6 +70,19 @@ fn layer_features_match_transformers_hidden_states() {
     }
 }
 
+/// The real model's probe accuracy is above its random twin's on every layer.
+fn probe_beats_on_every_layer(real: &Candidate, twin: &Candidate) {
+    for (a, b) in real.layers.iter().zip(&twin.layers) {
+        assert!(
+            a.probe_accuracy > b.probe_accuracy,
+            "layer {}: probe {} vs scratch {}",
+            a.layer,
+            a.probe_accuracy,
+            b.probe_accuracy
+        );
+    }
+}
+
 #[test]
 fn the_scratch_twin_never_outranks_the_pretrained_model() {
     let dir = minilm();
@@ -127,15 +140,7 @@ fn the_scratch_twin_never_outranks_the_pretrained_model() {
         rnd.average.logme
     );
     assert!(r.candidates.last().unwrap().model == scratch, "scratch must rank last");
-    for (a, b) in real.layers.iter().zip(&rnd.layers) {
-        assert!(
-            a.probe_accuracy > b.probe_accuracy,
-            "layer {}: probe {} vs scratch {}",
-            a.layer,
-            a.probe_accuracy,
-            b.probe_accuracy
-        );
-    }
+    probe_beats_on_every_layer(real, rnd);
     assert_eq!(short.layers.len(), 3);
     for (a, b) in short.layers.iter().zip(&real.layers) {
         assert!(
@@ -155,15 +160,7 @@ fn the_scratch_twin_never_outranks_the_pretrained_model() {
     assert_eq!(r.accuracy_on, AccuracyOn::CrossValidated);
     assert_eq!((r.train_rows, r.eval_rows), (200, 0));
     assert!(r.candidates[0].model == dir, "MiniLM first without eval rows");
-    for (a, b) in r.candidates[0].layers.iter().zip(&r.candidates[1].layers) {
-        assert!(
-            a.probe_accuracy > b.probe_accuracy,
-            "layer {}: probe {} vs scratch {}",
-            a.layer,
-            a.probe_accuracy,
-            b.probe_accuracy
-        );
-    }
+    probe_beats_on_every_layer(&r.candidates[0], &r.candidates[1]);
     let (a, b) = (&r.candidates[0].average, &r.candidates[1].average);
     assert!(
         a.knn_accuracy > b.knn_accuracy,
