@@ -330,6 +330,9 @@ impl ModelConfig {
 
     /// Loads the checkpoint of `dir` with canonical parameter names ([`canonical_names`]).
     pub fn load_params(&self, dir: &Path, device: &Device) -> Result<Params> {
+        // Every use of loaded weights (training, inference, features) allocates large
+        // activation buffers per layer: keep them in the heap (crate::alloc).
+        crate::alloc::tune_allocator();
         let mut ckpt = Checkpoint::load(dir, device)?;
         canonical_names(self.arch(), &mut ckpt.tensors);
         Params::from_checkpoint(ckpt, device)
@@ -339,9 +342,6 @@ impl ModelConfig {
     /// model does not use (a pooler under a token-classification head, an MLM head), as
     /// `from_pretrained` ignores them: they would never get a gradient and are not saved.
     pub fn load_model(&self, dir: &Path, head: Head, device: &Device) -> Result<(Params, Box<dyn EncoderModel>)> {
-        // Every use of a loaded encoder (training, inference, features) allocates large
-        // activation buffers per layer: keep them in the heap (crate::alloc).
-        crate::alloc::tune_allocator();
         let params = self.load_params(dir, device)?;
         params.track_use();
         let model = self.build(&params, head)?;

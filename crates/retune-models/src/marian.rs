@@ -17,7 +17,6 @@ use std::path::Path;
 use crate::error::{ModelError, Result};
 use crate::generate::{Decoder, EarlyStopping, GenerationConfig, Seq2Seq, TokenIds};
 use crate::nn::{activation, dropout, softmax_last, Embedding, LayerNorm, Linear, Mode, Params};
-use crate::spm::MarianTokenizer;
 
 /// LayerNorm epsilon of every Marian layer (PyTorch's `nn.LayerNorm` default).
 pub const LAYER_NORM_EPS: f64 = 1e-5;
@@ -910,22 +909,4 @@ impl Seq2Seq for MarianMTModel {
             cache: KvCache::new(),
         })
     }
-}
-
-/// Translates `texts` (each may start with a target-language code such as `>>cmn_Hans<<`):
-/// [`crate::seq2seq::translate_with`] with Marian's tokenizer.
-pub fn translate(
-    model: &MarianMTModel,
-    tokenizer: &MarianTokenizer,
-    texts: &[&str],
-    cfg: &GenerationConfig,
-) -> Result<Vec<String>> {
-    crate::seq2seq::translate_with(
-        model,
-        |t| tokenizer.encode_source(t),
-        |ids| tokenizer.decode(ids, true),
-        tokenizer.pad_id(),
-        texts,
-        cfg,
-    )
 }

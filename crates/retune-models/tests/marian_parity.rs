@@ -6,11 +6,11 @@
 use candle_core::{DType, Device, Tensor};
 use retune_models::arch::batch_tensor;
 use retune_models::generate::{generate, EarlyStopping, GenerationConfig};
-use retune_models::marian::translate;
 use retune_models::marian::{
     seq2seq_loss, shift_tokens_right, unused_params, KvCache, MarianConfig, MarianMTModel, BUFFERS,
 };
 use retune_models::nn::{Mode, Params};
+use retune_models::seq2seq::{translate, Seq2SeqNet, Seq2SeqTokenizer};
 use retune_models::spm::MarianTokenizer;
 use retune_models::weights::Checkpoint;
 use serde_json::Value;
@@ -297,14 +297,14 @@ fn generation_defaults_and_translate() {
             .find(|c| c["name"] == "greedy")
             .unwrap();
         let cfg = generation_config(&model, &case["kwargs"]);
-        let tok = MarianTokenizer::from_dir(&d).unwrap();
+        let tok = Seq2SeqTokenizer::Marian(MarianTokenizer::from_dir(&d).unwrap());
         let texts: Vec<&str> = exp["generate_inputs"]["src_texts"]
             .as_array()
             .unwrap()
             .iter()
             .map(|t| t.as_str().unwrap())
             .collect();
-        let got = translate(&model, &tok, &texts, &cfg).unwrap();
+        let got = translate(&Seq2SeqNet::Marian(model), &tok, &texts, &cfg).unwrap();
         let want: Vec<&str> = case["texts"]
             .as_array()
             .unwrap()

@@ -697,7 +697,6 @@ pub fn features_of(state: &ClassifierState, data: &LabeledTexts, batch_size: usi
 /// features) and evaluates it. With a run folder, writes `probe.json` (the regression) and
 /// `summary.json`.
 pub fn train_probe(job: &ClassifyJob, cfg: crate::probe::ProbeConfig) -> Result<ProbeRun> {
-    crate::alloc::tune_allocator();
     nn::set_seed(job.config.train.seed);
     let state = prepare_classifier(
         job.model_dir,

@@ -152,12 +152,7 @@ pub fn terminal(a: &GenAssessment) -> String {
     );
     let _ = writeln!(s, "\npilots on the same {} eval rows:", a.eval_rows);
     for p in &a.pilots {
-        let ci = p
-            .scored
-            .metrics
-            .get("chrF2")
-            .map(|m| (m.ci.lower, m.ci.upper))
-            .unwrap_or((0.0, 0.0));
+        let ci = chrf_interval(p);
         let _ = writeln!(
             s,
             "  {:<8} chrF {:>6.2} (95% CI {:.2}-{:.2}) BLEU {:>6.2}{}{}",
@@ -227,17 +222,21 @@ pub fn markdown(a: &GenAssessment) -> String {
     s
 }
 
+/// A pilot's chrF 95% interval ((0, 0) when the table has no chrF).
+fn chrf_interval(p: &GenPilot) -> (f64, f64) {
+    p.scored
+        .metrics
+        .get("chrF2")
+        .map(|m| (m.ci.lower, m.ci.upper))
+        .unwrap_or((0.0, 0.0))
+}
+
 /// Horizontal bars of chrF with 95% intervals, one per system (as-is grey).
 fn pilots_svg(pilots: &[GenPilot]) -> String {
     let rows: Vec<(String, f64, f64, f64)> = pilots
         .iter()
         .map(|p| {
-            let ci = p
-                .scored
-                .metrics
-                .get("chrF2")
-                .map(|m| (m.ci.lower, m.ci.upper))
-                .unwrap_or((0.0, 0.0));
+            let ci = chrf_interval(p);
             (p.strategy.clone(), p.scored.chrf, ci.0, ci.1)
         })
         .collect();
