@@ -382,3 +382,47 @@ mod fused_layer {
         check(&[], &[], false, Mode::Eval, 0.1);
     }
 }
+
+#[test]
+fn vectorized_optimizer_kernels_match_element_by_element_arithmetic() {
+    // Lengths around the 16-lane blocks, values of very different sizes.
+    for n in [0usize, 1, 15, 16, 17, 1000, 4099] {
+        let x: Vec<f32> = (0..n)
+            .map(|i| ((i * 7919 % 1013) as f32 - 506.0) * 10f32.powi((i % 9) as i32 - 6))
+            .collect();
+        let reference: f64 = x.iter().map(|&v| v as f64 * v as f64).sum();
+        let got = ops::sum_squares(&x);
+        assert!(
+            (got - reference).abs() <= 1e-12 * reference.max(1e-300),
+            "n {n}: {got} vs {reference}"
+        );
+        assert_eq!(got.to_bits(), ops::sum_squares(&x).to_bits());
+
+        let step = ops::AdamWStep {
+            grad_scale: 0.03125,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            bias_correction2_sqrt: (1.0f64 - 0.999f64.powi(3)).sqrt() as f32,
+            step_size: (5e-5 / (1.0 - 0.9f64.powi(3))) as f32,
+            decay: 1.0 - 5e-5 * 0.01,
+        };
+        let p0: Vec<f32> = x.iter().map(|v| v * 0.5 + 0.1).collect();
+        let m0: Vec<f32> = x.iter().map(|v| v * 1e-3).collect();
+        let v0: Vec<f32> = x.iter().map(|v| v * v * 1e-4).collect();
+        let (mut p, mut g, mut m, mut v) = (p0.clone(), x.clone(), m0.clone(), v0.clone());
+        ops::adamw_update(&mut p, &mut g, &mut m, &mut v, step);
+        for i in 0..n {
+            // PyTorch's AdamW step (decoupled decay), written out for one element.
+            let gi = x[i] * step.grad_scale;
+            let mi = step.beta1 * m0[i] + (1.0 - step.beta1) * gi;
+            let vi = step.beta2 * v0[i] + (1.0 - step.beta2) * gi * gi;
+            let pi = p0[i] * step.decay - step.step_size * mi / (vi.sqrt() / step.bias_correction2_sqrt + step.eps);
+            assert_eq!(
+                (m[i].to_bits(), v[i].to_bits(), p[i].to_bits(), g[i]),
+                (mi.to_bits(), vi.to_bits(), pi.to_bits(), 0.0),
+                "element {i} of {n}"
+            );
+        }
+    }
+}

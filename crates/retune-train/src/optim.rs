@@ -8,6 +8,7 @@
 use candle_core::backprop::GradStore;
 use candle_core::{CpuStorage, Layout, Storage, Tensor, Var};
 use rayon::prelude::*;
+use retune_models::ops::{adamw_update, AdamWStep};
 use std::collections::HashMap;
 
 use crate::error::{Result, TrainError};
@@ -195,7 +196,7 @@ impl AdamW {
                 let partial: Vec<f64> = s
                     .grad
                     .par_chunks(1 << 15)
-                    .map(|c| c.iter().map(|&g| (g as f64) * (g as f64)).sum::<f64>())
+                    .map(retune_models::ops::sum_squares)
                     .collect();
                 partial.iter().sum::<f64>()
             })
@@ -233,15 +234,19 @@ impl AdamW {
         let t = self.steps as i32;
         let bc1 = 1.0 - c.beta1.powi(t);
         let bc2 = 1.0 - c.beta2.powi(t);
-        let step_size = (lr / bc1) as f32;
-        let bc2_sqrt = bc2.sqrt() as f32;
-        let (b1, b2, eps) = (c.beta1 as f32, c.beta2 as f32, c.eps as f32);
-        let scale = scale as f32;
         for s in &mut self.slots {
-            let decay = if s.decay {
-                (1.0 - lr * c.weight_decay) as f32
-            } else {
-                1.0
+            let step = AdamWStep {
+                grad_scale: scale as f32,
+                beta1: c.beta1 as f32,
+                beta2: c.beta2 as f32,
+                eps: c.eps as f32,
+                bias_correction2_sqrt: bc2.sqrt() as f32,
+                step_size: (lr / bc1) as f32,
+                decay: if s.decay {
+                    (1.0 - lr * c.weight_decay) as f32
+                } else {
+                    1.0
+                },
             };
             // The update of element i only touches g[i], m[i], v[i], p[i]: split g, m and v by
             // the same chunks as the parameter storage. The gradient is zeroed as it is used.
@@ -260,14 +265,7 @@ impl AdamW {
                             std::slice::from_raw_parts_mut(v_ptr.get().add(off), n),
                         )
                     };
-                    for i in 0..n {
-                        let gi = g[i] * scale;
-                        g[i] = 0.0;
-                        m[i] = b1 * m[i] + (1.0 - b1) * gi;
-                        v[i] = b2 * v[i] + (1.0 - b2) * gi * gi;
-                        let denom = v[i].sqrt() / bc2_sqrt + eps;
-                        p[i] = p[i] * decay - step_size * m[i] / denom;
-                    }
+                    adamw_update(p, g, m, v, step);
                 },
                 _p: std::marker::PhantomData,
             };

@@ -127,6 +127,8 @@ pub struct LmQuantity {
     pub pilot_blocks: usize,
     /// (blocks seen, eval perplexity) of the LoRA pilot after the same steps on growing shares.
     pub curve: Vec<(usize, f64)>,
+    /// Why the learning curve has fewer points than planned (the budget), None when complete.
+    pub curve_note: Option<String>,
 }
 
 /// Angle 4.
@@ -396,9 +398,14 @@ pub fn assess_lm(
         vs_best: None,
     }];
     let strategies = lm_strategies(cfg);
+    let mut lora_wall = 0.0;
     for s in &strategies {
         progress(&format!("pilot {s} on {} blocks", pilot_rows.len()));
+        let started = Instant::now();
         let (_, p) = run_pilot(s, pilot_rows.clone(), None, 1)?;
+        if matches!(s, Strategy::Lora { .. }) {
+            lora_wall = started.elapsed().as_secs_f64();
+        }
         pilots.push(p);
     }
     // Angle 3: the LoRA pilot's steps on a quarter and a half of the blocks (several epochs).
@@ -413,8 +420,19 @@ pub fn assess_lm(
         .map(|p| p.steps)
         .unwrap_or(0);
     let mut curve = Vec::new();
+    let mut curve_note = None;
     if lora_steps > 0 && pilot_rows.len() >= 8 {
         for share in [4usize, 2] {
+            // A curve point costs what the LoRA pilot cost (the same steps, load and eval).
+            let elapsed = t0.elapsed().as_secs_f64();
+            if !cfg.fits_budget(elapsed, lora_wall) {
+                curve_note = Some(format!(
+                    "learning curve cut short: another {lora} pilot (~{lora_wall:.0} s) would end at {:.0} s, past the budget of {:.0} s",
+                    elapsed + lora_wall,
+                    cfg.budget_seconds.unwrap_or(0.0)
+                ));
+                break;
+            }
             let rows = spread(&pilot_rows, pilot_rows.len() / share);
             progress(&format!(
                 "learning curve: {lora} for {lora_steps} steps on {} blocks",
@@ -424,7 +442,7 @@ pub fn assess_lm(
             let (s, _) = run_pilot(&lora, rows, Some(lora_steps), share * 2)?;
             curve.push((n, s.perplexity));
         }
-        if let Some(p) = pilots.iter().find(|p| p.strategy == lora.to_string()) {
+        if let (false, Some(p)) = (curve.is_empty(), pilots.iter().find(|p| p.strategy == lora.to_string())) {
             curve.push((p.blocks, p.scored.perplexity));
         }
     }
@@ -434,6 +452,7 @@ pub fn assess_lm(
         train_blocks: all_rows.len(),
         pilot_blocks: pilot_rows.len(),
         curve,
+        curve_note,
     };
 
     // The best (lowest perplexity) pilot and every other one against it.
@@ -576,6 +595,9 @@ fn decide_lm(
     if qn.curve.len() >= 2 {
         let pts: Vec<String> = qn.curve.iter().map(|(n, p)| format!("{n} blocks {p:.2}")).collect();
         reasons.push(format!("learning curve (same steps, growing data): {}", pts.join(", ")));
+    }
+    if let Some(note) = &qn.curve_note {
+        reasons.push(format!("{note} (a longer --budget runs it)"));
     }
     let best = &pilots[best_i];
     // A pilot improves when its drop is significant (paired bootstrap over documents) and at

@@ -61,6 +61,9 @@ pub struct AssessConfig {
     /// Peak learning rate of every pilot (`--task translate`); None: each strategy's default.
     /// Default None.
     pub lr: Option<f64>,
+    /// The time budget in seconds the assessment was sized for (`--budget`): optional steps
+    /// that would end past it are left out and the report says so. Default None (no limit).
+    pub budget_seconds: Option<f64>,
     /// Where models run. Default the CPU.
     #[serde(skip)]
     pub device: Device,
@@ -91,6 +94,7 @@ impl Default for AssessConfig {
             max_length: 128,
             batch_size: 32,
             lr: None,
+            budget_seconds: None,
             device: retune_models::device::host(),
         }
     }
@@ -144,6 +148,7 @@ impl AssessConfig {
         };
         cfg.pilot_rows = pilot;
         cfg.feature_rows = feature;
+        cfg.budget_seconds = Some(seconds);
         if task == BudgetTask::Summarize {
             cfg.strategies = vec![Strategy::Lora { r: 8, alpha: 16.0 }, Strategy::Full];
             cfg.max_length = 256;
@@ -162,6 +167,22 @@ impl AssessConfig {
             cfg.strategies.push(Strategy::Scratch);
         }
         cfg
+    }
+}
+
+impl AssessConfig {
+    /// Whether a step estimated to take `estimate` seconds, started `elapsed` seconds into the
+    /// assessment, ends within the budget (always, without one).
+    ///
+    /// ```
+    /// use retune_assess::assess::{AssessConfig, BudgetTask};
+    /// let cfg = AssessConfig::for_budget(600.0, BudgetTask::Lm);
+    /// assert!(cfg.fits_budget(400.0, 150.0));
+    /// assert!(!cfg.fits_budget(500.0, 150.0));
+    /// assert!(AssessConfig::default().fits_budget(1e9, 1e9));
+    /// ```
+    pub fn fits_budget(&self, elapsed: f64, estimate: f64) -> bool {
+        self.budget_seconds.is_none_or(|b| elapsed + estimate <= b)
     }
 }
 

@@ -96,7 +96,7 @@ fn angles(a: &LmAssessment) -> [String; 4] {
             c.docs_over_block
         ),
         format!(
-            "{} training documents, {} tokens, {} blocks of {}; pilots train on {} blocks{}",
+            "{} training documents, {} tokens, {} blocks of {}; pilots train on {} blocks{}{}",
             q.train_documents,
             q.train_tokens,
             q.train_blocks,
@@ -113,7 +113,8 @@ fn angles(a: &LmAssessment) -> [String; 4] {
                         .collect::<Vec<_>>()
                         .join(", ")
                 )
-            }
+            },
+            q.curve_note.as_ref().map(|n| format!("; {n}")).unwrap_or_default()
         ),
         format!(
             "{} duplicate and {} near-duplicate training documents; {} eval documents in train ({} exact, {} near)",

@@ -31,8 +31,8 @@ use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Storage, 
 use rayon::prelude::*;
 
 use super::{
-    column_sum, dropout_multipliers, fusable, gelu_rows, gelu_rows_backward, layer_norm_rows, layer_norm_rows_backward,
-    matmul, overwritten, repeat_rows, slice, softmax_row_into, Mat,
+    column_sum, dropout_multipliers, fusable, gelu_rows, gelu_rows_backward_from, layer_norm_rows,
+    layer_norm_rows_backward, matmul, overwritten, repeat_rows, slice, softmax_row_into, Mat,
 };
 use crate::nn::{reserve, Mode};
 
@@ -582,7 +582,8 @@ impl RowMap {
 
 /// `y = a · mask + r` (dropout then residual), or `a + r` without dropout.
 fn dropout_add(a: &[f32], r: &[f32], drop: Option<Dropout>, map: RowMap) -> Vec<f32> {
-    let mut y = vec![0f32; a.len()];
+    // Every chunk is written whole (the multipliers, then the sum; or the sum).
+    let mut y = overwritten(a.len());
     let chunk = map.chunk();
     y.par_chunks_mut(chunk)
         .zip(a.par_chunks(chunk).zip(r.par_chunks(chunk)))
@@ -608,7 +609,8 @@ fn dropout_grad(g: &[f32], drop: Option<Dropout>, map: RowMap) -> Vec<f32> {
     let Some(dr) = drop else {
         return g.to_vec();
     };
-    let mut y = vec![0f32; g.len()];
+    // Every chunk is written whole by the fill.
+    let mut y = overwritten(g.len());
     let chunk = map.chunk();
     y.par_chunks_mut(chunk)
         .zip(g.par_chunks(chunk))
@@ -734,7 +736,8 @@ impl LayerOp {
                 let pd: &[f32] = match pmask {
                     Some(dr) => {
                         // The first lq rows of the (l×l) block of (sequence, head) in the stream.
-                        dropped = vec![0f32; lq * l];
+                        // Written whole by the fill.
+                        dropped = overwritten(lq * l);
                         dr.fill(&mut dropped, bh * l * l);
                         dropped.iter_mut().zip(pr.iter()).for_each(|(o, &p)| *o *= p);
                         &dropped
@@ -832,8 +835,11 @@ impl LayerOp {
             let (xs, dys) = (s[n - 2], s[n - 1]);
             let v = view(layer, &s[..n - 2])?;
             let xq: &[f32] = saved.xq.as_deref().unwrap_or(xs);
-            // Second LayerNorm and the feed-forward, on the output positions.
-            let mut ds2 = vec![0f32; mq * h];
+            // Second LayerNorm and the feed-forward, on the output positions. The gradient
+            // buffers below are written whole before they are read: the LayerNorm backward
+            // writes every row, products without accumulation every element, the attention
+            // tasks every (sequence, head) block.
+            let mut ds2 = overwritten(mq * h);
             let (dw, db) = layer_norm_rows_backward(&saved.s2, v.ln2.0, dys, layer.eps, &mut ds2, ln2_t);
             if layer.ffn_norm.0.track_op() {
                 deposit(&layer.ffn_norm.0, dw)?;
@@ -843,7 +849,11 @@ impl LayerOp {
             }
             let df = dropout_grad(&ds2, self.masks[2], map);
             let need_dg = trains[4].any() || below_ffn;
-            let mut dg = if need_dg { vec![0f32; saved.g.len()] } else { Vec::new() };
+            let mut dg = if need_dg {
+                overwritten(saved.g.len())
+            } else {
+                Vec::new()
+            };
             linear_backward(
                 lins[5],
                 &v.lin[5],
@@ -859,7 +869,7 @@ impl LayerOp {
             if !need_dg {
                 return Ok(None);
             }
-            gelu_rows_backward(&saved.u, &mut dg);
+            gelu_rows_backward_from(&saved.u, &saved.g, &mut dg);
             let du = dg;
             let mut dh1 = ds2;
             linear_backward(
@@ -878,7 +888,7 @@ impl LayerOp {
                 return Ok(None);
             }
             // First LayerNorm and the attention output.
-            let mut ds1 = vec![0f32; mq * h];
+            let mut ds1 = overwritten(mq * h);
             let (dw, db) = layer_norm_rows_backward(&saved.s1, v.ln1.0, &dh1, layer.eps, &mut ds1, ln1_t);
             drop(dh1);
             if layer.attn_norm.0.track_op() {
@@ -894,7 +904,7 @@ impl LayerOp {
             // The input gradient of the output positions' rows (the residual's first).
             let mut dxq = if need_x { Some(ds1) } else { None };
             let need_ctx = qkv_t || need_x;
-            let mut dctx = if need_ctx { vec![0f32; mq * h] } else { Vec::new() };
+            let mut dctx = if need_ctx { overwritten(mq * h) } else { Vec::new() };
             linear_backward(
                 lins[3],
                 &v.lin[3],
@@ -911,7 +921,7 @@ impl LayerOp {
                 return Ok(dxq.map(|g| scatter_rows(g, map, b)));
             }
             // Attention, per (sequence, head).
-            let (mut dq, mut dk, mut dv) = (vec![0f32; mq * h], vec![0f32; m * h], vec![0f32; m * h]);
+            let (mut dq, mut dk, mut dv) = (overwritten(mq * h), overwritten(m * h), overwritten(m * h));
             let (pq, pk, pv) = (
                 SendPtr(dq.as_mut_ptr()),
                 SendPtr(dk.as_mut_ptr()),
@@ -929,14 +939,14 @@ impl LayerOp {
                 let dropped: Vec<f32>;
                 let pd: &[f32] = match pmask {
                     Some(dr) => {
-                        mult = vec![0f32; lq * l];
+                        mult = overwritten(lq * l);
                         dr.fill(&mut mult, bh * l * l);
                         dropped = mult.iter().zip(pr.iter()).map(|(m, p)| m * p).collect();
                         &dropped
                     }
                     None => pr,
                 };
-                let mut dp = vec![0f32; lq * l];
+                let mut dp = overwritten(lq * l);
                 // SAFETY: blocks of dctx and q are lq×d, of k and v l×d, with row stride h; dp
                 // is lq×l; this task alone writes the (bi, hi) blocks of dq, dk, dv.
                 unsafe {
