@@ -98,6 +98,19 @@ fn lm_assessment_measures_honestly() {
         .iter()
         .any(|p| p["vs_as_is"]["p_value"].as_f64().unwrap() < 0.05);
     assert!(significant && verdict == "use_as_is", "{}", small["recommendation"]);
+    // A budget already spent when the learning curve is due: its pilots are left out, and the
+    // assessment says so instead of overrunning.
+    let mut args: Vec<&str> = common.to_vec();
+    args.extend(["--train", clean_train.to_str().unwrap(), "--pilot-rows", "64", "--budget", "0.001s"]);
+    let spent = assess(&args);
+    assert_eq!(spent["quantity"]["curve"].as_array().unwrap().len(), 0, "{}", spent["quantity"]);
+    let note = spent["quantity"]["curve_note"].as_str().unwrap_or_default();
+    assert!(note.contains("past the budget of 0 s"), "{note}");
+    assert!(
+        spent["recommendation"].to_string().contains("learning curve cut short"),
+        "{}",
+        spent["recommendation"]
+    );
     // A larger budget: 128 steps teach the random model.
     let mut args: Vec<&str> = common.to_vec();
     args.extend(["--train", clean_train.to_str().unwrap(), "--pilot-rows", "1024"]);
