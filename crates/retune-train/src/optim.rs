@@ -234,19 +234,20 @@ impl AdamW {
         let t = self.steps as i32;
         let bc1 = 1.0 - c.beta1.powi(t);
         let bc2 = 1.0 - c.beta2.powi(t);
+        let base = AdamWStep {
+            grad_scale: scale as f32,
+            beta1: c.beta1 as f32,
+            beta2: c.beta2 as f32,
+            eps: c.eps as f32,
+            bias_correction2_sqrt: bc2.sqrt() as f32,
+            step_size: (lr / bc1) as f32,
+            decay: 1.0,
+        };
+        let decayed = (1.0 - lr * c.weight_decay) as f32;
         for s in &mut self.slots {
             let step = AdamWStep {
-                grad_scale: scale as f32,
-                beta1: c.beta1 as f32,
-                beta2: c.beta2 as f32,
-                eps: c.eps as f32,
-                bias_correction2_sqrt: bc2.sqrt() as f32,
-                step_size: (lr / bc1) as f32,
-                decay: if s.decay {
-                    (1.0 - lr * c.weight_decay) as f32
-                } else {
-                    1.0
-                },
+                decay: if s.decay { decayed } else { 1.0 },
+                ..base
             };
             // The update of element i only touches g[i], m[i], v[i], p[i]: split g, m and v by
             // the same chunks as the parameter storage. The gradient is zeroed as it is used.

@@ -101,9 +101,21 @@ fn lm_assessment_measures_honestly() {
     // A budget already spent when the learning curve is due: its pilots are left out, and the
     // assessment says so instead of overrunning.
     let mut args: Vec<&str> = common.to_vec();
-    args.extend(["--train", clean_train.to_str().unwrap(), "--pilot-rows", "64", "--budget", "0.001s"]);
+    args.extend([
+        "--train",
+        clean_train.to_str().unwrap(),
+        "--pilot-rows",
+        "64",
+        "--budget",
+        "0.001s",
+    ]);
     let spent = assess(&args);
-    assert_eq!(spent["quantity"]["curve"].as_array().unwrap().len(), 0, "{}", spent["quantity"]);
+    assert_eq!(
+        spent["quantity"]["curve"].as_array().unwrap().len(),
+        0,
+        "{}",
+        spent["quantity"]
+    );
     let note = spent["quantity"]["curve_note"].as_str().unwrap_or_default();
     assert!(note.contains("past the budget of 0 s"), "{note}");
     assert!(

@@ -442,7 +442,9 @@ pub fn assess_lm(
             let (s, _) = run_pilot(&lora, rows, Some(lora_steps), share * 2)?;
             curve.push((n, s.perplexity));
         }
-        if let (false, Some(p)) = (curve.is_empty(), pilots.iter().find(|p| p.strategy == lora.to_string())) {
+        // The LoRA pilot itself is the curve's last point, when the curve has any other.
+        let lora_pilot = pilots.iter().find(|p| p.strategy == lora.to_string());
+        if let Some(p) = lora_pilot.filter(|_| !curve.is_empty()) {
             curve.push((p.blocks, p.scored.perplexity));
         }
     }

@@ -168,9 +168,7 @@ impl AssessConfig {
         }
         cfg
     }
-}
 
-impl AssessConfig {
     /// Whether a step estimated to take `estimate` seconds, started `elapsed` seconds into the
     /// assessment, ends within the budget (always, without one).
     ///

@@ -79,15 +79,6 @@ fn gelu_forward(yo: &mut [f32], xi: &[f32]) {
     }
 }
 
-#[inline(always)]
-fn gelu_backward(o: &mut [f32], xi: &[f32], inv_sqrt_2pi: f32) {
-    for (o, &v) in o.iter_mut().zip(xi) {
-        let gv = *o;
-        let cdf = 0.5 * (1.0 + erf(v * std::f32::consts::FRAC_1_SQRT_2));
-        *o = gv * (cdf + v * inv_sqrt_2pi * exp_fast(-0.5 * v * v));
-    }
-}
-
 /// The erf-GELU backward from the forward's input `x` and output `y = x Φ(x)`: `Φ(x) = y / x`
 /// (½ at x ≈ 0) instead of a second erf, then `g ← g · (Φ(x) + x φ(x))`.
 #[inline(always)]
@@ -251,10 +242,6 @@ macro_rules! simd_variants {
             #[target_feature(enable = $features)]
             pub(super) unsafe fn gelu_forward(yo: &mut [f32], xi: &[f32]) {
                 super::gelu_forward(yo, xi)
-            }
-            #[target_feature(enable = $features)]
-            pub(super) unsafe fn gelu_backward(o: &mut [f32], xi: &[f32], c: f32) {
-                super::gelu_backward(o, xi, c)
             }
             #[target_feature(enable = $features)]
             pub(super) unsafe fn gelu_backward_from(o: &mut [f32], xi: &[f32], yi: &[f32], c: f32) {
@@ -564,16 +551,8 @@ pub(crate) fn gelu_rows(x: &[f32], y: &mut [f32]) {
         .for_each(|(yo, xi)| simd_dispatch!(gelu_forward(yo, xi)));
 }
 
-/// The erf-GELU backward in place: `g ← g · GELU'(x)`, in parallel chunks.
-pub(crate) fn gelu_rows_backward(x: &[f32], g: &mut [f32]) {
-    let inv_sqrt_2pi = 0.398_942_3_f32;
-    g.par_chunks_mut(4096)
-        .zip(x.par_chunks(4096))
-        .for_each(|(o, xi)| simd_dispatch!(gelu_backward(o, xi, inv_sqrt_2pi)));
-}
-
-/// [`gelu_rows_backward`] given the forward's output `y` as well (no erf recomputed: the fused
-/// layer keeps both).
+/// The erf-GELU backward in place, `g ← g · GELU'(x)`, from the forward's input `x` and output
+/// `y` (both kept by the fused layer and the GELU op: no erf recomputed), in parallel chunks.
 pub(crate) fn gelu_rows_backward_from(x: &[f32], y: &[f32], g: &mut [f32]) {
     let inv_sqrt_2pi = 0.398_942_3_f32;
     g.par_chunks_mut(4096)
@@ -1183,15 +1162,17 @@ impl CustomOp1 for GeluOp {
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
 
-    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+    fn bwd(&self, arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         let grad = grad.contiguous()?;
         let dx = with_data(arg, |x| {
-            with_data(&grad, |g| {
-                let mut dx = g.to_vec();
-                gelu_rows_backward(x, &mut dx);
-                dx
+            with_data(res, |y| {
+                with_data(&grad, |g| {
+                    let mut dx = g.to_vec();
+                    gelu_rows_backward_from(x, y, &mut dx);
+                    dx
+                })
             })
-        })??;
+        })???;
         Ok(Some(Tensor::from_vec(dx, arg.shape(), arg.device())?))
     }
 }
@@ -1206,8 +1187,8 @@ pub fn gelu_erf(x: &Tensor) -> Result<Tensor> {
 
 #[cfg(test)]
 mod tests {
-    /// The GELU backward from the saved output agrees with the one recomputing erf, over the
-    /// whole range a pre-activation takes (tails, zero, tiny values).
+    /// The GELU backward from the saved output agrees with `Φ(x) + x φ(x)` computed with a
+    /// second erf, over the whole range a pre-activation takes (tails, zero, tiny values).
     #[test]
     fn gelu_backward_from_output_matches_recomputed_erf() {
         let mut x: Vec<f32> = (-4000..=4000).map(|i| i as f32 * 0.004).collect();
@@ -1215,12 +1196,21 @@ mod tests {
         let mut y = vec![0f32; x.len()];
         super::gelu_rows(&x, &mut y);
         let up: Vec<f32> = (0..x.len()).map(|i| ((i * 37 % 19) as f32 - 9.0) * 0.25).collect();
-        let (mut a, mut b) = (up.clone(), up.clone());
-        super::gelu_rows_backward(&x, &mut a);
-        super::gelu_rows_backward_from(&x, &y, &mut b);
+        let mut got = up.clone();
+        super::gelu_rows_backward_from(&x, &y, &mut got);
         for i in 0..x.len() {
-            let tol = 2e-6 * up[i].abs().max(1e-3);
-            assert!((a[i] - b[i]).abs() <= tol, "x {}: {} vs {}", x[i], a[i], b[i]);
+            let v = x[i] as f64;
+            let cdf = 0.5 * (1.0 + super::erf(x[i] * std::f32::consts::FRAC_1_SQRT_2) as f64);
+            let pdf = (-0.5 * v * v).exp() / (2.0 * std::f64::consts::PI).sqrt();
+            let want = up[i] as f64 * (cdf + v * pdf);
+            let tol = 2e-6 * up[i].abs().max(1e-3) as f64;
+            assert!(
+                (got[i] as f64 - want).abs() <= tol,
+                "x {}: {} vs {}",
+                x[i],
+                got[i],
+                want
+            );
         }
     }
 }
