@@ -10,7 +10,9 @@
 2. With --finetune: the whole fine-tune on data/sentiment_rt_polarity, --epochs (default 1):
    `retune finetune` (dynamic padding, length-grouped batches) against HF's Trainer with the same
    recipe (scripts/reference/hf_finetune.py --recipe trainer), and the seed's recipe (every text
-   padded to 256) timed on --seed-steps steps and extrapolated to the same number of epochs.
+   padded to 256) timed on --seed-steps steps and extrapolated to the same number of epochs;
+   the peak RSS of the retune and Trainer processes (getrusage, model loading and evaluation
+   included).
 Prints one JSON object per measurement and a summary with the ratios.
 """
 import argparse, json, os, subprocess, sys, time
@@ -28,12 +30,26 @@ def run_json(cmd, env=None):
     return [json.loads(l) for l in lines]
 
 
+# Runs argv in a fresh Python process that waits for it and prints its peak RSS (getrusage of
+# the one child), so each side's figure is its own process's, model loading included.
+PEAK_RSS = ("import json, resource, subprocess, sys; r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+            "print(json.dumps({'rc': r.returncode, 'stderr': r.stderr[-2000:], "
+            "'peak_rss_mb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))")
+
+
+def run_measured(cmd):
+    """Runs cmd; returns its peak RSS in MB (exits on failure)."""
+    res = subprocess.run([sys.executable, "-c", PEAK_RSS] + cmd, cwd=ROOT, capture_output=True, text=True, check=True)
+    info = json.loads(res.stdout.strip().splitlines()[-1])
+    if info["rc"] != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{info['stderr']}")
+    return info["peak_rss_mb"]
+
+
 def run_file(cmd, out):
-    """Runs a reference script with `--out FILE` and returns the JSON it wrote."""
-    res = subprocess.run(cmd + ["--out", out], cwd=ROOT, capture_output=True, text=True)
-    if res.returncode != 0:
-        sys.exit(f"failed: {' '.join(cmd)}\n{res.stderr[-2000:]}")
-    return json.load(open(out))
+    """Runs a reference script with `--out FILE`; returns the JSON it wrote and its peak RSS (MB)."""
+    rss = run_measured(cmd + ["--out", out])
+    return json.load(open(out)), rss
 
 
 def main():
@@ -59,18 +75,19 @@ def main():
         out = os.path.join(ROOT, "runs/bench-finetune")
         t0 = time.time()
         os.makedirs(os.path.join(ROOT, "runs"), exist_ok=True)
-        subprocess.run([os.path.join(ROOT, "target/release/retune"), "finetune", "--model", MODEL,
-                        "--train", f"{RT}/train.tsv", "--eval", f"{RT}/validation.tsv", "--test", f"{RT}/test.tsv",
-                        "--epochs", str(a.epochs), "--out", out, "--json"], cwd=ROOT, check=True, capture_output=True)
+        rss = run_measured([os.path.join(ROOT, "target/release/retune"), "finetune", "--model", MODEL,
+                            "--train", f"{RT}/train.tsv", "--eval", f"{RT}/validation.tsv", "--test", f"{RT}/test.tsv",
+                            "--epochs", str(a.epochs), "--out", out, "--json"])
         wall = time.time() - t0
         rs = json.loads(open(os.path.join(out, "summary.json")).read())
         retune = {"train_s": rs["run"]["train_seconds"], "wall_s": wall, "test_accuracy": rs["test"]["accuracy"],
-                  "examples_per_s": rs["run"]["rows_per_s"]}
+                  "examples_per_s": rs["run"]["rows_per_s"], "peak_rss_mb": rss}
         print(json.dumps({"impl": "retune finetune", **retune}))
-        hf = run_file([a.python, "scripts/reference/hf_finetune.py", "--recipe", "trainer", "--epochs", str(a.epochs),
-                       "--threads", "2"], os.path.join(ROOT, "runs/bench-hf.json"))
-        print(json.dumps({"impl": "hf trainer", **{k: hf.get(k) for k in ("train_s", "test_accuracy", "train_examples_per_s")}}))
-        seed = run_file([a.python, "scripts/reference/hf_finetune.py", "--recipe", "seed", "--epochs", "1",
+        hf, hf_rss = run_file([a.python, "scripts/reference/hf_finetune.py", "--recipe", "trainer", "--epochs",
+                               str(a.epochs), "--threads", "2"], os.path.join(ROOT, "runs/bench-hf.json"))
+        print(json.dumps({"impl": "hf trainer", "peak_rss_mb": hf_rss,
+                          **{k: hf.get(k) for k in ("train_s", "test_accuracy", "train_examples_per_s")}}))
+        seed, _ = run_file([a.python, "scripts/reference/hf_finetune.py", "--recipe", "seed", "--epochs", "1",
                          "--limit-train", str(32 * a.seed_steps), "--limit-eval", "32", "--limit-test", "32",
                          "--threads", "2"], os.path.join(ROOT, "runs/bench-seed.json"))
         per_example = seed["train_s"] / (32 * a.seed_steps)
@@ -80,7 +97,9 @@ def main():
                                "seed_recipe_train_s_extrapolated": seed_total,
                                "speedup_vs_hf_trainer": hf["train_s"] / retune["train_s"],
                                "speedup_vs_seed_recipe": seed_total / retune["train_s"],
-                               "retune_test_accuracy": retune["test_accuracy"], "hf_test_accuracy": hf.get("test_accuracy")}
+                               "retune_test_accuracy": retune["test_accuracy"], "hf_test_accuracy": hf.get("test_accuracy"),
+                               "retune_peak_rss_mb": rss, "hf_trainer_peak_rss_mb": hf_rss,
+                               "peak_rss_retune_over_hf": rss / hf_rss}
     print(json.dumps({"summary": summary}, indent=1))
 
 

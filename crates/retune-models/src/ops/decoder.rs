@@ -20,8 +20,8 @@ use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::layer::{
-    apply_layer_op, cols, deposit, linear_backward, linear_forward, rows, with_slices, Dropout, FusedLinear, LinView,
-    SavedSlot, SendPtr, Trains,
+    apply_layer_op, cols, deposit, linear_backward, linear_forward, rows, with_slices, Bias, Dropout, FusedLinear,
+    LinView, SavedSlot, SendPtr, Trains,
 };
 use super::{exp_fast, fusable, matmul, overwritten, softmax_row_into};
 use crate::nn::Mode;
@@ -314,9 +314,9 @@ impl DecoderOp {
             // head, the SwiGLU) before they are read.
             let mut n1 = overwritten(m * h);
             let inv1 = rms_rows(x, norms[0], layer.eps, &mut n1);
-            let (mut q, xa_q) = linear_forward(&lin[0], &n1, m);
-            let (mut k, xa_k) = linear_forward(&lin[1], &n1, m);
-            let (v, xa_v) = linear_forward(&lin[2], &n1, m);
+            let (mut q, xa_q) = linear_forward(&lin[0], &n1, m, Bias::Rows);
+            let (mut k, xa_k) = linear_forward(&lin[1], &n1, m, Bias::Rows);
+            let (v, xa_v) = linear_forward(&lin[2], &n1, m, Bias::Rows);
             rope_rows(&mut q, wq, l, d, &self.cos, &self.sin, false);
             rope_rows(&mut k, wkv, l, d, &self.cos, &self.sin, false);
             // Training keeps every head's probabilities for the backward; inference needs one
@@ -399,18 +399,18 @@ impl DecoderOp {
                     |(pr, scores), bh| attend(bh, pr, scores),
                 );
             }
-            let (ao, xa_o) = linear_forward(&lin[3], &ctx, m);
+            let (ao, xa_o) = linear_forward(&lin[3], &ctx, m, Bias::Rows);
             let mut s1 = ao;
             s1.par_chunks_mut(4096)
                 .zip(x.par_chunks(4096))
                 .for_each(|(o, xi)| o.iter_mut().zip(xi).for_each(|(o, &x)| *o += x));
             let mut n2 = overwritten(m * h);
             let inv2 = rms_rows(&s1, norms[1], layer.eps, &mut n2);
-            let (gate, xa_g) = linear_forward(&lin[4], &n2, m);
-            let (up, xa_u) = linear_forward(&lin[5], &n2, m);
+            let (gate, xa_g) = linear_forward(&lin[4], &n2, m, Bias::Rows);
+            let (up, xa_u) = linear_forward(&lin[5], &n2, m, Bias::Rows);
             let mut act = overwritten(gate.len());
             swiglu(&gate, &up, &mut act);
-            let (mut y, xa_d) = linear_forward(&lin[6], &act, m);
+            let (mut y, xa_d) = linear_forward(&lin[6], &act, m, Bias::Rows);
             drop(act);
             y.par_chunks_mut(4096)
                 .zip(s1.par_chunks(4096))

@@ -31,7 +31,7 @@ use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Storage, 
 use rayon::prelude::*;
 
 use super::{
-    column_sum, dropout_multipliers, fusable, gelu_rows, gelu_rows_backward_from, layer_norm_rows,
+    column_sum, dropout_multipliers, fusable, gelu_bias_rows, gelu_rows_backward_from, layer_norm_rows,
     layer_norm_rows_backward, matmul, overwritten, repeat_rows, slice, softmax_row_into, Mat,
 };
 use crate::nn::{reserve, Mode};
@@ -408,10 +408,22 @@ pub(super) fn cols(x: &[f32], cs: usize) -> Mat {
     }
 }
 
-/// `x Wᵀ + b (+ scale · (x Aᵀ) Bᵀ)` for x (m, in); also returns `x Aᵀ` for the backward.
-pub(super) fn linear_forward(v: &LinView, x: &[f32], m: usize) -> (Vec<f32>, Option<Vec<f32>>) {
+/// Where a linear map's bias goes in [`linear_forward`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Bias {
+    /// Into the output rows, which the product then accumulates onto.
+    Rows,
+    /// Left out: the caller adds it in its next pass over the output (the GELU, the dropout and
+    /// residual), saving the pass that fills the rows and the product's read of them.
+    Deferred,
+}
+
+/// `x Wᵀ + b (+ scale · (x Aᵀ) Bᵀ)` for x (m, in), the `+ b` left to the caller when `bias` is
+/// [`Bias::Deferred`]; also returns `x Aᵀ` for the backward.
+pub(super) fn linear_forward(v: &LinView, x: &[f32], m: usize, bias: Bias) -> (Vec<f32>, Option<Vec<f32>>) {
     let (n, k) = (v.n_out, v.n_in);
-    let mut y = match v.b {
+    let b = v.b.filter(|_| bias == Bias::Rows);
+    let mut y = match b {
         Some(b) => repeat_rows(b, m),
         // Written whole by the product below (no accumulation without a bias).
         None => overwritten(m * n),
@@ -426,7 +438,7 @@ pub(super) fn linear_forward(v: &LinView, x: &[f32], m: usize) -> (Vec<f32>, Opt
             n,
             rows(x, k),
             cols(v.w, k),
-            v.b.is_some(),
+            b.is_some(),
             1.0,
             true,
         );
@@ -580,25 +592,48 @@ impl RowMap {
     }
 }
 
-/// `y = a · mask + r` (dropout then residual), or `a + r` without dropout.
-fn dropout_add(a: &[f32], r: &[f32], drop: Option<Dropout>, map: RowMap) -> Vec<f32> {
+/// `y = (a + bias) · mask + r` (a product's deferred bias, dropout, then the residual), or
+/// `(a + bias) + r` without dropout; without a bias, `a · mask + r` or `a + r`.
+fn dropout_add(a: &[f32], bias: Option<&[f32]>, r: &[f32], drop: Option<Dropout>, map: RowMap) -> Vec<f32> {
     // Every chunk is written whole (the multipliers, then the sum; or the sum).
     let mut y = overwritten(a.len());
-    let chunk = map.chunk();
+    let (chunk, h) = (map.chunk(), map.h.max(1));
     y.par_chunks_mut(chunk)
         .zip(a.par_chunks(chunk).zip(r.par_chunks(chunk)))
         .enumerate()
-        .for_each(|(c, (yo, (ai, ri)))| match drop {
-            Some(dr) => {
+        .for_each(|(c, (yo, (ai, ri)))| {
+            if let Some(dr) = drop {
                 dr.fill(yo, map.from(c));
-                for ((o, &a), &r) in yo.iter_mut().zip(ai).zip(ri) {
-                    *o = a * *o + r;
-                }
             }
-            None => {
-                for ((o, &a), &r) in yo.iter_mut().zip(ai).zip(ri) {
-                    *o = a + r;
+            // The chunk by row segments, each with its columns of the bias.
+            let (mut j, mut col) = (0, (c * chunk) % h);
+            while j < yo.len() {
+                let w = (h - col).min(yo.len() - j);
+                let (o, a, r) = (&mut yo[j..j + w], &ai[j..j + w], &ri[j..j + w]);
+                match (bias.map(|b| &b[col..col + w]), drop) {
+                    (Some(b), Some(_)) => {
+                        for (((o, &a), &r), &b) in o.iter_mut().zip(a).zip(r).zip(b) {
+                            *o = (a + b) * *o + r;
+                        }
+                    }
+                    (Some(b), None) => {
+                        for (((o, &a), &r), &b) in o.iter_mut().zip(a).zip(r).zip(b) {
+                            *o = (a + b) + r;
+                        }
+                    }
+                    (None, Some(_)) => {
+                        for ((o, &a), &r) in o.iter_mut().zip(a).zip(r) {
+                            *o = a * *o + r;
+                        }
+                    }
+                    (None, None) => {
+                        for ((o, &a), &r) in o.iter_mut().zip(a).zip(r) {
+                            *o = a + r;
+                        }
+                    }
                 }
+                j += w;
+                col = 0;
             }
         });
     y
@@ -693,9 +728,9 @@ impl LayerOp {
             let nh = layer.heads;
             let d = h / nh;
             let scale = (1.0 / (d as f64).sqrt()) as f32;
-            let (q, xa_q) = linear_forward(&v.lin[0], &xq, mq);
-            let (k, xa_k) = linear_forward(&v.lin[1], x, m);
-            let (vv, xa_v) = linear_forward(&v.lin[2], x, m);
+            let (q, xa_q) = linear_forward(&v.lin[0], &xq, mq, Bias::Rows);
+            let (k, xa_k) = linear_forward(&v.lin[1], x, m, Bias::Rows);
+            let (vv, xa_v) = linear_forward(&v.lin[2], x, m, Bias::Rows);
             // Attention probabilities of every (sequence, head), kept for the backward when
             // saving; otherwise each task reuses one block of scratch.
             // Every probability is written by the softmax, every block of ctx by its product.
@@ -771,17 +806,20 @@ impl LayerOp {
                     |(scores, pr), bh| attend(bh, scores, &mut pr[..lq * l]),
                 );
             }
-            let (ao, xa_o) = linear_forward(&v.lin[3], &ctx, mq);
-            let s1 = dropout_add(&ao, &xq, self.masks[1], map);
+            // The output projection's, the FFN's biases go in with the next pass over their
+            // outputs (dropout and residual, GELU).
+            let (ao, xa_o) = linear_forward(&v.lin[3], &ctx, mq, Bias::Deferred);
+            let s1 = dropout_add(&ao, v.lin[3].b, &xq, self.masks[1], map);
             drop(ao);
             // h1, g and y are written whole by the LayerNorms and the GELU.
             let mut h1 = overwritten(mq * h);
             layer_norm_rows(&s1, v.ln1.0, v.ln1.1, layer.eps, &mut h1);
-            let (u, xa_i) = linear_forward(&v.lin[4], &h1, mq);
+            let (mut u, xa_i) = linear_forward(&v.lin[4], &h1, mq, Bias::Deferred);
             let mut g = overwritten(u.len());
-            gelu_rows(&u, &mut g);
-            let (f, xa_f) = linear_forward(&v.lin[5], &g, mq);
-            let s2 = dropout_add(&f, &h1, self.masks[2], map);
+            // u gets its bias in place: the backward reads the pre-activation.
+            gelu_bias_rows(&mut u, v.lin[4].b, &mut g);
+            let (f, xa_f) = linear_forward(&v.lin[5], &g, mq, Bias::Deferred);
+            let s2 = dropout_add(&f, v.lin[5].b, &h1, self.masks[2], map);
             drop(f);
             let mut y = overwritten(mq * h);
             layer_norm_rows(&s2, v.ln2.0, v.ln2.1, layer.eps, &mut y);

@@ -48,9 +48,11 @@ pub(crate) fn unfused(name: &str) -> bool {
     list.iter().any(|s| s == name || s == "all")
 }
 
-/// Calls `$f` compiled for AVX-512 (F and DQ) or AVX2 when the CPU has it (chosen at run time; the generic
-/// build is SSE2-only), the baseline version otherwise. All compute the same arithmetic, lane by
-/// lane (no fused multiply-add, no reordered sums), so results do not depend on the CPU.
+/// Calls `$f` compiled for AVX-512 (F and DQ) or AVX2 with FMA when the CPU has it (chosen at run
+/// time; the generic build is SSE2-only), the baseline version otherwise. All compute the same
+/// arithmetic, lane by lane (no reordered sums; the multiply-adds written with [`madd`] are fused
+/// in every version: `vfmadd` where compiled with FMA, libm's correctly rounded `fmaf` in the
+/// baseline), so results do not depend on the CPU.
 macro_rules! simd_dispatch {
     ($f:ident($($arg:expr),*)) => {{
         #[cfg(target_arch = "x86_64")]
@@ -58,8 +60,8 @@ macro_rules! simd_dispatch {
             if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512dq") {
                 // SAFETY: the CPU supports AVX-512F and DQ (checked above).
                 unsafe { avx512::$f($($arg),*) }
-            } else if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU supports AVX2 (checked above).
+            } else if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU supports AVX2 and FMA (checked above).
                 unsafe { avx2::$f($($arg),*) }
             } else {
                 $f($($arg),*)
@@ -75,7 +77,7 @@ macro_rules! simd_dispatch {
 #[inline(always)]
 fn gelu_forward(yo: &mut [f32], xi: &[f32]) {
     for (o, &v) in yo.iter_mut().zip(xi) {
-        *o = 0.5 * v * (1.0 + erf(v * std::f32::consts::FRAC_1_SQRT_2));
+        *o = 0.5 * v * (1.0 + erf_poly::<true>(v * std::f32::consts::FRAC_1_SQRT_2));
     }
 }
 
@@ -85,7 +87,7 @@ fn gelu_forward(yo: &mut [f32], xi: &[f32]) {
 fn gelu_backward_from(o: &mut [f32], xi: &[f32], yi: &[f32], inv_sqrt_2pi: f32) {
     for ((o, &v), &y) in o.iter_mut().zip(xi).zip(yi) {
         let cdf = if v.abs() > 1e-20 { y / v } else { 0.5 };
-        *o *= cdf + v * inv_sqrt_2pi * exp_fast(-0.5 * v * v);
+        *o *= madd::<true>(v * inv_sqrt_2pi, exp_poly::<true>(-0.5 * v * v), cdf);
     }
 }
 
@@ -107,11 +109,11 @@ fn softmax_row(yo: &mut [f32], xi: &[f32], bias: Option<&[f32]>, scale: f32) {
             .iter_mut()
             .zip(xi)
             .zip(b)
-            .for_each(|((o, &x), &b)| *o = x * scale + b),
+            .for_each(|((o, &x), &b)| *o = madd::<true>(x, scale, b)),
         None => yo.iter_mut().zip(xi).for_each(|(o, &x)| *o = x * scale),
     }
     let m = max_lanes(yo);
-    yo.iter_mut().for_each(|v| *v = exp_fast(*v - m));
+    yo.iter_mut().for_each(|v| *v = exp_poly::<true>(*v - m));
     let inv = 1.0 / sum_lanes(yo);
     yo.iter_mut().for_each(|v| *v *= inv);
 }
@@ -161,11 +163,15 @@ fn log_sum_exp_row(row: &[f32]) -> f64 {
         let mut cs = block.chunks_exact(16);
         for c in &mut cs {
             for (a, &x) in acc.iter_mut().zip(c) {
-                *a += exp_fast(x - max);
+                *a += exp_poly::<true>(x - max);
             }
         }
         total += acc.iter().map(|&v| v as f64).sum::<f64>();
-        total += cs.remainder().iter().map(|&x| exp_fast(x - max) as f64).sum::<f64>();
+        total += cs
+            .remainder()
+            .iter()
+            .map(|&x| exp_poly::<true>(x - max) as f64)
+            .sum::<f64>();
     }
     max as f64 + total.ln()
 }
@@ -229,7 +235,7 @@ fn adamw_lanes(p: &mut [f32], g: &mut [f32], m: &mut [f32], v: &mut [f32], s: Ad
 /// `row ← g · exp(row − shift)` (with `shift` a row's log-sum-exp: `g · softmax(row)`).
 #[inline(always)]
 fn scaled_exp_row(row: &mut [f32], shift: f32, g: f32) {
-    row.iter_mut().for_each(|v| *v = g * exp_fast(*v - shift));
+    row.iter_mut().for_each(|v| *v = g * exp_poly::<true>(*v - shift));
 }
 
 /// A module of the kernels above compiled with the target features `$features` enabled (the
@@ -292,13 +298,13 @@ macro_rules! simd_variants {
 simd_variants!(
     /// The kernels compiled with AVX2 enabled.
     avx2,
-    "avx2"
+    "avx2,fma"
 );
 simd_variants!(
     /// The kernels compiled with AVX-512F and DQ enabled (DQ: 64-bit multiplies and conversions
     /// for the dropout stream).
     avx512,
-    "avx512f,avx512dq"
+    "avx512f,avx512dq,fma"
 );
 
 pub mod decoder;
@@ -549,6 +555,23 @@ pub(crate) fn gelu_rows(x: &[f32], y: &mut [f32]) {
     y.par_chunks_mut(4096)
         .zip(x.par_chunks(4096))
         .for_each(|(yo, xi)| simd_dispatch!(gelu_forward(yo, xi)));
+}
+
+/// erf-GELU of `u + bias` into `g`, adding the bias to each row of `u` in place (the backward
+/// reads the pre-activation from `u`), whole rows per task; plain [`gelu_rows`] without a bias.
+pub(crate) fn gelu_bias_rows(u: &mut [f32], bias: Option<&[f32]>, g: &mut [f32]) {
+    let Some(bias) = bias.filter(|b| !b.is_empty()) else {
+        return gelu_rows(u, g);
+    };
+    let n = bias.len();
+    g.par_chunks_mut(n * ROWS_PER_TASK)
+        .zip(u.par_chunks_mut(n * ROWS_PER_TASK))
+        .for_each(|(go, ui)| {
+            for (gr, ur) in go.chunks_mut(n).zip(ui.chunks_mut(n)) {
+                ur.iter_mut().zip(bias).for_each(|(x, &b)| *x += b);
+                simd_dispatch!(gelu_forward(gr, ur));
+            }
+        });
 }
 
 /// The erf-GELU backward in place, `g ← g · GELU'(x)`, from the forward's input `x` and output
@@ -1091,12 +1114,32 @@ pub fn masked_softmax(scores: &Tensor, mask_bias: &Tensor, scale: f64) -> Result
     softmax_last(&(scores * scale)?.broadcast_add(&mask_bias.detach())?)
 }
 
+/// `a · b + c`: fused (one rounding) when `FUSED` — `vfmadd` in the kernels compiled with FMA,
+/// libm's correctly rounded `fmaf` in the baseline build, so every build gives the same bits —
+/// else a product and a sum (for callers outside the dispatched kernels, where `fmaf` would be a
+/// call per element).
+#[inline(always)]
+fn madd<const FUSED: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FUSED {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
 /// `e^x` in f32 arithmetic that the compiler vectorizes (libm's `expf` is a scalar call that
 /// took an eighth of inference time in the GELU and the softmax): `2^n · p(r)` with
 /// `n = round(x log2 e)`, `r = x − n ln 2` in two parts, and Cephes' degree-5 polynomial; within
 /// 2 ulp of `expf` on [-87.3, 88.7], exactly 0 below (a masked attention score stays 0), +inf above.
+/// The plain-arithmetic version of the kernels' [`exp_poly`].
 #[inline(always)]
 pub fn exp_fast(x: f32) -> f32 {
+    exp_poly::<false>(x)
+}
+
+/// [`exp_fast`] with its multiply-adds fused or not (see [`madd`]).
+#[inline(always)]
+fn exp_poly<const FUSED: bool>(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const C1: f32 = 0.693_359_4;
     const C2: f32 = -2.121_944_4e-4;
@@ -1104,17 +1147,24 @@ pub fn exp_fast(x: f32) -> f32 {
     // Round to nearest by adding and subtracting 1.5·2^23 (plain SSE2 arithmetic, where
     // `f32::round` is a libm call that stops vectorization).
     const ROUND: f32 = 12_582_912.0;
-    let t = xc * LOG2E + ROUND;
+    let t = madd::<FUSED>(xc, LOG2E, ROUND);
     let n = t - ROUND;
     // The integer `n` sits in the low mantissa bits of `t`: reading it from the bits keeps the
     // loop vectorized (`n as i32` saturates and checks for NaN lane by lane, in scalar code).
     let ni = t.to_bits().wrapping_sub(ROUND.to_bits()) as i32;
-    let r = xc - n * C1 - n * C2;
+    let r = madd::<FUSED>(-n, C2, madd::<FUSED>(-n, C1, xc));
     let r2 = r * r;
-    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1)
-        * r
-        + 5.000_000_1e-1;
-    let y = p * r2 + r + 1.0;
+    let mut p = 1.987_569_1e-4;
+    for c in [
+        1.398_199_9e-3,
+        8.333_452e-3,
+        4.166_579_6e-2,
+        1.666_666_5e-1,
+        5.000_000_1e-1,
+    ] {
+        p = madd::<FUSED>(p, r, c);
+    }
+    let y = madd::<FUSED>(p, r2, r) + 1.0;
     let scale = f32::from_bits((ni.wrapping_add(127) as u32) << 23);
     let v = y * scale;
     if x < -87.336_55 {
@@ -1127,19 +1177,32 @@ pub fn exp_fast(x: f32) -> f32 {
 }
 
 /// erf with absolute error below 1.2e-7 (Numerical Recipes' `erfc` Chebyshev fit), branch-free
-/// enough to vectorize.
+/// enough to vectorize. The plain-arithmetic version of the GELU kernel's [`erf_poly`].
 #[inline]
 pub fn erf(x: f32) -> f32 {
+    erf_poly::<false>(x)
+}
+
+/// [`erf`] with its multiply-adds fused or not (see [`madd`]).
+#[inline(always)]
+fn erf_poly<const FUSED: bool>(x: f32) -> f32 {
     let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = -z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let r = t * exp_fast(poly);
+    let mut h = 0.170_872_77;
+    for c in [
+        -0.822_152_23,
+        1.488_515_87,
+        -1.135_203_98,
+        0.278_868_07,
+        -0.186_288_06,
+        0.096_784_18,
+        0.374_091_96,
+        1.000_023_68,
+    ] {
+        h = madd::<FUSED>(h, t, c);
+    }
+    let poly = madd::<FUSED>(t, h, madd::<FUSED>(-z, z, -1.265_512_23));
+    let r = t * exp_poly::<FUSED>(poly);
     let v = 1.0 - r;
     if x >= 0.0 {
         v
