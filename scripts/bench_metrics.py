@@ -12,7 +12,9 @@ The pairs are the WMT22 zh->en system outputs bundled in data/wmt22 against refe
 (4 systems x 1875 segments); to reach --pairs distinct pairs, copy k of the set has the words of
 each hypothesis rotated by k positions (same vocabulary and lengths, different n-grams), so no
 cache on either side sees a pair twice. Python runs single-process (as the references do);
-retune runs on all cores and on one thread. Prints pairs/s and the ratios.
+retune runs on all cores and on one thread, once just before and once just after each Python
+reference (its times averaged, so both sides see the machine at the same speed). Prints pairs/s
+and the ratios.
 """
 import argparse, glob, json, os, subprocess, sys, tempfile, time
 
@@ -80,11 +82,16 @@ def main():
     open(rp, "w", encoding="utf-8").write("\n".join(refs) + "\n")
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "retune-metrics", "--example", "bench_metrics"], cwd=ROOT, check=True)
     exe = os.path.join(ROOT, "target/release/examples/bench_metrics")
-    out = subprocess.run([exe, hp, rp, *args.metrics], check=True, capture_output=True, text=True).stdout
-    rust = {r["metric"]: r for r in map(json.loads, out.strip().splitlines())}
+
+    def rust_run(m):
+        out = subprocess.run([exe, hp, rp, m], check=True, capture_output=True, text=True).stdout
+        return json.loads(out.strip().splitlines()[-1])
     print(f"{len(pairs)} pairs (WMT22 zh-en outputs vs reference A), {os.cpu_count()} cores; correctness is checked by the golden tests")
     print(f"{'metric':8} {'python pairs/s':>15} {'(pairs)':>8} {'retune 1 thread':>16} {'retune all cores':>17} {'cold run':>10} {'ratio (all cores)':>18}")
     for m in args.metrics:
+        # retune runs just before and just after the reference and its times are averaged: the
+        # 2-core VMs' speed drifts by ±20% within minutes, so both sides see the same machine.
+        before = rust_run(m)
         f = python_reference(m)
         chunk = 1000 if m == "ter" else 10000
         done, py_s = 0, 0.0
@@ -93,7 +100,8 @@ def main():
             f(hyps[done:done + chunk], refs[done:done + chunk])
             py_s += time.perf_counter() - t
             done = min(done + chunk, len(pairs))
-        r = rust[m]
+        after = rust_run(m)
+        r = {k: (before[k] + after[k]) / 2 for k in ("seconds_one_thread", "seconds_all_cores", "seconds_cold")}
         n = len(pairs)
         py_rate, one, allc, cold = done / py_s, n / r["seconds_one_thread"], n / r["seconds_all_cores"], n / r["seconds_cold"]
         print(f"{m:8} {py_rate:15,.0f} {done:8} {one:16,.0f} {allc:17,.0f} {cold:10,.0f} {allc / py_rate:17.1f}x", flush=True)

@@ -4,7 +4,7 @@ lengths, in one run: sentences/s and peak resident memory of each process, and t
 
     bash scripts/fetch_minilm.sh                       # the real MiniLM (22M parameters)
     pip install torch transformers                     # the reference (any Python env)
-    python3 scripts/bench_predict.py [--python /path/to/python-with-torch] [--rows 1058] [--batch-size 32] [--threads 2] [--data TSV]
+    python3 scripts/bench_predict.py [--python /path/to/python-with-torch] [--rows 1058] [--batch-size 32] [--threads 2] [--data TSV] [--repeat 3]
 
 Both sides classify the Rotten Tomatoes test sentences (data/sentiment_rt_polarity/test.tsv; --data
 for another file, e.g. the kitchen reviews of data/sentiment_amazon_multidomain/, 5x longer) with
@@ -45,6 +45,7 @@ def main():
     ap.add_argument("--rows", type=int, default=1058)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3, help="rounds of both sides (the median round is reported)")
     ap.add_argument("--data", default="data/sentiment_rt_polarity/test.tsv",
                     help="a .tsv with a text column first (e.g. data/sentiment_amazon_multidomain/"
                          "kitchen_test.tsv: full-length reviews)")
@@ -69,20 +70,30 @@ def main():
                             exe, "predict", "--model", a.model, "--input", path, "--batch-size", str(a.batch_size)],
                            env=env, capture_output=True, text=True, check=True)
         return time.perf_counter() - t, json.loads(p.stdout)
-    load_s, _ = run_retune(empty)
-    total_s, info = run_retune(inp)
-    assert info["rc"] == 0, "retune predict failed"
-    rust_predict = max(total_s - load_s, 1e-9)
-    torch_out = subprocess.run([a.python, "-c", TORCH_SIDE, a.model, inp, str(a.batch_size), str(a.threads)],
-                               capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
-    t = json.loads(torch_out)
-    n = a.rows
-    n = min(n, len(lines) - 1)
-    print(f"{n} rows ({a.data}), {os.path.basename(a.model)} + head, batch {a.batch_size}, {a.threads} threads, sorted by length")
+    n = min(a.rows, len(lines) - 1)
+    # Rounds of both sides, one after the other: the 2-core VMs' speed drifts by ±20% within
+    # minutes, so each round's ratio compares neighbours and the median round is reported.
+    rounds = []
+    for _ in range(a.repeat):
+        load_s, _ = run_retune(empty)
+        total_s, info = run_retune(inp)
+        assert info["rc"] == 0, "retune predict failed"
+        rust_predict = max(total_s - load_s, 1e-9)
+        torch_out = subprocess.run([a.python, "-c", TORCH_SIDE, a.model, inp, str(a.batch_size), str(a.threads)],
+                                   capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+        t = json.loads(torch_out)
+        r = {"pytorch_rate": n / t["predict_s"], "retune_rate": n / rust_predict, "pytorch_rss_mb": t["peak_rss_mb"],
+             "retune_rss_mb": info["peak_rss_mb"]}
+        r["ratio"] = r["retune_rate"] / r["pytorch_rate"]
+        print(json.dumps({k: round(v, 3) for k, v in r.items()}), flush=True)
+        rounds.append(r)
+    mid = sorted(rounds, key=lambda r: r["ratio"])[len(rounds) // 2]
+    print(f"{n} rows ({a.data}), {os.path.basename(a.model)} + head, batch {a.batch_size}, {a.threads} threads, "
+          f"sorted by length; median of {len(rounds)} rounds (ratios {', '.join('%.2fx' % r['ratio'] for r in rounds)})")
     print(f"{'':26} {'sentences/s':>12} {'peak RSS MB':>12}")
-    print(f"{'PyTorch + transformers':26} {n / t['predict_s']:12.1f} {t['peak_rss_mb']:12.0f}")
-    print(f"{'retune predict':26} {n / rust_predict:12.1f} {info['peak_rss_mb']:12.0f}")
-    print(f"ratio retune/PyTorch: throughput {t['predict_s'] / rust_predict:.2f}x, memory {info['peak_rss_mb'] / t['peak_rss_mb']:.2f}x")
+    print(f"{'PyTorch + transformers':26} {mid['pytorch_rate']:12.1f} {mid['pytorch_rss_mb']:12.0f}")
+    print(f"{'retune predict':26} {mid['retune_rate']:12.1f} {mid['retune_rss_mb']:12.0f}")
+    print(f"ratio retune/PyTorch: throughput {mid['ratio']:.2f}x, memory {mid['retune_rss_mb'] / mid['pytorch_rss_mb']:.2f}x")
 
 
 if __name__ == "__main__":

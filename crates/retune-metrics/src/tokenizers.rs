@@ -71,10 +71,7 @@ impl Tokenizer {
     pub(crate) fn for_each_token(&self, line: &str, sc: &mut TokScratch, mut f: impl FnMut(&[u8])) {
         match self {
             Tokenizer::None => for_each_py_token(line, |t| f(t.as_bytes())),
-            Tokenizer::Thirteen => {
-                rules_13a(line, sc);
-                for_each_rules_token(sc, line.is_ascii(), f);
-            }
+            Tokenizer::Thirteen => for_each_13a_token(line, sc, f),
             Tokenizer::Zh => {
                 rules_zh(line, sc);
                 for_each_rules_token(sc, line.is_ascii(), f);
@@ -146,6 +143,29 @@ const fn is_ascii_py_space(b: u8) -> bool {
     matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' ')
 }
 
+/// Byte classes of mteval's rules: 0 = plain byte (letters, digits, UTF-8), 1 = whitespace,
+/// 2 = rule-1 punctuation, 3 = `.` or `,` (rules 2 and 3), 4 = `-` (rule 4).
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = if is_ascii_py_space(c) {
+            1
+        } else if is_13a_punct(c) {
+            2
+        } else if c == b'.' || c == b',' {
+            3
+        } else if c == b'-' {
+            4
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
+
 /// Runs the four rules of sacrebleu's `TokenizerRegexp` on `src`, leaving the result in
 /// `sc.a` (tokens separated by whitespace, not yet normalized).
 ///
@@ -160,27 +180,6 @@ fn regexp_rules(src: &[u8], pad: bool, a: &mut Vec<u8>, b: &mut Vec<u8>) {
     a.reserve(src.len() * 2 + 8);
     let mut has_dot = false;
     let mut has_dash = false;
-    const CLASS: [u8; 256] = {
-        // 0 = plain byte, 1 = whitespace, 2 = rule-1 punctuation, 3 = '.' or ',', 4 = '-'
-        let mut t = [0u8; 256];
-        let mut b = 0;
-        while b < 256 {
-            let c = b as u8;
-            t[b] = if is_ascii_py_space(c) {
-                1
-            } else if is_13a_punct(c) {
-                2
-            } else if c == b'.' || c == b',' {
-                3
-            } else if c == b'-' {
-                4
-            } else {
-                0
-            };
-            b += 1;
-        }
-        t
-    };
     let mut last_space = false;
     if pad {
         a.push(b' ');
@@ -332,8 +331,18 @@ fn for_each_rules_token(sc: &TokScratch, ascii: bool, mut f: impl FnMut(&[u8])) 
     emit(&a[start..]);
 }
 
-/// mteval-v13a's pre-processing and padding, then the rules; the result is in `sc.a`.
-fn rules_13a(line: &str, sc: &mut TokScratch) {
+/// mteval-v13a's tokens of `line` (its pre-processing, padding and four rules), straight from
+/// the line in one pass.
+///
+/// The rules after the first only look at adjacent pairs around a `.`, `,` or `-` and only ever
+/// insert spaces, and whitespace takes part in them only as "not a digit": so they act on each
+/// word (a run of bytes that are neither whitespace nor rule-1 punctuation) as on the word
+/// alone between two spaces. A word without `.`, `,` or `-` is a token as it stands (most are);
+/// one with them goes through [`regexp_rules`] on its own; rule-1 punctuation is a token by
+/// itself. Tokens with non-ASCII text are split again the Python way (Unicode whitespace).
+/// `fast_rules_equal_the_regex_semantics_on_random_text` checks this against the rules applied
+/// to the whole line.
+fn for_each_13a_token(line: &str, sc: &mut TokScratch, mut f: impl FnMut(&[u8])) {
     let special = memchr::memchr3(b'<', b'\n', b'&', line.as_bytes()).is_some();
     let mut owned = std::mem::take(&mut sc.owned);
     let line: &str = if special {
@@ -349,8 +358,50 @@ fn rules_13a(line: &str, sc: &mut TokScratch) {
     } else {
         line
     };
-    // 13a pads the line with a space on each side (f' {line} ').
-    regexp_rules(line.as_bytes(), true, &mut sc.a, &mut sc.b);
+    let ascii = line.is_ascii();
+    let src = line.as_bytes();
+    let mut emit = |tok: &[u8]| {
+        if ascii || tok.is_ascii() {
+            f(tok);
+        } else {
+            // Cut at ASCII bytes only, between whole characters: the token is valid UTF-8.
+            let t = std::str::from_utf8(tok).unwrap_or_default();
+            for_each_py_token(t, |x| f(x.as_bytes()));
+        }
+    };
+    let (mut i, n) = (0, src.len());
+    while i < n {
+        // A word: plain bytes, `.`, `,` and `-`.
+        let start = i;
+        let mut rules = false;
+        while i < n {
+            match CLASS[src[i] as usize] {
+                0 => {}
+                3 | 4 => rules = true,
+                _ => break,
+            }
+            i += 1;
+        }
+        if i > start {
+            let word = &src[start..i];
+            if rules {
+                regexp_rules(word, true, &mut sc.a, &mut sc.b);
+                for tok in sc.a.split(|&c| c == b' ') {
+                    if !tok.is_empty() {
+                        emit(tok);
+                    }
+                }
+            } else {
+                emit(word);
+            }
+        }
+        if i < n {
+            if CLASS[src[i] as usize] == 2 {
+                emit(&src[i..i + 1]);
+            }
+            i += 1;
+        }
+    }
     sc.owned = owned;
 }
 
@@ -503,8 +554,9 @@ mod tests {
             state ^= state << 17;
             state
         };
-        for _ in 0..20000 {
-            let len = (next() % 14) as usize;
+        for _ in 0..40000 {
+            // Several words per line: 13a runs the later rules word by word.
+            let len = (next() % 24) as usize;
             let line: String = (0..len)
                 .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
                 .collect();
