@@ -177,16 +177,70 @@ mod tests {
         assert_eq!(match_counts(&out[1], &r[1]), (4, 1, 1));
         assert_eq!(match_counts(&out[2], &r[2]), (3, 0, 0));
     }
+
+    /// The table against a plain map: many segments through one reused table (generations,
+    /// stale counts in emptied slots), tables sized too small (growth), and the multi-reference
+    /// maximum, with few distinct keys so that keys repeat and collide.
+    #[test]
+    fn table_equals_a_map_across_resets_and_growth() {
+        use std::collections::HashMap;
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut table, mut other) = (NgramTable::default(), NgramTable::default());
+        for round in 0..3000 {
+            let keys = |next: &mut dyn FnMut() -> u64, n: usize| -> Vec<u64> { (0..n).map(|_| next() % 23).collect() };
+            let (n_ref, n_two, n_hyp) = ((next() % 40) as usize, (next() % 40) as usize, (next() % 40) as usize);
+            let (r1, r2, h) = (keys(&mut next, n_ref), keys(&mut next, n_two), keys(&mut next, n_hyp));
+            // Sized for a few keys only in some rounds, so adds must grow the table.
+            table.reset(if round % 3 == 0 { 1 } else { n_ref });
+            other.reset(n_two);
+            let mut want: HashMap<u64, u32> = HashMap::new();
+            for &k in &r1 {
+                table.add(k);
+                *want.entry(k).or_default() += 1;
+            }
+            if round % 2 == 0 {
+                let mut two: HashMap<u64, u32> = HashMap::new();
+                for &k in &r2 {
+                    other.add(k);
+                    *two.entry(k).or_default() += 1;
+                }
+                table.max_with(&other);
+                for (k, c) in two {
+                    let e = want.entry(k).or_default();
+                    *e = (*e).max(c);
+                }
+            }
+            assert_eq!(table.len(), want.len(), "round {round}");
+            let got: u32 = h.iter().map(|&k| table.take(k)).sum();
+            let mut left = want.clone();
+            let expected: u32 = h
+                .iter()
+                .map(|k| match left.get_mut(k) {
+                    Some(c) if *c > 0 => {
+                        *c -= 1;
+                        1
+                    }
+                    _ => 0,
+                })
+                .sum();
+            assert_eq!(got, expected, "round {round}");
+        }
+    }
 }
 
-/// 0 marks an empty slot, so the key 0 is stored as another (fixed, random) value.
-#[inline]
-fn nonzero(key: u64) -> u64 {
-    if key == 0 {
-        0x5851_F42D_4C95_7F2D
-    } else {
-        key
-    }
+/// One slot of an [`NgramTable`]: key and count side by side (one cache line per probe), and
+/// the generation that wrote them (a slot of an older generation is empty).
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    key: u64,
+    count: u32,
+    generation: u32,
 }
 
 /// A small open-addressing multiset of n-gram hashes, reused across segments.
@@ -194,11 +248,14 @@ fn nonzero(key: u64) -> u64 {
 /// Clipped n-gram matches need no sorting: `sum_g min(hyp_g, ref_g)` is the number of hypothesis
 /// n-gram occurrences that can each take one remaining reference occurrence, so the reference
 /// n-grams go in with [`NgramTable::add`] and every hypothesis n-gram tries [`NgramTable::take`].
+/// Emptying it between segments is one increment of the generation, not a pass over the slots.
 #[derive(Default)]
 pub struct NgramTable {
-    keys: Vec<u64>,
-    counts: Vec<u32>,
-    used: Vec<u32>,
+    slots: Vec<Slot>,
+    /// The current generation (never 0, the generation of untouched slots).
+    generation: u32,
+    /// Distinct keys of the current generation.
+    len: usize,
     shift: u32,
 }
 
@@ -206,106 +263,114 @@ impl NgramTable {
     /// Empties the table and makes room for `n` distinct keys.
     pub fn reset(&mut self, n: usize) {
         let want = (2 * n).next_power_of_two().max(16);
-        if self.keys.len() < want || self.keys.len() > 8 * want.max(1024) {
-            self.keys = vec![0; want];
-            self.counts = vec![0; want];
-            self.used.clear();
+        if self.slots.len() < want || self.slots.len() > 8 * want.max(1024) || self.generation == u32::MAX {
+            self.slots = vec![Slot::default(); want];
             self.shift = 64 - want.trailing_zeros();
+            self.generation = 1;
         } else {
-            for &s in &self.used {
-                self.keys[s as usize] = 0;
-                self.counts[s as usize] = 0;
-            }
-            self.used.clear();
+            self.generation += 1;
         }
+        self.len = 0;
     }
 
+    /// The slot holding `key`, or the empty slot where it would go.
     #[inline]
     fn slot(&self, key: u64) -> usize {
-        let key = nonzero(key);
-        let mask = self.keys.len() - 1;
+        let mask = self.slots.len() - 1;
         let mut i = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize;
         loop {
-            let k = self.keys[i];
-            if k == key || k == 0 {
+            let s = self.slots[i];
+            if s.generation != self.generation || s.key == key {
                 return i;
             }
             i = (i + 1) & mask;
         }
     }
 
+    /// The `(key, count)` of every distinct key.
+    fn entries(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        self.slots
+            .iter()
+            .filter(|s| s.generation == self.generation)
+            .map(|s| (s.key, s.count))
+    }
+
+    /// Puts `count` at `key` through `f(old count, count)` (0 as the old count of a new key),
+    /// growing the table first when it would be more than half full.
+    #[inline]
+    fn upsert(&mut self, key: u64, count: u32, f: impl Fn(u32, u32) -> u32) {
+        if 2 * (self.len + 1) > self.slots.len() {
+            self.grow();
+        }
+        let i = self.slot(key);
+        let s = &mut self.slots[i];
+        if s.generation != self.generation {
+            *s = Slot {
+                key,
+                count: f(0, count),
+                generation: self.generation,
+            };
+            self.len += 1;
+        } else {
+            s.count = f(s.count, count);
+        }
+    }
+
     /// Doubles the capacity, keeping the contents.
     fn grow(&mut self) {
-        let entries: Vec<(u64, u32)> = self
-            .used
-            .iter()
-            .map(|&s| (self.keys[s as usize], self.counts[s as usize]))
-            .collect();
-        let want = (self.keys.len() * 2).max(16);
-        self.keys = vec![0; want];
-        self.counts = vec![0; want];
-        self.used.clear();
+        let entries: Vec<(u64, u32)> = self.entries().collect();
+        let want = (self.slots.len() * 2).max(16);
+        self.slots = vec![Slot::default(); want];
         self.shift = 64 - want.trailing_zeros();
-        for (k, c) in entries {
-            let i = self.slot(k);
-            self.keys[i] = k;
-            self.counts[i] = c;
-            self.used.push(i as u32);
+        self.generation = 1;
+        self.len = entries.len();
+        for (key, count) in entries {
+            let i = self.slot(key);
+            self.slots[i] = Slot {
+                key,
+                count,
+                generation: 1,
+            };
         }
     }
 
     /// Adds one occurrence of `key`.
     #[inline]
     pub fn add(&mut self, key: u64) {
-        if 2 * (self.used.len() + 1) > self.keys.len() {
-            self.grow();
-        }
-        let i = self.slot(key);
-        if self.keys[i] == 0 {
-            self.keys[i] = nonzero(key);
-            self.used.push(i as u32);
-        }
-        self.counts[i] += 1;
+        self.upsert(key, 1, |old, c| old + c);
     }
 
     /// Takes one occurrence of `key` if any remains; returns 1 if it did, else 0 (branch-free:
     /// whether an n-gram matches is unpredictable).
     #[inline]
     pub fn take(&mut self, key: u64) -> u32 {
-        if self.keys.is_empty() {
+        if self.slots.is_empty() {
             return 0;
         }
         let i = self.slot(key);
-        let c = self.counts[i];
+        let s = &mut self.slots[i];
+        // An empty slot (older generation) may hold a stale count: it counts as 0.
+        let c = if s.generation == self.generation { s.count } else { 0 };
         let hit = u32::from(c > 0);
-        self.counts[i] = c - hit;
+        s.count = c - hit;
         hit
     }
 
     /// Raises every count to at least `other`'s count for the same key (multi-reference BLEU).
     pub fn max_with(&mut self, other: &NgramTable) {
-        for &s in &other.used {
-            let (k, c) = (other.keys[s as usize], other.counts[s as usize]);
-            if 2 * (self.used.len() + 1) > self.keys.len() {
-                self.grow();
-            }
-            let i = self.slot(k);
-            if self.keys[i] == 0 {
-                self.keys[i] = k;
-                self.used.push(i as u32);
-            }
-            self.counts[i] = self.counts[i].max(c);
+        for (key, count) in other.entries() {
+            self.upsert(key, count, u32::max);
         }
     }
 
     /// Number of distinct keys.
     pub fn len(&self) -> usize {
-        self.used.len()
+        self.len
     }
 
     /// Whether the table is empty.
     pub fn is_empty(&self) -> bool {
-        self.used.is_empty()
+        self.len == 0
     }
 }
 
