@@ -1,7 +1,7 @@
 //! BLEU, exactly as sacrebleu 2.6.0 computes it (corpus and sentence level).
 
 use crate::corpus::{signature, Resampling, SegmentMetric};
-use crate::ngrams::{add_ngrams, hash_bytes, ngram_count, take_ngrams, NgramTable};
+use crate::ngrams::{add_ngrams, clipped_matches_by_order, hash_bytes, ngram_count, take_ngrams, NgramTable};
 use crate::text::{py_lower, py_rstrip};
 use crate::tokenizers::Tokenizer;
 use std::cell::RefCell;
@@ -153,7 +153,10 @@ struct Scratch {
     tok: crate::tokenizers::TokScratch,
     lower: String,
     tokens: Vec<u64>,
+    /// The one reference's tokens while the hypothesis is tokenized.
+    ref_tokens: Vec<u64>,
     tmp: Vec<u64>,
+    tmp2: Vec<u64>,
     refs: NgramTable,
     one_ref: NgramTable,
     matches: Vec<u32>,
@@ -198,6 +201,18 @@ impl Bleu {
         self.config
             .tokenize
             .for_each_token(py_rstrip(src), tok, |t| tokens.push(hash_bytes(t)));
+    }
+
+    /// A segment's statistics `[hyp_len, ref_len, correct.., total..]` from its hypothesis length,
+    /// its references' lengths and its clipped matches per order.
+    fn fill_stats(&self, hyp_len: usize, ref_lens: &[u64], matches: &[u32], out: &mut [f64]) {
+        let n = self.config.max_ngram_order;
+        out[0] = hyp_len as f64;
+        out[1] = closest_ref_len(hyp_len as u64, ref_lens) as f64;
+        for o in 0..n {
+            out[2 + o] = matches[o] as f64;
+            out[2 + n + o] = hyp_len.saturating_sub(o) as f64;
+        }
     }
 
     /// The score from summed statistics `[hyp_len, ref_len, correct.., total..]`.
@@ -309,6 +324,26 @@ impl SegmentMetric for Bleu {
             let mut guard = cell.borrow_mut();
             let sc = &mut *guard;
             sc.ref_lens.clear();
+            sc.matches.resize(n, 0);
+            if let [reference] = references {
+                // One reference (the usual case): the matches one order at a time.
+                self.tokens(reference, sc);
+                std::mem::swap(&mut sc.tokens, &mut sc.ref_tokens);
+                sc.ref_lens.push(sc.ref_tokens.len() as u64);
+                self.tokens(hypothesis, sc);
+                let Scratch {
+                    tokens,
+                    ref_tokens,
+                    tmp,
+                    tmp2,
+                    refs,
+                    matches,
+                    ..
+                } = sc;
+                clipped_matches_by_order(refs, ref_tokens, tokens, n, (tmp, tmp2), matches);
+                self.fill_stats(sc.tokens.len(), &sc.ref_lens, &sc.matches, out);
+                return;
+            }
             for (k, r) in references.iter().enumerate() {
                 self.tokens(r, sc);
                 sc.ref_lens.push(sc.tokens.len() as u64);
@@ -324,15 +359,8 @@ impl SegmentMetric for Bleu {
                 sc.refs.reset(0);
             }
             self.tokens(hypothesis, sc);
-            let hyp_len = sc.tokens.len();
-            out[0] = hyp_len as f64;
-            out[1] = closest_ref_len(hyp_len as u64, &sc.ref_lens) as f64;
-            sc.matches.resize(n, 0);
             take_ngrams(&mut sc.refs, &sc.tokens, n, &mut sc.tmp, &mut sc.matches);
-            for o in 0..n {
-                out[2 + o] = sc.matches[o] as f64;
-                out[2 + n + o] = hyp_len.saturating_sub(o) as f64;
-            }
+            self.fill_stats(sc.tokens.len(), &sc.ref_lens, &sc.matches, out);
         });
     }
     fn score_from_stats(&self, stats: &[f64]) -> f64 {

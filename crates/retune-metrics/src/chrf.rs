@@ -1,7 +1,7 @@
 //! chrF and chrF++ (Popović 2015, 2017), exactly as sacrebleu 2.6.0 computes them.
 
 use crate::corpus::{signature, Resampling, SegmentMetric};
-use crate::ngrams::{add_ngrams, hash_bytes, hash_unit, ngram_count, take_ngrams, NgramTable};
+use crate::ngrams::{clipped_matches_by_order, hash_bytes, hash_unit, NgramTable};
 use crate::text::{for_each_py_token, py_lower};
 use std::cell::RefCell;
 
@@ -58,6 +58,7 @@ struct Scratch {
     hyp_chars: Vec<u64>,
     hyp_words: Vec<u64>,
     tmp: Vec<u64>,
+    tmp2: Vec<u64>,
     table: NgramTable,
     stats: Vec<f64>,
     matches: Vec<u32>,
@@ -210,6 +211,7 @@ impl SegmentMetric for Chrf {
                 hyp_chars,
                 hyp_words,
                 tmp,
+                tmp2,
                 table,
                 stats,
                 matches,
@@ -221,12 +223,9 @@ impl SegmentMetric for Chrf {
                 self.units(r, chars, words, lower);
                 stats.clear();
                 stats.resize(3 * order, 0.0);
-                table.reset(ngram_count(chars.len(), nc) + ngram_count(words.len(), nw));
-                add_ngrams(table, chars, nc, tmp);
-                add_ngrams(table, words, nw, tmp);
                 matches.resize(order, 0);
-                take_ngrams(table, hyp_chars, nc, tmp, &mut matches[..nc]);
-                take_ngrams(table, hyp_words, nw, tmp, &mut matches[nc..]);
+                clipped_matches_by_order(table, chars, hyp_chars, nc, (tmp, tmp2), &mut matches[..nc]);
+                clipped_matches_by_order(table, words, hyp_words, nw, (tmp, tmp2), &mut matches[nc..]);
                 for o in 0..order {
                     let (h, r) = if o < nc {
                         (hyp_chars.len(), chars.len())

@@ -419,6 +419,41 @@ pub fn take_ngrams(
     });
 }
 
+/// For each order `1..=max_order`, the clipped matches of the hypothesis n-grams against one
+/// reference's (`matches[order - 1]`), one order at a time: the table holds one order's n-grams,
+/// a few hundred slots that stay in the L1 cache, where all orders together spill out of it.
+/// The same counts as [`add_ngrams`] then [`take_ngrams`] (n-grams of different orders never
+/// meet). `ref_scratch` and `hyp_scratch` are reused buffers.
+pub fn clipped_matches_by_order(
+    table: &mut NgramTable,
+    reference: &[u64],
+    hypothesis: &[u64],
+    max_order: usize,
+    (ref_scratch, hyp_scratch): (&mut Vec<u64>, &mut Vec<u64>),
+    matches: &mut [u32],
+) {
+    ref_scratch.clear();
+    ref_scratch.extend_from_slice(reference);
+    hyp_scratch.clear();
+    hyp_scratch.extend_from_slice(hypothesis);
+    for (n, m) in matches.iter_mut().enumerate().take(max_order) {
+        if n > 0 {
+            for (scratch, tokens) in [(&mut *ref_scratch, reference), (&mut *hyp_scratch, hypothesis)] {
+                let len = tokens.len().saturating_sub(n);
+                for i in 0..len {
+                    scratch[i] = extend(scratch[i], tokens[i + n]);
+                }
+                scratch.truncate(len);
+            }
+        }
+        table.reset(ref_scratch.len());
+        for &h in ref_scratch.iter() {
+            table.add(h);
+        }
+        *m = hyp_scratch.iter().map(|&h| table.take(h)).sum();
+    }
+}
+
 /// Number of n-grams of orders `1..=max_order` in a sequence of `len` tokens.
 pub fn ngram_count(len: usize, max_order: usize) -> usize {
     (1..=max_order).map(|n| len.saturating_sub(n - 1)).sum()
