@@ -296,7 +296,7 @@ macro_rules! simd_variants {
 }
 
 simd_variants!(
-    /// The kernels compiled with AVX2 enabled.
+    /// The kernels compiled with AVX2 and FMA enabled.
     avx2,
     "avx2,fma"
 );
