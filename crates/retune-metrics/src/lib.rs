@@ -44,5 +44,16 @@ pub mod text;
 pub mod tokenizers;
 pub mod wordnet;
 
+/// A xorshift64 stream for the randomized unit tests (the same lines every run).
+#[cfg(test)]
+pub(crate) fn test_stream(mut state: u64) -> impl FnMut() -> u64 {
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
+
 pub use corpus::{corpus_stats, SegmentMetric, SegmentStats, StatsAccumulator, SummedScore};
 pub use error::MetricsError;

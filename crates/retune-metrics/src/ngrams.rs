@@ -184,13 +184,7 @@ mod tests {
     #[test]
     fn table_equals_a_map_across_resets_and_growth() {
         use std::collections::HashMap;
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_stream(0x9E37_79B9_7F4A_7C15u64);
         let (mut table, mut other) = (NgramTable::default(), NgramTable::default());
         for round in 0..3000 {
             let keys = |next: &mut dyn FnMut() -> u64, n: usize| -> Vec<u64> { (0..n).map(|_| next() % 23).collect() };

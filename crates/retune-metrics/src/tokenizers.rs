@@ -547,13 +547,7 @@ mod tests {
     #[test]
     fn fast_rules_equal_the_regex_semantics_on_random_text() {
         let alphabet: Vec<char> = "ab1 9.,-.,-\t\u{1c}\u{3000}\u{a0}é中(&'/:x0".chars().collect();
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_stream(0x2545_F491_4F6C_DD1Du64);
         for _ in 0..40000 {
             // Several words per line: 13a runs the later rules word by word.
             let len = (next() % 24) as usize;
