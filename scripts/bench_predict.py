@@ -14,6 +14,8 @@ the process's peak RSS (getrusage), model loading included.
 """
 import argparse, json, os, subprocess, sys, tempfile, time
 
+from peak_rss import run_with_peak_rss
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 TORCH_SIDE = r'''
@@ -63,13 +65,9 @@ def main():
     open(empty, "w").write("text\n")
     def run_retune(path):
         t = time.perf_counter()
-        p = subprocess.run(["/usr/bin/env", "python3", "-c",
-                            "import resource,subprocess,sys,json;"
-                            "r=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL);"
-                            "print(json.dumps({'rc':r.returncode,'peak_rss_mb':resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024}))",
-                            exe, "predict", "--model", a.model, "--input", path, "--batch-size", str(a.batch_size)],
-                           env=env, capture_output=True, text=True, check=True)
-        return time.perf_counter() - t, json.loads(p.stdout)
+        info = run_with_peak_rss([exe, "predict", "--model", a.model, "--input", path, "--batch-size",
+                                  str(a.batch_size)], env=env)
+        return time.perf_counter() - t, info
     n = min(a.rows, len(lines) - 1)
     # Rounds of both sides, one after the other: the 2-core VMs' speed drifts by ±20% within
     # minutes, so each round's ratio compares neighbours and the median round is reported.

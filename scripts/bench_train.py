@@ -18,6 +18,8 @@ Prints one JSON object per measurement and a summary with the ratios.
 """
 import argparse, json, os, subprocess, sys, time
 
+from peak_rss import run_with_peak_rss
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = os.path.join(ROOT, "models/all-MiniLM-L6-v2")
 RT = os.path.join(ROOT, "data/sentiment_rt_polarity")
@@ -31,17 +33,9 @@ def run_json(cmd, env=None):
     return [json.loads(l) for l in lines]
 
 
-# Runs argv in a fresh Python process that waits for it and prints its peak RSS (getrusage of
-# the one child), so each side's figure is its own process's, model loading included.
-PEAK_RSS = ("import json, resource, subprocess, sys; r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
-            "print(json.dumps({'rc': r.returncode, 'stderr': r.stderr[-2000:], "
-            "'peak_rss_mb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))")
-
-
 def run_measured(cmd):
     """Runs cmd; returns its peak RSS in MB (exits on failure)."""
-    res = subprocess.run([sys.executable, "-c", PEAK_RSS] + cmd, cwd=ROOT, capture_output=True, text=True, check=True)
-    info = json.loads(res.stdout.strip().splitlines()[-1])
+    info = run_with_peak_rss(cmd, cwd=ROOT)
     if info["rc"] != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{info['stderr']}")
     return info["peak_rss_mb"]

@@ -66,19 +66,9 @@ fn count_ngrams_with(
     scratch: &mut Vec<u64>,
     sorted: &mut Vec<u64>,
 ) {
-    scratch.clear();
-    scratch.extend_from_slice(tokens);
-    for (n, counts) in out.iter_mut().enumerate().take(max_order) {
-        // scratch[i] holds the hash of the n-gram of order n+1 starting at i.
-        if n > 0 {
-            let len = tokens.len().saturating_sub(n);
-            for i in 0..len {
-                scratch[i] = extend(scratch[i], tokens[i + n]);
-            }
-            scratch.truncate(len);
-        }
-        run_lengths(scratch, counts, sorted);
-    }
+    for_each_order(tokens, max_order.min(out.len()), scratch, |n, hs| {
+        run_lengths(hs, &mut out[n], sorted)
+    });
 }
 
 /// Writes the `(hash, count)` runs of `hashes` into `out`, sorted by hash. `sorted` is a reused
@@ -376,14 +366,21 @@ pub fn for_each_order(tokens: &[u64], max_order: usize, scratch: &mut Vec<u64>, 
     scratch.extend_from_slice(tokens);
     for n in 0..max_order {
         if n > 0 {
-            let len = tokens.len().saturating_sub(n);
-            for i in 0..len {
-                scratch[i] = extend(scratch[i], tokens[i + n]);
-            }
-            scratch.truncate(len);
+            next_order(scratch, tokens, n);
         }
         f(n, scratch);
     }
+}
+
+/// Turns the hashes of the n-grams of order `n` of `tokens` (`scratch[i]` starts at token `i`)
+/// into those of order `n + 1`.
+#[inline]
+fn next_order(scratch: &mut Vec<u64>, tokens: &[u64], n: usize) {
+    let len = tokens.len().saturating_sub(n);
+    for i in 0..len {
+        scratch[i] = extend(scratch[i], tokens[i + n]);
+    }
+    scratch.truncate(len);
 }
 
 /// Adds every n-gram of orders `1..=max_order` of `tokens` to `table`.
@@ -432,13 +429,8 @@ pub fn clipped_matches_by_order(
     hyp_scratch.extend_from_slice(hypothesis);
     for (n, m) in matches.iter_mut().enumerate().take(max_order) {
         if n > 0 {
-            for (scratch, tokens) in [(&mut *ref_scratch, reference), (&mut *hyp_scratch, hypothesis)] {
-                let len = tokens.len().saturating_sub(n);
-                for i in 0..len {
-                    scratch[i] = extend(scratch[i], tokens[i + n]);
-                }
-                scratch.truncate(len);
-            }
+            next_order(ref_scratch, reference, n);
+            next_order(hyp_scratch, hypothesis, n);
         }
         table.reset(ref_scratch.len());
         for &h in ref_scratch.iter() {

@@ -74,7 +74,7 @@ impl Tokenizer {
             Tokenizer::Thirteen => for_each_13a_token(line, sc, f),
             Tokenizer::Zh => {
                 rules_zh(line, sc);
-                for_each_rules_token(sc, line.is_ascii(), f);
+                for_each_rules_token(&sc.a, line.is_ascii(), &mut f);
             }
             Tokenizer::Intl => {
                 tokenize_intl(line, &mut sc.owned);
@@ -307,28 +307,32 @@ fn regexp_rules(src: &[u8], pad: bool, a: &mut Vec<u8>, b: &mut Vec<u8>) {
     }
 }
 
-/// Calls `f` with the bytes of each token of the result of [`regexp_rules`]. Its only ASCII
-/// whitespace is `' '` (rule 1 collapsed the rest), so tokens are split with `memchr`; when the
-/// line has non-ASCII text a token may still hold Unicode whitespace and is split again the
-/// Python way.
-fn for_each_rules_token(sc: &TokScratch, ascii: bool, mut f: impl FnMut(&[u8])) {
-    let a = &sc.a;
-    let mut emit = |tok: &[u8]| {
-        if tok.is_empty() {
-        } else if ascii || tok.is_ascii() {
-            f(tok);
-        } else {
-            // Only ASCII was inserted, between whole characters: the token is valid UTF-8.
-            let t = std::str::from_utf8(tok).unwrap_or_default();
-            for_each_py_token(t, |x| f(x.as_bytes()));
-        }
-    };
+/// Calls `f` with the bytes of each token of `a`, a result of [`regexp_rules`] (or a piece of a
+/// line between its rule-1 cuts). Its only ASCII whitespace is `' '` (rule 1 collapsed the rest),
+/// so tokens are split with `memchr`; when the line has non-ASCII text a token may still hold
+/// Unicode whitespace and is split again the Python way.
+fn for_each_rules_token(a: &[u8], ascii: bool, f: &mut impl FnMut(&[u8])) {
     let mut start = 0;
     for pos in memchr::memchr_iter(b' ', a) {
-        emit(&a[start..pos]);
+        emit_rules_token(&a[start..pos], ascii, f);
         start = pos + 1;
     }
-    emit(&a[start..]);
+    emit_rules_token(&a[start..], ascii, f);
+}
+
+/// Calls `f` with a token cut by the rules (none if empty), split again at Unicode whitespace
+/// when it holds non-ASCII text (`ascii`: the whole line is ASCII). Inlined into the per-word
+/// loop: called for every token BLEU hashes.
+#[inline(always)]
+fn emit_rules_token(tok: &[u8], ascii: bool, f: &mut impl FnMut(&[u8])) {
+    if tok.is_empty() {
+    } else if ascii || tok.is_ascii() {
+        f(tok);
+    } else {
+        // Only ASCII was inserted or cut at, between whole characters: the token is valid UTF-8.
+        let t = std::str::from_utf8(tok).unwrap_or_default();
+        for_each_py_token(t, |x| f(x.as_bytes()));
+    }
 }
 
 /// mteval-v13a's tokens of `line` (its pre-processing, padding and four rules), straight from
@@ -360,15 +364,6 @@ fn for_each_13a_token(line: &str, sc: &mut TokScratch, mut f: impl FnMut(&[u8]))
     };
     let ascii = line.is_ascii();
     let src = line.as_bytes();
-    let mut emit = |tok: &[u8]| {
-        if ascii || tok.is_ascii() {
-            f(tok);
-        } else {
-            // Cut at ASCII bytes only, between whole characters: the token is valid UTF-8.
-            let t = std::str::from_utf8(tok).unwrap_or_default();
-            for_each_py_token(t, |x| f(x.as_bytes()));
-        }
-    };
     let (mut i, n) = (0, src.len());
     while i < n {
         // A word: plain bytes, `.`, `,` and `-`.
@@ -386,18 +381,14 @@ fn for_each_13a_token(line: &str, sc: &mut TokScratch, mut f: impl FnMut(&[u8]))
             let word = &src[start..i];
             if rules {
                 regexp_rules(word, true, &mut sc.a, &mut sc.b);
-                for tok in sc.a.split(|&c| c == b' ') {
-                    if !tok.is_empty() {
-                        emit(tok);
-                    }
-                }
+                for_each_rules_token(&sc.a, ascii, &mut f);
             } else {
-                emit(word);
+                emit_rules_token(word, ascii, &mut f);
             }
         }
         if i < n {
             if CLASS[src[i] as usize] == 2 {
-                emit(&src[i..i + 1]);
+                emit_rules_token(&src[i..i + 1], ascii, &mut f);
             }
             i += 1;
         }
