@@ -15,6 +15,10 @@ cache on either side sees a pair twice. Python runs single-process (as the refer
 retune runs on all cores and on one thread, once just before and once just after each Python
 reference (its times averaged, so both sides see the machine at the same speed). Prints pairs/s
 and the ratios.
+
+--whole-process M [M ...] (bleu, chrf, ter) then times whole commands, as a user runs them: the
+`retune eval M` process against the `sacrebleu` command line (`python -m sacrebleu REF -i HYP -m M`,
+its import and file reading included) on all the pairs, retune again just before and just after.
 """
 import argparse, glob, json, os, subprocess, sys, tempfile, time
 
@@ -73,6 +77,8 @@ def main():
     ap.add_argument("--metrics", nargs="+", default=["bleu", "chrf", "ter", "rouge", "meteor"])
     ap.add_argument("--python-seconds", type=float, default=60.0,
                     help="stop a Python reference after the chunk that passes this many seconds")
+    ap.add_argument("--whole-process", nargs="*", default=[], choices=["bleu", "chrf", "ter"],
+                    help="also time `retune eval M` against the sacrebleu command, whole processes")
     args = ap.parse_args()
     pairs = make_pairs(args.pairs)
     hyps, refs = [p[0] for p in pairs], [p[1] for p in pairs]
@@ -105,6 +111,28 @@ def main():
         n = len(pairs)
         py_rate, one, allc, cold = done / py_s, n / r["seconds_one_thread"], n / r["seconds_all_cores"], n / r["seconds_cold"]
         print(f"{m:8} {py_rate:15,.0f} {done:8} {one:16,.0f} {allc:17,.0f} {cold:10,.0f} {allc / py_rate:17.1f}x", flush=True)
+    if args.whole_process:
+        whole_process(args.whole_process, hp, rp, len(pairs))
+
+
+def whole_process(metrics, hp, rp, n):
+    """`retune eval M` against `python -m sacrebleu`, whole commands, retune bracketing sacrebleu."""
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "retune"], cwd=ROOT, check=True)
+    exe = os.path.join(ROOT, "target/release/retune")
+
+    def timed(cmd):
+        t = time.perf_counter()
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        return time.perf_counter() - t, out.strip().splitlines()[0]
+    print(f"\nwhole processes on {n} pairs (retune: mean of the runs just before and just after)")
+    print(f"{'metric':8} {'sacrebleu s':>12} {'retune s':>9} {'ratio':>7}  scores")
+    for m in metrics:
+        rt = [exe, "eval", m, "-i", hp, "-r", rp]
+        before, rs = timed(rt)
+        py, ps = timed([sys.executable, "-m", "sacrebleu", rp, "-i", hp, "-m", m, "-b"])
+        after, _ = timed(rt)
+        r = (before + after) / 2
+        print(f"{m:8} {py:12.2f} {r:9.3f} {py / r:6.1f}x  {ps} / {rs}", flush=True)
 
 
 if __name__ == "__main__":

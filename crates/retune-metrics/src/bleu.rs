@@ -1,7 +1,9 @@
 //! BLEU, exactly as sacrebleu 2.6.0 computes it (corpus and sentence level).
 
 use crate::corpus::{signature, Resampling, SegmentMetric};
-use crate::ngrams::{add_ngrams, clipped_matches_by_order, hash_bytes, ngram_count, take_ngrams, NgramTable};
+use crate::ngrams::{
+    add_ngrams, clipped_matches_by_order, hash_bytes, ngram_count, take_ngrams, MatchScratch, NgramTable,
+};
 use crate::text::{py_lower, py_rstrip};
 use crate::tokenizers::Tokenizer;
 use std::cell::RefCell;
@@ -156,7 +158,7 @@ struct Scratch {
     /// The one reference's tokens while the hypothesis is tokenized.
     ref_tokens: Vec<u64>,
     tmp: Vec<u64>,
-    tmp2: Vec<u64>,
+    pair: MatchScratch,
     refs: NgramTable,
     one_ref: NgramTable,
     matches: Vec<u32>,
@@ -334,13 +336,12 @@ impl SegmentMetric for Bleu {
                 let Scratch {
                     tokens,
                     ref_tokens,
-                    tmp,
-                    tmp2,
+                    pair,
                     refs,
                     matches,
                     ..
                 } = sc;
-                clipped_matches_by_order(refs, ref_tokens, tokens, n, (tmp, tmp2), matches);
+                clipped_matches_by_order(refs, ref_tokens, tokens, n, pair, matches);
                 self.fill_stats(sc.tokens.len(), &sc.ref_lens, &sc.matches, out);
                 return;
             }

@@ -1,7 +1,7 @@
 //! chrF and chrF++ (Popović 2015, 2017), exactly as sacrebleu 2.6.0 computes them.
 
 use crate::corpus::{signature, Resampling, SegmentMetric};
-use crate::ngrams::{clipped_matches_by_order, hash_bytes, hash_unit, NgramTable};
+use crate::ngrams::{clipped_matches_by_order, hash_bytes, hash_unit, MatchScratch, NgramTable};
 use crate::text::{for_each_py_token, py_lower};
 use std::cell::RefCell;
 
@@ -57,8 +57,7 @@ struct Scratch {
     words: Vec<u64>,
     hyp_chars: Vec<u64>,
     hyp_words: Vec<u64>,
-    tmp: Vec<u64>,
-    tmp2: Vec<u64>,
+    pair: MatchScratch,
     table: NgramTable,
     stats: Vec<f64>,
     matches: Vec<u32>,
@@ -210,8 +209,7 @@ impl SegmentMetric for Chrf {
                 words,
                 hyp_chars,
                 hyp_words,
-                tmp,
-                tmp2,
+                pair,
                 table,
                 stats,
                 matches,
@@ -224,8 +222,8 @@ impl SegmentMetric for Chrf {
                 stats.clear();
                 stats.resize(3 * order, 0.0);
                 matches.resize(order, 0);
-                clipped_matches_by_order(table, chars, hyp_chars, nc, (tmp, tmp2), &mut matches[..nc]);
-                clipped_matches_by_order(table, words, hyp_words, nw, (tmp, tmp2), &mut matches[nc..]);
+                clipped_matches_by_order(table, chars, hyp_chars, nc, pair, &mut matches[..nc]);
+                clipped_matches_by_order(table, words, hyp_words, nw, pair, &mut matches[nc..]);
                 for o in 0..order {
                     let (h, r) = if o < nc {
                         (hyp_chars.len(), chars.len())

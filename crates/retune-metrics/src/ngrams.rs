@@ -17,11 +17,24 @@ pub fn hash_bytes(bytes: &[u8]) -> u64 {
     }
     let rem = chunks.remainder();
     if !rem.is_empty() {
-        let mut buf = [0u8; 8];
-        buf[..rem.len()].copy_from_slice(rem);
-        h = (h ^ u64::from_le_bytes(buf)).wrapping_mul(K).rotate_left(29);
+        h = (h ^ tail(rem)).wrapping_mul(K).rotate_left(29);
     }
     finalize(h)
+}
+
+/// The 1 to 7 bytes of a tail as one integer, read in place (a copy into a zeroed buffer is a
+/// `memcpy` call per token): two overlapping 4-byte reads, or the first, middle and last byte of
+/// up to 3. Given the length (already in the hash), different tails give different integers.
+#[inline]
+fn tail(r: &[u8]) -> u64 {
+    let n = r.len();
+    if n >= 4 {
+        let lo = u32::from_le_bytes([r[0], r[1], r[2], r[3]]);
+        let hi = u32::from_le_bytes([r[n - 4], r[n - 3], r[n - 2], r[n - 1]]);
+        u64::from(lo) | u64::from(hi) << 32
+    } else {
+        u64::from(r[0]) | u64::from(r[n / 2]) << 8 | u64::from(r[n - 1]) << 16
+    }
 }
 
 /// Extends an n-gram hash by one more token hash. Token hashes must be well mixed (from
@@ -144,6 +157,23 @@ pub fn match_counts(hyp: &Counts, refc: &Counts) -> (u64, u64, u64) {
 mod tests {
     use super::*;
 
+    /// Every string of up to 9 bytes over a small alphabet (including the bytes a tail read
+    /// could confuse: repeats, zeros) hashes to its own value.
+    #[test]
+    fn short_strings_hash_apart() {
+        let alphabet = [0u8, 1, b'a', b'b'];
+        let mut seen = std::collections::HashSet::new();
+        let mut count = 0;
+        for len in 0..=9u32 {
+            for code in 0..4usize.pow(len) {
+                let s: Vec<u8> = (0..len).map(|i| alphabet[(code >> (2 * i)) & 3]).collect();
+                assert!(seen.insert(hash_bytes(&s)), "collision at {s:?}");
+                count += 1;
+            }
+        }
+        assert_eq!(seen.len(), count);
+    }
+
     #[test]
     fn counts_and_matches_by_hand() {
         let toks: Vec<u64> = ["a", "b", "a", "b", "a"]
@@ -223,9 +253,13 @@ mod tests {
 #[derive(Clone, Copy, Default)]
 struct Slot {
     key: u64,
+    /// The count in the low 31 bits; [`SEEN`] once [`NgramTable::take_seen`] has looked the key up.
     count: u32,
     generation: u32,
 }
+
+/// The bit of [`Slot::count`] that marks a key some hypothesis n-gram looked up.
+const SEEN: u32 = 1 << 31;
 
 /// A small open-addressing multiset of n-gram hashes, reused across segments.
 ///
@@ -276,13 +310,16 @@ impl NgramTable {
         self.slots
             .iter()
             .filter(|s| s.generation == self.generation)
-            .map(|s| (s.key, s.count))
+            .map(|s| (s.key, s.count & !SEEN))
     }
 
     /// Puts `count` at `key` through `f(old count, count)` (0 as the old count of a new key),
-    /// growing the table first when it would be more than half full.
+    /// growing the table first when it would be more than half full (so a table [`reset`] for
+    /// `n` keys never grows during `n` upserts); returns the key's slot. Clears [`SEEN`].
+    ///
+    /// [`reset`]: NgramTable::reset
     #[inline]
-    fn upsert(&mut self, key: u64, count: u32, f: impl Fn(u32, u32) -> u32) {
+    fn upsert(&mut self, key: u64, count: u32, f: impl Fn(u32, u32) -> u32) -> usize {
         if 2 * (self.len + 1) > self.slots.len() {
             self.grow();
         }
@@ -296,8 +333,9 @@ impl NgramTable {
             };
             self.len += 1;
         } else {
-            s.count = f(s.count, count);
+            s.count = f(s.count & !SEEN, count);
         }
+        i
     }
 
     /// Doubles the capacity, keeping the contents.
@@ -334,10 +372,34 @@ impl NgramTable {
         let i = self.slot(key);
         let s = &mut self.slots[i];
         // An empty slot (older generation) may hold a stale count: it counts as 0.
-        let c = if s.generation == self.generation { s.count } else { 0 };
+        let c = if s.generation == self.generation {
+            s.count & !SEEN
+        } else {
+            0
+        };
         let hit = u32::from(c > 0);
         s.count = c - hit;
         hit
+    }
+
+    /// [`NgramTable::take`], also saying whether `key` is in the table at all (count exhausted
+    /// or not) and marking its slot [`SEEN`] if so (branch-free; an empty slot keeps count 0).
+    #[inline]
+    fn take_seen(&mut self, key: u64) -> (u32, bool) {
+        let i = self.slot(key);
+        let s = &mut self.slots[i];
+        let found = s.generation == self.generation;
+        let c = if found { s.count & !SEEN } else { 0 };
+        let hit = u32::from(c > 0);
+        s.count = (c - hit) | (u32::from(found) << 31);
+        (hit, found)
+    }
+
+    /// Whether the key at `slot` (from [`NgramTable::upsert`], this generation) was looked up by
+    /// [`NgramTable::take_seen`].
+    #[inline]
+    fn seen(&self, slot: usize) -> bool {
+        self.slots[slot].count & SEEN != 0
     }
 
     /// Raises every count to at least `other`'s count for the same key (multi-reference BLEU).
@@ -410,33 +472,103 @@ pub fn take_ngrams(
     });
 }
 
+/// Reused buffers of [`clipped_matches_by_order`].
+#[derive(Default)]
+pub struct MatchScratch {
+    reference: Side,
+    hypothesis: Side,
+}
+
+/// One side of a pair in [`clipped_matches_by_order`].
+#[derive(Default)]
+struct Side {
+    /// The hash of the current order's n-gram at each live position.
+    hashes: Vec<u64>,
+    /// Whether the n-gram at each position occurs on the other side (false off the live list;
+    /// one entry more than there are tokens, always false).
+    found: Vec<bool>,
+    /// The positions, ascending, whose n-gram of the current order may occur on the other side.
+    live: Vec<u32>,
+    /// The table slot of each live reference n-gram.
+    slots: Vec<u32>,
+}
+
+impl Side {
+    /// Unigrams: every position is live.
+    fn start(&mut self, tokens: &[u64]) {
+        self.hashes.clear();
+        self.hashes.extend_from_slice(tokens);
+        self.found.clear();
+        self.found.resize(tokens.len() + 1, false);
+        self.live.clear();
+        self.live.extend(0..tokens.len() as u32);
+    }
+
+    /// From order `n` to `n + 1`: the n-gram at `j` can occur on the other side only if both of
+    /// its n-grams of order `n` (at `j` and `j + 1`) do. Branch-free compaction of the live list;
+    /// leaves `found` all false.
+    fn next_order(&mut self, tokens: &[u64], n: usize) {
+        let len = tokens.len();
+        let mut kept = 0;
+        for k in 0..self.live.len() {
+            let j = self.live[k] as usize;
+            // `found[j + 1]` is read before position j + 1 (later in the list) clears it.
+            let keep = (j + n < len) & self.found[j] & self.found[j + 1];
+            self.found[j] = false;
+            self.live[kept] = j as u32;
+            kept += usize::from(keep);
+        }
+        self.live.truncate(kept);
+        for &j in &self.live {
+            let j = j as usize;
+            self.hashes[j] = extend(self.hashes[j], tokens[j + n]);
+        }
+    }
+}
+
 /// For each order `1..=max_order`, the clipped matches of the hypothesis n-grams against one
 /// reference's (`matches[order - 1]`), one order at a time: the table holds one order's n-grams,
 /// a few hundred slots that stay in the L1 cache, where all orders together spill out of it.
 /// The same counts as [`add_ngrams`] then [`take_ngrams`] (n-grams of different orders never
-/// meet). `ref_scratch` and `hyp_scratch` are reused buffers.
+/// meet), with less work: an n-gram can occur on the other side only if both n-grams one shorter
+/// inside it do, so each order looks up only the n-grams whose two parts were found one order
+/// below; the others can take no match and give none.
 pub fn clipped_matches_by_order(
     table: &mut NgramTable,
     reference: &[u64],
     hypothesis: &[u64],
     max_order: usize,
-    (ref_scratch, hyp_scratch): (&mut Vec<u64>, &mut Vec<u64>),
+    scratch: &mut MatchScratch,
     matches: &mut [u32],
 ) {
-    ref_scratch.clear();
-    ref_scratch.extend_from_slice(reference);
-    hyp_scratch.clear();
-    hyp_scratch.extend_from_slice(hypothesis);
+    let MatchScratch {
+        reference: r,
+        hypothesis: h,
+    } = scratch;
+    r.start(reference);
+    h.start(hypothesis);
     for (n, m) in matches.iter_mut().enumerate().take(max_order) {
         if n > 0 {
-            next_order(ref_scratch, reference, n);
-            next_order(hyp_scratch, hypothesis, n);
+            r.next_order(reference, n);
+            h.next_order(hypothesis, n);
         }
-        table.reset(ref_scratch.len());
-        for &h in ref_scratch.iter() {
-            table.add(h);
+        // No growth during these adds (reset for as many keys), so the slots stay put.
+        table.reset(r.live.len());
+        r.slots.clear();
+        for &j in &r.live {
+            let slot = table.upsert(r.hashes[j as usize], 1, |old, c| old + c);
+            r.slots.push(slot as u32);
         }
-        *m = hyp_scratch.iter().map(|&h| table.take(h)).sum();
+        let mut hits = 0;
+        for &i in &h.live {
+            let (hit, found) = table.take_seen(h.hashes[i as usize]);
+            hits += hit;
+            h.found[i as usize] = found;
+        }
+        *m = hits;
+        for (&j, &slot) in r.live.iter().zip(&r.slots) {
+            r.found[j as usize] = table.seen(slot as usize);
+        }
     }
 }
 

@@ -335,6 +335,43 @@ fn emit_rules_token(tok: &[u8], ascii: bool, f: &mut impl FnMut(&[u8])) {
     }
 }
 
+/// What rules 2–4 do to a word alone between two spaces (`rule_chars`: its count of `.`, `,`
+/// and `-`), for the two shapes most words with those characters have.
+enum WordShape {
+    /// Left as it is: no `.` or `,` with a non-digit on either side (outside the word counts
+    /// as a non-digit), no `-` after a digit (`well-known`, `3.5`, `1,000`, `U.S`-free text).
+    Unchanged,
+    /// `.` or `,` after a non-digit (or alone) at the end of a word with no other rule
+    /// character: split off as a token of its own (`end.`, `however,`).
+    TrailingMark,
+    /// Anything else: [`regexp_rules`] on the word.
+    Other,
+}
+
+#[inline]
+fn rules_13a_shape(word: &[u8], rule_chars: usize) -> WordShape {
+    if rule_chars == 0 {
+        return WordShape::Unchanged;
+    }
+    let digit = |k: usize| word.get(k).is_some_and(u8::is_ascii_digit);
+    let last = word.len() - 1;
+    if rule_chars == 1 && matches!(word[last], b'.' | b',') && (last == 0 || !digit(last - 1)) {
+        return WordShape::TrailingMark;
+    }
+    // Rule 2 fires on a `.`/`,` after a non-digit, rule 3 before one, rule 4 on a `-` after a
+    // digit; none firing leaves the word unchanged.
+    let fires = word.iter().enumerate().any(|(k, &c)| match c {
+        b'.' | b',' => k == 0 || !digit(k - 1) || !digit(k + 1),
+        b'-' => k > 0 && digit(k - 1),
+        _ => false,
+    });
+    if fires {
+        WordShape::Other
+    } else {
+        WordShape::Unchanged
+    }
+}
+
 /// mteval-v13a's tokens of `line` (its pre-processing, padding and four rules), straight from
 /// the line in one pass.
 ///
@@ -368,22 +405,28 @@ fn for_each_13a_token(line: &str, sc: &mut TokScratch, mut f: impl FnMut(&[u8]))
     while i < n {
         // A word: plain bytes, `.`, `,` and `-`.
         let start = i;
-        let mut rules = false;
+        let mut rule_chars = 0usize;
         while i < n {
             match CLASS[src[i] as usize] {
                 0 => {}
-                3 | 4 => rules = true,
+                3 | 4 => rule_chars += 1,
                 _ => break,
             }
             i += 1;
         }
         if i > start {
             let word = &src[start..i];
-            if rules {
-                regexp_rules(word, true, &mut sc.a, &mut sc.b);
-                for_each_rules_token(&sc.a, ascii, &mut f);
-            } else {
-                emit_rules_token(word, ascii, &mut f);
+            match rules_13a_shape(word, rule_chars) {
+                WordShape::Unchanged => emit_rules_token(word, ascii, &mut f),
+                WordShape::TrailingMark => {
+                    let (body, mark) = word.split_at(word.len() - 1);
+                    emit_rules_token(body, ascii, &mut f);
+                    f(mark);
+                }
+                WordShape::Other => {
+                    regexp_rules(word, true, &mut sc.a, &mut sc.b);
+                    for_each_rules_token(&sc.a, ascii, &mut f);
+                }
             }
         }
         if i < n {

@@ -2,11 +2,12 @@
 //! compute them, with bootstrap intervals and paired tests.
 
 use clap::{Args, Subcommand, ValueEnum};
+use rayon::prelude::*;
 use retune_metrics::bleu::{Bleu, BleuConfig, Smooth};
 use retune_metrics::chrf::{Chrf, ChrfConfig};
 use retune_metrics::classify::{ClassScore, ClassificationMetric, ClassificationReport};
 use retune_metrics::corpus::{corpus_stats, Resampling, SegmentMetric, SegmentStats};
-use retune_metrics::io::read_lines;
+use retune_metrics::io::{read_lines, TextFile};
 use retune_metrics::mean::{MeanColumn, MeteorMetric, RougeMetric};
 use retune_metrics::meteor::{Meteor, MeteorParams};
 use retune_metrics::rouge::{RougeTokenizer, RougeType};
@@ -126,24 +127,54 @@ pub fn run(args: EvalArgs) -> Result<()> {
     }
 }
 
-/// Hypotheses and reference streams, checked to be line-aligned.
-fn load(hyp: &Path, refs: &[PathBuf]) -> Result<(Vec<String>, Vec<Vec<String>>)> {
-    let hyps = read_lines(hyp)?;
-    let mut streams = Vec::with_capacity(refs.len());
-    for r in refs {
-        let lines = read_lines(r)?;
-        if lines.len() != hyps.len() {
-            return Err(MetricsError::LineCount {
-                path: r.clone(),
-                found: lines.len(),
-                expected_from: hyp.to_path_buf(),
-                expected: hyps.len(),
-            }
-            .into());
-        }
-        streams.push(lines);
+/// A hypothesis file and its reference files, read in parallel.
+struct Corpus {
+    hyp: TextFile,
+    refs: Vec<TextFile>,
+}
+
+impl Corpus {
+    fn read(hyp: &Path, refs: &[PathBuf]) -> Result<Corpus> {
+        let (hyp, refs) = rayon::join(
+            || TextFile::read(hyp),
+            || {
+                refs.par_iter()
+                    .map(|r| TextFile::read(r))
+                    .collect::<std::result::Result<Vec<_>, MetricsError>>()
+            },
+        );
+        Ok(Corpus { hyp: hyp?, refs: refs? })
     }
-    Ok((hyps, streams))
+
+    /// The hypotheses and the reference streams (split in parallel), checked to be line-aligned.
+    fn lines(&self) -> Result<(Vec<&str>, Vec<Vec<&str>>)> {
+        let (hyps, refs) = rayon::join(
+            || self.hyp.lines(),
+            || self.refs.par_iter().map(TextFile::lines).collect::<Vec<_>>(),
+        );
+        let mut streams = Vec::with_capacity(self.refs.len());
+        for (r, lines) in self.refs.iter().zip(refs) {
+            if lines.len() != hyps.len() {
+                return Err(MetricsError::LineCount {
+                    path: r.path().to_path_buf(),
+                    found: lines.len(),
+                    expected_from: self.hyp.path().to_path_buf(),
+                    expected: hyps.len(),
+                }
+                .into());
+            }
+            streams.push(lines);
+        }
+        Ok((hyps, streams))
+    }
+}
+
+/// [`Corpus`]'s lines, owned (for `compare`, whose systems' lines join them).
+fn load(hyp: &Path, refs: &[PathBuf]) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+    let corpus = Corpus::read(hyp, refs)?;
+    let (hyps, streams) = corpus.lines()?;
+    let own = |lines: Vec<&str>| -> Vec<String> { lines.into_iter().map(str::to_string).collect() };
+    Ok((own(hyps), streams.into_iter().map(own).collect()))
 }
 
 fn ci_of(metric: &dyn SegmentMetric, stats: &SegmentStats, common: &Common) -> Result<Option<BootstrapCi>> {
@@ -230,7 +261,8 @@ fn print_json(v: &Value) -> Result<()> {
 
 /// A metric whose report is one number: chrF, TER, METEOR.
 fn run_simple(common: &Common, m: &dyn SegmentMetric, sig: &dyn Fn(Resampling) -> String) -> Result<()> {
-    let (hyps, refs) = load(&common.hyp, &common.refs)?;
+    let corpus = Corpus::read(&common.hyp, &common.refs)?;
+    let (hyps, refs) = corpus.lines()?;
     let stats = corpus_stats(m, &hyps, &refs);
     let score = m.score_from_stats(&stats.sum());
     let ci = ci_of(m, &stats, common)?;

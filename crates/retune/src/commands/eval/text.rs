@@ -213,7 +213,8 @@ pub(super) struct MeteorArgs {
 }
 
 pub(super) fn run_bleu(a: BleuArgs) -> Result<()> {
-    let (hyps, refs) = load(&a.common.hyp, &a.common.refs)?;
+    let corpus = Corpus::read(&a.common.hyp, &a.common.refs)?;
+    let (hyps, refs) = corpus.lines()?;
     let w = a.common.width;
     if a.sentence {
         if a.common.ci {
@@ -222,7 +223,7 @@ pub(super) fn run_bleu(a: BleuArgs) -> Result<()> {
         let m = a.opts.metric(a.lowercase, true)?;
         let mut out = Vec::new();
         for (i, h) in hyps.iter().enumerate() {
-            let r: Vec<&str> = refs.iter().map(|s| s[i].as_str()).collect();
+            let r: Vec<&str> = refs.iter().map(|s| s[i]).collect();
             let s = m.sentence_score(h, &r);
             if a.common.json {
                 out.push(json!({"line": i + 1, "score": s.score, "verbose_score": s.verbose()}));
@@ -258,7 +259,8 @@ pub(super) fn run_bleu(a: BleuArgs) -> Result<()> {
 
 pub(super) fn run_rouge(a: RougeArgs) -> Result<()> {
     let m = a.opts.metric()?;
-    let (hyps, refs) = load(&a.common.hyp, &a.common.refs)?;
+    let corpus = Corpus::read(&a.common.hyp, &a.common.refs)?;
+    let (hyps, refs) = corpus.lines()?;
     let stats = corpus_stats(&m, &hyps, &refs);
     let means = m.means(&stats.sum());
     let w = a.common.width;
