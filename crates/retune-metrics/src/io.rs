@@ -60,7 +60,15 @@ impl TextFile {
             return Vec::new();
         }
         let body = self.text.strip_suffix('\n').unwrap_or(&self.text);
-        body.split('\n').map(py_rstrip).collect()
+        let mut lines = Vec::new();
+        let mut start = 0;
+        // `\n` is one byte of UTF-8: every cut is on a character boundary.
+        for end in memchr::memchr_iter(b'\n', body.as_bytes()) {
+            lines.push(py_rstrip(&body[start..end]));
+            start = end + 1;
+        }
+        lines.push(py_rstrip(&body[start..]));
+        lines
     }
 }
 
