@@ -356,6 +356,27 @@ impl NgramTable {
         }
     }
 
+    /// Adds one occurrence of `key` without the growth check, and returns its slot: for at most
+    /// `n` adds after [`NgramTable::reset`]`(n)`, which leaves at least `2n` slots (more adds
+    /// would fill the table, and a lookup of a missing key would never find an empty slot).
+    #[inline]
+    fn add_within_reset(&mut self, key: u64) -> usize {
+        debug_assert!(2 * (self.len + 1) <= self.slots.len());
+        let i = self.slot(key);
+        let s = &mut self.slots[i];
+        if s.generation != self.generation {
+            *s = Slot {
+                key,
+                count: 1,
+                generation: self.generation,
+            };
+            self.len += 1;
+        } else {
+            s.count = (s.count & !SEEN) + 1;
+        }
+        i
+    }
+
     /// Adds one occurrence of `key`.
     #[inline]
     pub fn add(&mut self, key: u64) {
@@ -555,10 +576,11 @@ pub fn clipped_matches_by_order(
         // No growth during these adds (reset for as many keys), so the slots stay put.
         table.reset(r.live.len());
         r.slots.clear();
-        for &j in &r.live {
-            let slot = table.upsert(r.hashes[j as usize], 1, |old, c| old + c);
-            r.slots.push(slot as u32);
-        }
+        r.slots.extend(
+            r.live
+                .iter()
+                .map(|&j| table.add_within_reset(r.hashes[j as usize]) as u32),
+        );
         let mut hits = 0;
         for &i in &h.live {
             let (hit, found) = table.take_seen(h.hashes[i as usize]);
