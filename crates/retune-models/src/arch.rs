@@ -80,8 +80,9 @@ pub fn batch_tensor(rows: &[Vec<u32>], device: &Device) -> CResult<Tensor> {
     Tensor::from_vec(flat, (rows.len(), len), device)
 }
 
-/// An encoder with its head, whatever the family.
-pub trait EncoderModel {
+/// An encoder with its head, whatever the family (shared across threads: batches run side by
+/// side, [`crate::batches::map_batches`]).
+pub trait EncoderModel: Send + Sync {
     /// The last hidden states of the positions `rows` names, shape (batch, positions, hidden);
     /// the layers below the last compute every position.
     fn hidden_rows(&self, input: &EncoderInput, mode: Mode, rows: OutputRows) -> CResult<Tensor>;

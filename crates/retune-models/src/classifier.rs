@@ -2,6 +2,7 @@
 //! family, batched by length with dynamic padding, results returned in input order.
 
 use crate::arch::{EncoderInput, EncoderModel, Head, ModelConfig};
+use crate::batches::map_batches;
 use crate::config::ProblemType;
 use crate::error::Result;
 use crate::nn::Mode;
@@ -61,45 +62,52 @@ impl SequenceClassifier {
     }
 
     /// Predicts every text (optionally with a second text each), `batch_size` rows at a time,
-    /// grouping rows of similar length so padding stays small. `progress` is called with the
-    /// number of rows done after each batch. Results are in input order.
+    /// grouping rows of similar length so padding stays small, several batches at a time
+    /// ([`map_batches`]). `progress` is called with the number of rows done after each batch.
+    /// Results are in input order.
     pub fn predict(
         &self,
         texts: &[&str],
         pairs: Option<&[&str]>,
         batch_size: usize,
-        mut progress: impl FnMut(usize),
+        progress: impl FnMut(usize),
     ) -> Result<Vec<Prediction>> {
-        let batch_size = batch_size.max(1);
         // Tokenize once, then sort by token count so each batch pads to a similar length.
         let rows = self.tokenizer.encode_rows(texts, pairs)?;
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| rows[i].ids.len());
-        let mut out: Vec<Option<Prediction>> = vec![None; texts.len()];
-        let mut done = 0;
-        for chunk in order.chunks(batch_size) {
+        let batches: Vec<&[usize]> = order.chunks(batch_size.max(1)).collect();
+        let per_batch = map_batches(&batches, progress, |chunk| -> Result<Vec<Prediction>> {
             let enc = self.tokenizer.pad(&chunk.iter().map(|&i| &rows[i]).collect::<Vec<_>>());
             let input = EncoderInput::from_batch(&enc, &self.device)?;
             let logits = self.model.logits(&input, Mode::Eval)?;
             let probs = probabilities(&logits, self.problem)?;
             let logits: Vec<Vec<f32>> = logits.to_vec2()?;
             let probs: Vec<Vec<f32>> = probs.to_vec2()?;
-            for ((&i, l), p) in chunk.iter().zip(logits).zip(probs) {
-                let label = if self.problem == ProblemType::Regression {
-                    0
-                } else {
-                    l.iter()
-                        .enumerate()
-                        .fold(0, |best, (k, &v)| if v > l[best] { k } else { best })
-                };
-                out[i] = Some(Prediction {
-                    label,
-                    probabilities: p,
-                    logits: l,
-                });
+            Ok(logits
+                .into_iter()
+                .zip(probs)
+                .map(|(l, p)| {
+                    let label = if self.problem == ProblemType::Regression {
+                        0
+                    } else {
+                        l.iter()
+                            .enumerate()
+                            .fold(0, |best, (k, &v)| if v > l[best] { k } else { best })
+                    };
+                    Prediction {
+                        label,
+                        probabilities: p,
+                        logits: l,
+                    }
+                })
+                .collect())
+        })?;
+        let mut out: Vec<Option<Prediction>> = vec![None; texts.len()];
+        for (chunk, preds) in batches.iter().zip(per_batch) {
+            for (&i, p) in chunk.iter().zip(preds) {
+                out[i] = Some(p);
             }
-            done += chunk.len();
-            progress(done);
         }
         Ok(out.into_iter().flatten().collect())
     }
@@ -149,19 +157,19 @@ impl TokenTagger {
     }
 
     /// Tags every token (special tokens left out) of every text, `batch_size` texts at a time
-    /// grouped by length; `progress` gets the texts done. Results are in input order.
+    /// grouped by length, several batches at a time ([`map_batches`]); `progress` gets the texts
+    /// done. Results are in input order.
     pub fn predict(
         &self,
         texts: &[&str],
         batch_size: usize,
-        mut progress: impl FnMut(usize),
+        progress: impl FnMut(usize),
     ) -> Result<Vec<Vec<TokenTag>>> {
         let rows = self.tokenizer.encode_spans(texts)?;
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| rows[i].0.ids.len());
-        let mut out: Vec<Vec<TokenTag>> = vec![Vec::new(); texts.len()];
-        let mut done = 0;
-        for chunk in order.chunks(batch_size.max(1)) {
+        let batches: Vec<&[usize]> = order.chunks(batch_size.max(1)).collect();
+        let per_batch = map_batches(&batches, progress, |chunk| -> Result<Vec<Vec<TokenTag>>> {
             let enc = self
                 .tokenizer
                 .pad(&chunk.iter().map(|&i| &rows[i].0).collect::<Vec<_>>());
@@ -169,22 +177,30 @@ impl TokenTagger {
             let probs = candle_nn::ops::softmax(&self.model.logits(&input, Mode::Eval)?, D::Minus1)?;
             let best: Vec<Vec<u32>> = probs.argmax(D::Minus1)?.to_vec2()?;
             let top: Vec<Vec<f32>> = probs.max(D::Minus1)?.to_vec2()?;
-            for (j, &i) in chunk.iter().enumerate() {
-                let spans = &rows[i].1;
-                out[i] = (0..spans.tokens.len())
-                    .filter(|&t| !spans.special[t])
-                    .map(|t| TokenTag {
-                        token: spans.tokens[t].clone(),
-                        start: spans.offsets[t].0,
-                        end: spans.offsets[t].1,
-                        label: best[j][t] as usize,
-                        probability: top[j][t],
-                        word: spans.words[t],
-                    })
-                    .collect();
+            Ok(chunk
+                .iter()
+                .enumerate()
+                .map(|(j, &i)| {
+                    let spans = &rows[i].1;
+                    (0..spans.tokens.len())
+                        .filter(|&t| !spans.special[t])
+                        .map(|t| TokenTag {
+                            token: spans.tokens[t].clone(),
+                            start: spans.offsets[t].0,
+                            end: spans.offsets[t].1,
+                            label: best[j][t] as usize,
+                            probability: top[j][t],
+                            word: spans.words[t],
+                        })
+                        .collect()
+                })
+                .collect())
+        })?;
+        let mut out: Vec<Vec<TokenTag>> = vec![Vec::new(); texts.len()];
+        for (chunk, tags) in batches.iter().zip(per_batch) {
+            for (&i, t) in chunk.iter().zip(tags) {
+                out[i] = t;
             }
-            done += chunk.len();
-            progress(done);
         }
         Ok(out)
     }

@@ -24,6 +24,7 @@
 
 pub mod alloc;
 pub mod arch;
+pub mod batches;
 pub mod bert;
 pub mod causal;
 pub mod checkpoint_files;

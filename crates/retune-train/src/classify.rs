@@ -2,7 +2,7 @@
 
 use candle_core::{Device, Tensor};
 use retune_metrics::classify::ClassificationReport;
-use retune_models::arch::{EncoderInput, EncoderModel, Head, ModelConfig};
+use retune_models::arch::{EncoderInput, EncoderModel, Head, ModelConfig, OutputRows};
 use retune_models::nn::{self, Mode, Params};
 use retune_models::save::Adapter;
 use retune_models::text_tokenizer::{EncodedRow, TextTokenizer};
@@ -15,6 +15,7 @@ use crate::error::{io, Result, TrainError};
 use crate::loss::cross_entropy_sum;
 use crate::strategy::{self, merged_tensors, Strategy};
 use crate::trainer::{run_loop, LoopConfig, LoopEvent, LoopOutcome, TrainTask};
+use retune_models::batches::map_batches;
 
 /// The metric that picks the best checkpoint and drives early stopping.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -316,14 +317,16 @@ fn evaluate_batches(
     batch_size: usize,
     split: &str,
     step: usize,
-    logits_of: impl Fn(&[usize]) -> Result<Tensor>,
+    logits_of: impl Fn(&[usize]) -> Result<Tensor> + Sync,
 ) -> Result<EvalResult> {
     let k = state.config.labels.label_count();
     let mut confusion = vec![vec![0u64; k]; k];
     let mut predictions = vec![0u32; lengths.len()];
     let mut loss_sum = 0.0;
-    for batch in eval_batches(lengths, batch_size) {
-        let logits = logits_of(&batch)?;
+    // Logits of several batches at a time; losses summed in batch order as before.
+    let batches = eval_batches(lengths, batch_size);
+    let all_logits = map_batches(&batches, |_| {}, |batch| logits_of(batch))?;
+    for (batch, logits) in batches.iter().zip(all_logits) {
         let targets: Vec<i64> = batch.iter().map(|&i| labels[i] as i64).collect();
         let (loss, _) = cross_entropy_sum(&logits, &targets, 0.0)?;
         loss_sum += loss.to_scalar::<f32>()? as f64;
@@ -356,25 +359,24 @@ fn cached_head_inputs(
     state: &ClassifierState,
     rows: &[EncodedRow],
     batch_size: usize,
-    mut progress: impl FnMut(usize),
+    progress: impl FnMut(usize),
 ) -> Result<Option<Tensor>> {
+    if state.model.head_rows() == OutputRows::All {
+        return Ok(None);
+    }
     let lengths: Vec<usize> = rows.iter().map(|r| r.ids.len()).collect();
-    let mut parts: Vec<(Vec<usize>, Tensor)> = Vec::new();
-    let mut done = 0;
-    for batch in eval_batches(&lengths, batch_size) {
+    let batches = eval_batches(&lengths, batch_size);
+    let parts = map_batches(&batches, progress, |batch| -> Result<Tensor> {
         let refs: Vec<&EncodedRow> = batch.iter().map(|&i| &rows[i]).collect();
         let input = input_of(&state.tokenizer, &refs, &state.device)?;
-        let x = state.model.head_input_of(&input, Mode::Eval)?;
-        if x.rank() != 2 {
-            return Ok(None);
-        }
-        done += batch.len();
-        progress(done);
-        parts.push((batch, x));
+        Ok(state.model.head_input_of(&input, Mode::Eval)?)
+    })?;
+    if parts.iter().any(|x| x.rank() != 2) {
+        return Ok(None);
     }
     let d = state.config.arch().hidden_size();
     let mut flat = vec![0f32; rows.len() * d];
-    for (batch, x) in parts {
+    for (batch, x) in batches.iter().zip(parts) {
         let x: Vec<Vec<f32>> = x.to_device(&retune_models::device::host())?.to_vec2()?;
         for (j, &i) in batch.iter().enumerate() {
             flat[i * d..(i + 1) * d].copy_from_slice(&x[j]);

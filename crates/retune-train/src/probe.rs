@@ -12,6 +12,7 @@ use retune_models::text_tokenizer::{EncodedRow, TextTokenizer};
 
 use crate::batching::{eval_batches, SplitMix};
 use crate::error::Result;
+use retune_models::batches::map_batches;
 
 /// Row-major features: `n` rows of `d` values.
 #[derive(Clone, Debug, Default)]
@@ -79,7 +80,8 @@ pub fn extract_layer_features(
     })
 }
 
-/// Mean-pools, batch by batch, the `count` hidden-state tensors `states` gives for a batch.
+/// Mean-pools, batch by batch (several at a time, [`map_batches`]), the `count` hidden-state
+/// tensors `states` gives for a batch.
 #[allow(clippy::too_many_arguments)]
 fn pooled_states(
     count: usize,
@@ -88,23 +90,27 @@ fn pooled_states(
     rows: &[EncodedRow],
     batch_size: usize,
     device: &Device,
-    mut progress: impl FnMut(usize),
-    states: impl Fn(&EncoderInput) -> Result<Vec<candle_core::Tensor>>,
+    progress: impl FnMut(usize),
+    states: impl Fn(&EncoderInput) -> Result<Vec<candle_core::Tensor>> + Sync,
 ) -> Result<Vec<Features>> {
-    let mut x = vec![vec![0f32; rows.len() * d]; count];
     let lengths: Vec<usize> = rows.iter().map(|r| r.ids.len()).collect();
-    let mut done = 0;
-    for batch in eval_batches(&lengths, batch_size) {
+    let batches = eval_batches(&lengths, batch_size);
+    let pooled = map_batches(&batches, progress, |batch| -> Result<Vec<Vec<Vec<f32>>>> {
         let refs: Vec<&EncodedRow> = batch.iter().map(|&i| &rows[i]).collect();
         let input = EncoderInput::from_batch(&tokenizer.pad(&refs), device)?;
-        for (l, hidden) in states(&input)?.iter().take(count).enumerate() {
-            let pooled = mean_pool(hidden, &input.attention_mask)?.to_vec2::<f32>()?;
+        states(&input)?
+            .iter()
+            .take(count)
+            .map(|hidden| Ok(mean_pool(hidden, &input.attention_mask)?.to_vec2::<f32>()?))
+            .collect()
+    })?;
+    let mut x = vec![vec![0f32; rows.len() * d]; count];
+    for (batch, layers) in batches.iter().zip(pooled) {
+        for (l, pooled) in layers.iter().enumerate() {
             for (j, &i) in batch.iter().enumerate() {
                 x[l][i * d..(i + 1) * d].copy_from_slice(&pooled[j]);
             }
         }
-        done += batch.len();
-        progress(done);
     }
     Ok(x.into_iter().map(|x| Features { x, n: rows.len(), d }).collect())
 }

@@ -1,0 +1,71 @@
+//! Inference over many batches, several batches at a time.
+//!
+//! One batch's operations split across the cores only where they are large enough, and every
+//! operation ends in a join: on short sentences much of a second core's time goes to waiting.
+//! Whole batches side by side (rayon hands them out, one per idle thread; the operations inside
+//! a batch still split when a core is free) keep both cores busy. Each batch is computed as it
+//! would be alone, so the results do not depend on which batches ran together.
+
+use rayon::prelude::*;
+use std::sync::mpsc;
+
+/// `f` of every batch, batches run concurrently on rayon's global pool, the results in batch
+/// order; `progress` gets the number of rows (batch items) done so far, increasing, after each
+/// batch, on the calling thread (so it need not be shareable: a progress bar, a trainer's event
+/// callback). Stops at an error (the first in batch order among those computed); a panic in
+/// `f` reaches the caller.
+pub fn map_batches<B, T, E>(
+    batches: &[B],
+    mut progress: impl FnMut(usize),
+    f: impl Fn(&B) -> Result<T, E> + Sync,
+) -> Result<Vec<T>, E>
+where
+    B: AsRef<[usize]> + Sync,
+    T: Send,
+    E: Send,
+{
+    let (tx, rx) = mpsc::channel::<usize>();
+    let f = &f;
+    std::thread::scope(|s| {
+        // The batches run from a helper thread while this one reports their progress; the
+        // channel closes when the last batch is done (or an error or panic ends the run).
+        let run = s.spawn(move || {
+            batches
+                .par_iter()
+                .map_with(tx, |tx, batch| {
+                    let out = f(batch)?;
+                    // The receiver lives until every sender is gone.
+                    let _ = tx.send(batch.as_ref().len());
+                    Ok(out)
+                })
+                .collect::<Result<Vec<T>, E>>()
+        });
+        let mut done = 0;
+        for rows in rx {
+            done += rows;
+            progress(done);
+        }
+        run.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_in_batch_order_and_progress_counts_every_row() {
+        let batches: Vec<Vec<usize>> = (0..50).map(|b| (b * 3..b * 3 + 1 + b % 4).collect()).collect();
+        let mut seen = Vec::new();
+        let out: Result<Vec<usize>, ()> = map_batches(&batches, |d| seen.push(d), |b| Ok(b.iter().sum::<usize>()));
+        let want: Vec<usize> = batches.iter().map(|b| b.iter().sum()).collect();
+        assert_eq!(out.unwrap(), want);
+        let rows: usize = batches.iter().map(Vec::len).sum();
+        assert_eq!(seen.len(), batches.len());
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+        assert_eq!(*seen.last().unwrap(), rows);
+        let err: Result<Vec<usize>, usize> =
+            map_batches(&batches, |_| {}, |b| if b[0] == 30 { Err(b[0]) } else { Ok(0) });
+        assert_eq!(err, Err(30));
+    }
+}
