@@ -314,15 +314,18 @@ impl NgramTable {
     }
 
     /// Puts `count` at `key` through `f(old count, count)` (0 as the old count of a new key),
-    /// growing the table first when it would be more than half full (so a table [`reset`] for
-    /// `n` keys never grows during `n` upserts); returns the key's slot. Clears [`SEEN`].
-    ///
-    /// [`reset`]: NgramTable::reset
+    /// growing the table first when it would be more than half full.
     #[inline]
-    fn upsert(&mut self, key: u64, count: u32, f: impl Fn(u32, u32) -> u32) -> usize {
+    fn upsert(&mut self, key: u64, count: u32, f: impl Fn(u32, u32) -> u32) {
         if 2 * (self.len + 1) > self.slots.len() {
             self.grow();
         }
+        self.put(key, count, f);
+    }
+
+    /// [`NgramTable::upsert`] without the growth check; returns the key's slot. Clears [`SEEN`].
+    #[inline]
+    fn put(&mut self, key: u64, count: u32, f: impl Fn(u32, u32) -> u32) -> usize {
         let i = self.slot(key);
         let s = &mut self.slots[i];
         if s.generation != self.generation {
@@ -362,19 +365,7 @@ impl NgramTable {
     #[inline]
     fn add_within_reset(&mut self, key: u64) -> usize {
         debug_assert!(2 * (self.len + 1) <= self.slots.len());
-        let i = self.slot(key);
-        let s = &mut self.slots[i];
-        if s.generation != self.generation {
-            *s = Slot {
-                key,
-                count: 1,
-                generation: self.generation,
-            };
-            self.len += 1;
-        } else {
-            s.count = (s.count & !SEEN) + 1;
-        }
-        i
+        self.put(key, 1, |old, c| old + c)
     }
 
     /// Adds one occurrence of `key`.
