@@ -382,7 +382,7 @@ fn surely_plain_16(chunk: &[u8]) -> u32 {
 /// and `-`), for the two shapes most words with those characters have.
 enum WordShape {
     /// Left as it is: no `.` or `,` with a non-digit on either side (outside the word counts
-    /// as a non-digit), no `-` after a digit (`well-known`, `3.5`, `1,000`, `U.S`-free text).
+    /// as a non-digit), no `-` after a digit (`well-known`, `3.5`, `1,000`).
     Unchanged,
     /// `.` or `,` after a non-digit (or alone) at the end of a word with no other rule
     /// character: split off as a token of its own (`end.`, `however,`).
