@@ -24,6 +24,18 @@ where
     T: Send,
     E: Send,
 {
+    if rayon::current_thread_index().is_some() {
+        // On a pool thread already: waiting here on the channel would take this thread from
+        // the pool (all of them, if every one did). The batches run as they are, the progress
+        // is reported when all are done.
+        let out = batches.par_iter().map(&f).collect::<Result<Vec<T>, E>>()?;
+        let mut done = 0;
+        for batch in batches {
+            done += batch.as_ref().len();
+            progress(done);
+        }
+        return Ok(out);
+    }
     let (tx, rx) = mpsc::channel::<usize>();
     let f = &f;
     std::thread::scope(|s| {
@@ -67,5 +79,11 @@ mod tests {
         let err: Result<Vec<usize>, usize> =
             map_batches(&batches, |_| {}, |b| if b[0] == 30 { Err(b[0]) } else { Ok(0) });
         assert_eq!(err, Err(30));
+        // From inside the pool (each of its threads in a map of its own): the same results.
+        let nested: Vec<Vec<usize>> = (0..8)
+            .into_par_iter()
+            .map(|_| map_batches(&batches, |_| {}, |b| Ok::<_, ()>(b.iter().sum::<usize>())).unwrap())
+            .collect();
+        assert!(nested.iter().all(|n| *n == want));
     }
 }
