@@ -1,9 +1,8 @@
 //! N-gram counting on hashed tokens.
 //!
-//! Tokens and n-grams are identified by 64-bit hashes, and counted by sorting instead of by hash
-//! maps: a segment has a few hundred n-grams at most, and sorting them in a reused buffer is far
-//! cheaper than building Python-style `Counter`s. Two different n-grams of one segment pair would
-//! have to share a 64-bit hash to change a score (odds about 1 in 10^16 per pair).
+//! Tokens and n-grams are identified by 64-bit hashes, and counted in a small reused table
+//! ([`NgramTable`]) instead of Python-style `Counter`s. Two different n-grams of one segment pair
+//! would have to share a 64-bit hash to change a score (odds about 1 in 10^16 per pair).
 
 /// Hashes a byte string (a token or a character) to 64 bits.
 #[inline]
@@ -59,100 +58,6 @@ fn finalize(mut h: u64) -> u64 {
     h ^ (h >> 33)
 }
 
-/// Counted n-grams of one order: `(hash, count)` sorted by hash.
-pub type Counts = Vec<(u64, u32)>;
-
-/// Fills `out[n-1]` with the counted n-grams of order `n` of `tokens`, for `n` in `1..=max_order`.
-/// `scratch` is a reused buffer.
-pub fn count_ngrams(tokens: &[u64], max_order: usize, out: &mut [Counts], scratch: &mut Vec<u64>) {
-    SORTED.with(|s| count_ngrams_with(tokens, max_order, out, scratch, &mut s.borrow_mut()))
-}
-
-thread_local! {
-    static SORTED: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-fn count_ngrams_with(
-    tokens: &[u64],
-    max_order: usize,
-    out: &mut [Counts],
-    scratch: &mut Vec<u64>,
-    sorted: &mut Vec<u64>,
-) {
-    for_each_order(tokens, max_order.min(out.len()), scratch, |n, hs| {
-        run_lengths(hs, &mut out[n], sorted)
-    });
-}
-
-/// Writes the `(hash, count)` runs of `hashes` into `out`, sorted by hash. `sorted` is a reused
-/// buffer.
-pub fn run_lengths(hashes: &[u64], out: &mut Counts, sorted: &mut Vec<u64>) {
-    out.clear();
-    if hashes.is_empty() {
-        return;
-    }
-    sorted.clear();
-    sorted.extend_from_slice(hashes);
-    sorted.sort_unstable();
-    let mut cur = sorted[0];
-    let mut cnt = 0u32;
-    for &h in sorted.iter() {
-        if h == cur {
-            cnt += 1;
-        } else {
-            out.push((cur, cnt));
-            cur = h;
-            cnt = 1;
-        }
-    }
-    out.push((cur, cnt));
-}
-
-/// `acc` becomes the element-wise maximum of `acc` and `other` (the union of two counters with
-/// the larger count, as BLEU merges several references).
-pub fn merge_max(acc: &mut Counts, other: &Counts, tmp: &mut Counts) {
-    tmp.clear();
-    let (mut i, mut j) = (0, 0);
-    while i < acc.len() && j < other.len() {
-        let (a, b) = (acc[i], other[j]);
-        if a.0 == b.0 {
-            tmp.push((a.0, a.1.max(b.1)));
-            i += 1;
-            j += 1;
-        } else if a.0 < b.0 {
-            tmp.push(a);
-            i += 1;
-        } else {
-            tmp.push(b);
-            j += 1;
-        }
-    }
-    tmp.extend_from_slice(&acc[i..]);
-    tmp.extend_from_slice(&other[j..]);
-    std::mem::swap(acc, tmp);
-}
-
-/// Returns `(hyp_total, ref_total, clipped_matches)` of two counters.
-#[inline]
-pub fn match_counts(hyp: &Counts, refc: &Counts) -> (u64, u64, u64) {
-    let hyp_total: u64 = hyp.iter().map(|&(_, c)| c as u64).sum();
-    let ref_total: u64 = refc.iter().map(|&(_, c)| c as u64).sum();
-    let (mut i, mut j, mut m) = (0, 0, 0u64);
-    while i < hyp.len() && j < refc.len() {
-        let (a, b) = (hyp[i], refc[j]);
-        if a.0 == b.0 {
-            m += a.1.min(b.1) as u64;
-            i += 1;
-            j += 1;
-        } else if a.0 < b.0 {
-            i += 1;
-        } else {
-            j += 1;
-        }
-    }
-    (hyp_total, ref_total, m)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,26 +81,24 @@ mod tests {
 
     #[test]
     fn counts_and_matches_by_hand() {
-        let toks: Vec<u64> = ["a", "b", "a", "b", "a"]
-            .iter()
-            .map(|t| hash_bytes(t.as_bytes()))
-            .collect();
-        let mut out = vec![Counts::new(); 3];
-        let mut s = Vec::new();
-        count_ngrams(&toks, 3, &mut out, &mut s);
-        let mut c1: Vec<u32> = out[0].iter().map(|x| x.1).collect();
-        c1.sort();
-        assert_eq!(c1, [2, 3]); // b x2, a x3
-        let mut c2: Vec<u32> = out[1].iter().map(|x| x.1).collect();
-        c2.sort();
-        assert_eq!(c2, [2, 2]); // ab x2, ba x2
-        assert_eq!(out[2].len(), 2); // aba x2, bab x1
-        let refs: Vec<u64> = ["a", "b"].iter().map(|t| hash_bytes(t.as_bytes())).collect();
-        let mut r = vec![Counts::new(); 3];
-        count_ngrams(&refs, 3, &mut r, &mut s);
-        assert_eq!(match_counts(&out[0], &r[0]), (5, 2, 2));
-        assert_eq!(match_counts(&out[1], &r[1]), (4, 1, 1));
-        assert_eq!(match_counts(&out[2], &r[2]), (3, 0, 0));
+        let hashes = |ts: &[&str]| -> Vec<u64> { ts.iter().map(|t| hash_bytes(t.as_bytes())).collect() };
+        let (hyp, refs) = (hashes(&["a", "b", "a", "b", "a"]), hashes(&["a", "b"]));
+        // Hypothesis n-grams: 5 unigrams (a x3, b x2), 4 bigrams (ab x2, ba x2), 3 trigrams
+        // (aba x2, bab x1); against "a b": 2, 1 and 0 of them clipped-match.
+        assert_eq!(
+            [1, 2, 3].map(|n| ngram_count(hyp.len(), n) - ngram_count(hyp.len(), n - 1)),
+            [5, 4, 3]
+        );
+        let (mut table, mut scratch, mut pair) = (NgramTable::default(), Vec::new(), MatchScratch::default());
+        let mut by_order = [9u32; 3];
+        clipped_matches_by_order(&mut table, &refs, &hyp, 3, &mut pair, &mut by_order);
+        assert_eq!(by_order, [2, 1, 0]);
+        // All orders in one table, as multi-reference BLEU counts.
+        table.reset(ngram_count(refs.len(), 3));
+        add_ngrams(&mut table, &refs, 3, &mut scratch);
+        let mut together = [9u32; 3];
+        take_ngrams(&mut table, &hyp, 3, &mut scratch, &mut together);
+        assert_eq!(together, [2, 1, 0]);
     }
 
     /// The table against a plain map: many segments through one reused table (generations,
