@@ -1,7 +1,8 @@
 //! chrF and chrF++ (Popović 2015, 2017), exactly as sacrebleu 2.6.0 computes them.
 
+use crate::char_ngrams::CharMatcher;
 use crate::corpus::{signature, Resampling, SegmentMetric};
-use crate::ngrams::{clipped_matches_by_order, hash_bytes, hash_unit, MatchScratch, NgramTable};
+use crate::ngrams::{clipped_matches_by_order, hash_bytes, MatchScratch, NgramTable};
 use crate::text::{for_each_py_token, py_lower};
 use std::cell::RefCell;
 
@@ -53,10 +54,11 @@ pub struct Chrf {
 #[derive(Default)]
 struct Scratch {
     lower: String,
-    chars: Vec<u64>,
+    chars: Vec<u32>,
     words: Vec<u64>,
-    hyp_chars: Vec<u64>,
+    hyp_chars: Vec<u32>,
     hyp_words: Vec<u64>,
+    char_pair: CharMatcher,
     pair: MatchScratch,
     table: NgramTable,
     stats: Vec<f64>,
@@ -64,7 +66,10 @@ struct Scratch {
 }
 
 thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
+        char_pair: CharMatcher::new(),
+        ..Scratch::default()
+    });
 }
 
 const PUNCTS: &[u8] = b"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
@@ -151,8 +156,8 @@ impl Chrf {
         crate::corpus::corpus_score(self, hypotheses, references)
     }
 
-    /// Character codes (`chars`) and word hashes (`words`, chrF++ only) of one segment.
-    fn units(&self, s: &str, chars: &mut Vec<u64>, words: &mut Vec<u64>, lower: &mut String) {
+    /// Code points (`chars`) and word hashes (`words`, chrF++ only) of one segment.
+    fn units(&self, s: &str, chars: &mut Vec<u32>, words: &mut Vec<u64>, lower: &mut String) {
         let s: &str = if self.config.lowercase {
             *lower = py_lower(s);
             lower.as_str()
@@ -161,15 +166,15 @@ impl Chrf {
         };
         chars.clear();
         if self.config.whitespace {
-            chars.extend(s.chars().map(|c| hash_unit(c as u64)));
+            chars.extend(s.chars().map(u32::from));
         } else if s.is_ascii() {
             chars.extend(
                 s.bytes()
                     .filter(|b| !matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' '))
-                    .map(|b| hash_unit(b as u64)),
+                    .map(u32::from),
             );
         } else {
-            for_each_py_token(s, |t| chars.extend(t.chars().map(|c| hash_unit(c as u64))));
+            for_each_py_token(s, |t| chars.extend(t.chars().map(u32::from)));
         }
         words.clear();
         if self.config.word_order > 0 {
@@ -209,6 +214,7 @@ impl SegmentMetric for Chrf {
                 words,
                 hyp_chars,
                 hyp_words,
+                char_pair,
                 pair,
                 table,
                 stats,
@@ -222,7 +228,7 @@ impl SegmentMetric for Chrf {
                 stats.clear();
                 stats.resize(3 * order, 0.0);
                 matches.resize(order, 0);
-                clipped_matches_by_order(table, chars, hyp_chars, nc, pair, &mut matches[..nc]);
+                char_pair.clipped_matches(chars, hyp_chars, nc, &mut matches[..nc]);
                 clipped_matches_by_order(table, words, hyp_words, nw, pair, &mut matches[nc..]);
                 for o in 0..order {
                     let (h, r) = if o < nc {

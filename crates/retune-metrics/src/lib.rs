@@ -22,6 +22,7 @@
 //! ```
 
 pub mod bleu;
+pub mod char_ngrams;
 pub mod chrf;
 pub mod classify;
 pub mod corpus;
