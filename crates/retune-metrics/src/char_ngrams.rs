@@ -20,7 +20,6 @@ pub const MAX_KEYS: usize = 1 << 21;
 const CODE_POINTS: usize = 0x11_0000;
 
 /// Reused buffers of [`CharMatcher::clipped_matches`].
-#[derive(Default)]
 pub struct CharMatcher {
     /// The pair's id of each code point (0: not in the pair). Allocated zeroed on first use, so
     /// only the pages of code points that occur are ever touched; cleared after each pair.
@@ -98,17 +97,24 @@ impl Side {
     }
 }
 
-impl CharMatcher {
-    /// A matcher with the default [`MAX_KEYS`].
-    pub fn new() -> Self {
+impl Default for CharMatcher {
+    fn default() -> Self {
         Self::with_max_keys(MAX_KEYS)
     }
+}
 
-    /// A matcher whose id array holds at most `max_keys` entries.
+impl CharMatcher {
+    /// A matcher whose id array holds at most `max_keys` entries (the default: [`MAX_KEYS`]).
     pub fn with_max_keys(max_keys: usize) -> Self {
         CharMatcher {
+            local: Vec::new(),
+            used: Vec::new(),
+            reference: Side::default(),
+            hypothesis: Side::default(),
+            ids: Vec::new(),
+            counts: Vec::new(),
+            fallback: Default::default(),
             max_keys,
-            ..Default::default()
         }
     }
 
@@ -201,7 +207,7 @@ mod tests {
     fn hand_computed_matches() {
         // "abab" vs "aba": 1-grams a,b,a,b / a,b,a -> 3; 2-grams ab,ba,ab / ab,ba -> 2;
         // 3-grams aba,bab / aba -> 1; 4-grams none.
-        let mut m = CharMatcher::new();
+        let mut m = CharMatcher::default();
         let mut out = [9; 4];
         m.clipped_matches(&[97, 98, 97, 98], &[97, 98, 97], 4, &mut out);
         assert_eq!(out, [3, 2, 1, 0]);
@@ -217,7 +223,7 @@ mod tests {
             &[0x4e00, 0x4e8c, 97, 0x1f600],
             &[0x10ffff, 0, 32, 0x7f, 0xe9],
         ];
-        let mut dense = CharMatcher::new();
+        let mut dense = CharMatcher::default();
         let mut hashed = CharMatcher::with_max_keys(0);
         let mut state = 0x2545_f491_4f6c_dd1du64;
         let mut next = move |n: usize| {
