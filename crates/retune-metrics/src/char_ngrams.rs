@@ -24,8 +24,8 @@ pub struct CharMatcher {
     /// The pair's id of each code point (0: not in the pair). Allocated zeroed on first use, so
     /// only the pages of code points that occur are ever touched; cleared after each pair.
     local: Vec<u32>,
-    /// Code points given an id in this pair (to clear `local`).
-    used: Vec<u32>,
+    /// Characters given an id in this pair (to clear `local`).
+    used: Vec<char>,
     reference: Side,
     hypothesis: Side,
     /// The id of the n-gram at each key (0: none yet), all 0 between orders.
@@ -119,8 +119,8 @@ impl CharMatcher {
     }
 
     /// For each order `1..=max_order`, the clipped matches of the hypothesis character n-grams
-    /// against the reference's (`matches[order - 1]`). Characters are code points.
-    pub fn clipped_matches(&mut self, reference: &[u32], hypothesis: &[u32], max_order: usize, matches: &mut [u32]) {
+    /// against the reference's (`matches[order - 1]`).
+    pub fn clipped_matches(&mut self, reference: &[char], hypothesis: &[char], max_order: usize, matches: &mut [u32]) {
         if self.local.is_empty() {
             self.local = vec![0; CODE_POINTS];
         }
@@ -185,14 +185,14 @@ mod tests {
     use std::collections::HashMap;
 
     /// Clipped matches by Python-style counters of string n-grams (sacrebleu's way).
-    fn by_counters(r: &[u32], h: &[u32], order: usize) -> Vec<u32> {
+    fn by_counters(r: &[char], h: &[char], order: usize) -> Vec<u32> {
         (1..=order)
             .map(|n| {
-                let mut refs: HashMap<&[u32], u32> = HashMap::new();
+                let mut refs: HashMap<&[char], u32> = HashMap::new();
                 for g in r.windows(n) {
                     *refs.entry(g).or_default() += 1;
                 }
-                let mut hyps: HashMap<&[u32], u32> = HashMap::new();
+                let mut hyps: HashMap<&[char], u32> = HashMap::new();
                 for g in h.windows(n) {
                     *hyps.entry(g).or_default() += 1;
                 }
@@ -209,7 +209,7 @@ mod tests {
         // 3-grams aba,bab / aba -> 1; 4-grams none.
         let mut m = CharMatcher::default();
         let mut out = [9; 4];
-        m.clipped_matches(&[97, 98, 97, 98], &[97, 98, 97], 4, &mut out);
+        m.clipped_matches(&['a', 'b', 'a', 'b'], &['a', 'b', 'a'], 4, &mut out);
         assert_eq!(out, [3, 2, 1, 0]);
     }
 
@@ -218,10 +218,10 @@ mod tests {
         // Small alphabets (many repeats), CJK and astral code points, empty sides; one matcher
         // reused across pairs (its arrays must be clean after each), and one forced onto the
         // hash table.
-        let alphabets: [&[u32]; 3] = [
-            &[97, 98, 99],
-            &[0x4e00, 0x4e8c, 97, 0x1f600],
-            &[0x10ffff, 0, 32, 0x7f, 0xe9],
+        let alphabets: [&[char]; 3] = [
+            &['a', 'b', 'c'],
+            &['\u{4e00}', '\u{4e8c}', 'a', '\u{1f600}'],
+            &['\u{10ffff}', '\0', ' ', '\u{7f}', '\u{e9}'],
         ];
         let mut dense = CharMatcher::default();
         let mut hashed = CharMatcher::with_max_keys(0);
@@ -235,8 +235,8 @@ mod tests {
         for _ in 0..400 {
             let a = alphabets[next(3)];
             let (lr, lh) = (next(30), next(30));
-            let r: Vec<u32> = (0..lr).map(|_| a[next(a.len())]).collect();
-            let h: Vec<u32> = (0..lh).map(|_| a[next(a.len())]).collect();
+            let r: Vec<char> = (0..lr).map(|_| a[next(a.len())]).collect();
+            let h: Vec<char> = (0..lh).map(|_| a[next(a.len())]).collect();
             let want = by_counters(&r, &h, 6);
             let mut out = [0; 6];
             dense.clipped_matches(&r, &h, 6, &mut out);

@@ -54,9 +54,9 @@ pub struct Chrf {
 #[derive(Default)]
 struct Scratch {
     lower: String,
-    chars: Vec<u32>,
+    chars: Vec<char>,
     words: Vec<u64>,
-    hyp_chars: Vec<u32>,
+    hyp_chars: Vec<char>,
     hyp_words: Vec<u64>,
     char_pair: CharMatcher,
     pair: MatchScratch,
@@ -153,8 +153,8 @@ impl Chrf {
         crate::corpus::corpus_score(self, hypotheses, references)
     }
 
-    /// Code points (`chars`) and word hashes (`words`, chrF++ only) of one segment.
-    fn units(&self, s: &str, chars: &mut Vec<u32>, words: &mut Vec<u64>, lower: &mut String) {
+    /// Characters (`chars`) and word hashes (`words`, chrF++ only) of one segment.
+    fn units(&self, s: &str, chars: &mut Vec<char>, words: &mut Vec<u64>, lower: &mut String) {
         let s: &str = if self.config.lowercase {
             *lower = py_lower(s);
             lower.as_str()
@@ -163,15 +163,15 @@ impl Chrf {
         };
         chars.clear();
         if self.config.whitespace {
-            chars.extend(s.chars().map(u32::from));
+            chars.extend(s.chars());
         } else if s.is_ascii() {
             chars.extend(
                 s.bytes()
                     .filter(|b| !matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' '))
-                    .map(u32::from),
+                    .map(char::from),
             );
         } else {
-            for_each_py_token(s, |t| chars.extend(t.chars().map(u32::from)));
+            for_each_py_token(s, |t| chars.extend(t.chars()));
         }
         words.clear();
         if self.config.word_order > 0 {
