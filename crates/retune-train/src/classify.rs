@@ -459,7 +459,7 @@ struct ClassifyTask<'a> {
     eval_rows: &'a [EncodedRow],
     eval: &'a LabeledTexts,
     config: &'a ClassifyConfig,
-    evals: std::cell::RefCell<Vec<EvalResult>>,
+    evals: std::sync::Mutex<Vec<EvalResult>>,
     /// Head inputs of the train and eval rows when the encoder is frozen (`head`).
     cache: Option<(Tensor, Tensor)>,
 }
@@ -513,7 +513,7 @@ impl TrainTask for ClassifyTask<'_> {
         let record = serde_json::json!({"split": e.split, "accuracy": e.accuracy, "macro_f1": e.macro_f1,
             "loss": e.loss});
         let v = e.value(self.config.metric);
-        self.evals.borrow_mut().push(e);
+        self.evals.lock().unwrap_or_else(|p| p.into_inner()).push(e);
         Ok((v, record))
     }
     fn save_model(&self, dest: &Path) -> Result<()> {
@@ -585,7 +585,7 @@ pub fn train_classifier(
         job.resume.as_deref(),
         &mut on_event,
     )?;
-    let evals = task.evals.take();
+    let evals = task.evals.into_inner().unwrap_or_else(|p| p.into_inner());
     let mut also_after = Vec::new();
     for (d, rows) in job.also_eval.iter().zip(&extra_rows) {
         also_after.push(evaluate(

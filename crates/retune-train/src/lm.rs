@@ -298,7 +298,7 @@ struct LmTask<'a> {
     eval_set: &'a EvalSet,
     cfg: &'a LmConfig,
     pad: u32,
-    evals: std::cell::RefCell<Vec<LmEval>>,
+    evals: std::sync::Mutex<Vec<LmEval>>,
 }
 
 impl TrainTask for LmTask<'_> {
@@ -319,7 +319,7 @@ impl TrainTask for LmTask<'_> {
         let e = evaluate_lm(self.lm, self.eval_set, self.cfg.block_size)?;
         let record = serde_json::json!({"perplexity": e.perplexity, "eval_loss": e.loss, "tokens": e.tokens});
         let v = -e.perplexity;
-        self.evals.borrow_mut().push(e);
+        self.evals.lock().unwrap_or_else(|p| p.into_inner()).push(e);
         Ok((v, record))
     }
     fn save_model(&self, dest: &Path) -> Result<()> {
@@ -387,7 +387,8 @@ pub fn fit_lm(
         evals: Default::default(),
     };
     let run = run_loop(&task, &loop_cfg, recipe, out, resume, on_event)?;
-    Ok((run, task.evals.take()))
+    let evals = task.evals.into_inner().unwrap_or_else(|p| p.into_inner());
+    Ok((run, evals))
 }
 
 /// Fine-tunes a causal LM; the returned model holds the best evaluated parameters.

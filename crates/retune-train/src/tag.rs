@@ -546,7 +546,7 @@ struct TagTask<'a> {
     eval: &'a [Window],
     eval_data: &'a TaggedSentences,
     config: &'a TagConfig,
-    evals: std::cell::RefCell<Vec<TagEval>>,
+    evals: std::sync::Mutex<Vec<TagEval>>,
 }
 
 impl TrainTask for TagTask<'_> {
@@ -577,7 +577,7 @@ impl TrainTask for TagTask<'_> {
         let record = serde_json::json!({"split": e.split, "f1": r.micro.f1, "precision": r.micro.precision,
             "recall": r.micro.recall, "accuracy": r.accuracy, "loss": e.loss});
         let v = r.micro.f1;
-        self.evals.borrow_mut().push(e);
+        self.evals.lock().unwrap_or_else(|p| p.into_inner()).push(e);
         Ok((v, record))
     }
     fn save_model(&self, dest: &Path) -> Result<()> {
@@ -646,7 +646,7 @@ pub fn train_tagger(job: TagJob, mut on_event: impl FnMut(&LoopEvent)) -> Result
         job.resume.as_deref(),
         &mut on_event,
     )?;
-    let evals = task.evals.take();
+    let evals = task.evals.into_inner().unwrap_or_else(|p| p.into_inner());
     let also_eval_after = job
         .also_eval
         .iter()

@@ -3,6 +3,7 @@
 //! evaluation, the best model kept, early stopping, atomic checkpoints and exact resume.
 
 use candle_core::Tensor;
+use retune_models::batches::on_pool;
 use retune_models::nn::{self, Params};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,8 +15,9 @@ use crate::optim::{AdamW, AdamWConfig};
 use crate::run::{load_checkpoint, save_checkpoint, RunLog, TrainerState};
 use crate::schedule::{Schedule, ScheduleKind};
 
-/// What the loop needs from a task (classification, translation).
-pub trait TrainTask {
+/// What the loop needs from a task (classification, translation). `Sync`: each step's
+/// [`TrainTask::batch_loss`] runs on a thread of the rayon pool ([`on_pool`]).
+pub trait TrainTask: Sync {
     /// The parameters (trainable and frozen).
     fn params(&self) -> &Params;
     /// Names of the parameters that learn.
@@ -265,16 +267,21 @@ pub fn run_loop<T: TrainTask>(
         let batches = epoch_batches(&lengths, cfg.batch_size, cfg.seed, st.epoch, cfg.group_by_length);
         while st.batch_in_epoch < batches.len() {
             let batch = &batches[st.batch_in_epoch];
-            let (loss, count) = task.batch_loss(batch)?;
-            let lv = loss.to_scalar::<f32>()? as f64;
-            if !lv.is_finite() {
-                return Err(TrainError::NonFinite {
-                    what: "loss",
-                    value: lv,
-                    step: st.step + 1,
-                });
-            }
-            opt.backward(&loss, count as f64)?;
+            let step = st.step + 1;
+            // The forward and backward on the pool, as the optimizer step below.
+            let lv = on_pool(|| -> Result<f64> {
+                let (loss, count) = task.batch_loss(batch)?;
+                let lv = loss.to_scalar::<f32>()? as f64;
+                if !lv.is_finite() {
+                    return Err(TrainError::NonFinite {
+                        what: "loss",
+                        value: lv,
+                        step,
+                    });
+                }
+                opt.backward(&loss, count as f64)?;
+                Ok(lv)
+            })?;
             loss_acc += lv;
             rows_done += batch.len();
             micro += 1;
@@ -285,7 +292,7 @@ pub fn run_loop<T: TrainTask>(
             }
             let lr = cfg.lr * schedule.factor(st.step);
             let count_total = opt.accumulated;
-            let norm = opt.step(lr, cfg.max_grad_norm)?;
+            let norm = on_pool(|| opt.step(lr, cfg.max_grad_norm))?;
             st.step += 1;
             let step_loss = loss_acc / count_total.max(1.0);
             loss_acc = 0.0;

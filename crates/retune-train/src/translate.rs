@@ -286,7 +286,7 @@ struct TranslateTask<'a> {
     eval: &'a PairTexts,
     cfg: &'a TranslateConfig,
     device: Device,
-    evals: std::cell::RefCell<Vec<TranslationEval>>,
+    evals: std::sync::Mutex<Vec<TranslationEval>>,
 }
 
 impl TrainTask for TranslateTask<'_> {
@@ -337,7 +337,7 @@ impl TrainTask for TranslateTask<'_> {
         let e = evaluate_translation(self.state, self.eval, self.cfg, &self.device)?;
         let record = serde_json::json!({"split": e.split, "bleu": e.bleu, "chrf": e.chrf, "rows": e.rows});
         let v = e.bleu;
-        self.evals.borrow_mut().push(e);
+        self.evals.lock().unwrap_or_else(|p| p.into_inner()).push(e);
         Ok((v, record))
     }
     fn save_model(&self, dest: &Path) -> Result<()> {
@@ -396,7 +396,8 @@ pub fn fit_translator(
         evals: Default::default(),
     };
     let run = run_loop(&task, &loop_cfg, recipe, out, resume, on_event)?;
-    Ok((run, task.evals.take()))
+    let evals = task.evals.into_inner().unwrap_or_else(|p| p.into_inner());
+    Ok((run, evals))
 }
 
 /// Trains a translator; the returned state holds the best evaluated parameters.
