@@ -6,6 +6,7 @@
 //! (threads: `RAYON_NUM_THREADS`). Prints one JSON line.
 
 use retune_models::arch::{batch_tensor, EncoderInput};
+use retune_models::batches::on_pool;
 use retune_models::nn::{self, Mode};
 use retune_train::classify::prepare_classifier;
 use retune_train::loss::cross_entropy_sum;
@@ -54,14 +55,18 @@ fn main() {
     let mut times = Vec::new();
     let (mut tf, mut tb, mut to) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..steps + warmup {
+        // Each phase on the rayon pool, as the trainer runs them (`on_pool`).
         let t0 = Instant::now();
-        let logits = st.model.logits(&input, Mode::Train).unwrap();
-        let (loss, n) = cross_entropy_sum(&logits, &targets, 0.0).unwrap();
-        let _ = loss.to_scalar::<f32>().unwrap();
+        let (loss, n) = on_pool(|| {
+            let logits = st.model.logits(&input, Mode::Train).unwrap();
+            let (loss, n) = cross_entropy_sum(&logits, &targets, 0.0).unwrap();
+            let _ = loss.to_scalar::<f32>().unwrap();
+            (loss, n)
+        });
         let t1 = Instant::now();
-        opt.backward(&loss, n as f64).unwrap();
+        on_pool(|| opt.backward(&loss, n as f64).unwrap());
         let t2 = Instant::now();
-        opt.step(5e-5, Some(1.0)).unwrap();
+        on_pool(|| opt.step(5e-5, Some(1.0)).unwrap());
         let t3 = Instant::now();
         if i >= warmup {
             times.push((t3 - t0).as_secs_f64());
