@@ -26,9 +26,14 @@ pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     }
     let stream = crate::nn::rng_state();
     let (out, stream) = rayon::scope(move |_| {
+        // The pool thread's own stream is put back afterwards: waiting inside an operation of
+        // another `on_pool` call, it may be running this one nested in that one.
+        let outer = crate::nn::rng_state();
         crate::nn::set_rng_state(stream);
         let out = f();
-        (out, crate::nn::rng_state())
+        let stream = crate::nn::rng_state();
+        crate::nn::set_rng_state(outer);
+        (out, stream)
     });
     crate::nn::set_rng_state(stream);
     out

@@ -205,13 +205,20 @@ pub fn backward(loss: &Tensor) -> Result<GradStore> {
 /// allocated, zeroed, stored and copied — and returns the other gradients in the store. A
 /// parameter's gradient is in its buffer or in the store, never in both.
 pub fn backward_into(loss: &Tensor, sink: &mut [(&Tensor, &mut [f32])]) -> Result<GradStore> {
-    /// Empties the sink when the backward ends, by any path.
-    struct Clear;
-    impl Drop for Clear {
+    /// This thread's sink and deposits from before this backward, put back when it ends by any
+    /// path: a pool thread waiting inside one backward's operation may run another backward
+    /// (another caller's step, [`crate::batches::on_pool`]) to its end on the same thread.
+    struct Outer(HashMap<TensorId, (usize, usize)>, Vec<(Tensor, Tensor)>);
+    impl Drop for Outer {
         fn drop(&mut self) {
-            SINK.with(|s| s.borrow_mut().clear());
+            SINK.with(|s| *s.borrow_mut() = std::mem::take(&mut self.0));
+            DEPOSITS.with(|d| *d.borrow_mut() = std::mem::take(&mut self.1));
         }
     }
+    let _outer = Outer(
+        SINK.with(|s| std::mem::take(&mut *s.borrow_mut())),
+        DEPOSITS.with(|d| std::mem::take(&mut *d.borrow_mut())),
+    );
     for (param, buf) in sink.iter_mut() {
         if buf.len() != param.elem_count() {
             candle_core::bail!(
@@ -223,8 +230,6 @@ pub fn backward_into(loss: &Tensor, sink: &mut [(&Tensor, &mut [f32])]) -> Resul
         let entry = (buf.as_mut_ptr() as usize, buf.len());
         SINK.with(|s| s.borrow_mut().insert(param.id(), entry));
     }
-    let _clear = Clear;
-    DEPOSITS.with(|d| d.borrow_mut().clear());
     let grads = loss.backward();
     let deposits = DEPOSITS.with(|d| std::mem::take(&mut *d.borrow_mut()));
     let mut grads = grads?;
