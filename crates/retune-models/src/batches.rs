@@ -1,10 +1,13 @@
-//! Inference over many batches, several batches at a time.
+//! Work on rayon's pool: inference over many batches, several at a time; training steps.
 //!
 //! One batch's operations split across the cores only where they are large enough, and every
 //! operation ends in a join: on short sentences much of a second core's time goes to waiting.
 //! Whole batches side by side (rayon hands them out, one per idle thread; the operations inside
 //! a batch still split when a core is free) keep both cores busy. Each batch is computed as it
 //! would be alone, so the results do not depend on which batches ran together.
+//!
+//! Training runs one batch at a time; [`on_pool`] runs each step on a pool thread, so its
+//! operations split in place instead of being handed in from outside the pool.
 
 use rayon::prelude::*;
 use std::sync::mpsc;
