@@ -8,15 +8,16 @@
    (retune: `cargo run --release -p retune-train --example bench_train_step`; PyTorch:
    scripts/reference/bench_train_step.py).
 2. With --finetune: the whole fine-tune on data/sentiment_rt_polarity, --epochs (default 1):
-   `retune finetune` (dynamic padding, length-grouped batches; run just before and just after the
-   Trainer, its training times averaged) against HF's Trainer with the same
+   `retune finetune` (dynamic padding, length-grouped batches; run just before and just after each
+   of --rounds Trainer runs, each ratio against the mean of its two neighbours, the median
+   ratio reported) against HF's Trainer with the same
    recipe (scripts/reference/hf_finetune.py --recipe trainer), and the seed's recipe (every text
    padded to 256) timed on --seed-steps steps and extrapolated to the same number of epochs;
    the peak RSS of the retune and Trainer processes (getrusage, model loading and evaluation
    included).
 Prints one JSON object per measurement and a summary with the ratios.
 """
-import argparse, json, os, subprocess, sys, time
+import argparse, json, os, statistics, subprocess, sys, time
 
 from peak_rss import run_with_peak_rss
 
@@ -54,6 +55,7 @@ def main():
     ap.add_argument("--finetune", action="store_true")
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--seed-steps", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=1, help="Trainer runs, each between two retune runs")
     a = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "retune-train", "--example", "bench_train_step",
                     "-p", "retune"], cwd=ROOT, check=True)
@@ -82,27 +84,37 @@ def main():
             print(json.dumps({"impl": f"retune finetune ({tag})", **r}), flush=True)
             return r
 
-        # retune runs just before and just after the Trainer and its times are averaged: the
-        # 2-core VMs' speed drifts by ±20% within minutes, so both sides see the same machine.
-        before = retune_epoch("before")
-        hf, hf_rss = run_file([a.python, "scripts/reference/hf_finetune.py", "--recipe", "trainer", "--epochs",
-                               str(a.epochs), "--threads", "2"], os.path.join(ROOT, "runs/bench-hf.json"))
-        print(json.dumps({"impl": "hf trainer", "peak_rss_mb": hf_rss,
-                          **{k: hf.get(k) for k in ("train_s", "test_accuracy", "train_examples_per_s")}}), flush=True)
-        after = retune_epoch("after")
-        retune = {"train_s": (before["train_s"] + after["train_s"]) / 2, "test_accuracy": after["test_accuracy"]}
-        rss = max(before["peak_rss_mb"], after["peak_rss_mb"])
+        # retune runs just before and just after each Trainer run and each ratio takes the mean
+        # of its two neighbours: the 2-core VMs' speed drifts by ±20% within minutes, so both
+        # sides see the same machine. With --rounds N the Trainer runs N times between N + 1
+        # retune runs, and the summary gives each round's ratio and their median.
+        runs = [retune_epoch("r0")]
+        hfs, ratios = [], []
+        for i in range(a.rounds):
+            hf, hf_rss = run_file([a.python, "scripts/reference/hf_finetune.py", "--recipe", "trainer", "--epochs",
+                                   str(a.epochs), "--threads", "2"], os.path.join(ROOT, f"runs/bench-hf-{i}.json"))
+            print(json.dumps({"impl": f"hf trainer (round {i + 1})", "peak_rss_mb": hf_rss,
+                              **{k: hf.get(k) for k in ("train_s", "test_accuracy", "train_examples_per_s")}}),
+                  flush=True)
+            hfs.append((hf, hf_rss))
+            runs.append(retune_epoch(f"r{i + 1}"))
+            ratios.append(hf["train_s"] / ((runs[-2]["train_s"] + runs[-1]["train_s"]) / 2))
+        hf, hf_rss = hfs[0][0], max(r for _, r in hfs)
+        retune = {"train_s": sum(r["train_s"] for r in runs) / len(runs), "test_accuracy": runs[-1]["test_accuracy"]}
+        rss = max(r["peak_rss_mb"] for r in runs)
         seed, _ = run_file([a.python, "scripts/reference/hf_finetune.py", "--recipe", "seed", "--epochs", "1",
                          "--limit-train", str(32 * a.seed_steps), "--limit-eval", "32", "--limit-test", "32",
                          "--threads", "2"], os.path.join(ROOT, "runs/bench-seed.json"))
         per_example = seed["train_s"] / (32 * a.seed_steps)
         seed_total = per_example * 8514 * a.epochs
         print(json.dumps({"impl": "seed recipe (extrapolated)", "per_example_s": per_example, "train_s": seed_total}))
-        summary["finetune"] = {"epochs": a.epochs, "retune_train_s": retune["train_s"],
-                               "retune_train_s_before_after": [before["train_s"], after["train_s"]],
-                               "hf_trainer_train_s": hf["train_s"],
+        summary["finetune"] = {"epochs": a.epochs, "rounds": a.rounds, "retune_train_s": retune["train_s"],
+                               "retune_train_s_each": [r["train_s"] for r in runs],
+                               "hf_trainer_train_s": statistics.median(h["train_s"] for h, _ in hfs),
+                               "hf_trainer_train_s_each": [h["train_s"] for h, _ in hfs],
+                               "speedup_vs_hf_trainer_each_round": ratios,
                                "seed_recipe_train_s_extrapolated": seed_total,
-                               "speedup_vs_hf_trainer": hf["train_s"] / retune["train_s"],
+                               "speedup_vs_hf_trainer": statistics.median(ratios),
                                "speedup_vs_seed_recipe": seed_total / retune["train_s"],
                                "retune_test_accuracy": retune["test_accuracy"], "hf_test_accuracy": hf.get("test_accuracy"),
                                "retune_peak_rss_mb": rss, "hf_trainer_peak_rss_mb": hf_rss,
